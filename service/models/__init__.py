@@ -1,0 +1,50 @@
+"""The inventory's tables. `LAYERS` maps the public layer names to their models."""
+
+from service.models.areas import City, Community, Town, Village
+from service.models.base import SRID, STATUSES, STREAMS, Base
+from service.models.chain import SOURCE_COLUMNS, TARGET_COLUMNS, ChainLink
+from service.models.facilities import (
+    BiogasCenter,
+    CollectionPoint,
+    LivestockFarm,
+    ManureCenter,
+    PublicToilet,
+    TransferStation,
+    TreatmentPlant,
+)
+
+# The public layer names: fixed, used by export, OGC API, maps and import.
+LAYERS: dict[str, type[Base]] = {
+    "towns": Town,
+    "villages": Village,
+    "collection_points": CollectionPoint,
+    "transfer_stations": TransferStation,
+    "treatment_plants": TreatmentPlant,
+    "manure_centers": ManureCenter,
+    "biogas_centers": BiogasCenter,
+    "livestock_farms": LivestockFarm,
+    "public_toilets": PublicToilet,
+    "chain_links": ChainLink,
+}
+
+__all__ = [
+    "LAYERS",
+    "SOURCE_COLUMNS",
+    "SRID",
+    "STATUSES",
+    "STREAMS",
+    "TARGET_COLUMNS",
+    "Base",
+    "BiogasCenter",
+    "ChainLink",
+    "City",
+    "CollectionPoint",
+    "Community",
+    "LivestockFarm",
+    "ManureCenter",
+    "PublicToilet",
+    "Town",
+    "TransferStation",
+    "TreatmentPlant",
+    "Village",
+]

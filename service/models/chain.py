@@ -1,0 +1,95 @@
+"""Chain links: which source feeds which downstream facility, per stream.
+
+A link has exactly one source column and one target column set (an "exclusive arc"), so every
+endpoint is a real foreign key. `source_layer`/`source_id` and `target_layer`/`target_id` are
+derived by the database for querying; `geom` (source → target line) is set by a trigger.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, CheckConstraint, Computed, ForeignKey, Index, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.models.base import STREAMS, Base, Timestamped, geometry, identity_pk, sql_in
+
+# column -> layer it points at. Order matters only for readability.
+SOURCE_COLUMNS = {
+    "source_village_id": "villages",
+    "source_farm_id": "livestock_farms",
+    "source_collection_point_id": "collection_points",
+    "source_transfer_station_id": "transfer_stations",
+    "source_manure_center_id": "manure_centers",
+}
+TARGET_COLUMNS = {
+    "target_collection_point_id": "collection_points",
+    "target_transfer_station_id": "transfer_stations",
+    "target_treatment_plant_id": "treatment_plants",
+    "target_manure_center_id": "manure_centers",
+    "target_biogas_center_id": "biogas_centers",
+}
+
+
+def _layer_case(columns: dict[str, str]) -> str:
+    whens = " ".join(f"WHEN {col} IS NOT NULL THEN '{layer}'" for col, layer in columns.items())
+    return f"CASE {whens} END"
+
+
+def _coalesce(columns: dict[str, str]) -> str:
+    return "COALESCE(" + ", ".join(columns) + ")"
+
+
+class ChainLink(Timestamped, Base):
+    __tablename__ = "chain_links"
+    __table_args__ = (
+        CheckConstraint(sql_in("stream", STREAMS), name="stream_known"),
+        CheckConstraint(f"num_nonnulls({', '.join(SOURCE_COLUMNS)}) = 1", name="one_source"),
+        CheckConstraint(f"num_nonnulls({', '.join(TARGET_COLUMNS)}) = 1", name="one_target"),
+        CheckConstraint(
+            "source_collection_point_id IS DISTINCT FROM target_collection_point_id "
+            "OR source_collection_point_id IS NULL",
+            name="not_self",
+        ),
+        Index(
+            "uq_chain_links_stream_source_target",
+            "stream",
+            "source_layer",
+            "source_id",
+            "target_layer",
+            "target_id",
+            unique=True,
+        ),
+        Index("ix_chain_links_target", "target_layer", "target_id"),
+    )
+
+    id: Mapped[int] = identity_pk()
+    stream: Mapped[str] = mapped_column(Text)
+
+    source_village_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("villages.id"))
+    source_farm_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("livestock_farms.id"))
+    source_collection_point_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("collection_points.id")
+    )
+    source_transfer_station_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("transfer_stations.id")
+    )
+    source_manure_center_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("manure_centers.id"))
+
+    target_collection_point_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("collection_points.id")
+    )
+    target_transfer_station_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("transfer_stations.id")
+    )
+    target_treatment_plant_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("treatment_plants.id")
+    )
+    target_manure_center_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("manure_centers.id"))
+    target_biogas_center_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("biogas_centers.id"))
+
+    source_layer: Mapped[str] = mapped_column(Text, Computed(_layer_case(SOURCE_COLUMNS), persisted=True))
+    source_id: Mapped[int] = mapped_column(BigInteger, Computed(_coalesce(SOURCE_COLUMNS), persisted=True))
+    target_layer: Mapped[str] = mapped_column(Text, Computed(_layer_case(TARGET_COLUMNS), persisted=True))
+    target_id: Mapped[int] = mapped_column(BigInteger, Computed(_coalesce(TARGET_COLUMNS), persisted=True))
+
+    note: Mapped[str | None] = mapped_column(Text)
+    geom = geometry("LINESTRING", nullable=True)
