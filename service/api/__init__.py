@@ -1,0 +1,1 @@
+"""HTTP layer: FastAPI routers (thin) over the domain functions."""

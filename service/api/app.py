@@ -1,0 +1,35 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from service import __version__
+from service.api import health, problems
+from service.db import get_engine
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    app = FastAPI(
+        title="sanichain",
+        version=__version__,
+        description="Rural sanitation inventory of a city: household → village → town → city.",
+    )
+    app.state.engine = engine if engine is not None else get_engine()
+    problems.install(app)
+    app.include_router(health.router)
+
+    @app.get("/", include_in_schema=False)
+    def landing() -> dict[str, object]:
+        return {
+            "title": "sanichain",
+            "description": app.description,
+            "links": [
+                {"rel": "service-doc", "href": "/docs", "title": "API documentation"},
+                {"rel": "service-desc", "href": "/openapi.json", "title": "OpenAPI 3 definition"},
+                {"rel": "status", "href": "/health", "title": "Service health"},
+            ],
+        }
+
+    return app

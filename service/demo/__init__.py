@@ -1,0 +1,1 @@
+"""Demo and benchmark datasets: the Zhucheng demo city and the national-scale synthetic set."""

@@ -1,0 +1,76 @@
+"""`sanichain run`: the whole local stack in one process — PostGIS (own cluster unless DATABASE_URL),
+migrations, demo data when the inventory is empty, and the HTTP service. Ctrl-C or SIGTERM stops the
+service and then the cluster."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+import uvicorn
+
+from service import migrate
+from service.api.app import create_app
+from service.config import DatabaseSettings, DemoSettings, LocalClusterSettings, ServerSettings
+from service.db import make_engine
+from service.demo import loader
+from service.localdb import LocalCluster
+
+
+def say(message: str) -> None:
+    print(f"sanichain: {message}", file=sys.stderr, flush=True)
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def local_cluster() -> tuple[LocalCluster, str]:
+    """Start (or reuse) the private cluster and return it with the URL of its database."""
+    settings = LocalClusterSettings()
+    cluster = LocalCluster(settings.data_dir, settings.port, settings.bindir)
+    fresh = not cluster.initialized
+    say(("creating" if fresh else "starting") + f" local PostGIS cluster in {cluster.data_dir} (port {cluster.port})")
+    cluster.start()
+    return cluster, cluster.ensure_database(settings.database)
+
+
+def prepare_database(url: str) -> None:
+    say("migrating the database to the latest schema")
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    try:
+        if loader.inventory_is_empty(engine):
+            data_dir = DemoSettings().data_dir
+            say(f"empty inventory: loading the demo dataset from {data_dir}")
+            counts = loader.load(engine, data_dir)
+            say("loaded " + ", ".join(f"{n} {layer}" for layer, n in counts.items()))
+    finally:
+        engine.dispose()
+
+
+def run(host: str | None = None, port: int | None = None) -> int:
+    server_settings = ServerSettings()
+    host = host or server_settings.host
+    port = port or server_settings.port
+    signal.signal(signal.SIGTERM, _interrupt)
+    cluster: LocalCluster | None = None
+    try:
+        url = DatabaseSettings().database_url
+        if url:
+            say("using DATABASE_URL")
+        else:
+            cluster, url = local_cluster()
+        prepare_database(url)
+        engine = make_engine(url)
+        say(f"serving on http://{host}:{port}")
+        uvicorn.Server(uvicorn.Config(create_app(engine), host=host, port=port, log_level="info")).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if cluster is not None:
+            say("stopping the local PostGIS cluster")
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the shutdown finish
+            cluster.stop()
+    return 0

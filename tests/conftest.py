@@ -1,0 +1,140 @@
+"""Test fixtures over a real PostGIS.
+
+With TEST_DATABASE_URL the tests use that server (its role must be allowed to create databases);
+otherwise they start a throwaway cluster of their own and delete it at the end.
+Every test database is created from a migrated template, so each starts at `alembic upgrade head`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import uuid
+from contextlib import closing
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from service import migrate
+from service.config import REPO_ROOT, sqlalchemy_url
+from service.db import make_engine
+from service.demo import loader
+from service.localdb import LocalCluster
+
+DEMO_DIR = REPO_ROOT / "gis_data" / "zhucheng"
+TEMPLATE = "sanichain_test_template"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class PgServer:
+    """A PostgreSQL server the tests may create and drop databases on."""
+
+    base_url: str  # SQLAlchemy URL of any database on the server
+
+    def url(self, database: str) -> str:
+        return make_url(self.base_url).set(database=database).render_as_string(hide_password=False)
+
+    def admin(self) -> psycopg2.extensions.connection:
+        conn = psycopg2.connect(self.url("postgres").replace("postgresql+psycopg2://", "postgresql://"))
+        conn.autocommit = True
+        return conn
+
+    def create(self, database: str, template: str | None = None) -> str:
+        with closing(self.admin()) as conn, conn.cursor() as cur:
+            query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database))
+            if template:
+                query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            cur.execute(query)
+        return self.url(database)
+
+    def drop(self, database: str) -> None:
+        with closing(self.admin()) as conn, conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        yield PgServer(sqlalchemy_url(given))
+        return
+    parent = Path(tempfile.mkdtemp(prefix="sanichain-test-"))
+    parent.chmod(0o755)  # the postgres user must reach the data directory inside
+    cluster = LocalCluster(parent / "pg", free_port(), throwaway=True)
+    cluster.start()
+    try:
+        yield PgServer(cluster.url("postgres"))
+    finally:
+        cluster.destroy()
+        parent.rmdir()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(pg_server: PgServer) -> str:
+    pg_server.drop(TEMPLATE)
+    migrate.upgrade(pg_server.create(TEMPLATE))
+    return TEMPLATE
+
+
+@pytest.fixture
+def database_factory(pg_server: PgServer) -> Iterator[object]:
+    """Call with template=None for an empty database, else one copied from the migrated template."""
+    created: list[str] = []
+
+    def create(template: str | None = None) -> str:
+        name = f"sanichain_test_{uuid.uuid4().hex[:10]}"
+        created.append(name)
+        return pg_server.create(name, template)
+
+    yield create
+    for name in created:
+        pg_server.drop(name)
+
+
+@pytest.fixture
+def empty_database_url(pg_server: PgServer, migrated_template: str) -> Iterator[str]:
+    """A freshly migrated database with nothing in it."""
+    name = f"sanichain_test_{uuid.uuid4().hex[:10]}"
+    url = pg_server.create(name, migrated_template)
+    yield url
+    pg_server.drop(name)
+
+
+@pytest.fixture
+def empty_engine(empty_database_url: str) -> Iterator[Engine]:
+    engine = make_engine(empty_database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_database_url(pg_server: PgServer, migrated_template: str) -> Iterator[str]:
+    """The Zhucheng demo loaded once; tests must not change it (use empty_engine for writes)."""
+    name = "sanichain_test_demo"
+    pg_server.drop(name)
+    url = pg_server.create(name, migrated_template)
+    engine = make_engine(url)
+    loader.load(engine, DEMO_DIR)
+    engine.dispose()
+    yield url
+    pg_server.drop(name)
+
+
+@pytest.fixture(scope="session")
+def demo_engine(demo_database_url: str) -> Iterator[Engine]:
+    engine = make_engine(demo_database_url)
+    yield engine
+    engine.dispose()
