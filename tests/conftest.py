@@ -65,14 +65,20 @@ class PgServer:
             cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
 
 
+def postgres_reachable_dir() -> Path:
+    """A fresh directory the postgres system user can enter (pytest's tmp_path is 0700 as root)."""
+    path = Path(tempfile.mkdtemp(prefix="sanichain-test-"))
+    path.chmod(0o755)
+    return path
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     given = os.environ.get("TEST_DATABASE_URL")
     if given:
         yield PgServer(sqlalchemy_url(given))
         return
-    parent = Path(tempfile.mkdtemp(prefix="sanichain-test-"))
-    parent.chmod(0o755)  # the postgres user must reach the data directory inside
+    parent = postgres_reachable_dir()
     cluster = LocalCluster(parent / "pg", free_port(), throwaway=True)
     cluster.start()
     try:

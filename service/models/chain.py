@@ -86,10 +86,11 @@ class ChainLink(Timestamped, Base):
     target_manure_center_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("manure_centers.id"))
     target_biogas_center_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("biogas_centers.id"))
 
-    source_layer: Mapped[str] = mapped_column(Text, Computed(_layer_case(SOURCE_COLUMNS), persisted=True))
-    source_id: Mapped[int] = mapped_column(BigInteger, Computed(_coalesce(SOURCE_COLUMNS), persisted=True))
-    target_layer: Mapped[str] = mapped_column(Text, Computed(_layer_case(TARGET_COLUMNS), persisted=True))
-    target_id: Mapped[int] = mapped_column(BigInteger, Computed(_coalesce(TARGET_COLUMNS), persisted=True))
+    # Derived; nullable so that a missing endpoint is reported by ck_chain_links_one_source/one_target.
+    source_layer: Mapped[str | None] = mapped_column(Text, Computed(_layer_case(SOURCE_COLUMNS), persisted=True))
+    source_id: Mapped[int | None] = mapped_column(BigInteger, Computed(_coalesce(SOURCE_COLUMNS), persisted=True))
+    target_layer: Mapped[str | None] = mapped_column(Text, Computed(_layer_case(TARGET_COLUMNS), persisted=True))
+    target_id: Mapped[int | None] = mapped_column(BigInteger, Computed(_coalesce(TARGET_COLUMNS), persisted=True))
 
     note: Mapped[str | None] = mapped_column(Text)
     geom = geometry("LINESTRING", nullable=True)

@@ -204,8 +204,9 @@ class LivestockFarm(FacilityColumns, Base):
 
     species: Mapped[str] = mapped_column(Text)
     head_count: Mapped[int] = mapped_column(Integer)
-    head_count_basis: Mapped[str] = mapped_column(Text, Computed(HEAD_COUNT_BASIS_SQL, persisted=True))
-    is_large_scale: Mapped[bool] = mapped_column(Boolean, Computed(IS_LARGE_SCALE_SQL, persisted=True))
+    # Nullable so that an unknown species is reported by ck_livestock_farms_species_known.
+    head_count_basis: Mapped[str | None] = mapped_column(Text, Computed(HEAD_COUNT_BASIS_SQL, persisted=True))
+    is_large_scale: Mapped[bool | None] = mapped_column(Boolean, Computed(IS_LARGE_SCALE_SQL, persisted=True))
     manure_facility_type: Mapped[str] = mapped_column(Text, server_default="none")
     has_manure_facility: Mapped[bool] = mapped_column(
         Boolean, Computed("manure_facility_type <> 'none'", persisted=True)
