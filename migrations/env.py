@@ -20,8 +20,10 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url") or os.environ.get(
-        "DATABASE_URL"
+    url = (
+        config.attributes.get("url")
+        or config.get_main_option("sqlalchemy.url")
+        or os.environ.get("DATABASE_URL")
     )
     if not url:
         raise SystemExit("alembic: set DATABASE_URL to the database to migrate")

@@ -38,7 +38,9 @@ def progress_line(label: str) -> Callable[[str, int], None]:
     start = time.monotonic()
 
     def report(step: str, n: int) -> None:
-        print(f"  {label} {step:<20} {n:>10,}  ({time.monotonic() - start:6.1f} s)", file=sys.stderr, flush=True)
+        print(
+            f"  {label} {step:<20} {n:>10,}  ({time.monotonic() - start:6.1f} s)", file=sys.stderr, flush=True
+        )
 
     return report
 
@@ -58,7 +60,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = ServerSettings()
     app = create_app(make_engine(database_url()))
-    uvicorn.Server(uvicorn.Config(app, host=args.host or settings.host, port=args.port or settings.port)).run()
+    uvicorn.Server(
+        uvicorn.Config(app, host=args.host or settings.host, port=args.port or settings.port)
+    ).run()
     return 0
 
 
@@ -111,8 +115,11 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
     if "seed" in manifest and "bbox" in manifest:  # national-scale CSV set
         from service.demo import scale
 
-        counts = scale.load(engine.url.render_as_string(hide_password=False), data_dir,
-                            progress=lambda msg: print(f"  {msg}", file=sys.stderr))
+        counts = scale.load(
+            engine.url.render_as_string(hide_password=False),
+            data_dir,
+            progress=lambda msg: print(f"  {msg}", file=sys.stderr),
+        )
     else:
         if args.if_empty and not loader.inventory_is_empty(engine):
             print("inventory not empty: demo data not loaded")
@@ -148,9 +155,14 @@ def cmd_demo_generate(args: argparse.Namespace) -> int:
     from service.demo import scale
 
     start = time.monotonic()
-    counts = scale.generate(Path(args.output), villages=args.villages, farms=args.farms,
-                            stations=args.stations, seed=args.seed,
-                            progress=lambda msg: print(f"  {msg}", file=sys.stderr))
+    counts = scale.generate(
+        Path(args.output),
+        villages=args.villages,
+        farms=args.farms,
+        stations=args.stations,
+        seed=args.seed,
+        progress=lambda msg: print(f"  {msg}", file=sys.stderr),
+    )
     print(json.dumps({"written_to": args.output, "seconds": round(time.monotonic() - start, 1), **counts}))
     return 0
 
@@ -167,11 +179,17 @@ def _non_negative(value: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sanichain", description="Rural sanitation inventory and GIS service.")
+    parser = argparse.ArgumentParser(
+        prog="sanichain", description="Rural sanitation inventory and GIS service."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     for name, func, help_text in (
-        ("run", cmd_run, "everything local: PostGIS (own cluster unless DATABASE_URL), migrate, demo data, serve"),
+        (
+            "run",
+            cmd_run,
+            "everything local: PostGIS (own cluster unless DATABASE_URL), migrate, demo data, serve",
+        ),
         ("serve", cmd_serve, "serve the API on an existing, migrated database"),
     ):
         p = sub.add_parser(name, help=help_text)
@@ -179,7 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, default=None, help="port (default 8000, env PORT)")
         p.set_defaults(func=func)
 
-    db = sub.add_parser("db", help="schema and local database").add_subparsers(dest="db_command", required=True)
+    db = sub.add_parser("db", help="schema and local database").add_subparsers(
+        dest="db_command", required=True
+    )
     p = db.add_parser("upgrade", help="alembic upgrade (default: head)")
     p.add_argument("revision", nargs="?", default="head")
     p.set_defaults(func=cmd_db_upgrade)
@@ -191,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("start", "stop", "status"))
     p.set_defaults(func=cmd_db_local)
 
-    demo = sub.add_parser("demo", help="demo and benchmark data").add_subparsers(dest="demo_command", required=True)
+    demo = sub.add_parser("demo", help="demo and benchmark data").add_subparsers(
+        dest="demo_command", required=True
+    )
     p = demo.add_parser("load", help="load the Zhucheng demo (idempotent) or a generated national-scale set")
     p.add_argument("--dir", help="dataset directory (default gis_data/zhucheng)")
     p.add_argument("--if-empty", action="store_true", help="only when the inventory holds nothing yet")

@@ -57,5 +57,5 @@ def sqlalchemy_url(url: str) -> str:
     """Accept the usual libpq-style URL and pin the psycopg2 driver."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
+            return "postgresql+psycopg2://" + url[len(prefix) :]
     return url

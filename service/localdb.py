@@ -6,6 +6,7 @@ system user (created by the Debian packages) in a directory that user owns.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -111,7 +112,9 @@ class LocalCluster:
 
                 pw = pwd.getpwnam("postgres")
             except KeyError as exc:
-                raise ClusterError(f"no 'postgres' system user to run the cluster as root: {INSTALL_HINT}") from exc
+                raise ClusterError(
+                    f"no 'postgres' system user to run the cluster as root: {INSTALL_HINT}"
+                ) from exc
             self.data_dir.mkdir(parents=True, exist_ok=True)
             os.chown(self.data_dir, pw.pw_uid, pw.pw_gid)
             if not _can_postgres_reach(self.data_dir):
@@ -134,8 +137,18 @@ class LocalCluster:
         self._prepare_dir()
         if self.initialized:
             return
-        self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--no-locale", "--no-instructions")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-instructions",
+        )
         settings = [
             "listen_addresses = '127.0.0.1'",
             "unix_socket_directories = ''",
@@ -161,16 +174,26 @@ class LocalCluster:
             return
         log = self.data_dir / "server.log"
         result = self._run(
-            "pg_ctl", "start", "-D", str(self.data_dir), "-l", str(log), "-w", "-t", "60",
-            "-o", f"-p {self.port}", check=False,
+            "pg_ctl",
+            "start",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {self.port}",
+            check=False,
         )
         if result.returncode != 0:
             tail = ""
-            try:
+            with contextlib.suppress(OSError):
                 tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1]
-            except OSError:
-                pass
-            raise ClusterError(f"PostgreSQL did not start on port {self.port}: {tail or result.stderr.strip()}")
+            raise ClusterError(
+                f"PostgreSQL did not start on port {self.port}: {tail or result.stderr.strip()}"
+            )
         self.started_here = True
         self._wait_accepting()
 

@@ -31,7 +31,10 @@ def local_cluster() -> tuple[LocalCluster, str]:
     settings = LocalClusterSettings()
     cluster = LocalCluster(settings.data_dir, settings.port, settings.bindir)
     fresh = not cluster.initialized
-    say(("creating" if fresh else "starting") + f" local PostGIS cluster in {cluster.data_dir} (port {cluster.port})")
+    say(
+        ("creating" if fresh else "starting")
+        + f" local PostGIS cluster in {cluster.data_dir} (port {cluster.port})"
+    )
     cluster.start()
     return cluster, cluster.ensure_database(settings.database)
 

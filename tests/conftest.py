@@ -11,8 +11,8 @@ import os
 import socket
 import tempfile
 import uuid
-from contextlib import closing
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 

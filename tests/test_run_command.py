@@ -26,8 +26,13 @@ def run_env(**extra: str) -> dict[str, str]:
 
 
 def start(env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "service.cli", "run"], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "run"],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_healthy(proc: subprocess.Popen[str], port: int, timeout_s: float) -> float:
@@ -43,7 +48,9 @@ def wait_healthy(proc: subprocess.Popen[str], port: int, timeout_s: float) -> fl
             pass
         time.sleep(0.3)
     proc.kill()
-    raise AssertionError(f"no healthy service within {timeout_s} s:\n{proc.stdout.read() if proc.stdout else ''}")
+    raise AssertionError(
+        f"no healthy service within {timeout_s} s:\n{proc.stdout.read() if proc.stdout else ''}"
+    )
 
 
 def stop(proc: subprocess.Popen[str], sig: signal.Signals) -> str:
@@ -55,7 +62,9 @@ def stop(proc: subprocess.Popen[str], sig: signal.Signals) -> str:
 
 def cluster_accepts(port: int) -> bool:
     try:
-        psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres", connect_timeout=2).close()
+        psycopg2.connect(
+            host="127.0.0.1", port=port, user="postgres", dbname="postgres", connect_timeout=2
+        ).close()
         return True
     except psycopg2.OperationalError:
         return False
@@ -80,7 +89,9 @@ def cluster_home():
 
 def test_run_starts_its_own_postgis_serves_demo_and_stops_everything_on_signals(cluster_home: Path):
     pg_port, http_port = free_port(), free_port()
-    env = run_env(SANICHAIN_PG_DATA=str(cluster_home / "pg"), SANICHAIN_PG_PORT=str(pg_port), PORT=str(http_port))
+    env = run_env(
+        SANICHAIN_PG_DATA=str(cluster_home / "pg"), SANICHAIN_PG_PORT=str(pg_port), PORT=str(http_port)
+    )
 
     first = start(env)
     wait_healthy(first, http_port, timeout_s=240)
@@ -100,10 +111,13 @@ def test_run_starts_its_own_postgis_serves_demo_and_stops_everything_on_signals(
     assert seconds < 30
 
 
-def test_run_with_database_url_uses_that_database_and_starts_no_cluster(empty_database_url, cluster_home: Path):
+def test_run_with_database_url_uses_that_database_and_starts_no_cluster(
+    empty_database_url, cluster_home: Path
+):
     http_port = free_port()
-    env = run_env(DATABASE_URL=empty_database_url, PORT=str(http_port),
-                  SANICHAIN_PG_DATA=str(cluster_home / "unused"))
+    env = run_env(
+        DATABASE_URL=empty_database_url, PORT=str(http_port), SANICHAIN_PG_DATA=str(cluster_home / "unused")
+    )
     proc = start(env)
     wait_healthy(proc, http_port, timeout_s=120)
     out = stop(proc, signal.SIGTERM)
@@ -114,8 +128,9 @@ def test_run_with_database_url_uses_that_database_and_starts_no_cluster(empty_da
 
 def test_run_without_postgresql_says_what_is_missing_in_one_line(cluster_home: Path):
     env = run_env(SANICHAIN_PG_BINDIR=str(cluster_home / "no-postgres-here"), PORT=str(free_port()))
-    result = subprocess.run([sys.executable, "-m", "service.cli", "run"], env=env, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "run"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1

@@ -86,6 +86,30 @@ def _create_functions_and_triggers() -> None:
         "CREATE TRIGGER chain_links_geom BEFORE INSERT OR UPDATE ON chain_links "
         "FOR EACH ROW EXECUTE FUNCTION sanichain_chain_link_geom()"
     )
+    # When a source or target moves, its links' lines follow (the trigger above redraws them).
+    op.execute(
+        """
+        CREATE FUNCTION sanichain_refresh_link_geom() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            link_column text;
+        BEGIN
+            FOREACH link_column IN ARRAY TG_ARGV LOOP
+                EXECUTE format('UPDATE chain_links SET geom = NULL WHERE %I = $1', link_column) USING NEW.id;
+            END LOOP;
+            RETURN NULL;
+        END $$;
+        """
+    )
+    columns_by_table: dict[str, list[str]] = {}
+    for endpoints in LINK_ENDPOINTS.values():
+        for column, table in endpoints:
+            columns_by_table.setdefault(table, []).append(column)
+    for table, columns in columns_by_table.items():
+        args = ", ".join(f"'{c}'" for c in columns)
+        op.execute(
+            f"CREATE TRIGGER {table}_refresh_links AFTER UPDATE OF geom ON {table} FOR EACH ROW "
+            f"WHEN (OLD.geom IS DISTINCT FROM NEW.geom) EXECUTE FUNCTION sanichain_refresh_link_geom({args})"
+        )
 
 
 def upgrade() -> None:
@@ -101,6 +125,7 @@ def upgrade() -> None:
     sa.CheckConstraint("code ~ '^[0-9]{6}$'", name=op.f('ck_cities_code_format')),
     sa.CheckConstraint('NOT ST_IsEmpty(geom)', name=op.f('ck_cities_geom_not_empty')),
     sa.CheckConstraint('ST_IsValid(geom)', name=op.f('ck_cities_geom_valid')),
+    sa.CheckConstraint('ST_XMin(geom) >= -180 AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90', name=op.f('ck_cities_geom_lonlat_range')),
     sa.CheckConstraint('length(btrim(name)) > 0', name=op.f('ck_cities_name_not_blank')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cities')),
     sa.UniqueConstraint('code', name=op.f('uq_cities_code'))
@@ -120,6 +145,7 @@ def upgrade() -> None:
     sa.CheckConstraint("kind IN ('subdistrict', 'town', 'development_zone')", name=op.f('ck_towns_kind_known')),
     sa.CheckConstraint('NOT ST_IsEmpty(geom)', name=op.f('ck_towns_geom_not_empty')),
     sa.CheckConstraint('ST_IsValid(geom)', name=op.f('ck_towns_geom_valid')),
+    sa.CheckConstraint('ST_XMin(geom) >= -180 AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90', name=op.f('ck_towns_geom_lonlat_range')),
     sa.CheckConstraint('length(btrim(name)) > 0', name=op.f('ck_towns_name_not_blank')),
     sa.ForeignKeyConstraint(['city_id'], ['cities.id'], name=op.f('fk_towns_city_id')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_towns')),
@@ -147,7 +173,7 @@ def upgrade() -> None:
     sa.CheckConstraint("status IN ('planned', 'under_construction', 'operational', 'suspended', 'closed')", name=op.f('ck_biogas_centers_status_known')),
     sa.CheckConstraint('NOT ST_IsEmpty(geom)', name=op.f('ck_biogas_centers_geom_not_empty')),
     sa.CheckConstraint('ST_IsValid(geom)', name=op.f('ck_biogas_centers_geom_valid')),
-    sa.CheckConstraint('ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90', name=op.f('ck_biogas_centers_geom_lonlat_range')),
+    sa.CheckConstraint('ST_XMin(geom) >= -180 AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90', name=op.f('ck_biogas_centers_geom_lonlat_range')),
     sa.CheckConstraint('biogas_m3_per_day IS NULL OR biogas_m3_per_day >= 0', name=op.f('ck_biogas_centers_biogas_non_negative')),
     sa.CheckConstraint('capacity IS NULL OR capacity >= 0', name=op.f('ck_biogas_centers_capacity_non_negative')),
     sa.CheckConstraint('length(btrim(name)) > 0', name=op.f('ck_biogas_centers_name_not_blank')),
@@ -168,16 +194,18 @@ def upgrade() -> None:
     sa.Column('geom', Geometry(geometry_type='POINT', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.CheckConstraint("code ~ '^[0-9]{12}$'", name=op.f('ck_communities_code_format')),
     sa.CheckConstraint("kind IN ('rural', 'urban')", name=op.f('ck_communities_kind_known')),
     sa.CheckConstraint('NOT ST_IsEmpty(geom)', name=op.f('ck_communities_geom_not_empty')),
     sa.CheckConstraint('ST_IsValid(geom)', name=op.f('ck_communities_geom_valid')),
-    sa.CheckConstraint('ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90', name=op.f('ck_communities_geom_lonlat_range')),
+    sa.CheckConstraint('ST_XMin(geom) >= -180 AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90', name=op.f('ck_communities_geom_lonlat_range')),
     sa.CheckConstraint('households IS NULL OR households >= 0', name=op.f('ck_communities_households_non_negative')),
     sa.CheckConstraint('length(btrim(name)) > 0', name=op.f('ck_communities_name_not_blank')),
     sa.CheckConstraint('population IS NULL OR population >= 0', name=op.f('ck_communities_population_non_negative')),
     sa.ForeignKeyConstraint(['town_id'], ['towns.id'], name=op.f('fk_communities_town_id')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_communities')),
-    sa.UniqueConstraint('code', name=op.f('uq_communities_code'))
+    sa.UniqueConstraint('code', name=op.f('uq_communities_code')),
+    sa.UniqueConstraint('id', 'town_id', name='uq_communities_id_town_id')
     )
     op.create_geospatial_index('idx_communities_geom', 'communities', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
     op.create_index(op.f('ix_communities_town_id'), 'communities', ['town_id'], unique=False)
@@ -208,7 +236,7 @@ def upgrade() -> None:
     sa.CheckConstraint("status IN ('planned', 'under_construction', 'operational', 'suspended', 'closed')", name=op.f('ck_livestock_farms_status_known')),
     sa.CheckConstraint('NOT ST_IsEmpty(geom)', name=op.f('ck_livestock_farms_geom_not_empty')),
     sa.CheckConstraint('ST_IsValid(geom)', name=op.f('ck_livestock_farms_geom_valid')),
-    sa.CheckConstraint('ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90', name=op.f('ck_livestock_farms_geom_lonlat_range')),
+    sa.CheckConstraint('ST_XMin(geom) >= -180 AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90', name=op.f('ck_livestock_farms_geom_lonlat_range')),
     sa.CheckConstraint('capacity IS NULL OR capacity >= 0', name=op.f('ck_livestock_farms_capacity_non_negative')),
     sa.CheckConstraint('head_count >= 0', name=op.f('ck_livestock_farms_head_count_non_negative')),
     sa.CheckConstraint('length(btrim(name)) > 0', name=op.f('ck_livestock_farms_name_not_blank')),
@@ -240,7 +268,7 @@ def upgrade() -> None:
     sa.CheckConstraint("status IN ('planned', 'under_construction', 'operational', 'suspended', 'closed')", name=op.f('ck_manure_centers_status_known')),
     sa.CheckConstraint('NOT ST_IsEmpty(geom)', name=op.f('ck_manure_centers_geom_not_empty')),
     sa.CheckConstraint('ST_IsValid(geom)', name=op.f('ck_manure_centers_geom_valid')),
-    sa.CheckConstraint('ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90', name=op.f('ck_manure_centers_geom_lonlat_range')),
+    sa.CheckConstraint('ST_XMin(geom) >= -180 AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90', name=op.f('ck_manure_centers_geom_lonlat_range')),
     sa.CheckConstraint('capacity IS NULL OR capacity >= 0', name=op.f('ck_manure_centers_capacity_non_negative')),
     sa.CheckConstraint('length(btrim(name)) > 0', name=op.f('ck_manure_centers_name_not_blank')),
     sa.ForeignKeyConstraint(['town_id'], ['towns.id'], name=op.f('fk_manure_centers_town_id')),
@@ -270,7 +298,7 @@ def upgrade() -> None:
     sa.CheckConstraint("status IN ('planned', 'under_construction', 'operational', 'suspended', 'closed')", name=op.f('ck_public_toilets_status_known')),
     sa.CheckConstraint('NOT ST_IsEmpty(geom)', name=op.f('ck_public_toilets_geom_not_empty')),
     sa.CheckConstraint('ST_IsValid(geom)', name=op.f('ck_public_toilets_geom_valid')),
-    sa.CheckConstraint('ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90', name=op.f('ck_public_toilets_geom_lonlat_range')),
+    sa.CheckConstraint('ST_XMin(geom) >= -180 AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90', name=op.f('ck_public_toilets_geom_lonlat_range')),
     sa.CheckConstraint('capacity IS NULL OR capacity >= 0', name=op.f('ck_public_toilets_capacity_non_negative')),
     sa.CheckConstraint('length(btrim(name)) > 0', name=op.f('ck_public_toilets_name_not_blank')),
     sa.ForeignKeyConstraint(['town_id'], ['towns.id'], name=op.f('fk_public_toilets_town_id')),
@@ -301,7 +329,7 @@ def upgrade() -> None:
     sa.CheckConstraint("status IN ('planned', 'under_construction', 'operational', 'suspended', 'closed')", name=op.f('ck_transfer_stations_status_known')),
     sa.CheckConstraint('NOT ST_IsEmpty(geom)', name=op.f('ck_transfer_stations_geom_not_empty')),
     sa.CheckConstraint('ST_IsValid(geom)', name=op.f('ck_transfer_stations_geom_valid')),
-    sa.CheckConstraint('ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90', name=op.f('ck_transfer_stations_geom_lonlat_range')),
+    sa.CheckConstraint('ST_XMin(geom) >= -180 AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90', name=op.f('ck_transfer_stations_geom_lonlat_range')),
     sa.CheckConstraint('capacity IS NULL OR capacity >= 0', name=op.f('ck_transfer_stations_capacity_non_negative')),
     sa.CheckConstraint('length(btrim(name)) > 0', name=op.f('ck_transfer_stations_name_not_blank')),
     sa.ForeignKeyConstraint(['town_id'], ['towns.id'], name=op.f('fk_transfer_stations_town_id')),
@@ -333,7 +361,7 @@ def upgrade() -> None:
     sa.CheckConstraint("status IN ('planned', 'under_construction', 'operational', 'suspended', 'closed')", name=op.f('ck_treatment_plants_status_known')),
     sa.CheckConstraint('NOT ST_IsEmpty(geom)', name=op.f('ck_treatment_plants_geom_not_empty')),
     sa.CheckConstraint('ST_IsValid(geom)', name=op.f('ck_treatment_plants_geom_valid')),
-    sa.CheckConstraint('ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90', name=op.f('ck_treatment_plants_geom_lonlat_range')),
+    sa.CheckConstraint('ST_XMin(geom) >= -180 AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90', name=op.f('ck_treatment_plants_geom_lonlat_range')),
     sa.CheckConstraint('capacity IS NULL OR capacity >= 0', name=op.f('ck_treatment_plants_capacity_non_negative')),
     sa.CheckConstraint('length(btrim(name)) > 0', name=op.f('ck_treatment_plants_name_not_blank')),
     sa.CheckConstraint('phase IS NULL OR phase >= 1', name=op.f('ck_treatment_plants_phase_positive')),
@@ -357,19 +385,21 @@ def upgrade() -> None:
     sa.Column('geom', Geometry(geometry_type='POINT', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.CheckConstraint("code ~ '^[A-Za-z0-9][A-Za-z0-9_.-]*$'", name=op.f('ck_villages_code_format')),
     sa.CheckConstraint('NOT ST_IsEmpty(geom)', name=op.f('ck_villages_geom_not_empty')),
     sa.CheckConstraint('ST_IsValid(geom)', name=op.f('ck_villages_geom_valid')),
-    sa.CheckConstraint('ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90', name=op.f('ck_villages_geom_lonlat_range')),
+    sa.CheckConstraint('ST_XMin(geom) >= -180 AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90', name=op.f('ck_villages_geom_lonlat_range')),
     sa.CheckConstraint('households >= 0', name=op.f('ck_villages_households_non_negative')),
     sa.CheckConstraint('length(btrim(name)) > 0', name=op.f('ck_villages_name_not_blank')),
     sa.CheckConstraint('population >= 0', name=op.f('ck_villages_population_non_negative')),
     sa.CheckConstraint('toilets_rebuilt <= households', name=op.f('ck_villages_toilets_rebuilt_le_households')),
     sa.CheckConstraint('toilets_rebuilt >= 0', name=op.f('ck_villages_toilets_rebuilt_non_negative')),
     sa.CheckConstraint('waste_rate_kg_per_person_day IS NULL OR waste_rate_kg_per_person_day BETWEEN 0 AND 5', name=op.f('ck_villages_waste_rate_range')),
-    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_villages_community_id')),
+    sa.ForeignKeyConstraint(['community_id', 'town_id'], ['communities.id', 'communities.town_id'], name='fk_villages_community_id_town_id'),
     sa.ForeignKeyConstraint(['town_id'], ['towns.id'], name=op.f('fk_villages_town_id')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_villages')),
-    sa.UniqueConstraint('code', name=op.f('uq_villages_code'))
+    sa.UniqueConstraint('code', name=op.f('uq_villages_code')),
+    sa.UniqueConstraint('id', 'town_id', name='uq_villages_id_town_id')
     )
     op.create_geospatial_index('idx_villages_geom', 'villages', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
     op.create_index(op.f('ix_villages_community_id'), 'villages', ['community_id'], unique=False)
@@ -396,11 +426,11 @@ def upgrade() -> None:
     sa.CheckConstraint("status IN ('planned', 'under_construction', 'operational', 'suspended', 'closed')", name=op.f('ck_collection_points_status_known')),
     sa.CheckConstraint('NOT ST_IsEmpty(geom)', name=op.f('ck_collection_points_geom_not_empty')),
     sa.CheckConstraint('ST_IsValid(geom)', name=op.f('ck_collection_points_geom_valid')),
-    sa.CheckConstraint('ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90', name=op.f('ck_collection_points_geom_lonlat_range')),
+    sa.CheckConstraint('ST_XMin(geom) >= -180 AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90', name=op.f('ck_collection_points_geom_lonlat_range')),
     sa.CheckConstraint('capacity IS NULL OR capacity >= 0', name=op.f('ck_collection_points_capacity_non_negative')),
     sa.CheckConstraint('length(btrim(name)) > 0', name=op.f('ck_collection_points_name_not_blank')),
     sa.ForeignKeyConstraint(['town_id'], ['towns.id'], name=op.f('fk_collection_points_town_id')),
-    sa.ForeignKeyConstraint(['village_id'], ['villages.id'], name=op.f('fk_collection_points_village_id')),
+    sa.ForeignKeyConstraint(['village_id', 'town_id'], ['villages.id', 'villages.town_id'], name='fk_collection_points_village_id_town_id'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_collection_points')),
     sa.UniqueConstraint('code', name=op.f('uq_collection_points_code'))
     )
@@ -429,9 +459,9 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.CheckConstraint("stream IN ('domestic_waste', 'fecal_sludge', 'manure')", name=op.f('ck_chain_links_stream_known')),
+    sa.CheckConstraint('NOT (source_collection_point_id = target_collection_point_id OR source_transfer_station_id = target_transfer_station_id OR source_manure_center_id = target_manure_center_id)', name=op.f('ck_chain_links_not_self')),
     sa.CheckConstraint('num_nonnulls(source_village_id, source_farm_id, source_collection_point_id, source_transfer_station_id, source_manure_center_id) = 1', name=op.f('ck_chain_links_one_source')),
     sa.CheckConstraint('num_nonnulls(target_collection_point_id, target_transfer_station_id, target_treatment_plant_id, target_manure_center_id, target_biogas_center_id) = 1', name=op.f('ck_chain_links_one_target')),
-    sa.CheckConstraint('source_collection_point_id IS DISTINCT FROM target_collection_point_id OR source_collection_point_id IS NULL', name=op.f('ck_chain_links_not_self')),
     sa.ForeignKeyConstraint(['source_collection_point_id'], ['collection_points.id'], name=op.f('fk_chain_links_source_collection_point_id')),
     sa.ForeignKeyConstraint(['source_farm_id'], ['livestock_farms.id'], name=op.f('fk_chain_links_source_farm_id')),
     sa.ForeignKeyConstraint(['source_manure_center_id'], ['manure_centers.id'], name=op.f('fk_chain_links_source_manure_center_id')),
@@ -445,14 +475,34 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_chain_links'))
     )
     op.create_geospatial_index('idx_chain_links_geom', 'chain_links', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
+    op.create_index(op.f('ix_chain_links_source_collection_point_id'), 'chain_links', ['source_collection_point_id'], unique=False)
+    op.create_index(op.f('ix_chain_links_source_farm_id'), 'chain_links', ['source_farm_id'], unique=False)
+    op.create_index(op.f('ix_chain_links_source_manure_center_id'), 'chain_links', ['source_manure_center_id'], unique=False)
+    op.create_index(op.f('ix_chain_links_source_transfer_station_id'), 'chain_links', ['source_transfer_station_id'], unique=False)
+    op.create_index(op.f('ix_chain_links_source_village_id'), 'chain_links', ['source_village_id'], unique=False)
     op.create_index('ix_chain_links_target', 'chain_links', ['target_layer', 'target_id'], unique=False)
+    op.create_index(op.f('ix_chain_links_target_biogas_center_id'), 'chain_links', ['target_biogas_center_id'], unique=False)
+    op.create_index(op.f('ix_chain_links_target_collection_point_id'), 'chain_links', ['target_collection_point_id'], unique=False)
+    op.create_index(op.f('ix_chain_links_target_manure_center_id'), 'chain_links', ['target_manure_center_id'], unique=False)
+    op.create_index(op.f('ix_chain_links_target_transfer_station_id'), 'chain_links', ['target_transfer_station_id'], unique=False)
+    op.create_index(op.f('ix_chain_links_target_treatment_plant_id'), 'chain_links', ['target_treatment_plant_id'], unique=False)
     op.create_index('uq_chain_links_stream_source_target', 'chain_links', ['stream', 'source_layer', 'source_id', 'target_layer', 'target_id'], unique=True)
     _create_functions_and_triggers()
 
 
 def downgrade() -> None:
     op.drop_index('uq_chain_links_stream_source_target', table_name='chain_links')
+    op.drop_index(op.f('ix_chain_links_target_treatment_plant_id'), table_name='chain_links')
+    op.drop_index(op.f('ix_chain_links_target_transfer_station_id'), table_name='chain_links')
+    op.drop_index(op.f('ix_chain_links_target_manure_center_id'), table_name='chain_links')
+    op.drop_index(op.f('ix_chain_links_target_collection_point_id'), table_name='chain_links')
+    op.drop_index(op.f('ix_chain_links_target_biogas_center_id'), table_name='chain_links')
     op.drop_index('ix_chain_links_target', table_name='chain_links')
+    op.drop_index(op.f('ix_chain_links_source_village_id'), table_name='chain_links')
+    op.drop_index(op.f('ix_chain_links_source_transfer_station_id'), table_name='chain_links')
+    op.drop_index(op.f('ix_chain_links_source_manure_center_id'), table_name='chain_links')
+    op.drop_index(op.f('ix_chain_links_source_farm_id'), table_name='chain_links')
+    op.drop_index(op.f('ix_chain_links_source_collection_point_id'), table_name='chain_links')
     op.drop_geospatial_index('idx_chain_links_geom', table_name='chain_links', postgresql_using='gist', column_name='geom')
     op.drop_geospatial_table('chain_links')
     op.drop_index(op.f('ix_collection_points_village_id'), table_name='collection_points')
@@ -489,6 +539,7 @@ def downgrade() -> None:
     op.drop_geospatial_table('towns')
     op.drop_geospatial_index('idx_cities_geom', table_name='cities', postgresql_using='gist', column_name='geom')
     op.drop_geospatial_table('cities')
+    op.execute("DROP FUNCTION IF EXISTS sanichain_refresh_link_geom()")
     op.execute("DROP FUNCTION IF EXISTS sanichain_chain_link_geom()")
     op.execute("DROP FUNCTION IF EXISTS sanichain_touch_updated_at()")
     # PostGIS goes too, unless something outside the inventory still uses it.

@@ -27,7 +27,9 @@ def health(request: Request) -> Any:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         return problem(503, f"database unreachable: {reason}")
     if not status.postgis:
-        return problem(503, f"database {status.database} has no PostGIS extension: run `sanichain db upgrade`")
+        return problem(
+            503, f"database {status.database} has no PostGIS extension: run `sanichain db upgrade`"
+        )
     return JSONResponse(
         {
             "status": "ok",

@@ -19,8 +19,17 @@ from service.models import LAYERS, SOURCE_COLUMNS, TARGET_COLUMNS, City, Communi
 
 # Load order follows the foreign keys.
 LOAD_ORDER = (
-    "cities", "towns", "communities", "villages", "collection_points", "transfer_stations",
-    "treatment_plants", "manure_centers", "biogas_centers", "livestock_farms", "public_toilets",
+    "cities",
+    "towns",
+    "communities",
+    "villages",
+    "collection_points",
+    "transfer_stations",
+    "treatment_plants",
+    "manure_centers",
+    "biogas_centers",
+    "livestock_farms",
+    "public_toilets",
     "chain_links",
 )
 TABLES: dict[str, Table] = {
@@ -50,7 +59,8 @@ def _pg_type(column: Column[Any]) -> str:
 
 def _plain_columns(table: Table) -> list[Column[Any]]:
     return [
-        c for c in table.columns
+        c
+        for c in table.columns
         if c.name not in NOT_LOADED and c.computed is None and c.name not in CODE_REFERENCES
     ]
 
@@ -125,7 +135,8 @@ LINKS_SQL = (
     f"{', '.join(_endpoint_sql(TARGET_COLUMNS, 'target'))} "
     "FROM json_to_recordset(CAST(:rows AS json)) AS d(stream text, note text, source_layer text, "
     "source_code text, target_layer text, target_code text) "
-    "ON CONFLICT (stream, source_layer, source_id, target_layer, target_id) DO UPDATE SET note = EXCLUDED.note "
+    "ON CONFLICT (stream, source_layer, source_id, target_layer, target_id) "
+    "DO UPDATE SET note = EXCLUDED.note "
     "WHERE chain_links.note IS DISTINCT FROM EXCLUDED.note"
 )
 

@@ -30,8 +30,17 @@ from service.models.facilities import LARGE_FARM_THRESHOLDS, MANURE_FACILITY_TYP
 SEED = 370782
 GENERATOR_VERSION = 1
 LAYER_FILES = (
-    "cities", "towns", "communities", "villages", "collection_points", "transfer_stations",
-    "treatment_plants", "manure_centers", "biogas_centers", "livestock_farms", "public_toilets",
+    "cities",
+    "towns",
+    "communities",
+    "villages",
+    "collection_points",
+    "transfer_stations",
+    "treatment_plants",
+    "manure_centers",
+    "biogas_centers",
+    "livestock_farms",
+    "public_toilets",
     "chain_links",
 )
 
@@ -41,21 +50,157 @@ INNER_MARGIN_DEG = 0.004  # keep sampled points ~400 m inside their town, clear 
 
 # SYNTHETIC naming material (common surnames and Zhucheng-style place-name endings such as 戈庄).
 SURNAMES = (
-    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何",
-    "郭", "马", "罗", "梁", "宋", "郑", "谢", "韩", "唐", "冯", "于", "董", "萧", "程", "曹", "袁", "邓",
-    "许", "傅", "沈", "曾", "彭", "吕", "苏", "卢", "蒋", "蔡", "贾", "丁", "魏", "薛", "叶", "阎", "余",
-    "潘", "杜", "戴", "夏", "钟", "汪", "田", "任", "姜", "范", "方", "石", "姚", "谭", "廖", "邹", "熊",
-    "金", "陆", "郝", "孔", "白", "崔", "康", "毛", "邱", "秦", "江", "史", "顾", "侯", "邵", "孟", "龙",
-    "万", "段", "雷", "钱", "汤", "尹", "黎", "易", "常", "武", "乔", "贺", "赖", "龚", "文", "臧", "管",
+    "王",
+    "李",
+    "张",
+    "刘",
+    "陈",
+    "杨",
+    "赵",
+    "黄",
+    "周",
+    "吴",
+    "徐",
+    "孙",
+    "胡",
+    "朱",
+    "高",
+    "林",
+    "何",
+    "郭",
+    "马",
+    "罗",
+    "梁",
+    "宋",
+    "郑",
+    "谢",
+    "韩",
+    "唐",
+    "冯",
+    "于",
+    "董",
+    "萧",
+    "程",
+    "曹",
+    "袁",
+    "邓",
+    "许",
+    "傅",
+    "沈",
+    "曾",
+    "彭",
+    "吕",
+    "苏",
+    "卢",
+    "蒋",
+    "蔡",
+    "贾",
+    "丁",
+    "魏",
+    "薛",
+    "叶",
+    "阎",
+    "余",
+    "潘",
+    "杜",
+    "戴",
+    "夏",
+    "钟",
+    "汪",
+    "田",
+    "任",
+    "姜",
+    "范",
+    "方",
+    "石",
+    "姚",
+    "谭",
+    "廖",
+    "邹",
+    "熊",
+    "金",
+    "陆",
+    "郝",
+    "孔",
+    "白",
+    "崔",
+    "康",
+    "毛",
+    "邱",
+    "秦",
+    "江",
+    "史",
+    "顾",
+    "侯",
+    "邵",
+    "孟",
+    "龙",
+    "万",
+    "段",
+    "雷",
+    "钱",
+    "汤",
+    "尹",
+    "黎",
+    "易",
+    "常",
+    "武",
+    "乔",
+    "贺",
+    "赖",
+    "龚",
+    "文",
+    "臧",
+    "管",
 )
 VILLAGE_ENDINGS = ("家庄", "戈庄", "家村", "家屯", "家岭", "家河", "家沟", "家埠", "家官庄", "家岔河")
 VILLAGE_PREFIXES = ("", "", "", "东", "西", "南", "北", "前", "后", "大", "小")
 URBAN_WORDS = (
-    "和平", "繁荣", "东坡", "超然", "舜德", "密州", "龙源", "人民", "新华", "兴华", "府前", "文化",
-    "振华", "东关", "西关", "南关", "北关", "潍河", "扶淇", "常山", "马耳", "学府", "康宁", "福泽",
-    "恐龙", "龙城", "舜都", "明珠", "锦绣", "光明", "育才", "翠园", "紫荆", "华山", "泰和", "安泰",
+    "和平",
+    "繁荣",
+    "东坡",
+    "超然",
+    "舜德",
+    "密州",
+    "龙源",
+    "人民",
+    "新华",
+    "兴华",
+    "府前",
+    "文化",
+    "振华",
+    "东关",
+    "西关",
+    "南关",
+    "北关",
+    "潍河",
+    "扶淇",
+    "常山",
+    "马耳",
+    "学府",
+    "康宁",
+    "福泽",
+    "恐龙",
+    "龙城",
+    "舜都",
+    "明珠",
+    "锦绣",
+    "光明",
+    "育才",
+    "翠园",
+    "紫荆",
+    "华山",
+    "泰和",
+    "安泰",
 )
-SPECIES_CN = {"pig": "生猪", "broiler": "肉鸡", "layer": "蛋鸡", "beef": "肉牛", "sheep": "肉羊", "dairy": "奶牛"}
+SPECIES_CN = {
+    "pig": "生猪",
+    "broiler": "肉鸡",
+    "layer": "蛋鸡",
+    "beef": "肉牛",
+    "sheep": "肉羊",
+    "dairy": "奶牛",
+}
 # SYNTHETIC mix of the 566 large farms (Zhucheng is a pig and poultry county).
 FARM_SPECIES_COUNTS = {"pig": 310, "broiler": 110, "layer": 60, "beef": 36, "sheep": 30, "dairy": 20}
 CAMPAIGN_STATION_TOWNS = ("370782101", "370782102", "370782110", "370782114", "370782118")  # SYNTHETIC
@@ -101,7 +246,7 @@ def largest_remainder(total: int, weights: list[float]) -> list[int]:
     """Split `total` into integers proportional to `weights` that sum exactly to `total`."""
     s = sum(weights)
     raw = [total * w / s for w in weights]
-    out = [int(math.floor(x)) for x in raw]
+    out = [math.floor(x) for x in raw]
     order = sorted(range(len(raw)), key=lambda i: (out[i] - raw[i], i))
     for i in order[: total - sum(out)]:
         out[i] += 1
@@ -131,7 +276,9 @@ class Town:
 @dataclass
 class Generator:
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(SEED))
-    layers: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {name: [] for name in LAYER_FILES})
+    layers: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {name: [] for name in LAYER_FILES}
+    )
     towns: dict[str, Town] = field(default_factory=dict)
 
     # -- sampling -------------------------------------------------------------------------------
@@ -170,8 +317,9 @@ class Generator:
     # -- layers ---------------------------------------------------------------------------------
     def city_and_towns(self) -> None:
         outline = Polygon(facts.CITY_OUTLINE)
-        self.feature("cities", facts.CITY_CODE, polygon_json(outline), name=facts.CITY_NAME,
-                     name_en=facts.CITY_NAME_EN)
+        self.feature(
+            "cities", facts.CITY_CODE, polygon_json(outline), name=facts.CITY_NAME, name_en=facts.CITY_NAME_EN
+        )
         seats = MultiPoint([t.seat for t in facts.TOWNS])
         cells = list(shapely.voronoi_polygons(seats, extend_to=outline).geoms)
         for fact in facts.TOWNS:
@@ -180,8 +328,15 @@ class Generator:
             inner = polygon.buffer(-INNER_MARGIN_DEG)
             area = polygon.area * KM_PER_DEG_LON * KM_PER_DEG_LAT
             self.towns[fact.code] = Town(fact, polygon, inner, area)
-            self.feature("towns", fact.code, polygon_json(polygon), name=fact.name, name_en=fact.name_en,
-                         kind=fact.kind, city_code=facts.CITY_CODE)
+            self.feature(
+                "towns",
+                fact.code,
+                polygon_json(polygon),
+                name=fact.name,
+                name_en=fact.name_en,
+                kind=fact.kind,
+                city_code=facts.CITY_CODE,
+            )
         # Rural communities and villages in proportion to land, urban units weighted down (built-up).
         weights = [t.area_km2 * (0.5 if t.fact.urban else 1.0) for t in self.towns.values()]
         for town, n_comm, n_vil in zip(
@@ -217,15 +372,35 @@ class Generator:
                 comm_code = f"{town.fact.code}{201 + ci:03d}"
                 names = []
                 for vi in range(n):
-                    xy = self.sample_in(town.inner, centre=centre, radius_km=facts.COMMUNITY_SERVICE_RADIUS_M / 1000,
-                                        avoid=placed, spacing_km=0.4)
+                    xy = self.sample_in(
+                        town.inner,
+                        centre=centre,
+                        radius_km=facts.COMMUNITY_SERVICE_RADIUS_M / 1000,
+                        avoid=placed,
+                        spacing_km=0.4,
+                    )
                     placed.append(xy)
                     name = self.village_name(used_names)
                     names.append(name)
-                    villages.append({"code": f"{comm_code}{vi + 1:02d}", "name": name, "xy": xy,
-                                     "town": town.fact.code, "community": comm_code})
-                self.feature("communities", comm_code, point_json(centre), name=names[0][:-1] + "社区",
-                             kind="rural", town_code=town.fact.code, population=None, households=None)
+                    villages.append(
+                        {
+                            "code": f"{comm_code}{vi + 1:02d}",
+                            "name": name,
+                            "xy": xy,
+                            "town": town.fact.code,
+                            "community": comm_code,
+                        }
+                    )
+                self.feature(
+                    "communities",
+                    comm_code,
+                    point_json(centre),
+                    name=names[0][:-1] + "社区",
+                    kind="rural",
+                    town_code=town.fact.code,
+                    population=None,
+                    households=None,
+                )
         self.urban_communities()
         self.village_numbers(villages)
         return villages
@@ -240,13 +415,22 @@ class Generator:
             town = self.towns[town_code]
             placed: list[tuple[float, float]] = []
             for i in range(n):
-                xy = self.sample_in(town.inner, centre=town.fact.seat, radius_km=3.0, avoid=placed, spacing_km=0.6)
+                xy = self.sample_in(
+                    town.inner, centre=town.fact.seat, radius_km=3.0, avoid=placed, spacing_km=0.6
+                )
                 placed.append(xy)
                 pop = pops[k]
                 k += 1
-                self.feature("communities", f"{town_code}{i + 1:03d}", point_json(xy), name=next(words) + "社区",
-                             kind="urban", town_code=town_code, population=pop,
-                             households=max(1, round(pop / 2.8)))
+                self.feature(
+                    "communities",
+                    f"{town_code}{i + 1:03d}",
+                    point_json(xy),
+                    name=next(words) + "社区",
+                    kind="urban",
+                    town_code=town_code,
+                    population=pop,
+                    households=max(1, round(pop / 2.8)),
+                )
 
     def village_numbers(self, villages: list[dict[str, Any]]) -> None:
         n = len(villages)
@@ -258,9 +442,18 @@ class Generator:
             v["population"] = pop
             v["households"] = households
             v["toilets_rebuilt"] = int(households * toilet_share)
-            self.feature("villages", v["code"], point_json(v["xy"]), name=v["name"], town_code=v["town"],
-                         community_code=v["community"], population=pop, households=households,
-                         toilets_rebuilt=v["toilets_rebuilt"], waste_rate_kg_per_person_day=None)
+            self.feature(
+                "villages",
+                v["code"],
+                point_json(v["xy"]),
+                name=v["name"],
+                town_code=v["town"],
+                community_code=v["community"],
+                population=pop,
+                households=households,
+                toilets_rebuilt=v["toilets_rebuilt"],
+                waste_rate_kg_per_person_day=None,
+            )
 
     def collection_points(self, villages: list[dict[str, Any]]) -> None:
         for v in villages:
@@ -268,10 +461,18 @@ class Generator:
             xy = self.sample_in(town.inner, centre=v["xy"], radius_km=0.25)
             waste_t = v["population"] * facts.WASTE_KG_PER_PERSON_DAY / 1000
             self.feature(
-                "collection_points", f"CP-{v['code']}", point_json(xy), name=v["name"] + "垃圾收集点",
-                name_en=None, status="operational", capacity=round(math.ceil(waste_t * 15) / 10, 1),
-                capacity_unit="t/d", commissioned_on=random_date(self.rng, date(2015, 3, 1), date(2019, 12, 31)),
-                operator=town.fact.name + "环卫所", town_code=v["town"], kind="bin_station",
+                "collection_points",
+                f"CP-{v['code']}",
+                point_json(xy),
+                name=v["name"] + "垃圾收集点",
+                name_en=None,
+                status="operational",
+                capacity=round(math.ceil(waste_t * 15) / 10, 1),
+                capacity_unit="t/d",
+                commissioned_on=random_date(self.rng, date(2015, 3, 1), date(2019, 12, 31)),
+                operator=town.fact.name + "环卫所",
+                town_code=v["town"],
+                kind="bin_station",
                 village_code=v["code"],
             )
             v["collection_point"] = f"CP-{v['code']}"
@@ -284,14 +485,23 @@ class Generator:
             campaign = town.fact.code in CAMPAIGN_STATION_TOWNS
             commissioned = (
                 random_date(self.rng, date(2018, 4, 1), date(2020, 11, 30))
-                if campaign else random_date(self.rng, date(2011, 5, 1), date(2016, 10, 31))
+                if campaign
+                else random_date(self.rng, date(2011, 5, 1), date(2016, 10, 31))
             )
             xy = self.sample_in(town.inner, centre=town.fact.seat, radius_km=2.0)
             self.feature(
-                "transfer_stations", f"TS-{town.fact.code}", point_json(xy),
-                name=town.fact.name + "垃圾压缩中转站", name_en=town.fact.name_en + " waste transfer station",
-                status="operational", capacity=capacity, capacity_unit="t/d", commissioned_on=commissioned,
-                operator=CITY_OPERATOR, town_code=town.fact.code, compression=True,
+                "transfer_stations",
+                f"TS-{town.fact.code}",
+                point_json(xy),
+                name=town.fact.name + "垃圾压缩中转站",
+                name_en=town.fact.name_en + " waste transfer station",
+                status="operational",
+                capacity=capacity,
+                capacity_unit="t/d",
+                commissioned_on=commissioned,
+                operator=CITY_OPERATOR,
+                town_code=town.fact.code,
+                compression=True,
                 campaign=facts.NEW_STATION_CAMPAIGN if campaign else None,
             )
 
@@ -299,36 +509,73 @@ class Generator:
         longdu = self.towns["370782002"]
         plant_xy = self.sample_in(longdu.inner, centre=km_offset(*longdu.fact.seat, 3.0, -2.0), radius_km=1.0)
         self.feature(
-            "treatment_plants", "TP-INC-2", point_json(plant_xy), name="诸城市生活垃圾焚烧发电厂（二期）",
-            name_en="Zhucheng waste-to-energy plant, phase 2", status="operational",
-            capacity=facts.INCINERATION_PHASE2_T_PER_DAY, capacity_unit="t/d", commissioned_on="2020-06-30",
-            operator="诸城市生活垃圾焚烧发电厂", town_code=longdu.fact.code, kind="incineration", phase=2,
+            "treatment_plants",
+            "TP-INC-2",
+            point_json(plant_xy),
+            name="诸城市生活垃圾焚烧发电厂（二期）",
+            name_en="Zhucheng waste-to-energy plant, phase 2",
+            status="operational",
+            capacity=facts.INCINERATION_PHASE2_T_PER_DAY,
+            capacity_unit="t/d",
+            commissioned_on="2020-06-30",
+            operator="诸城市生活垃圾焚烧发电厂",
+            town_code=longdu.fact.code,
+            kind="incineration",
+            phase=2,
             power_mw=None,
         )
         jiayue = self.towns[BIOGAS_TOWN]
-        landfill_xy = self.sample_in(jiayue.inner, centre=km_offset(*jiayue.fact.seat, 4.0, 2.0), radius_km=1.5)
+        landfill_xy = self.sample_in(
+            jiayue.inner, centre=km_offset(*jiayue.fact.seat, 4.0, 2.0), radius_km=1.5
+        )
         self.feature(
-            "treatment_plants", "TP-LF-1", point_json(landfill_xy), name="诸城市生活垃圾卫生填埋场",
-            name_en="Zhucheng sanitary landfill", status="closed", capacity=300, capacity_unit="t/d",
-            commissioned_on="2006-09-01", operator=CITY_OPERATOR, town_code=jiayue.fact.code, kind="landfill",
-            phase=None, power_mw=None,
+            "treatment_plants",
+            "TP-LF-1",
+            point_json(landfill_xy),
+            name="诸城市生活垃圾卫生填埋场",
+            name_en="Zhucheng sanitary landfill",
+            status="closed",
+            capacity=300,
+            capacity_unit="t/d",
+            commissioned_on="2006-09-01",
+            operator=CITY_OPERATOR,
+            town_code=jiayue.fact.code,
+            kind="landfill",
+            phase=None,
+            power_mw=None,
         )
         for i, code in enumerate(MANURE_CENTER_TOWNS, start=1):
             town = self.towns[code]
             xy = self.sample_in(town.inner, centre=town.fact.seat, radius_km=3.0)
             self.feature(
-                "manure_centers", f"MC-{i:02d}", point_json(xy), name=town.fact.name + "粪污集中收集处理中心",
-                name_en=town.fact.name_en + " fecal and manure treatment centre", status="operational",
-                capacity=150, capacity_unit="t/d",
+                "manure_centers",
+                f"MC-{i:02d}",
+                point_json(xy),
+                name=town.fact.name + "粪污集中收集处理中心",
+                name_en=town.fact.name_en + " fecal and manure treatment centre",
+                status="operational",
+                capacity=150,
+                capacity_unit="t/d",
                 commissioned_on=random_date(self.rng, date(2018, 6, 1), date(2020, 10, 31)),
-                operator=town.fact.name + "人民政府", town_code=code, accepts_fecal_sludge=True,
-                accepts_manure=True, process="固液分离 + 厌氧发酵 + 好氧堆肥",
+                operator=town.fact.name + "人民政府",
+                town_code=code,
+                accepts_fecal_sludge=True,
+                accepts_manure=True,
+                process="固液分离 + 厌氧发酵 + 好氧堆肥",
             )
         bio_xy = self.sample_in(jiayue.inner, centre=km_offset(*jiayue.fact.seat, -2.0, -3.0), radius_km=1.0)
         self.feature(
-            "biogas_centers", "BG-01", point_json(bio_xy), name="诸城市大型沼气处理中心",
-            name_en="Zhucheng large biogas centre", status="operational", capacity=600, capacity_unit="t/d",
-            commissioned_on="2019-10-15", operator="诸城市农业农村局", town_code=BIOGAS_TOWN,
+            "biogas_centers",
+            "BG-01",
+            point_json(bio_xy),
+            name="诸城市大型沼气处理中心",
+            name_en="Zhucheng large biogas centre",
+            status="operational",
+            capacity=600,
+            capacity_unit="t/d",
+            commissioned_on="2019-10-15",
+            operator="诸城市农业农村局",
+            town_code=BIOGAS_TOWN,
             biogas_m3_per_day=20000,
         )
 
@@ -347,11 +594,19 @@ class Generator:
             placed.append(xy)
             surname = str(self.rng.choice(SURNAMES))
             self.feature(
-                "livestock_farms", f"LF-{i:04d}", point_json(xy),
-                name=f"{town.fact.name}{surname}氏{SPECIES_CN[species]}养殖场", name_en=None,
-                status="operational", capacity=round(head * _STORAGE_M3_PER_HEAD[species], 1),
-                capacity_unit="m3", commissioned_on=random_date(self.rng, date(2008, 1, 1), date(2019, 12, 31)),
-                operator=None, town_code=town.fact.code, species=species, head_count=head,
+                "livestock_farms",
+                f"LF-{i:04d}",
+                point_json(xy),
+                name=f"{town.fact.name}{surname}氏{SPECIES_CN[species]}养殖场",
+                name_en=None,
+                status="operational",
+                capacity=round(head * _STORAGE_M3_PER_HEAD[species], 1),
+                capacity_unit="m3",
+                commissioned_on=random_date(self.rng, date(2008, 1, 1), date(2019, 12, 31)),
+                operator=None,
+                town_code=town.fact.code,
+                species=species,
+                head_count=head,
                 manure_facility_type=str(self.rng.choice(facility_types)),
             )
 
@@ -363,30 +618,54 @@ class Generator:
                 placed: list[tuple[float, float]] = []
                 for _ in range(count):
                     n += 1
-                    xy = self.sample_in(town.inner, centre=town.fact.seat, radius_km=3.0, avoid=placed,
-                                        spacing_km=0.4)
+                    xy = self.sample_in(
+                        town.inner, centre=town.fact.seat, radius_km=3.0, avoid=placed, spacing_km=0.4
+                    )
                     placed.append(xy)
                     label = "新建" if kind == "new" else "改建"
                     self.feature(
-                        "public_toilets", f"PT-{kind[0].upper()}{n:02d}", point_json(xy),
-                        name=f"{town.fact.name}第{n}号公厕（{label}）", name_en=None, status="operational",
-                        capacity=int(self.rng.integers(6, 17)), capacity_unit="stalls",
+                        "public_toilets",
+                        f"PT-{kind[0].upper()}{n:02d}",
+                        point_json(xy),
+                        name=f"{town.fact.name}第{n}号公厕（{label}）",
+                        name_en=None,
+                        status="operational",
+                        capacity=int(self.rng.integers(6, 17)),
+                        capacity_unit="stalls",
                         commissioned_on=random_date(self.rng, date(2020, 3, 1), date(2020, 12, 31)),
-                        operator=CITY_OPERATOR, town_code=town_code, kind=kind,
+                        operator=CITY_OPERATOR,
+                        town_code=town_code,
+                        kind=kind,
                     )
 
     def chain_links(self, villages: list[dict[str, Any]]) -> None:
-        def link(stream: str, src: tuple[str, str, tuple[float, float]], dst: tuple[str, str, tuple[float, float]]):
-            self.layers["chain_links"].append({
-                "type": "Feature", "id": f"{stream}:{src[0]}:{src[1]}>{dst[0]}:{dst[1]}",
-                "geometry": {"type": "LineString", "coordinates": [[r6(src[2][0]), r6(src[2][1])],
-                                                                   [r6(dst[2][0]), r6(dst[2][1])]]},
-                "properties": {"stream": stream, "source_layer": src[0], "source_code": src[1],
-                               "target_layer": dst[0], "target_code": dst[1]},
-            })
+        def link(
+            stream: str, src: tuple[str, str, tuple[float, float]], dst: tuple[str, str, tuple[float, float]]
+        ):
+            self.layers["chain_links"].append(
+                {
+                    "type": "Feature",
+                    "id": f"{stream}:{src[0]}:{src[1]}>{dst[0]}:{dst[1]}",
+                    "geometry": {
+                        "type": "LineString",
+                        "coordinates": [[r6(src[2][0]), r6(src[2][1])], [r6(dst[2][0]), r6(dst[2][1])]],
+                    },
+                    "properties": {
+                        "stream": stream,
+                        "source_layer": src[0],
+                        "source_code": src[1],
+                        "target_layer": dst[0],
+                        "target_code": dst[1],
+                    },
+                }
+            )
 
-        xy = {f["id"]: tuple(f["geometry"]["coordinates"]) for layer in self.layers.values() for f in layer
-              if f["geometry"] and f["geometry"]["type"] == "Point"}
+        xy = {
+            f["id"]: tuple(f["geometry"]["coordinates"])
+            for layer in self.layers.values()
+            for f in layer
+            if f["geometry"] and f["geometry"]["type"] == "Point"
+        }
         node = {layer: lambda code, layer=layer: (layer, code, xy[code]) for layer in LAYER_FILES}
         plant = node["treatment_plants"]("TP-INC-2")
         biogas = node["biogas_centers"]("BG-01")
@@ -396,10 +675,17 @@ class Generator:
             return node["manure_centers"](min(centres, key=lambda c: (approx_km(p, xy[c]), c)))
 
         for v in villages:  # domestic waste: village → collection point → town station → plant
-            link("domestic_waste", node["villages"](v["code"]), node["collection_points"](v["collection_point"]))
+            link(
+                "domestic_waste",
+                node["villages"](v["code"]),
+                node["collection_points"](v["collection_point"]),
+            )
         for v in villages:
-            link("domestic_waste", node["collection_points"](v["collection_point"]),
-                 node["transfer_stations"](f"TS-{v['town']}"))
+            link(
+                "domestic_waste",
+                node["collection_points"](v["collection_point"]),
+                node["transfer_stations"](f"TS-{v['town']}"),
+            )
         for station in self.layers["transfer_stations"]:
             link("domestic_waste", node["transfer_stations"](station["id"]), plant)
         for v in villages:  # toilet sludge: village (its rebuilt toilets) → nearest centre → biogas
@@ -454,7 +740,8 @@ def check_facts(layers: dict[str, list[dict[str, Any]]]) -> None:
         "208 rural communities": len(rural) == facts.RURAL_COMMUNITIES,
         "244 communities": len(layers["communities"]) == facts.COMMUNITIES_TOTAL,
         "1.1 million people": population == facts.POPULATION,
-        "over 230,000 toilets": sum(p["toilets_rebuilt"] for p in props("villages")) > facts.TOILETS_REBUILT_MIN,
+        "over 230,000 toilets": sum(p["toilets_rebuilt"] for p in props("villages"))
+        > facts.TOILETS_REBUILT_MIN,
         "5 campaign stations": sum(1 for p in stations if p["campaign"] == facts.NEW_STATION_CAMPAIGN)
         == facts.NEW_TRANSFER_STATIONS,
         "500 t/d phase 2": any(p["phase"] == 2 and p["capacity"] == 500 for p in props("treatment_plants")),
@@ -464,7 +751,8 @@ def check_facts(layers: dict[str, list[dict[str, Any]]]) -> None:
         and all(p["head_count"] >= LARGE_FARM_THRESHOLDS[p["species"]][1] for p in farms)
         and all(p["manure_facility_type"] != "none" for p in farms),
         "10 new public toilets": sum(p["kind"] == "new" for p in toilets) == facts.PUBLIC_TOILETS_NEW,
-        "40 rebuilt public toilets": sum(p["kind"] == "rebuilt" for p in toilets) == facts.PUBLIC_TOILETS_REBUILT,
+        "40 rebuilt public toilets": sum(p["kind"] == "rebuilt" for p in toilets)
+        == facts.PUBLIC_TOILETS_REBUILT,
     }
     failed = [name for name, ok in checks.items() if not ok]
     if failed:

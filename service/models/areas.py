@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, Numeric, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    Numeric,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, Timestamped, geometry, geometry_checks, identity_pk, sql_in
@@ -20,7 +29,7 @@ class City(Timestamped, Base):
     __table_args__ = (
         CheckConstraint("code ~ '^[0-9]{6}$'", name="code_format"),
         CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),
-        *geometry_checks("MULTIPOLYGON"),
+        *geometry_checks(),
     )
 
     id: Mapped[int] = identity_pk()
@@ -38,7 +47,7 @@ class Town(Timestamped, Base):
         CheckConstraint("code ~ '^[0-9]{9}$'", name="code_format"),
         CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),
         CheckConstraint(sql_in("kind", TOWN_KINDS), name="kind_known"),
-        *geometry_checks("MULTIPOLYGON"),
+        *geometry_checks(),
     )
 
     id: Mapped[int] = identity_pk()
@@ -58,11 +67,14 @@ class Community(Timestamped, Base):
 
     __tablename__ = "communities"
     __table_args__ = (
+        CheckConstraint("code ~ '^[0-9]{12}$'", name="code_format"),
         CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),
         CheckConstraint(sql_in("kind", COMMUNITY_KINDS), name="kind_known"),
+        # target of villages' (community_id, town_id): a village's community lies in its own town
+        UniqueConstraint("id", "town_id", name="uq_communities_id_town_id"),
         CheckConstraint("population IS NULL OR population >= 0", name="population_non_negative"),
         CheckConstraint("households IS NULL OR households >= 0", name="households_non_negative"),
-        *geometry_checks("POINT"),
+        *geometry_checks(),
     )
 
     id: Mapped[int] = identity_pk()
@@ -80,6 +92,7 @@ class Village(Timestamped, Base):
 
     __tablename__ = "villages"
     __table_args__ = (
+        CheckConstraint("code ~ '^[A-Za-z0-9][A-Za-z0-9_.-]*$'", name="code_format"),
         CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),
         CheckConstraint("population >= 0", name="population_non_negative"),
         CheckConstraint("households >= 0", name="households_non_negative"),
@@ -89,14 +102,20 @@ class Village(Timestamped, Base):
             "waste_rate_kg_per_person_day IS NULL OR waste_rate_kg_per_person_day BETWEEN 0 AND 5",
             name="waste_rate_range",
         ),
-        *geometry_checks("POINT"),
+        *geometry_checks(),
+        ForeignKeyConstraint(
+            ["community_id", "town_id"],
+            ["communities.id", "communities.town_id"],
+            name="fk_villages_community_id_town_id",
+        ),
+        UniqueConstraint("id", "town_id", name="uq_villages_id_town_id"),
     )
 
     id: Mapped[int] = identity_pk()
     code: Mapped[str] = mapped_column(Text, unique=True)
     name: Mapped[str] = mapped_column(Text)
     town_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("towns.id"), index=True)
-    community_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("communities.id"), index=True)
+    community_id: Mapped[int] = mapped_column(BigInteger, index=True)
     population: Mapped[int] = mapped_column(Integer)
     households: Mapped[int] = mapped_column(Integer)
     toilets_rebuilt: Mapped[int] = mapped_column(Integer, server_default="0")

@@ -39,19 +39,19 @@ def geometry(kind: str, nullable: bool = False) -> Any:
     return mapped_column(Geometry(kind, srid=SRID, spatial_index=True), nullable=nullable, sort_order=100)
 
 
-def geometry_checks(kind: str) -> tuple[CheckConstraint, ...]:
-    """What PostGIS typmods do not enforce: validity, emptiness and, for points, lon/lat range."""
+def geometry_checks() -> tuple[CheckConstraint, ...]:
+    """What PostGIS typmods do not enforce: validity, emptiness and lon/lat range (projected
+    coordinates stored as degrees by mistake, e.g. Gauss-Krüger metres, are refused)."""
     checks = [
         CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
         CheckConstraint("NOT ST_IsEmpty(geom)", name="geom_not_empty"),
     ]
-    if kind == "POINT":
-        checks.append(
-            CheckConstraint(
-                "ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90",
-                name="geom_lonlat_range",
-            )
+    checks.append(
+        CheckConstraint(
+            "ST_XMin(geom) >= -180 AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90",
+            name="geom_lonlat_range",
         )
+    )
     return tuple(checks)
 
 

@@ -44,9 +44,11 @@ class ChainLink(Timestamped, Base):
         CheckConstraint(sql_in("stream", STREAMS), name="stream_known"),
         CheckConstraint(f"num_nonnulls({', '.join(SOURCE_COLUMNS)}) = 1", name="one_source"),
         CheckConstraint(f"num_nonnulls({', '.join(TARGET_COLUMNS)}) = 1", name="one_target"),
+        # a facility never feeds itself (only these layers can be both source and target)
         CheckConstraint(
-            "source_collection_point_id IS DISTINCT FROM target_collection_point_id "
-            "OR source_collection_point_id IS NULL",
+            "NOT (source_collection_point_id = target_collection_point_id "
+            "OR source_transfer_station_id = target_transfer_station_id "
+            "OR source_manure_center_id = target_manure_center_id)",
             name="not_self",
         ),
         Index(
@@ -64,33 +66,49 @@ class ChainLink(Timestamped, Base):
     id: Mapped[int] = identity_pk()
     stream: Mapped[str] = mapped_column(Text)
 
-    source_village_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("villages.id"))
-    source_farm_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("livestock_farms.id"))
+    source_village_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("villages.id"), index=True)
+    source_farm_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("livestock_farms.id"), index=True
+    )
     source_collection_point_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("collection_points.id")
+        BigInteger, ForeignKey("collection_points.id"), index=True
     )
     source_transfer_station_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("transfer_stations.id")
+        BigInteger, ForeignKey("transfer_stations.id"), index=True
     )
-    source_manure_center_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("manure_centers.id"))
+    source_manure_center_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("manure_centers.id"), index=True
+    )
 
     target_collection_point_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("collection_points.id")
+        BigInteger, ForeignKey("collection_points.id"), index=True
     )
     target_transfer_station_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("transfer_stations.id")
+        BigInteger, ForeignKey("transfer_stations.id"), index=True
     )
     target_treatment_plant_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("treatment_plants.id")
+        BigInteger, ForeignKey("treatment_plants.id"), index=True
     )
-    target_manure_center_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("manure_centers.id"))
-    target_biogas_center_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("biogas_centers.id"))
+    target_manure_center_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("manure_centers.id"), index=True
+    )
+    target_biogas_center_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("biogas_centers.id"), index=True
+    )
 
     # Derived; nullable so that a missing endpoint is reported by ck_chain_links_one_source/one_target.
-    source_layer: Mapped[str | None] = mapped_column(Text, Computed(_layer_case(SOURCE_COLUMNS), persisted=True))
-    source_id: Mapped[int | None] = mapped_column(BigInteger, Computed(_coalesce(SOURCE_COLUMNS), persisted=True))
-    target_layer: Mapped[str | None] = mapped_column(Text, Computed(_layer_case(TARGET_COLUMNS), persisted=True))
-    target_id: Mapped[int | None] = mapped_column(BigInteger, Computed(_coalesce(TARGET_COLUMNS), persisted=True))
+    source_layer: Mapped[str | None] = mapped_column(
+        Text, Computed(_layer_case(SOURCE_COLUMNS), persisted=True)
+    )
+    source_id: Mapped[int | None] = mapped_column(
+        BigInteger, Computed(_coalesce(SOURCE_COLUMNS), persisted=True)
+    )
+    target_layer: Mapped[str | None] = mapped_column(
+        Text, Computed(_layer_case(TARGET_COLUMNS), persisted=True)
+    )
+    target_id: Mapped[int | None] = mapped_column(
+        BigInteger, Computed(_coalesce(TARGET_COLUMNS), persisted=True)
+    )
 
     note: Mapped[str | None] = mapped_column(Text)
     geom = geometry("LINESTRING", nullable=True)

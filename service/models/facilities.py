@@ -13,6 +13,7 @@ from sqlalchemy import (
     Computed,
     Date,
     ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     Numeric,
     SmallInteger,
@@ -98,7 +99,7 @@ class FacilityColumns(Timestamped):
             CheckConstraint(sql_in("status", STATUSES), name="status_known"),
             CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_non_negative"),
             CheckConstraint(sql_in("capacity_unit", cls.CAPACITY_UNITS), name="capacity_unit_known"),
-            *geometry_checks("POINT"),
+            *geometry_checks(),
         )
 
 
@@ -109,10 +110,19 @@ class CollectionPoint(FacilityColumns, Base):
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
-        return (*cls.facility_checks(), CheckConstraint(sql_in("kind", COLLECTION_POINT_KINDS), name="kind_known"))
+        return (
+            *cls.facility_checks(),
+            CheckConstraint(sql_in("kind", COLLECTION_POINT_KINDS), name="kind_known"),
+            # the point serves a village of its own town
+            ForeignKeyConstraint(
+                ["village_id", "town_id"],
+                ["villages.id", "villages.town_id"],
+                name="fk_collection_points_village_id_town_id",
+            ),
+        )
 
     kind: Mapped[str] = mapped_column(Text, server_default="bin_station")
-    village_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("villages.id"), index=True)
+    village_id: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
 class TransferStation(FacilityColumns, Base):
@@ -176,7 +186,9 @@ class BiogasCenter(FacilityColumns, Base):
     def __table_args__(cls) -> tuple[Any, ...]:
         return (
             *cls.facility_checks(),
-            CheckConstraint("biogas_m3_per_day IS NULL OR biogas_m3_per_day >= 0", name="biogas_non_negative"),
+            CheckConstraint(
+                "biogas_m3_per_day IS NULL OR biogas_m3_per_day >= 0", name="biogas_non_negative"
+            ),
         )
 
     biogas_m3_per_day: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
@@ -199,7 +211,9 @@ class LivestockFarm(FacilityColumns, Base):
             *cls.facility_checks(),
             CheckConstraint(sql_in("species", SPECIES), name="species_known"),
             CheckConstraint("head_count >= 0", name="head_count_non_negative"),
-            CheckConstraint(sql_in("manure_facility_type", MANURE_FACILITY_TYPES), name="manure_facility_known"),
+            CheckConstraint(
+                sql_in("manure_facility_type", MANURE_FACILITY_TYPES), name="manure_facility_known"
+            ),
         )
 
     species: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Prepare this Debian/Ubuntu machine for `make run` / `make test`:
+#   system packages that are missing (PostgreSQL + PostGIS; for tests also docker-compose for the
+#   compose-file check), via apt-get (with sudo when not root), then the Python virtual environment.
+# Usage: scripts/setup.sh run|test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PURPOSE=${1:-run}
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+say() { echo "sanichain: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"
+    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+    else return 1
+    fi
+}
+
+APT_UPDATED=0
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 || return 1
+    if [ "$APT_UPDATED" = 0 ]; then
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || return 1
+        APT_UPDATED=1
+    fi
+    say "installing $* (apt-get)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+pg_bindir() {  # newest /usr/lib/postgresql/N/bin with initdb
+    ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n | while read -r d; do
+        [ -x "$d/initdb" ] && echo "$d"
+    done | tail -n 1
+}
+
+need_postgis() {
+    local bindir major
+    bindir=$(pg_bindir)
+    if [ -z "$bindir" ]; then
+        apt_install postgresql >/dev/null 2>&1 || apt_install postgresql \
+            || die "PostgreSQL is missing and could not be installed with apt-get: install postgresql and postgresql-<version>-postgis-3 yourself, or set DATABASE_URL to an existing PostGIS database"
+        bindir=$(pg_bindir)
+        [ -n "$bindir" ] || die "PostgreSQL server programs not found after installing postgresql: set DATABASE_URL to an existing PostGIS database"
+    fi
+    major=$(basename "$(dirname "$bindir")")
+    if [ ! -f "/usr/share/postgresql/$major/extension/postgis.control" ]; then
+        apt_install "postgresql-$major-postgis-3" \
+            || die "PostGIS for PostgreSQL $major is missing and could not be installed with apt-get: install postgresql-$major-postgis-3 yourself, or set DATABASE_URL to an existing PostGIS database"
+    fi
+}
+
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+    || die "Python 3.11 or newer is needed as '$PYTHON' (set PYTHON=/path/to/python3.11)"
+
+if [ "$PURPOSE" = test ]; then
+    [ -n "${TEST_DATABASE_URL:-}" ] || need_postgis
+    if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then
+        apt_install docker-compose || die "docker-compose (for validating docker-compose.yml) is missing and could not be installed with apt-get"
+    fi
+else
+    [ -n "${DATABASE_URL:-}" ] || need_postgis
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating the virtual environment in $VENV"
+    if ! "$PYTHON" -m venv "$VENV" >/dev/null 2>&1; then
+        rm -rf "$VENV"
+        py=$("$PYTHON" -c 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")')
+        apt_install "$py-venv" || apt_install python3-venv \
+            || die "cannot create a virtual environment: install $py-venv (apt-get) and run again"
+        "$PYTHON" -m venv "$VENV"
+    fi
+fi
+
+STAMP="$VENV/.sanichain-installed"
+if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
+    say "installing Python dependencies into $VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' >&2 || true
+    "$VENV/bin/python" -m pip install -q -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
+    "$VENV/bin/python" -c 'import service, fastapi, geoalchemy2, pytest' \
+        || die "installing the Python dependencies failed (see pip's messages above)"
+    touch "$STAMP"
+fi
