@@ -9,6 +9,12 @@ cd "$(dirname "$0")/.."
 PURPOSE=${1:-run}
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
+PG_ROOT=${SANICHAIN_PG_ROOT:-/usr/lib/postgresql}     # Debian/Ubuntu layout: $PG_ROOT/<major>/bin
+PG_SHARE=${SANICHAIN_PG_SHARE:-/usr/share/postgresql}
+LOG_DIR=.data
+mkdir -p "$LOG_DIR"
+APT_LOG="$LOG_DIR/setup-apt.log"
+PIP_LOG="$LOG_DIR/setup-pip.log"
 
 say() { echo "sanichain: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -20,36 +26,43 @@ as_root() {
     fi
 }
 
+# apt-get's own output goes to $APT_LOG; on failure the caller prints one line saying what is missing.
 APT_UPDATED=0
 apt_install() {
     command -v apt-get >/dev/null 2>&1 || return 1
     if [ "$APT_UPDATED" = 0 ]; then
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || return 1
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >>"$APT_LOG" 2>&1 || return 1
         APT_UPDATED=1
     fi
     say "installing $* (apt-get)"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
+        >>"$APT_LOG" 2>&1
 }
 
-pg_bindir() {  # newest /usr/lib/postgresql/N/bin with initdb
-    ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n | while read -r d; do
-        [ -x "$d/initdb" ] && echo "$d"
-    done | tail -n 1
+pg_bindir() {  # newest $PG_ROOT/<major>/bin holding initdb, or nothing
+    local d found="" best=0 major
+    for d in "$PG_ROOT"/*/bin; do
+        [ -x "$d/initdb" ] || continue
+        major=$(basename "$(dirname "$d")")
+        case "$major" in *[!0-9]*) continue ;; esac
+        if [ "$major" -gt "$best" ]; then best=$major; found=$d; fi
+    done
+    echo "$found"
 }
 
 need_postgis() {
     local bindir major
     bindir=$(pg_bindir)
     if [ -z "$bindir" ]; then
-        apt_install postgresql >/dev/null 2>&1 || apt_install postgresql \
-            || die "PostgreSQL is missing and could not be installed with apt-get: install postgresql and postgresql-<version>-postgis-3 yourself, or set DATABASE_URL to an existing PostGIS database"
+        apt_install postgresql \
+            || die "PostgreSQL is missing and could not be installed with apt-get (log: $APT_LOG): install postgresql and postgresql-<version>-postgis-3, or set DATABASE_URL to an existing PostGIS database"
         bindir=$(pg_bindir)
         [ -n "$bindir" ] || die "PostgreSQL server programs not found after installing postgresql: set DATABASE_URL to an existing PostGIS database"
     fi
     major=$(basename "$(dirname "$bindir")")
-    if [ ! -f "/usr/share/postgresql/$major/extension/postgis.control" ]; then
+    if [ ! -f "$PG_SHARE/$major/extension/postgis.control" ]; then
         apt_install "postgresql-$major-postgis-3" \
-            || die "PostGIS for PostgreSQL $major is missing and could not be installed with apt-get: install postgresql-$major-postgis-3 yourself, or set DATABASE_URL to an existing PostGIS database"
+            || die "PostGIS for PostgreSQL $major is missing and could not be installed with apt-get (log: $APT_LOG): install postgresql-$major-postgis-3, or set DATABASE_URL to an existing PostGIS database"
     fi
 }
 
@@ -59,7 +72,8 @@ need_postgis() {
 if [ "$PURPOSE" = test ]; then
     [ -n "${TEST_DATABASE_URL:-}" ] || need_postgis
     if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then
-        apt_install docker-compose || die "docker-compose (for validating docker-compose.yml) is missing and could not be installed with apt-get"
+        apt_install docker-compose \
+            || die "docker-compose (to validate docker-compose.yml) is missing and could not be installed with apt-get (log: $APT_LOG)"
     fi
 else
     [ -n "${DATABASE_URL:-}" ] || need_postgis
@@ -79,9 +93,10 @@ fi
 STAMP="$VENV/.sanichain-installed"
 if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
     say "installing Python dependencies into $VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' >&2 || true
-    "$VENV/bin/python" -m pip install -q -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' >&2 || true
-    "$VENV/bin/python" -c 'import service, fastapi, geoalchemy2, pytest' \
-        || die "installing the Python dependencies failed (see pip's messages above)"
+    if ! { "$VENV/bin/python" -m pip install --upgrade pip && "$VENV/bin/python" -m pip install -e '.[dev]'; } \
+        >"$PIP_LOG" 2>&1; then
+        tail -n 20 "$PIP_LOG" >&2
+        die "installing the Python dependencies failed (full log: $PIP_LOG)"
+    fi
     touch "$STAMP"
 fi

@@ -1,0 +1,74 @@
+"""`make run` on a machine where PostgreSQL/PostGIS cannot be installed: one clear line, non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from service.config import REPO_ROOT
+
+
+@pytest.fixture
+def failing_apt(tmp_path: Path) -> dict[str, str]:
+    """An environment whose apt-get always fails, as on a machine without package access."""
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    for tool in ("apt-get", "sudo"):
+        (stub / tool).write_text("#!/bin/sh\necho 'E: Unable to locate package' >&2\nexit 100\n")
+        (stub / tool).chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
+    env["PATH"] = f"{stub}:{env['PATH']}"
+    return env
+
+
+def setup(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "setup.sh"), "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_missing_postgresql_that_apt_cannot_install_is_one_line_and_exit_1(failing_apt, tmp_path):
+    env = {**failing_apt, "SANICHAIN_PG_ROOT": str(tmp_path / "no-postgresql")}
+    result = setup(env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("sanichain: PostgreSQL is missing and could not be installed with apt-get")
+    assert "or set DATABASE_URL" in lines[0]
+
+
+def test_missing_postgis_names_the_package_to_install(failing_apt, tmp_path):
+    env = {**failing_apt, "SANICHAIN_PG_SHARE": str(tmp_path / "no-share")}
+    result = setup(env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "PostGIS for PostgreSQL" in lines[0]
+    assert "-postgis-3" in lines[0]
+
+
+def test_make_run_stops_at_the_same_line(failing_apt, tmp_path):
+    env = {**failing_apt, "SANICHAIN_PG_ROOT": str(tmp_path / "no-postgresql")}
+    result = subprocess.run(
+        ["make", "-s", "run"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "sanichain: PostgreSQL is missing and could not be installed with apt-get" in result.stderr
+    assert "serving on" not in result.stderr
+
+
+def test_with_database_url_no_postgresql_is_needed(failing_apt, tmp_path):
+    env = {
+        **failing_apt,
+        "SANICHAIN_PG_ROOT": str(tmp_path / "no-postgresql"),
+        "DATABASE_URL": "postgresql://u@db.invalid/x",
+    }
+    result = setup(env)
+    assert result.returncode == 0, result.stderr
