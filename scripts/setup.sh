@@ -71,6 +71,9 @@ need_postgis() {
 
 if [ "$PURPOSE" = test ]; then
     [ -n "${TEST_DATABASE_URL:-}" ] || need_postgis
+    if ! command -v ogrinfo >/dev/null 2>&1; then  # GDAL's own tools check our exports and services
+        apt_install gdal-bin || die "GDAL (gdal-bin, for the interoperability tests) is missing and could not be installed with apt-get (log: $APT_LOG)"
+    fi
     if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then
         apt_install docker-compose \
             || die "docker-compose (to validate docker-compose.yml) is missing and could not be installed with apt-get (log: $APT_LOG)"

@@ -19,6 +19,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine if engine is not None else get_engine()
     problems.install(app)
     app.include_router(health.router)
+    # -- layers out: OGC API Features, export, tiles (register routers here) --
+    # -- chain: flows, integrity, indicators, diagram (register routers here) --
 
     @app.get("/", include_in_schema=False)
     def landing() -> dict[str, object]:

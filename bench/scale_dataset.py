@@ -1,0 +1,623 @@
+"""Benchmark of the national-scale dataset path, with anchors measured in the same sitting.
+
+    .venv/bin/python bench/scale_dataset.py                       # full size: 500k villages, 1M farms
+    .venv/bin/python bench/scale_dataset.py --villages 20000 --farms 40000 --stations 200 --runs 1
+
+What it does, start to end:
+
+1. starts a throwaway PostgreSQL cluster on a free port (shared_buffers=1GB, work_mem=64MB, like the
+   anchors in /work/shared/bench-anchors), unless --server-url names a server to use instead;
+2. times `sanichain demo generate` (wall, rows/s, output size, peak RSS of the process);
+3. times `sanichain demo load` into a freshly created and migrated database, per table too;
+4. times the anchors on the same farms: `psql \\copy` into plain tables (the SQL floor, then with the
+   constraints, indexes and the foreign key of `livestock_farms` added one by one) and GDAL's
+   `ogr2ogr` CSV import (anchor "d" of run_anchors.sh) of a lon/lat CSV derived from ours.
+
+Every timed figure is a whole child process: 1 warm-up + --runs counted runs, median (min–max);
+wall time from a monotonic clock around spawn .. reap, CPU and peak RSS from wait4(). Untimed between
+runs: recreating/migrating the database or table, and a CHECKPOINT. A Markdown table goes to stdout,
+all figures as JSON to --out. The cluster and the temporary files are removed at the end (Ctrl-C too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import datetime as dt
+import itertools
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import psycopg2
+from psycopg2 import sql
+from psycopg2.extensions import make_dsn, parse_dsn
+from sqlalchemy.engine import make_url
+
+from service import migrate
+from service.config import sqlalchemy_url
+from service.demo import scale
+from service.localdb import LocalCluster
+
+DATABASE = "sanichain_bench"
+FARMS = "livestock_farms"
+FLOOR_TABLE = "farms_floor"
+IMPORT_TABLE = "farm_import"  # the name anchor "d" imports into
+CLUSTER_SETTINGS = ("shared_buffers = 1GB", "work_mem = 64MB")  # as run_anchors.sh
+BUSY_PORTS = frozenset({5432, 55432, 55440})
+MIB = 1024 * 1024
+
+
+class BenchError(RuntimeError):
+    """A step of the benchmark failed; the message says which and why."""
+
+
+def say(msg: str) -> None:
+    print(f"[{dt.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
+
+
+# --- timing a child process --------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    wall_s: float
+    user_s: float
+    sys_s: float
+    peak_mib: float
+    exit: int
+    marks: list[tuple[float, str]] = field(default_factory=list)  # (seconds since spawn, stderr line)
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+# Linux keeps a process's peak RSS across exec, so a child forked from this (large) interpreter would
+# report at least our own size. A minimal launcher (python -I -S, about 8 MiB) spawns the command and
+# reports wait4()'s figures for it; its own start-up is outside the timed span.
+_LAUNCHER = """
+import json, os, sys, time
+result, cmd = sys.argv[1], sys.argv[2:]
+t0 = time.monotonic()
+pid = os.posix_spawnp(cmd[0], cmd, os.environ)
+_, status, ru = os.wait4(pid, 0)
+t1 = time.monotonic()
+with open(result, "w") as fh:
+    json.dump({"t0": t0, "wall_s": t1 - t0, "user_s": ru.ru_utime, "sys_s": ru.ru_stime,
+               "peak_kib": ru.ru_maxrss, "exit": os.waitstatus_to_exitcode(status)}, fh)
+"""
+
+
+def run_timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
+    """Run `cmd` in its own session; time it and timestamp each stderr line as it arrives."""
+    with tempfile.NamedTemporaryFile(prefix="sanichain-bench-run-", suffix=".json") as result:
+        launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, result.name, *cmd]
+        proc = subprocess.Popen(
+            launcher,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+        assert proc.stderr is not None
+        lines: list[tuple[float, str]] = []
+        try:
+            for raw in proc.stderr:
+                lines.append((time.monotonic(), raw.decode("utf-8", "replace").rstrip()))
+            proc.wait()
+        except BaseException:  # Ctrl-C included: leave nothing running
+            _kill_group(proc.pid)
+            proc.wait()
+            raise
+        finally:
+            proc.stderr.close()
+        text = Path(result.name).read_text(encoding="utf-8")
+    if proc.returncode != 0 or not text:
+        tail = " | ".join(line for _, line in lines[-5:])
+        raise BenchError(f"{cmd[0]} could not be run (launcher exit {proc.returncode}): {tail}")
+    got = json.loads(text)
+    return Run(
+        wall_s=got["wall_s"],
+        user_s=got["user_s"],
+        sys_s=got["sys_s"],
+        peak_mib=got["peak_kib"] / 1024,  # Linux reports KiB
+        exit=got["exit"],
+        marks=[(t - got["t0"], line) for t, line in lines],
+    )
+
+
+@dataclass
+class Measure:
+    key: str
+    label: str
+    rows: int
+    runs: list[Run]
+    warmup: Run
+    cmd: list[str]
+
+    def stat(self, name: str) -> dict[str, float]:
+        return spread([getattr(r, name) for r in self.runs])
+
+    def summary(self) -> dict[str, Any]:
+        wall = self.stat("wall_s")
+        return {
+            "key": self.key,
+            "label": self.label,
+            "rows": self.rows,
+            "cmd": self.cmd,
+            "wall_s": wall,
+            "rows_per_s": self.rows / wall["median"] if wall["median"] > 0 else None,
+            "cpu_s": spread([r.user_s + r.sys_s for r in self.runs]),
+            "peak_mib": self.stat("peak_mib"),
+            "warmup_wall_s": self.warmup.wall_s,
+            "runs": [{k: v for k, v in asdict(r).items() if k != "marks"} for r in self.runs],
+        }
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def repeat(
+    key: str,
+    label: str,
+    rows: int,
+    cmd: list[str],
+    runs: int,
+    prepare: Callable[[], None],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Measure:
+    """1 warm-up + `runs` counted runs of `cmd`, each after an untimed `prepare()`."""
+    done: list[Run] = []
+    for i in range(runs + 1):
+        say(f"{key}: {'warm-up' if i == 0 else f'run {i}/{runs}'}")
+        prepare()
+        run = run_timed(cmd, env, cwd)
+        if run.exit != 0:
+            tail = " | ".join(line for _, line in run.marks[-5:])
+            raise BenchError(f"{key}: exit {run.exit}: {tail}")
+        say(f"{key}: {run.wall_s:.2f} s, peak {run.peak_mib:.0f} MiB")
+        done.append(run)
+    return Measure(key, label, rows, done[1:], done[0], cmd)
+
+
+# --- the server --------------------------------------------------------------------------------
+
+
+class Server:
+    """A PostgreSQL server reached through any database URL on it; makes URLs for other databases."""
+
+    def __init__(self, url: str) -> None:
+        self.base = make_url(sqlalchemy_url(url))
+
+    def url(self, database: str) -> str:
+        return self.base.set(database=database).render_as_string(hide_password=False)
+
+    def dsn(self, database: str) -> str:
+        """libpq key=value string, for psql and for ogr2ogr's PG: prefix."""
+        return str(make_dsn(**parse_dsn(scale.libpq_url(self.url(database)))))
+
+    @contextlib.contextmanager
+    def connect(self, database: str) -> Iterator[Any]:
+        conn = psycopg2.connect(self.dsn(database))
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                yield cur
+        finally:
+            conn.close()
+
+    def admin_database(self) -> str:
+        return self.base.database or "postgres"
+
+    def recreate(self, database: str) -> None:
+        self.drop(database)
+        with self.connect(self.admin_database()) as cur:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+
+    def drop(self, database: str) -> None:
+        with self.connect(self.admin_database()) as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+
+    def checkpoint(self) -> None:
+        """Flush what earlier runs left dirty, so a run does not pay for its predecessor's writes."""
+        with self.connect(self.admin_database()) as cur, contextlib.suppress(psycopg2.Error):
+            cur.execute("CHECKPOINT")  # needs superuser or pg_checkpoint; skipped without
+
+    def one(self, database: str, query: str) -> Any:
+        with self.connect(database) as cur:
+            cur.execute(query)
+            row = cur.fetchone()
+            return None if row is None else row[0]
+
+
+def free_port() -> int:
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in BUSY_PORTS:
+            return port
+
+
+def start_cluster(parent: Path) -> LocalCluster:
+    cluster = LocalCluster(parent / "pg", free_port())
+    cluster.init()
+    with (cluster.data_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
+        conf.write("\n# bench/scale_dataset.py\n" + "\n".join(CLUSTER_SETTINGS) + "\n")
+    cluster.start()
+    return cluster
+
+
+# --- machine and versions ----------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def mem_gib() -> float | None:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024 / 1024, 1)
+    return None
+
+
+def gdal_version() -> str:
+    try:
+        out = subprocess.run(["ogr2ogr", "--version"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise BenchError(f"ogr2ogr not usable (apt-get install gdal-bin): {exc}") from exc
+    return out.stdout.strip()
+
+
+def machine_meta(server: Server, own_cluster: bool) -> dict[str, Any]:
+    settings = {
+        name: server.one(DATABASE, f"SHOW {name}")
+        for name in ("shared_buffers", "work_mem", "fsync", "max_wal_size", "jit", "lc_collate")
+    }
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "mem_gib": mem_gib(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "postgresql": server.one(DATABASE, "SELECT version()"),
+        "postgis": server.one(DATABASE, "SELECT postgis_full_version()"),
+        "gdal": gdal_version(),
+        "server": "own throwaway cluster" if own_cluster else "--server-url",
+        "settings": settings,
+    }
+
+
+# --- data --------------------------------------------------------------------------------------
+
+
+def sanichain_cmd() -> str:
+    beside = Path(sys.executable).parent / "sanichain"
+    found = str(beside) if beside.exists() else shutil.which("sanichain")
+    if not found:
+        raise BenchError("the `sanichain` command is not installed (pip install -e .)")
+    return found
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+
+
+_POINT = re.compile(r"^SRID=4326;POINT\((-?[0-9.]+) (-?[0-9.]+)\)$")
+
+
+def write_lonlat_csv(src: Path, dst: Path) -> int:
+    """The farms of our CSV as lon,lat + attributes (the shape ogr2ogr imports), streamed row by row."""
+    rows = 0
+    with src.open(encoding="utf-8", newline="") as fin, dst.open("w", encoding="utf-8", newline="") as fout:
+        reader = csv.reader(fin)
+        writer = csv.writer(fout, lineterminator="\n")
+        header = next(reader)
+        g = header.index("geom")
+        writer.writerow(["lon", "lat", *header[:g], *header[g + 1 :]])
+        for row in reader:
+            point = _POINT.match(row[g])
+            if point is None:
+                raise BenchError(f"{src}: row {rows + 1}: not a point EWKT: {row[g]!r}")
+            writer.writerow([point[1], point[2], *row[:g], *row[g + 1 :]])
+            rows += 1
+    return rows
+
+
+# --- the measures ------------------------------------------------------------------------------
+
+
+def bench_generate(args: argparse.Namespace, data: Path, cwd: Path) -> Measure:
+    cmd = [sanichain_cmd(), "demo", "generate", "--villages", str(args.villages), "--farms"]
+    cmd += [str(args.farms), "--stations", str(args.stations), "--seed", str(args.seed), "-o", str(data)]
+
+    def fresh_dir() -> None:
+        shutil.rmtree(data, ignore_errors=True)
+
+    # The row count is known only afterwards: fill it in from the manifest.
+    measure = repeat("generate", "generate (all tables)", 0, cmd, args.runs, fresh_dir, cwd=cwd)
+    measure.rows = sum(scale.read_manifest(data)["counts"].values())
+    return measure
+
+
+def bench_load(server: Server, data: Path, runs: int, cwd: Path) -> Measure:
+    env = {**os.environ, "DATABASE_URL": server.url(DATABASE)}
+    rows = sum(scale.read_manifest(data)["counts"].values())
+
+    def fresh_database() -> None:
+        server.recreate(DATABASE)
+        migrate.upgrade(server.url(DATABASE))
+        server.checkpoint()
+
+    cmd = [sanichain_cmd(), "demo", "load", "--dir", str(data)]
+    label = "load (all tables, one transaction, + ANALYZE)"
+    return repeat("load", label, rows, cmd, runs, fresh_database, env, cwd)
+
+
+_COPY_MARK = re.compile(r"^copy (\w+) \(")
+
+
+def load_phases(run: Run) -> dict[str, float]:
+    """Seconds per phase of one load, from its progress lines: startup, each table's COPY, ANALYZE."""
+    points: list[tuple[float, str]] = []
+    for t, line in run.marks:
+        text = line.strip()
+        copy = _COPY_MARK.match(text)
+        if copy:
+            points.append((t, copy[1]))
+        elif text in ("analyze", "committed"):
+            points.append((t, text))
+    if not points:
+        raise BenchError("load printed no progress lines: cannot split its time per table")
+    phases = {"startup": points[0][0]}
+    for (t0, name), (t1, _) in itertools.pairwise(points):
+        phases["analyze+commit" if name == "analyze" else name] = t1 - t0
+    phases["exit"] = run.wall_s - points[-1][0]
+    return phases
+
+
+@dataclass(frozen=True)
+class FloorVariant:
+    key: str
+    label: str
+    like: str  # LIKE options
+    generated: bool = False  # keep the generated columns
+    foreign_key: bool = False
+    gist_after: bool = False  # CREATE INDEX … USING gist after the COPY, inside the timed run
+
+
+FLOOR_VARIANTS = (
+    FloorVariant("floor", "COPY floor: plain table, no constraints/indexes", "INCLUDING DEFAULTS"),
+    FloorVariant("floor_gist", "COPY floor + GIST built afterwards", "INCLUDING DEFAULTS", gist_after=True),
+    FloorVariant(
+        "floor_generated", "floor + generated columns", "INCLUDING DEFAULTS INCLUDING GENERATED", True
+    ),
+    FloorVariant(
+        "floor_checks",
+        "floor + generated + CHECK constraints",
+        "INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS",
+        True,
+    ),
+    FloorVariant("floor_indexes", "… + pk, unique code, GIST, town_id index in COPY", "INCLUDING ALL", True),
+    FloorVariant("floor_fk", "… + FK to towns (= livestock_farms' DDL)", "INCLUDING ALL", True, True),
+)
+
+
+def floor_ddl(variant: FloorVariant, generated_columns: list[str]) -> list[sql.Composable]:
+    table = sql.Identifier(FLOOR_TABLE)
+    ddl: list[sql.Composable] = [
+        sql.SQL("DROP TABLE IF EXISTS {}").format(table),
+        sql.SQL("CREATE TABLE {} (LIKE {} {})").format(table, sql.Identifier(FARMS), sql.SQL(variant.like)),
+    ]
+    if not variant.generated:
+        # Without INCLUDING GENERATED, LIKE copies generated columns as plain ones: drop them.
+        drops = [sql.SQL("DROP COLUMN {}").format(sql.Identifier(c)) for c in generated_columns]
+        ddl.append(sql.SQL("ALTER TABLE {} {}").format(table, sql.SQL(", ").join(drops)))
+    if variant.foreign_key:
+        ddl.append(sql.SQL("ALTER TABLE {} ADD FOREIGN KEY (town_id) REFERENCES towns (id)").format(table))
+    return ddl
+
+
+def generated_columns_of(server: Server, table: str) -> list[str]:
+    with server.connect(DATABASE) as cur:
+        cur.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attgenerated = 's'"
+            " AND NOT attisdropped ORDER BY attnum",
+            (table,),
+        )
+        return [r[0] for r in cur.fetchall()]
+
+
+def bench_floor(server: Server, variant: FloorVariant, csv_path: Path, rows: int, runs: int) -> Measure:
+    generated = generated_columns_of(server, FARMS)
+    columns = ", ".join(scale.COLUMNS[FARMS])
+    copy = f"\\copy {FLOOR_TABLE} ({columns}) FROM '{csv_path}' WITH (FORMAT csv, HEADER)"
+    cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", server.dsn(DATABASE), "-c", copy]
+    if variant.gist_after:
+        cmd += ["-c", f"CREATE INDEX {FLOOR_TABLE}_geom ON {FLOOR_TABLE} USING gist (geom)"]
+
+    def fresh_table() -> None:
+        with server.connect(DATABASE) as cur:
+            for statement in floor_ddl(variant, generated):
+                cur.execute(statement)
+        server.checkpoint()
+
+    return repeat(variant.key, variant.label, rows, cmd, runs, fresh_table)
+
+
+def bench_ogr2ogr(server: Server, lonlat: Path, rows: int, runs: int) -> Measure:
+    cmd = ["ogr2ogr", "-f", "PostgreSQL", f"PG:{server.dsn(DATABASE)}", str(lonlat)]
+    cmd += ["-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat", "-a_srs", "EPSG:4326"]
+    cmd += ["-nln", IMPORT_TABLE, "-overwrite", "--config", "PG_USE_COPY", "YES"]
+    label = "ogr2ogr CSV import (anchor d: PG_USE_COPY, pk + GIST)"
+    return repeat("ogr2ogr_import", label, rows, cmd, runs, server.checkpoint)
+
+
+def drop_tables(server: Server, *tables: str) -> None:
+    with server.connect(DATABASE) as cur:
+        for table in tables:
+            cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def fmt_spread(s: dict[str, float]) -> str:
+    return f"{s['median']:.2f} ({s['min']:.2f}–{s['max']:.2f})"
+
+
+def fmt_rate(rows: int, seconds: float) -> str:
+    return f"{rows / seconds:,.0f}" if seconds > 0 and rows else "–"
+
+
+def table_rows(
+    measures: list[Measure], phases: dict[str, dict[str, float]], counts: dict[str, int]
+) -> list[str]:
+    lines = ["| measure | rows | wall s, median (min–max) | rows/s | peak RSS MiB | CPU s (process) |"]
+    lines.append("|---|---:|---|---:|---:|---:|")
+    for m in measures:
+        wall = m.stat("wall_s")
+        cpu = statistics.median(r.user_s + r.sys_s for r in m.runs)
+        rate = fmt_rate(m.rows, wall["median"])
+        lines.append(
+            f"| {m.label} | {m.rows:,} | {fmt_spread(wall)} | {rate} "
+            f"| {m.stat('peak_mib')['median']:.0f} | {cpu:.2f} |"
+        )
+        if m.key == "load":
+            for name, s in phases.items():
+                rows = counts.get(name, 0)
+                label = f"copy {name}" if name in counts else name
+                rate = fmt_rate(rows, s["median"]) if rows else "–"
+                lines.append(f"| &nbsp;&nbsp;load: {label} | {rows:,} | {fmt_spread(s)} | {rate} | | |")
+    return lines
+
+
+def default_out() -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Path("/tmp/sanichain-bench") / f"scale_dataset-{stamp}.json"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--villages", type=int, default=500_000)
+    ap.add_argument("--farms", type=int, default=1_000_000)
+    ap.add_argument("--stations", type=int, default=5_000)
+    ap.add_argument("--seed", type=int, default=scale.DEFAULT_SEED)
+    ap.add_argument("--runs", type=int, default=3, help="counted runs per figure, after 1 warm-up")
+    ap.add_argument(
+        "--server-url",
+        help=f"use this server instead of an own cluster (role needs CREATEDB; database {DATABASE} "
+        "is created, dropped and re-created there)",
+    )
+    ap.add_argument("--out", type=Path, default=None, help="JSON results (default /tmp/sanichain-bench/…)")
+    args = ap.parse_args(argv)
+    if args.runs < 1 or min(args.villages, args.farms, args.stations) < 0:
+        ap.error("--runs must be >= 1 and the counts >= 0")
+    return args
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_all(args: argparse.Namespace, work: Path, server: Server, own_cluster: bool) -> dict[str, Any]:
+    data = work / "data"
+    generate = bench_generate(args, data, work)
+    counts: dict[str, int] = scale.read_manifest(data)["counts"]
+    load = bench_load(server, data, args.runs, work)
+    per_run = [load_phases(r) for r in load.runs]
+    phases = {name: spread([p[name] for p in per_run]) for name in per_run[0]}
+    sizes = {
+        "generated_bytes": dir_bytes(data),
+        "farms_csv_bytes": (data / f"{FARMS}.csv").stat().st_size,
+        "database_bytes_after_load": server.one(DATABASE, f"SELECT pg_database_size('{DATABASE}')"),
+        "farms_table_bytes": server.one(DATABASE, f"SELECT pg_total_relation_size('{FARMS}')"),
+    }
+    say("writing the lon/lat CSV for ogr2ogr (untimed)")
+    lonlat = work / "farms_lonlat.csv"
+    farms = write_lonlat_csv(data / f"{FARMS}.csv", lonlat)
+    sizes["farms_lonlat_csv_bytes"] = lonlat.stat().st_size
+    anchors = [bench_floor(server, v, data / f"{FARMS}.csv", farms, args.runs) for v in FLOOR_VARIANTS]
+    anchors.append(bench_ogr2ogr(server, lonlat, farms, args.runs))
+    drop_tables(server, FLOOR_TABLE, IMPORT_TABLE)
+    measures = [generate, load, *anchors]
+    return {
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "machine": machine_meta(server, own_cluster),
+        "counts": counts,
+        "sizes": sizes,
+        "measures": [m.summary() for m in measures],
+        "load_phases": phases,
+        "table": table_rows(measures, phases, counts),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out: Path = args.out or default_out()
+    signal.signal(signal.SIGTERM, _interrupt)
+    work = Path(tempfile.mkdtemp(prefix="sanichain-bench-"))
+    work.chmod(0o755)  # the cluster's postgres user must traverse it
+    cluster: LocalCluster | None = None
+    server: Server | None = None
+    try:
+        if args.server_url:
+            server = Server(args.server_url)
+        else:
+            say("starting a throwaway cluster")
+            cluster = start_cluster(work)
+            server = Server(cluster.url("postgres"))
+        server.recreate(DATABASE)
+        migrate.upgrade(server.url(DATABASE))
+        results = run_all(args, work, server, cluster is not None)
+    except (BenchError, scale.ScaleDataError) as exc:
+        print(f"scale_dataset: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("scale_dataset: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        say("cleaning up")
+        if server is not None and cluster is None:
+            with contextlib.suppress(psycopg2.Error):
+                server.drop(DATABASE)
+        if cluster is not None:
+            cluster.destroy()
+        shutil.rmtree(work, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print("\n".join(results["table"]))
+    print(f"\nJSON: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
