@@ -57,6 +57,16 @@ def _pg_type(column: Column[Any]) -> str:
     return str(column.type.compile(dialect=postgresql.dialect()))
 
 
+def _value_sql(column: Column[Any]) -> str:
+    """A property missing from the file takes the column's server default, as a plain INSERT would."""
+    default = column.server_default
+    arg = getattr(default, "arg", None)
+    if isinstance(arg, str):
+        literal = arg.replace("'", "''")
+        return f"coalesce(d.{column.name}, CAST('{literal}' AS {_pg_type(column)}))"
+    return f"d.{column.name}"
+
+
 def _plain_columns(table: Table) -> list[Column[Any]]:
     return [
         c
@@ -85,7 +95,7 @@ def upsert_sql(layer: str) -> str:
     record += [f"{CODE_REFERENCES[c.name][0]} text" for c in refs]
     record.append("geometry json")
     targets = [c.name for c in plain] + [c.name for c in refs] + ["geom"]
-    values = [f"d.{c.name}" for c in plain]
+    values = [_value_sql(c) for c in plain]
     joins = []
     for i, c in enumerate(refs):
         prop, ref_table = CODE_REFERENCES[c.name]

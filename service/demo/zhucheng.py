@@ -28,7 +28,7 @@ from service.demo import facts
 from service.models.facilities import LARGE_FARM_THRESHOLDS, MANURE_FACILITY_TYPES
 
 SEED = 370782
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 LAYER_FILES = (
     "cities",
     "towns",
@@ -209,7 +209,9 @@ BIOGAS_TOWN = "370782102"
 URBAN_COMMUNITY_SPLIT = {"370782001": 12, "370782002": 10, "370782003": 8, "370782400": 6}
 PUBLIC_TOILETS_NEW_SPLIT = {"370782001": 5, "370782002": 5}
 PUBLIC_TOILETS_REBUILT_SPLIT = {"370782001": 15, "370782002": 13, "370782003": 12}
-FARM_DIRECT_TO_BIOGAS_KM = 8.0  # farms this close deliver straight to the biogas centre
+FARM_DIRECT_TO_BIOGAS_KM = 8.0
+# SYNTHETIC: centres compost or land-apply most of what they receive and send 30 % (slurry) to biogas.
+MANURE_CENTER_FORWARDED_SHARE = 0.3  # farms this close deliver straight to the biogas centre
 CITY_OPERATOR = "诸城市环境卫生管理中心"  # SYNTHETIC operator name
 
 
@@ -554,7 +556,7 @@ class Generator:
                 name=town.fact.name + "粪污集中收集处理中心",
                 name_en=town.fact.name_en + " fecal and manure treatment centre",
                 status="operational",
-                capacity=150,
+                capacity=450,
                 capacity_unit="t/d",
                 commissioned_on=random_date(self.rng, date(2018, 6, 1), date(2020, 10, 31)),
                 operator=town.fact.name + "人民政府",
@@ -562,6 +564,7 @@ class Generator:
                 accepts_fecal_sludge=True,
                 accepts_manure=True,
                 process="固液分离 + 厌氧发酵 + 好氧堆肥",
+                forwarded_share=MANURE_CENTER_FORWARDED_SHARE,
             )
         bio_xy = self.sample_in(jiayue.inner, centre=km_offset(*jiayue.fact.seat, -2.0, -3.0), radius_km=1.0)
         self.feature(
@@ -571,7 +574,7 @@ class Generator:
             name="诸城市大型沼气处理中心",
             name_en="Zhucheng large biogas centre",
             status="operational",
-            capacity=600,
+            capacity=800,
             capacity_unit="t/d",
             commissioned_on="2019-10-15",
             operator="诸城市农业农村局",

@@ -168,11 +168,17 @@ class ManureCenter(FacilityColumns, Base):
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
-        return cls.facility_checks()
+        return (
+            *cls.facility_checks(),
+            CheckConstraint("forwarded_share BETWEEN 0 AND 1", name="forwarded_share_range"),
+        )
 
     accepts_fecal_sludge: Mapped[bool] = mapped_column(Boolean, server_default="true")
     accepts_manure: Mapped[bool] = mapped_column(Boolean, server_default="true")
     process: Mapped[str | None] = mapped_column(Text)
+    # Share of the inflow passed on downstream (e.g. slurry to the biogas centre); the rest is treated
+    # on site (composted, land-applied). 1 = everything is forwarded.
+    forwarded_share: Mapped[Decimal] = mapped_column(Numeric(4, 3), server_default="1")
 
 
 class BiogasCenter(FacilityColumns, Base):

@@ -1,0 +1,258 @@
+"""Flow computation in PostGIS: what every source generates and where it goes, in tonnes per day.
+
+`compute()` fills three temporary tables inside the caller's transaction, which the integrity report,
+the indicators and the diagrams then read without recomputing:
+
+- `chain_generation` (stream, layer, id, town_id, t_per_day[, pig_equivalents, wastewater_m3_per_day])
+- `chain_link_flow`  (link_id, stream, flow_t_per_day)
+- `chain_facility`   (layer, id, code, name, status, capacity, town_id, inflow_t_per_day, utilisation)
+
+Propagation: a source's generation is split evenly over its outgoing links of that stream; a facility
+passes its inflow on to its downstream links (manure centres only their `forwarded_share`). The
+recursion carries a path of link ids and never follows a link twice, so a cycle in the data is
+reported by the integrity check, never looped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from service.chain.parameters import (
+    FEEDING_DAYS,
+    MANURE_KG_PER_HEAD_DAY,
+    PIG_EQUIVALENT_PER_HEAD,
+    WASTEWATER_L_PER_HEAD_DAY,
+    ChainParameters,
+)
+
+FACILITY_LAYERS = (
+    "collection_points",
+    "transfer_stations",
+    "treatment_plants",
+    "manure_centers",
+    "biogas_centers",
+)
+MAX_DEPTH = 16  # far more stages than any chain has; a safety net besides the path check
+
+
+def _species_json() -> str:
+    return json.dumps(
+        [
+            {
+                "species": species,
+                "manure_kg": MANURE_KG_PER_HEAD_DAY[species],
+                "wastewater_l": WASTEWATER_L_PER_HEAD_DAY[species],
+                "pig_eq": PIG_EQUIVALENT_PER_HEAD[species],
+                "feeding_days": FEEDING_DAYS.get(species),
+            }
+            for species in MANURE_KG_PER_HEAD_DAY
+        ]
+    )
+
+
+GENERATION_SQL = """
+CREATE TEMP TABLE chain_generation ON COMMIT DROP AS
+WITH species AS (
+    SELECT * FROM json_to_recordset(CAST(:species AS json))
+        AS k(species text, manure_kg float8, wastewater_l float8, pig_eq float8, feeding_days float8)
+), farm AS (
+    SELECT f.id, f.town_id, k.*,
+           CASE WHEN f.head_count_basis = 'sold_per_year' THEN f.head_count * k.feeding_days / 365.0
+                ELSE f.head_count END AS head_on_hand
+    FROM livestock_farms f JOIN species k ON k.species = f.species
+    WHERE f.status = 'operational'
+)
+SELECT 'domestic_waste'::text AS stream, 'villages'::text AS layer, v.id, v.town_id,
+       v.population * coalesce(v.waste_rate_kg_per_person_day, :waste_rate)::float8 / 1000.0 AS t_per_day,
+       NULL::float8 AS pig_equivalents, NULL::float8 AS wastewater_m3_per_day
+FROM villages v
+UNION ALL
+SELECT 'fecal_sludge', 'villages', v.id, v.town_id,
+       CASE WHEN v.households > 0
+            THEN v.toilets_rebuilt * (v.population::float8 / v.households) * :excreta / 1000.0 ELSE 0 END,
+       NULL, NULL
+FROM villages v
+UNION ALL
+SELECT 'manure', 'livestock_farms', id, town_id, head_on_hand * manure_kg / 1000.0,
+       head_on_hand * pig_eq, head_on_hand * wastewater_l / 1000.0
+FROM farm
+"""
+
+LINK_FLOW_SQL = f"""
+CREATE TEMP TABLE chain_link_flow ON COMMIT DROP AS
+WITH RECURSIVE links AS (
+    SELECT id, stream, source_layer, source_id, target_layer, target_id FROM chain_links
+), out_degree AS (
+    SELECT stream, source_layer, source_id, count(*)::float8 AS n FROM links GROUP BY 1, 2, 3
+), passed_on AS (  -- share of a facility's inflow it forwards downstream
+    SELECT 'manure_centers'::text AS layer, id, forwarded_share::float8 AS share FROM manure_centers
+), first_hop AS (
+    SELECT l.id AS link_id, l.stream, l.target_layer, l.target_id, g.t_per_day / d.n AS amount
+    FROM chain_generation g
+    JOIN links l ON l.stream = g.stream AND l.source_layer = g.layer AND l.source_id = g.id
+    JOIN out_degree d ON d.stream = l.stream AND d.source_layer = l.source_layer AND d.source_id = l.source_id
+), seed AS (
+    SELECT stream, target_layer AS layer, target_id AS id, sum(amount) AS amount
+    FROM first_hop GROUP BY 1, 2, 3
+), carry(link_id, stream, layer, id, amount, path) AS (
+    SELECT l.id, l.stream, l.target_layer, l.target_id, s.amount * coalesce(p.share, 1) / d.n, ARRAY[l.id]
+    FROM seed s
+    JOIN links l ON l.stream = s.stream AND l.source_layer = s.layer AND l.source_id = s.id
+    JOIN out_degree d ON d.stream = l.stream AND d.source_layer = l.source_layer AND d.source_id = l.source_id
+    LEFT JOIN passed_on p ON p.layer = s.layer AND p.id = s.id
+    UNION ALL
+    SELECT l.id, l.stream, l.target_layer, l.target_id, c.amount * coalesce(p.share, 1) / d.n, c.path || l.id
+    FROM carry c
+    JOIN links l ON l.stream = c.stream AND l.source_layer = c.layer AND l.source_id = c.id
+    JOIN out_degree d ON d.stream = l.stream AND d.source_layer = l.source_layer AND d.source_id = l.source_id
+    LEFT JOIN passed_on p ON p.layer = c.layer AND p.id = c.id
+    WHERE l.id <> ALL(c.path) AND cardinality(c.path) < {MAX_DEPTH}
+)
+SELECT l.id AS link_id, l.stream, coalesce(sum(x.amount), 0) AS flow_t_per_day
+FROM links l LEFT JOIN (
+    SELECT link_id, amount FROM first_hop UNION ALL SELECT link_id, amount FROM carry
+) x ON x.link_id = l.id
+GROUP BY l.id, l.stream
+"""
+
+
+def _facility_union() -> str:
+    return " UNION ALL ".join(
+        f"SELECT '{layer}'::text AS layer, id, code, name, status, capacity::float8 AS capacity, "
+        f"capacity_unit, town_id FROM {layer}"
+        for layer in FACILITY_LAYERS
+    )
+
+
+FACILITY_SQL = f"""
+CREATE TEMP TABLE chain_facility ON COMMIT DROP AS
+WITH per_stream AS (
+    SELECT l.target_layer AS layer, l.target_id AS id, l.stream, sum(f.flow_t_per_day) AS flow
+    FROM chain_links l JOIN chain_link_flow f ON f.link_id = l.id
+    GROUP BY 1, 2, 3
+), inflow AS (
+    SELECT layer, id, sum(flow) AS inflow, jsonb_object_agg(stream, flow) AS by_stream
+    FROM per_stream GROUP BY 1, 2
+)
+SELECT fac.*, coalesce(i.inflow, 0) AS inflow_t_per_day,
+       coalesce(i.by_stream, '{{}}'::jsonb) AS inflow_by_stream,
+       CASE WHEN fac.capacity > 0 THEN coalesce(i.inflow, 0) / fac.capacity END AS utilisation
+FROM ({_facility_union()}) fac
+LEFT JOIN inflow i ON i.layer = fac.layer AND i.id = fac.id
+"""
+
+
+def _node_union() -> str:
+    facilities = " UNION ALL ".join(
+        f"SELECT '{layer}'::text, id, code, name, status, town_id FROM {layer}" for layer in FACILITY_LAYERS
+    )
+    return (
+        "SELECT 'villages'::text AS layer, id, code, name, 'operational'::text AS status, town_id "
+        "FROM villages "
+        "UNION ALL SELECT 'livestock_farms', id, code, name, status, town_id FROM livestock_farms "
+        f"UNION ALL {facilities}"
+    )
+
+
+NODE_SQL = f"""
+CREATE TEMP TABLE chain_node ON COMMIT DROP AS {_node_union()};
+CREATE INDEX ON chain_node (layer, id)
+"""
+
+TEMP_TABLES = ("chain_node", "chain_generation", "chain_link_flow", "chain_facility")
+
+
+def compute(conn: Connection, params: ChainParameters | None = None) -> None:
+    """Fill the chain_* temporary tables for the whole inventory (caller holds a transaction)."""
+    params = params or ChainParameters()
+    for table in reversed(TEMP_TABLES):
+        conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{table}"))
+    for statement in NODE_SQL.split(";"):
+        conn.execute(text(statement))
+    conn.execute(
+        text(GENERATION_SQL),
+        {
+            "species": _species_json(),
+            "waste_rate": params.waste_kg_per_person_day,
+            "excreta": params.excreta_kg_per_person_day,
+        },
+    )
+    conn.execute(text(LINK_FLOW_SQL))
+    conn.execute(text(FACILITY_SQL))
+    for table in TEMP_TABLES:
+        conn.execute(text(f"ANALYZE pg_temp.{table}"))
+
+
+@dataclass(frozen=True)
+class StreamTotals:
+    stream: str
+    generated_t_per_day: float
+    unconnected_t_per_day: float  # generated at sources with no downstream link
+    delivered_t_per_day: float  # arriving at the end of the chain (plant, biogas centre)
+    retained_t_per_day: float  # treated on site at intermediate facilities (not forwarded)
+
+
+def stream_totals(conn: Connection, town_id: int | None = None) -> list[StreamTotals]:
+    rows = conn.execute(
+        text(
+            """
+            WITH g AS (
+                SELECT g.stream, sum(g.t_per_day) AS generated,
+                       sum(g.t_per_day) FILTER (WHERE NOT EXISTS (
+                           SELECT 1 FROM chain_links l WHERE l.stream = g.stream
+                           AND l.source_layer = g.layer AND l.source_id = g.id)) AS unconnected
+                FROM chain_generation g WHERE CAST(:town AS bigint) IS NULL OR g.town_id = :town
+                GROUP BY g.stream
+            )
+            SELECT s.stream, coalesce(g.generated, 0), coalesce(g.unconnected, 0)
+            FROM unnest(ARRAY['domestic_waste', 'fecal_sludge', 'manure']) AS s(stream)
+            LEFT JOIN g ON g.stream = s.stream ORDER BY 1
+            """
+        ),
+        {"town": town_id},
+    ).all()
+    ends = dict(
+        conn.execute(
+            text(
+                """
+                SELECT l.stream, sum(f.flow_t_per_day)
+                FROM chain_links l JOIN chain_link_flow f ON f.link_id = l.id
+                WHERE l.target_layer IN ('treatment_plants', 'biogas_centers')
+                GROUP BY l.stream
+                """
+            )
+        ).all()
+    )
+    result = []
+    for stream, generated, unconnected in rows:
+        delivered = float(ends.get(stream, 0.0))
+        if town_id is not None:
+            delivered = float("nan")  # end-of-chain deliveries are city-wide; see the town's facilities
+        retained = (
+            max(0.0, float(generated) - float(unconnected) - delivered) if town_id is None else float("nan")
+        )
+        result.append(StreamTotals(stream, float(generated), float(unconnected), delivered, retained))
+    return result
+
+
+def facility_loads(
+    conn: Connection, layer: str | None = None, town_id: int | None = None
+) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        text(
+            """
+            SELECT f.layer, f.id, f.code, f.name, f.status, f.capacity, f.capacity_unit,
+                   t.code AS town_code, f.inflow_t_per_day, f.inflow_by_stream, f.utilisation
+            FROM chain_facility f LEFT JOIN towns t ON t.id = f.town_id
+            WHERE (CAST(:layer AS text) IS NULL OR f.layer = :layer)
+              AND (CAST(:town AS bigint) IS NULL OR f.town_id = :town)
+            ORDER BY f.layer, f.code
+            """
+        ),
+        {"layer": layer, "town": town_id},
+    ).mappings()
+    return [dict(r) for r in rows]

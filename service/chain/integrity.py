@@ -1,0 +1,411 @@
+"""Integrity of the chain: each rule is one SQL query over the inventory and the computed flows.
+
+Every finding names the feature (layer, id, code, name), the rule, its severity and the numbers
+behind it. Run `flows.compute()` first, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from service.chain.parameters import ALLOWED_SKIPS, SOURCE_LAYERS, STAGES, ChainParameters
+
+ERROR, WARNING = "error", "warning"
+
+RULES = {
+    "source_unconnected": "a village or farm generates material but has no downstream link in the stream",
+    "no_downstream": "an operational facility receives material but passes it nowhere",
+    "stage_skip": "a link jumps over a stage of the chain (e.g. village straight to a transfer station)",
+    "stage_reverse": "a link goes upstream or sideways (target stage not after source stage)",
+    "wrong_stream": "a link's source or target layer takes no part in the link's stream",
+    "cycle": "links form a cycle",
+    "inactive_target": "a link delivers to a facility that is not operational",
+    "over_capacity": "a facility's inflow exceeds its capacity",
+    "near_capacity": "a facility's inflow is above the warning ratio of its capacity",
+    "no_capacity": "a facility receives material but has no capacity recorded",
+    "link_too_long": "a link is longer than the standard's transport distance",
+    "facility_unfed": "an operational facility that nothing feeds",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    layer: str
+    id: int
+    code: str
+    name: str
+    town_code: str | None
+    stream: str | None
+    message: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+def _stages_json() -> str:
+    return json.dumps(
+        [
+            {"stream": s, "layer": layer, "stage": n}
+            for s, layers in STAGES.items()
+            for layer, n in layers.items()
+        ]
+    )
+
+
+NODE_COLUMNS = "n.layer, n.id, n.code, n.name, t.code AS town_code"
+LINK_STAGE_SQL = """
+WITH stage AS (
+    SELECT * FROM json_to_recordset(CAST(:stages AS json)) AS s(stream text, layer text, stage int)
+)
+SELECT l.id AS link_id, l.stream, l.source_layer, l.source_id, l.target_layer, l.target_id,
+       ss.stage AS source_stage, ts.stage AS target_stage
+FROM chain_links l
+LEFT JOIN stage ss ON ss.stream = l.stream AND ss.layer = l.source_layer
+LEFT JOIN stage ts ON ts.stream = l.stream AND ts.layer = l.target_layer
+"""
+
+
+def _rows(conn: Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+
+
+def _source_unconnected(conn: Connection) -> list[Finding]:
+    rows = _rows(
+        conn,
+        f"""
+        SELECT {NODE_COLUMNS}, g.stream, g.t_per_day
+        FROM chain_generation g
+        JOIN chain_node n ON n.layer = g.layer AND n.id = g.id
+        LEFT JOIN towns t ON t.id = n.town_id
+        WHERE g.t_per_day > 0 AND NOT EXISTS (
+            SELECT 1 FROM chain_links l
+            WHERE l.stream = g.stream AND l.source_layer = g.layer AND l.source_id = g.id)
+        ORDER BY g.stream, n.layer, n.code
+        """,
+    )
+    return [
+        _finding(
+            "source_unconnected",
+            ERROR,
+            r,
+            r["stream"],
+            f"{r['t_per_day']:.3f} t/day of {r['stream']} go nowhere",
+            t_per_day=r["t_per_day"],
+        )
+        for r in rows
+    ]
+
+
+def _no_downstream(conn: Connection) -> list[Finding]:
+    rows = _rows(
+        conn,
+        f"""
+        SELECT {NODE_COLUMNS}, s.key AS stream, s.value::float8 AS t_per_day
+        FROM chain_facility f
+        CROSS JOIN LATERAL jsonb_each_text(f.inflow_by_stream) s
+        JOIN chain_node n ON n.layer = f.layer AND n.id = f.id
+        LEFT JOIN towns t ON t.id = n.town_id
+        LEFT JOIN manure_centers mc ON f.layer = 'manure_centers' AND mc.id = f.id
+        WHERE f.layer NOT IN ('treatment_plants', 'biogas_centers')
+          AND s.value::float8 > 0 AND coalesce(mc.forwarded_share, 1) > 0
+          AND NOT EXISTS (SELECT 1 FROM chain_links l
+                          WHERE l.stream = s.key AND l.source_layer = f.layer AND l.source_id = f.id)
+        ORDER BY n.layer, n.code
+        """,
+    )
+    return [
+        _finding(
+            "no_downstream",
+            ERROR,
+            r,
+            r["stream"],
+            f"receives {r['t_per_day']:.3f} t/day of {r['stream']} and passes it nowhere",
+            t_per_day=r["t_per_day"],
+        )
+        for r in rows
+    ]
+
+
+def _stage_rules(conn: Connection) -> list[Finding]:
+    rows = _rows(
+        conn,
+        f"""
+        WITH ls AS ({LINK_STAGE_SQL})
+        SELECT {NODE_COLUMNS}, ls.*, tn.code AS target_code
+        FROM ls
+        JOIN chain_node n ON n.layer = ls.source_layer AND n.id = ls.source_id
+        JOIN chain_node tn ON tn.layer = ls.target_layer AND tn.id = ls.target_id
+        LEFT JOIN towns t ON t.id = n.town_id
+        WHERE ls.source_stage IS NULL OR ls.target_stage IS NULL
+           OR ls.target_stage <= ls.source_stage OR ls.target_stage > ls.source_stage + 1
+        ORDER BY ls.link_id
+        """,
+        stages=_stages_json(),
+    )
+    findings = []
+    for r in rows:
+        arrow = f"{r['source_layer']} {r['code']} → {r['target_layer']} {r['target_code']}"
+        numbers = {
+            "link_id": r["link_id"],
+            "source_stage": r["source_stage"],
+            "target_stage": r["target_stage"],
+        }
+        if r["source_stage"] is None or r["target_stage"] is None:
+            findings.append(
+                _finding(
+                    "wrong_stream",
+                    ERROR,
+                    r,
+                    r["stream"],
+                    f"link {arrow} has no place in the {r['stream']} chain",
+                    **numbers,
+                )
+            )
+        elif r["target_stage"] <= r["source_stage"]:
+            findings.append(
+                _finding("stage_reverse", ERROR, r, r["stream"], f"link {arrow} goes upstream", **numbers)
+            )
+        elif (r["stream"], r["source_layer"], r["target_layer"]) not in ALLOWED_SKIPS:
+            findings.append(
+                _finding(
+                    "stage_skip",
+                    WARNING,
+                    r,
+                    r["stream"],
+                    f"link {arrow} skips {r['target_stage'] - r['source_stage'] - 1} stage(s)",
+                    **numbers,
+                )
+            )
+    return findings
+
+
+def _cycles(conn: Connection) -> list[Finding]:
+    # Only facility → facility links can close a cycle: villages and farms are never targets.
+    rows = _rows(
+        conn,
+        f"""
+        WITH RECURSIVE walk(start_id, start_layer, start_node, layer, id, path) AS (
+            SELECT l.id, l.source_layer, l.source_id, l.target_layer, l.target_id, ARRAY[l.id]
+            FROM chain_links l WHERE l.source_layer NOT IN ('villages', 'livestock_farms')
+            UNION ALL
+            SELECT w.start_id, w.start_layer, w.start_node, l.target_layer, l.target_id, w.path || l.id
+            FROM walk w JOIN chain_links l ON l.source_layer = w.layer AND l.source_id = w.id
+            WHERE l.id <> ALL(w.path) AND cardinality(w.path) < 32
+        )
+        SELECT DISTINCT ON (w.start_id) {NODE_COLUMNS}, w.start_id AS link_id, w.path, cl.stream
+        FROM walk w
+        JOIN chain_links cl ON cl.id = w.start_id
+        JOIN chain_node n ON n.layer = w.start_layer AND n.id = w.start_node
+        LEFT JOIN towns t ON t.id = n.town_id
+        WHERE w.layer = w.start_layer AND w.id = w.start_node
+        ORDER BY w.start_id, cardinality(w.path)
+        """,
+    )
+    return [
+        _finding(
+            "cycle",
+            ERROR,
+            r,
+            r["stream"],
+            f"link {r['link_id']} is on a cycle of {len(r['path'])} link(s): {r['path']}",
+            link_id=r["link_id"],
+            cycle_links=list(r["path"]),
+        )
+        for r in rows
+    ]
+
+
+def _inactive_targets(conn: Connection) -> list[Finding]:
+    rows = _rows(
+        conn,
+        f"""
+        SELECT {NODE_COLUMNS}, n.status, l.stream, count(*) AS links, sum(f.flow_t_per_day) AS t_per_day
+        FROM chain_links l
+        JOIN chain_node n ON n.layer = l.target_layer AND n.id = l.target_id
+        JOIN chain_link_flow f ON f.link_id = l.id
+        LEFT JOIN towns t ON t.id = n.town_id
+        WHERE n.status <> 'operational'
+        GROUP BY n.layer, n.id, n.code, n.name, t.code, n.status, l.stream
+        ORDER BY n.layer, n.code
+        """,
+    )
+    return [
+        _finding(
+            "inactive_target",
+            ERROR if r["status"] in ("closed", "suspended") else WARNING,
+            r,
+            r["stream"],
+            f"{r['links']} link(s) deliver {r['t_per_day']:.3f} t/day to a facility that is {r['status']}",
+            status=r["status"],
+            links=r["links"],
+            t_per_day=r["t_per_day"],
+        )
+        for r in rows
+    ]
+
+
+def _capacity(conn: Connection, warning_ratio: float) -> list[Finding]:
+    rows = _rows(
+        conn,
+        f"""
+        SELECT {NODE_COLUMNS}, f.capacity, f.capacity_unit, f.inflow_t_per_day, f.utilisation
+        FROM chain_facility f
+        JOIN chain_node n ON n.layer = f.layer AND n.id = f.id
+        LEFT JOIN towns t ON t.id = n.town_id
+        WHERE f.inflow_t_per_day > 0 AND (f.capacity IS NULL OR f.capacity = 0 OR f.utilisation > :ratio)
+        ORDER BY n.layer, n.code
+        """,
+        ratio=warning_ratio,
+    )
+    findings = []
+    for r in rows:
+        numbers = {
+            "inflow_t_per_day": r["inflow_t_per_day"],
+            "capacity": r["capacity"],
+            "capacity_unit": r["capacity_unit"],
+            "utilisation": r["utilisation"],
+        }
+        if not r["capacity"]:
+            findings.append(
+                _finding(
+                    "no_capacity",
+                    WARNING,
+                    r,
+                    None,
+                    f"receives {r['inflow_t_per_day']:.3f} t/day, no capacity recorded",
+                    **numbers,
+                )
+            )
+        elif r["utilisation"] > 1:
+            findings.append(
+                _finding(
+                    "over_capacity",
+                    ERROR,
+                    r,
+                    None,
+                    f"inflow {r['inflow_t_per_day']:.1f} t/day exceeds capacity "
+                    f"{r['capacity']:g} {r['capacity_unit']} ({r['utilisation']:.0%})",
+                    **numbers,
+                )
+            )
+        else:
+            findings.append(
+                _finding(
+                    "near_capacity",
+                    WARNING,
+                    r,
+                    None,
+                    f"inflow {r['inflow_t_per_day']:.1f} t/day is {r['utilisation']:.0%} of "
+                    f"capacity (warning above {warning_ratio:.0%})",
+                    **numbers,
+                )
+            )
+    return findings
+
+
+def _long_links(conn: Connection, max_village_collection_m: float) -> list[Finding]:
+    rows = _rows(
+        conn,
+        f"""
+        SELECT {NODE_COLUMNS}, l.id AS link_id, l.stream, ST_Length(l.geom::geography) AS length_m,
+               tn.code AS target_code
+        FROM chain_links l
+        JOIN chain_node n ON n.layer = l.source_layer AND n.id = l.source_id
+        JOIN chain_node tn ON tn.layer = l.target_layer AND tn.id = l.target_id
+        LEFT JOIN towns t ON t.id = n.town_id
+        WHERE l.source_layer = 'villages' AND l.target_layer = 'collection_points'
+          AND ST_Length(l.geom::geography) > :limit
+        ORDER BY l.id
+        """,
+        limit=max_village_collection_m,
+    )
+    return [
+        _finding(
+            "link_too_long",
+            WARNING,
+            r,
+            r["stream"],
+            f"village → collection point {r['target_code']} is {r['length_m']:.0f} m, "
+            f"more than {max_village_collection_m:.0f} m (GB/T 51435-2021 §4.4)",
+            link_id=r["link_id"],
+            length_m=r["length_m"],
+            limit_m=max_village_collection_m,
+        )
+        for r in rows
+    ]
+
+
+def _unfed(conn: Connection) -> list[Finding]:
+    rows = _rows(
+        conn,
+        f"""
+        SELECT {NODE_COLUMNS}
+        FROM chain_facility f
+        JOIN chain_node n ON n.layer = f.layer AND n.id = f.id
+        LEFT JOIN towns t ON t.id = n.town_id
+        WHERE f.status = 'operational'
+          AND NOT EXISTS (SELECT 1 FROM chain_links l WHERE l.target_layer = f.layer AND l.target_id = f.id)
+        ORDER BY n.layer, n.code
+        """,
+    )
+    return [_finding("facility_unfed", WARNING, r, None, "operational, but nothing feeds it") for r in rows]
+
+
+def _finding(
+    rule: str, severity: str, row: dict[str, Any], stream: str | None, message: str, **numbers: Any
+) -> Finding:
+    return Finding(
+        rule,
+        severity,
+        row["layer"],
+        row["id"],
+        row["code"],
+        row["name"],
+        row["town_code"],
+        stream,
+        message,
+        {k: _plain(v) for k, v in numbers.items()},
+    )
+
+
+def _plain(value: Any) -> Any:
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def check(conn: Connection, params: ChainParameters | None = None) -> list[Finding]:
+    """All findings, errors first. `flows.compute()` must have run in this transaction."""
+    params = params or ChainParameters()
+    findings = [
+        *_source_unconnected(conn),
+        *_no_downstream(conn),
+        *_stage_rules(conn),
+        *_cycles(conn),
+        *_inactive_targets(conn),
+        *_capacity(conn, params.utilisation_warning),
+        *_long_links(conn, params.max_village_collection_m),
+        *_unfed(conn),
+    ]
+    return sorted(findings, key=lambda f: (f.severity != ERROR, f.rule, f.layer, f.code))
+
+
+def report(findings: list[Finding]) -> dict[str, Any]:
+    by_rule: dict[str, int] = {}
+    for f in findings:
+        by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
+    return {
+        "summary": {
+            "errors": sum(f.severity == ERROR for f in findings),
+            "warnings": sum(f.severity == WARNING for f in findings),
+            "by_rule": by_rule,
+        },
+        "rules": RULES,
+        "findings": [asdict(f) for f in findings],
+    }
+
+
+__all__ = ["ERROR", "RULES", "SOURCE_LAYERS", "WARNING", "Finding", "check", "report"]
