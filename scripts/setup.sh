@@ -69,6 +69,11 @@ need_postgis() {
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
     || die "Python 3.11 or newer is needed as '$PYTHON' (set PYTHON=/path/to/python3.11)"
 
+# A CJK font for the Chinese labels of PNG flow diagrams; optional (SVG/HTML need none).
+if ! fc-list 2>/dev/null | grep -qi -e "WenQuanYi" -e "Noto Sans CJK"; then
+    apt_install fonts-wqy-microhei || say "no CJK font (fonts-wqy-microhei): PNG diagrams fall back to English labels"
+fi
+
 if [ "$PURPOSE" = test ]; then
     [ -n "${TEST_DATABASE_URL:-}" ] || need_postgis
     if ! command -v ogrinfo >/dev/null 2>&1; then  # GDAL's own tools check our exports and services

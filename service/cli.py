@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.config import DatabaseSettings, DemoSettings, LocalClusterSettings, ServerSettings
@@ -167,6 +168,84 @@ def cmd_demo_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chain_engine() -> Engine:
+    from service.db import make_engine
+
+    return make_engine(database_url())
+
+
+def cmd_chain_check(args: argparse.Namespace) -> int:
+    from service.chain import integrity
+    from service.chain.session import computed, find_town
+
+    with computed(_chain_engine()) as conn:
+        town = find_town(conn, args.town)
+        findings = integrity.check(conn)
+    if town:
+        findings = [f for f in findings if f.town_code == town["code"]]
+    report = integrity.report(findings)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for f in findings:
+            print(f"{f.severity:<7} {f.rule:<18} {f.layer}:{f.code} {f.name} — {f.message}")
+        summary = report["summary"]
+        print(f"{summary['errors']} error(s), {summary['warnings']} warning(s)", file=sys.stderr)
+    return 1 if report["summary"]["errors"] else 0
+
+
+def cmd_chain_assign(args: argparse.Namespace) -> int:
+    from service.chain import assignment, flows
+
+    with _chain_engine().connect() as conn, conn.begin():
+        flows.compute(conn)
+        proposals, unassigned = assignment.propose(conn, args.stream, args.respect_capacity)
+        applied = assignment.apply(conn, proposals) if args.apply else 0
+    for p in proposals:
+        print(
+            f"{p.stream} {p.source_layer}:{p.source_code} -> {p.target_layer}:{p.target_code} "
+            f"{p.distance_m:,.0f} m {p.amount_t_per_day:.3f} t/d"
+        )
+    for u in unassigned:
+        print(f"unassigned {u.source_layer}:{u.source_code} — {u.reason}")
+    verb = f"wrote {applied}" if args.apply else "dry run: nothing written (use --apply)"
+    print(f"{len(proposals)} link(s) proposed, {len(unassigned)} unassigned; {verb}", file=sys.stderr)
+    return 0
+
+
+def cmd_chain_diagram(args: argparse.Namespace) -> int:
+    from service.chain import diagram, reports, sankey
+    from service.chain.session import computed, find_town
+
+    out = Path(args.output)
+    fmt = out.suffix.lstrip(".").lower()
+    if fmt not in ("svg", "png", "html"):
+        raise CommandError(f"{out}: the file name must end in .svg, .png or .html")
+    with computed(_chain_engine()) as conn:
+        d = diagram.build(conn, args.stream, find_town(conn, args.town))
+    if fmt == "html":
+        out.write_text(
+            reports.diagram_page(d.title, sankey.render(d, "svg"), args.stream, args.town), "utf-8"
+        )
+    else:
+        out.write_bytes(sankey.render(d, fmt))
+    print(out)
+    return 0
+
+
+def cmd_chain_indicators(args: argparse.Namespace) -> int:
+    from service.chain import indicators
+    from service.chain.session import computed, find_town
+
+    with computed(_chain_engine()) as conn:
+        town = find_town(conn, args.town)
+        data = indicators.compute(conn)
+    if town:
+        data["towns"] = [t for t in data["towns"] if t["code"] == town["code"]]
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=float))
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------------------
 def _non_negative(value: str) -> int:
     try:
@@ -176,6 +255,12 @@ def _non_negative(value: str) -> int:
     if n < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
     return n
+
+
+def _town_code(value: str) -> str:
+    if len(value) != 9 or not value.isdigit():
+        raise argparse.ArgumentTypeError(f"a town code has 9 digits, got {value!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -228,6 +313,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=20261127)
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.set_defaults(func=cmd_demo_generate)
+    chain = sub.add_parser("chain", help="the household → village → town → city chain").add_subparsers(
+        dest="chain_command", required=True
+    )
+    p = chain.add_parser("check", help="integrity report; exit 1 when there are errors")
+    p.add_argument("--town", type=_town_code, help="only findings in this town (9-digit code)")
+    p.add_argument("--json", action="store_true", help="the full report as JSON")
+    p.set_defaults(func=cmd_chain_check)
+    p = chain.add_parser("assign", help="attach unconnected sources to the nearest facility (dry run)")
+    p.add_argument("--stream", required=True, choices=("domestic_waste", "fecal_sludge", "manure"))
+    p.add_argument("--respect-capacity", action="store_true", help="only within remaining capacity")
+    p.add_argument("--apply", action="store_true", help="write the proposed links")
+    p.set_defaults(func=cmd_chain_assign)
+    p = chain.add_parser("diagram", help="flow diagram of a stream as .svg, .png or .html")
+    p.add_argument("--stream", default="domestic_waste", choices=("domestic_waste", "fecal_sludge", "manure"))
+    p.add_argument("--town", type=_town_code, help="one town (9-digit code); default the city")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_chain_diagram)
+    p = chain.add_parser("indicators", help="the live indicators as JSON")
+    p.add_argument("--town", type=_town_code)
+    p.set_defaults(func=cmd_chain_indicators)
     return parser
 
 
@@ -241,6 +346,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         print(f"sanichain: database error: {reason}", file=sys.stderr)
+        return 1
+    except LookupError as exc:  # UnknownTown
+        print(f"sanichain: error: {exc}", file=sys.stderr)
         return 1
     except ValueError as exc:  # DemoDataError, ScaleDataError and friends
         print(f"sanichain: error: {exc}", file=sys.stderr)

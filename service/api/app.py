@@ -21,6 +21,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(health.router)
     # -- layers out: OGC API Features, export, tiles (register routers here) --
     # -- chain: flows, integrity, indicators, diagram (register routers here) --
+    from service.api import chain
+
+    app.include_router(chain.router)
 
     @app.get("/", include_in_schema=False)
     def landing() -> dict[str, object]:

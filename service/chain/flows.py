@@ -215,7 +215,7 @@ def stream_totals(conn: Connection, town_id: int | None = None) -> list[StreamTo
         ),
         {"town": town_id},
     ).all()
-    ends = dict(
+    ends: dict[str, float] = dict(
         conn.execute(
             text(
                 """

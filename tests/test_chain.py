@@ -1,0 +1,308 @@
+"""The chain on a small hand-built world whose flows are known, each integrity rule firing and not."""
+
+from __future__ import annotations
+
+import pytest
+from pyproj import Geod
+from sqlalchemy import Engine, text
+
+from service.chain import assignment, flows, indicators, integrity
+from service.chain.parameters import ChainParameters
+
+GEOD = Geod(ellps="WGS84")
+SQUARE = "SRID=4326;MULTIPOLYGON(((119 36,119.2 36,119.2 36.2,119 36.2,119 36)))"
+
+# name -> (lon, lat)
+AT = {
+    "V1": (119.05, 36.05),
+    "V2": (119.06, 36.05),
+    "V3": (119.15, 36.15),
+    "CP1": (119.051, 36.051),
+    "CP2": (119.061, 36.051),
+    "CP3": (119.14, 36.14),
+    "S1": (119.10, 36.10),
+    "P1": (119.18, 36.02),
+    "P2": (119.19, 36.03),
+    "M1": (119.02, 36.12),
+    "B1": (119.03, 36.18),
+    "F1": (119.01, 36.10),
+    "F2": (119.04, 36.17),
+}
+
+
+def pt(name: str) -> str:
+    return f"SRID=4326;POINT({AT[name][0]} {AT[name][1]})"
+
+
+WORLD_SQL = f"""
+INSERT INTO cities (id, code, name, geom) VALUES (1, '370782', '测试市', '{SQUARE}');
+INSERT INTO towns (id, code, name, name_en, kind, city_id, geom)
+    VALUES (1, '370782101', '甲镇', 'Jia', 'town', 1, '{SQUARE}');
+INSERT INTO communities (id, code, name, kind, town_id, geom)
+    VALUES (1, '370782101201', '甲社区', 'rural', 1, '{pt("V1")}');
+INSERT INTO villages (id, code, name, town_id, community_id, population, households, toilets_rebuilt,
+                      waste_rate_kg_per_person_day, geom) VALUES
+    (1, 'V1', '一村', 1, 1, 1000, 400, 300, NULL, '{pt("V1")}'),
+    (2, 'V2', '二村', 1, 1, 500, 200, 200, 1.0, '{pt("V2")}'),
+    (3, 'V3', '三村', 1, 1, 200, 80, 0, NULL, '{pt("V3")}');
+INSERT INTO collection_points (id, code, name, capacity, capacity_unit, town_id, village_id, geom) VALUES
+    (1, 'CP1', '一村收集点', 1.0, 't/d', 1, 1, '{pt("CP1")}'),
+    (2, 'CP2', '二村收集点', 0.6, 't/d', 1, 2, '{pt("CP2")}'),
+    (3, 'CP3', '三村收集点', 0.05, 't/d', 1, 3, '{pt("CP3")}');
+INSERT INTO transfer_stations (id, code, name, capacity, capacity_unit, town_id, geom)
+    VALUES (1, 'S1', '甲镇中转站', 10, 't/d', 1, '{pt("S1")}');
+INSERT INTO treatment_plants (id, code, name, kind, phase, capacity, capacity_unit, town_id, status,
+                              geom) VALUES
+    (1, 'P1', '焚烧厂', 'incineration', 2, 100, 't/d', 1, 'operational', '{pt("P1")}'),
+    (2, 'P2', '填埋场', 'landfill', NULL, 50, 't/d', 1, 'closed', '{pt("P2")}');
+INSERT INTO manure_centers (id, code, name, capacity, capacity_unit, town_id, forwarded_share, geom)
+    VALUES (1, 'M1', '粪污中心', 5, 't/d', 1, 0.5, '{pt("M1")}');
+INSERT INTO biogas_centers (id, code, name, capacity, capacity_unit, town_id, geom)
+    VALUES (1, 'B1', '沼气中心', 10, 't/d', 1, '{pt("B1")}');
+INSERT INTO livestock_farms (id, code, name, capacity_unit, town_id, species, head_count,
+                             manure_facility_type, geom)
+    VALUES (1, 'F1', '猪场', 'm3', 1, 'pig', 730, 'composting', '{pt("F1")}'),
+           (2, 'F2', '奶牛场', 'm3', 1, 'dairy', 150, 'storage_lagoon', '{pt("F2")}');
+INSERT INTO chain_links (stream, source_village_id, target_collection_point_id) VALUES
+    ('domestic_waste', 1, 1), ('domestic_waste', 2, 2);
+INSERT INTO chain_links (stream, source_collection_point_id, target_transfer_station_id) VALUES
+    ('domestic_waste', 1, 1), ('domestic_waste', 2, 1);
+INSERT INTO chain_links (stream, source_transfer_station_id, target_treatment_plant_id) VALUES
+    ('domestic_waste', 1, 1);
+INSERT INTO chain_links (stream, source_village_id, target_manure_center_id) VALUES
+    ('fecal_sludge', 1, 1), ('fecal_sludge', 2, 1);
+INSERT INTO chain_links (stream, source_manure_center_id, target_biogas_center_id) VALUES
+    ('fecal_sludge', 1, 1), ('manure', 1, 1);
+INSERT INTO chain_links (stream, source_farm_id, target_manure_center_id) VALUES ('manure', 1, 1);
+INSERT INTO chain_links (stream, source_farm_id, target_biogas_center_id) VALUES ('manure', 2, 1)
+"""
+
+# Known answers (t/day): waste 0.4 kg/person (V2 overrides 1.0); sludge = toilets × persons per
+# household × 1.55 kg; pig: 730 sold/yr × 180/365 = 360 on hand × 2 kg; dairy: 150 × 20 kg.
+WASTE = {"V1": 0.4, "V2": 0.5, "V3": 0.08}
+SLUDGE = {"V1": 300 * 2.5 * 1.55 / 1000, "V2": 200 * 2.5 * 1.55 / 1000}
+MANURE = {"F1": 360 * 2.0 / 1000, "F2": 150 * 20.0 / 1000}
+M1_IN = SLUDGE["V1"] + SLUDGE["V2"] + MANURE["F1"]
+B1_IN = 0.5 * M1_IN + MANURE["F2"]
+
+
+@pytest.fixture
+def world(empty_engine: Engine) -> Engine:
+    with empty_engine.begin() as conn:
+        for statement in WORLD_SQL.split(";\n"):
+            conn.execute(text(statement))
+    return empty_engine
+
+
+def run(engine: Engine, sql: str | None = None, params: ChainParameters | None = None):
+    """Optionally change the world, then compute and return (loads by code, findings, indicators)."""
+    with engine.connect() as conn, conn.begin():
+        if sql:
+            for statement in sql.split(";\n"):
+                conn.execute(text(statement))
+        flows.compute(conn, params)
+        loads = {f["code"]: f for f in flows.facility_loads(conn)}
+        found = integrity.check(conn, params)
+        figures = indicators.compute(conn)
+        conn.rollback()
+    return loads, found, figures
+
+
+def rules(found) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for f in found:
+        out.setdefault(f.rule, set()).add(f.code)
+    return out
+
+
+def test_flows_match_the_hand_computed_answers(world):
+    loads, _, _ = run(world)
+    assert loads["CP1"]["inflow_t_per_day"] == pytest.approx(WASTE["V1"])
+    assert loads["CP2"]["inflow_t_per_day"] == pytest.approx(WASTE["V2"])
+    assert loads["CP2"]["utilisation"] == pytest.approx(0.5 / 0.6)
+    assert loads["S1"]["inflow_t_per_day"] == pytest.approx(0.9)
+    assert loads["P1"]["inflow_t_per_day"] == pytest.approx(0.9)
+    assert loads["P1"]["utilisation"] == pytest.approx(0.009)
+    assert loads["M1"]["inflow_t_per_day"] == pytest.approx(M1_IN)
+    assert loads["M1"]["inflow_by_stream"]["manure"] == pytest.approx(MANURE["F1"])
+    assert loads["B1"]["inflow_t_per_day"] == pytest.approx(B1_IN)
+    assert loads["B1"]["inflow_by_stream"]["fecal_sludge"] == pytest.approx(
+        0.5 * (SLUDGE["V1"] + SLUDGE["V2"])
+    )
+    assert loads["P2"]["inflow_t_per_day"] == 0
+
+
+def test_stream_totals_separate_unconnected_and_treated_on_site(world):
+    with world.connect() as conn, conn.begin():
+        flows.compute(conn)
+        totals = {t.stream: t for t in flows.stream_totals(conn)}
+    waste = totals["domestic_waste"]
+    assert waste.generated_t_per_day == pytest.approx(0.98)
+    assert waste.unconnected_t_per_day == pytest.approx(0.08)
+    assert waste.delivered_t_per_day == pytest.approx(0.9)
+    sludge = totals["fecal_sludge"]
+    assert sludge.retained_t_per_day == pytest.approx(0.5 * (SLUDGE["V1"] + SLUDGE["V2"]))
+    assert totals["manure"].delivered_t_per_day == pytest.approx(0.5 * MANURE["F1"] + MANURE["F2"])
+
+
+def test_per_capita_rate_override_scales_the_waste(world):
+    loads, _, _ = run(world, params=ChainParameters(waste_kg_per_person_day=0.8))
+    assert loads["CP1"]["inflow_t_per_day"] == pytest.approx(0.8)  # V1 follows the city rate
+    assert loads["CP2"]["inflow_t_per_day"] == pytest.approx(0.5)  # V2 keeps its own rate
+
+
+def test_absurd_rates_are_refused():
+    with pytest.raises(ValueError):
+        ChainParameters(waste_kg_per_person_day=6)
+    with pytest.raises(ValueError):
+        ChainParameters(waste_kg_per_person_day=-0.1)
+
+
+def test_link_lengths_are_geodesic(world):
+    with world.connect() as conn, conn.begin():
+        length = conn.execute(
+            text("SELECT ST_Length(geom::geography) FROM chain_links WHERE source_transfer_station_id = 1")
+        ).scalar()
+    _, _, expected = GEOD.inv(*AT["S1"], *AT["P1"])
+    assert length == pytest.approx(expected, abs=0.01)
+
+
+def test_only_the_unconnected_village_and_its_unused_point_are_reported_on_the_clean_world(world):
+    _, found, _ = run(world)
+    assert rules(found) == {"source_unconnected": {"V3"}, "facility_unfed": {"CP3"}}
+    finding = found[0]  # errors come first
+    assert finding.severity == "error" and finding.stream == "domestic_waste"
+    assert finding.numbers["t_per_day"] == pytest.approx(0.08)
+
+
+def test_stage_skip_fires_for_village_straight_to_station_but_not_for_farm_to_biogas(world):
+    _, found, _ = run(
+        world,
+        "INSERT INTO chain_links (stream, source_village_id, target_transfer_station_id) "
+        "VALUES ('domestic_waste', 3, 1)",
+    )
+    assert rules(found) == {"stage_skip": {"V3"}, "facility_unfed": {"CP3"}}
+
+
+def test_stage_reverse_and_cycle_are_reported_and_the_computation_terminates(world):
+    loads, found, _ = run(
+        world,
+        "INSERT INTO chain_links (stream, source_transfer_station_id, target_collection_point_id) "
+        "VALUES ('domestic_waste', 1, 1)",
+    )
+    got = rules(found)
+    assert got["stage_reverse"] == {"S1"}
+    assert got["cycle"] == {"S1", "CP1"}
+    assert loads["P1"]["inflow_t_per_day"] > 0
+
+
+def test_wrong_stream_layer_is_an_error(world):
+    _, found, _ = run(
+        world,
+        "INSERT INTO chain_links (stream, source_collection_point_id, "
+        "target_manure_center_id) VALUES ('domestic_waste', 1, 1)",
+    )
+    assert rules(found)["wrong_stream"] == {"CP1"}
+
+
+def test_link_to_a_closed_plant_is_an_error_and_splits_the_flow(world):
+    loads, found, _ = run(
+        world,
+        "INSERT INTO chain_links (stream, source_transfer_station_id, "
+        "target_treatment_plant_id) VALUES ('domestic_waste', 1, 2)",
+    )
+    assert rules(found)["inactive_target"] == {"P2"}
+    assert loads["P1"]["inflow_t_per_day"] == pytest.approx(0.45)
+    assert loads["P2"]["inflow_t_per_day"] == pytest.approx(0.45)
+
+
+def test_capacity_rules_fire_at_their_thresholds(world):
+    _, found, _ = run(world, "UPDATE collection_points SET capacity = 0.52 WHERE code = 'CP2'")
+    assert rules(found).get("near_capacity") == {"CP2"}
+    _, found, _ = run(world, "UPDATE collection_points SET capacity = 0.4 WHERE code = 'CP2'")
+    over = [f for f in found if f.rule == "over_capacity"]
+    assert [(f.code, f.severity) for f in over] == [("CP2", "error")]
+    assert over[0].numbers["utilisation"] == pytest.approx(1.25)
+    _, found, _ = run(world, "UPDATE collection_points SET capacity = NULL WHERE code = 'CP2'")
+    assert rules(found).get("no_capacity") == {"CP2"}
+    _, found, _ = run(world, "UPDATE collection_points SET capacity = 0.6 WHERE code = 'CP2'")
+    assert "near_capacity" not in rules(found) and "over_capacity" not in rules(found)
+
+
+def test_link_longer_than_the_collection_radius_is_a_warning(world):
+    _, found, _ = run(world, params=ChainParameters(max_village_collection_m=100))
+    _, _, v1_cp1 = GEOD.inv(*AT["V1"], *AT["CP1"])
+    _, _, v2_cp2 = GEOD.inv(*AT["V2"], *AT["CP2"])
+    long = {f.code: f for f in found if f.rule == "link_too_long"}
+    assert min(v1_cp1, v2_cp2) > 100
+    assert set(long) == {"V1", "V2"}
+    assert long["V1"].numbers["length_m"] == pytest.approx(v1_cp1, abs=0.01)
+    _, found, _ = run(world)  # default 3 km: these short links pass
+    assert "link_too_long" not in rules(found)
+
+
+def test_station_passing_waste_nowhere_and_unfed_station_are_reported(world):
+    _, found, _ = run(
+        world,
+        "DELETE FROM chain_links WHERE source_transfer_station_id = 1;\n"
+        "INSERT INTO transfer_stations (id, code, name, capacity, capacity_unit, town_id, geom) "
+        f"VALUES (2, 'S2', '空站', 10, 't/d', 1, '{pt('S1')}')",
+    )
+    got = rules(found)
+    assert got["no_downstream"] == {"S1"}
+    assert got["facility_unfed"] == {"S2", "P1", "CP3"}
+
+
+def test_indicators_count_only_villages_connected_through_operational_facilities(world):
+    _, _, figures = run(world)
+    city = figures["city"]
+    assert (city["villages"], city["villages_waste_connected"], city["population_waste_connected"]) == (
+        3,
+        2,
+        1500,
+    )
+    assert city["toilets_rebuilt"] == 500 and city["toilet_share"] == pytest.approx(500 / 680)
+    assert city["large_farms"] == 2 and city["large_farms_connected"] == 2
+    assert city["manure_pig_equivalents"] == pytest.approx(360 + 1500)
+    _, _, figures = run(world, "UPDATE transfer_stations SET status = 'suspended' WHERE code = 'S1'")
+    assert figures["city"]["villages_waste_connected"] == 0
+
+
+def test_assignment_dry_run_proposes_nearest_and_writes_nothing(world):
+    with world.connect() as conn, conn.begin():
+        flows.compute(conn)
+        proposals, unassigned = assignment.propose(conn, "domestic_waste")
+    got = [(p.source_code, p.target_code) for p in proposals]
+    assert got == [("V3", "CP3"), ("CP3", "S1")]
+    _, _, expected = GEOD.inv(*AT["V3"], *AT["CP3"])
+    assert proposals[0].distance_m == pytest.approx(expected, abs=0.01)
+    assert proposals[0].amount_t_per_day == pytest.approx(0.08)
+    assert unassigned == []
+    with world.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM chain_links")).scalar() == 11
+
+
+def test_assignment_respecting_capacity_skips_a_full_point_and_apply_writes(world):
+    with world.connect() as conn, conn.begin():
+        flows.compute(conn)
+        proposals, _ = assignment.propose(conn, "domestic_waste", respect_capacity=True)
+        # CP3 holds 0.05 t/day, V3 sends 0.08: the next nearest point with room is chosen
+        d1 = GEOD.inv(*AT["V3"], *AT["CP1"])[2]
+        d2 = GEOD.inv(*AT["V3"], *AT["CP2"])[2]
+        nearest_with_room = "CP1" if d1 < d2 else "CP2"
+        assert (proposals[0].source_code, proposals[0].target_code) == ("V3", nearest_with_room)
+        assert assignment.apply(conn, proposals[:1]) == 1
+    _, found, _ = run(world)
+    assert "source_unconnected" not in rules(found)
+
+
+def test_assignment_reports_sources_with_no_facility_to_attach_to(world):
+    with world.connect() as conn, conn.begin():
+        conn.execute(text("UPDATE collection_points SET status = 'closed'"))
+        flows.compute(conn)
+        proposals, unassigned = assignment.propose(conn, "domestic_waste")
+        conn.rollback()
+    assert proposals == []
+    assert [(u.source_code, u.reason) for u in unassigned] == [
+        ("V3", "no operational collection_points to attach to")
+    ]
