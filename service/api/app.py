@@ -24,6 +24,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     from service.api import chain
 
     app.include_router(chain.router)
+    from service.api import coverage
+
+    app.include_router(coverage.router)
 
     @app.get("/", include_in_schema=False)
     def landing() -> dict[str, object]:

@@ -15,19 +15,13 @@ reported by the integrity check, never looped.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from service.chain.parameters import (
-    FEEDING_DAYS,
-    MANURE_KG_PER_HEAD_DAY,
-    PIG_EQUIVALENT_PER_HEAD,
-    WASTEWATER_L_PER_HEAD_DAY,
-    ChainParameters,
-)
+from service.chain.livestock import FARM_MEASURES_CTE, species_json
+from service.chain.parameters import ChainParameters
 
 FACILITY_LAYERS = (
     "collection_points",
@@ -39,32 +33,10 @@ FACILITY_LAYERS = (
 MAX_DEPTH = 16  # far more stages than any chain has; a safety net besides the path check
 
 
-def _species_json() -> str:
-    return json.dumps(
-        [
-            {
-                "species": species,
-                "manure_kg": MANURE_KG_PER_HEAD_DAY[species],
-                "wastewater_l": WASTEWATER_L_PER_HEAD_DAY[species],
-                "pig_eq": PIG_EQUIVALENT_PER_HEAD[species],
-                "feeding_days": FEEDING_DAYS.get(species),
-            }
-            for species in MANURE_KG_PER_HEAD_DAY
-        ]
-    )
-
-
-GENERATION_SQL = """
+GENERATION_SQL = f"""
 CREATE TEMP TABLE chain_generation ON COMMIT DROP AS
-WITH species AS (
-    SELECT * FROM json_to_recordset(CAST(:species AS json))
-        AS k(species text, manure_kg float8, wastewater_l float8, pig_eq float8, feeding_days float8)
-), farm AS (
-    SELECT f.id, f.town_id, k.*,
-           CASE WHEN f.head_count_basis = 'sold_per_year' THEN f.head_count * k.feeding_days / 365.0
-                ELSE f.head_count END AS head_on_hand
-    FROM livestock_farms f JOIN species k ON k.species = f.species
-    WHERE f.status = 'operational'
+WITH {FARM_MEASURES_CTE}, farm AS (
+    SELECT * FROM farm_measure WHERE status = 'operational'
 )
 SELECT 'domestic_waste'::text AS stream, 'villages'::text AS layer, v.id, v.town_id,
        v.population * coalesce(v.waste_rate_kg_per_person_day, :waste_rate)::float8 / 1000.0 AS t_per_day,
@@ -176,7 +148,7 @@ def compute(conn: Connection, params: ChainParameters | None = None) -> None:
     conn.execute(
         text(GENERATION_SQL),
         {
-            "species": _species_json(),
+            "species": species_json(),
             "waste_rate": params.waste_kg_per_person_day,
             "excreta": params.excreta_kg_per_person_day,
         },

@@ -16,7 +16,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.models.base import Base, Timestamped, geometry, geometry_checks, identity_pk, sql_in
+from service.models.base import (
+    Base,
+    Timestamped,
+    geography_index,
+    geometry,
+    geometry_checks,
+    identity_pk,
+    sql_in,
+)
 
 TOWN_KINDS = ("subdistrict", "town", "development_zone")
 COMMUNITY_KINDS = ("rural", "urban")
@@ -109,6 +117,7 @@ class Village(Timestamped, Base):
             name="fk_villages_community_id_town_id",
         ),
         UniqueConstraint("id", "town_id", name="uq_villages_id_town_id"),
+        geography_index("villages"),
     )
 
     id: Mapped[int] = identity_pk()

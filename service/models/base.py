@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Identity, MetaData, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Identity, Index, MetaData, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Stable constraint names: migrations, error messages and tests refer to them.
@@ -53,6 +53,11 @@ def geometry_checks() -> tuple[CheckConstraint, ...]:
         )
     )
     return tuple(checks)
+
+
+def geography_index(table: str) -> Index:
+    """GIST index on geom::geography: makes geodesic ST_DWithin/ST_Distance on the spheroid indexable."""
+    return Index(f"ix_{table}_geog", text("(geom::geography)"), postgresql_using="gist")
 
 
 class Timestamped:

@@ -21,7 +21,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from service.models.base import STATUSES, Base, Timestamped, geometry, geometry_checks, identity_pk, sql_in
+from service.models.base import (
+    STATUSES,
+    Base,
+    Timestamped,
+    geography_index,
+    geometry,
+    geometry_checks,
+    identity_pk,
+    sql_in,
+)
 
 # CJJ 27-2012 classes as DESIGN.md gives them (t/day).
 STATION_CLASS_SQL = (
@@ -100,6 +109,7 @@ class FacilityColumns(Timestamped):
             CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_non_negative"),
             CheckConstraint(sql_in("capacity_unit", cls.CAPACITY_UNITS), name="capacity_unit_known"),
             *geometry_checks(),
+            geography_index(cls.__tablename__),  # type: ignore[attr-defined]  # set on each layer
         )
 
 

@@ -1,0 +1,123 @@
+"""Coverage endpoints: who is served within a distance of a facility layer, and where the gaps are."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy import Engine, text
+
+from service.coverage import gaps
+from service.coverage import query as cov
+from service.models import STATUSES
+
+router = APIRouter(tags=["coverage"])
+
+
+class CoverageLayer(StrEnum):
+    collection_points = "collection_points"
+    transfer_stations = "transfer_stations"
+    treatment_plants = "treatment_plants"
+    manure_centers = "manure_centers"
+    biogas_centers = "biogas_centers"
+
+
+class CoverageFormat(StrEnum):
+    json = "json"
+    geojson = "geojson"
+
+
+Distance = Annotated[
+    float | None,
+    Query(gt=0, le=cov.MAX_DISTANCE_M, description="reach in metres (geodesic); default from the standard"),
+]
+Statuses = Annotated[
+    list[str] | None,
+    Query(description="facility statuses that count (repeatable); default operational"),
+]
+
+
+def _query(
+    layer: CoverageLayer, distance_m: float | None, status: list[str] | None, kind: str | None
+) -> cov.CoverageQuery:
+    statuses = tuple(status or ["operational"])
+    unknown = [s for s in statuses if s not in STATUSES]
+    if unknown:
+        raise HTTPException(400, f"status: unknown value(s) {unknown}; one of {list(STATUSES)}")
+    q = cov.CoverageQuery(layer.value, distance_m, statuses, kind)
+    try:
+        q.resolved_distance()
+    except cov.CoverageError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return q
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+@router.get("/coverage", summary="Villages, people and farms served by a facility layer within a distance")
+def coverage(
+    request: Request,
+    layer: CoverageLayer,
+    distance_m: Distance = None,
+    status: Statuses = None,
+    kind: str | None = None,
+    format: CoverageFormat = CoverageFormat.json,
+) -> Any:
+    q = _query(layer, distance_m, status, kind)
+    engine = _engine(request)
+    if format is CoverageFormat.geojson:
+        return StreamingResponse(_geojson(engine, q), media_type="application/geo+json")
+    with engine.connect() as conn, conn.begin():
+        distance = cov.prepare(conn, q)
+        result = cov.summary(conn)
+    return JSONResponse(
+        {
+            "layer": q.layer,
+            "distance_m": distance,
+            "method": "geodesic",
+            "statuses": list(q.statuses),
+            "kind": q.kind,
+            "distance_source": cov.DISTANCE_SOURCES.get(q.layer) if distance_m is None else "request",
+            **result,
+        }
+    )
+
+
+def _geojson(engine: Engine, q: cov.CoverageQuery) -> Iterator[str]:
+    with engine.connect() as conn, conn.begin():
+        distance = cov.prepare(conn, q)
+        rows = conn.execution_options(stream_results=True, max_row_buffer=500).execute(
+            text(cov.features_sql(distance))
+        )
+        yield '{"type":"FeatureCollection","features":['
+        first = True
+        for (feature,) in rows:
+            yield ("" if first else ",\n") + feature
+            first = False
+        yield "]}\n"
+
+
+@router.get("/coverage/gaps", summary="Unserved villages and farms, ranked and clustered into gap areas")
+def coverage_gaps(
+    request: Request,
+    layer: CoverageLayer,
+    distance_m: Distance = None,
+    status: Statuses = None,
+    kind: str | None = None,
+    cluster_radius_m: Annotated[
+        float | None,
+        Query(gt=0, le=gaps.MAX_CLUSTER_M, description="largest gap-area radius; default distance_m"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> dict[str, Any]:
+    q = _query(layer, distance_m, status, kind)
+    with _engine(request).connect() as conn, conn.begin():
+        distance = cov.prepare(conn, q)
+        found = gaps.find(conn, cluster_radius_m or distance, limit)
+    return {"layer": q.layer, "distance_m": distance, "statuses": list(q.statuses), **found}

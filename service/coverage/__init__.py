@@ -1,0 +1,1 @@
+"""Coverage and planning: who is served, where the gaps are, what a new site would change."""

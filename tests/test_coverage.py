@@ -1,0 +1,181 @@
+"""Coverage and gaps on hand-made geometry whose geodesic distances are known to the metre (pyproj.Geod)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from pyproj import Geod
+from sqlalchemy import Engine, text
+
+from service.api.app import create_app
+from service.coverage import gaps
+from service.coverage import query as cov
+
+GEOD = Geod(ellps="WGS84")
+SQUARE = "SRID=4326;MULTIPOLYGON(((119 36,119.4 36,119.4 36.4,119 36.4,119 36)))"
+STATION = (119.2, 36.2)
+
+
+def at(distance_m: float, azimuth: float, origin: tuple[float, float] = STATION) -> tuple[float, float]:
+    lon, lat, _ = GEOD.fwd(origin[0], origin[1], azimuth, distance_m)
+    return round(lon, 9), round(lat, 9)
+
+
+# Villages placed at exact geodesic distances from the station: 2,990 m and 3,010 m straddle 3 km.
+VILLAGES = {
+    "NEAR": (at(1000, 0), 1000),
+    "EDGE_IN": (at(2990, 90), 500),
+    "EDGE_OUT": (at(3010, 180), 300),
+    "FAR": (at(20000, 270), 200),
+}
+FAR = VILLAGES["FAR"][0]
+FARMS = {"PIG_IN": (at(2500, 45), "pig", 730), "COW_OUT": (at(5000, 135), "dairy", 150)}
+
+
+@pytest.fixture
+def world(empty_engine: Engine) -> Engine:
+    statements = [
+        f"INSERT INTO cities (id, code, name, geom) VALUES (1, '370782', '测试市', '{SQUARE}')",
+        f"INSERT INTO towns (id, code, name, kind, city_id, geom) VALUES (1, '370782101', '甲镇', 'town', 1, "
+        f"'{SQUARE}')",
+        "INSERT INTO communities (id, code, name, kind, town_id, geom) "
+        "VALUES (1, '370782101201', '社区', 'rural', 1, 'SRID=4326;POINT(119.2 36.2)')",
+        f"INSERT INTO transfer_stations (id, code, name, capacity, capacity_unit, town_id, geom) "
+        f"VALUES (1, 'S1', '中转站', 50, 't/d', 1, 'SRID=4326;POINT({STATION[0]} {STATION[1]})'), "
+        f"(2, 'S2', '停用站', 50, 't/d', 1, 'SRID=4326;POINT({FAR[0]} {FAR[1]})')",
+        "UPDATE transfer_stations SET status = 'closed' WHERE code = 'S2'",
+    ]
+    for i, (code, ((lon, lat), pop)) in enumerate(VILLAGES.items(), start=1):
+        statements.append(
+            "INSERT INTO villages (id, code, name, town_id, community_id, population, households, geom) "
+            f"VALUES ({i}, '{code}', '{code}村', 1, 1, {pop}, {pop // 3}, 'SRID=4326;POINT({lon} {lat})')"
+        )
+    for i, (code, ((lon, lat), species, head)) in enumerate(FARMS.items(), start=1):
+        statements.append(
+            "INSERT INTO livestock_farms (id, code, name, capacity_unit, town_id, species, head_count, "
+            f"manure_facility_type, geom) VALUES ({i}, '{code}', '{code}场', 'm3', 1, '{species}', {head}, "
+            f"'composting', 'SRID=4326;POINT({lon} {lat})')"
+        )
+    with empty_engine.begin() as conn:
+        for s in statements:
+            conn.execute(text(s))
+    return empty_engine
+
+
+def test_served_exactly_within_the_geodesic_distance(world):
+    with world.connect() as conn, conn.begin():
+        cov.prepare(conn, cov.CoverageQuery("transfer_stations", 3000))
+        nearest = dict(
+            conn.execute(
+                text("SELECT g.code, v.nearest_m FROM cov_village v JOIN villages g ON g.id = v.id")
+            ).all()
+        )
+        result = cov.summary(conn)
+    assert nearest["NEAR"] == pytest.approx(1000, abs=0.01)
+    assert nearest["EDGE_IN"] == pytest.approx(2990, abs=0.01)
+    assert nearest["EDGE_OUT"] is None and nearest["FAR"] is None
+    city = result["city"]
+    assert (city["villages_total"], city["villages_served"]) == (4, 2)
+    assert (city["population_total"], city["population_served"]) == (2000, 1500)
+    assert (city["farms_total"], city["farms_served"]) == (2, 1)
+    assert city["pig_equivalents_served"] == pytest.approx(730 * 180 / 365)  # pig: head on hand
+    assert city["pig_equivalents_total"] == pytest.approx(730 * 180 / 365 + 150 * 10)
+    (town,) = result["towns"]
+    assert town["code"] == "370782101" and town["villages_served"] == 2
+    (s1,) = result["facilities"]  # the closed S2 does not count
+    assert (s1["code"], s1["villages_served"], s1["population_served"], s1["farms_served"]) == (
+        "S1",
+        2,
+        1500,
+        1,
+    )
+
+
+def test_a_larger_distance_and_closed_facilities_change_the_answer(world):
+    with world.connect() as conn, conn.begin():
+        cov.prepare(conn, cov.CoverageQuery("transfer_stations", 3010.5))
+        assert cov.summary(conn)["city"]["villages_served"] == 3
+        cov.prepare(conn, cov.CoverageQuery("transfer_stations", 3000, statuses=("operational", "closed")))
+        result = cov.summary(conn)
+    assert result["city"]["villages_served"] == 3  # FAR sits on the closed station
+    assert {f["code"] for f in result["facilities"]} == {"S1", "S2"}
+
+
+def test_the_geography_index_answers_the_distance_query(world):
+    with world.connect() as conn, conn.begin():
+        conn.execute(text("SET LOCAL enable_seqscan = off"))  # tiny tables: make the plan choice visible
+        cov.prepare(conn, cov.CoverageQuery("transfer_stations", 3000))
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                text(
+                    "EXPLAIN SELECT f.id, v.id FROM cov_facility f "
+                    "JOIN villages v ON ST_DWithin(v.geom::geography, f.geom::geography, 3000)"
+                )
+            )
+        )
+    assert "ix_villages_geog" in plan
+
+
+def test_gaps_rank_unserved_by_population_and_herd(world):
+    with world.connect() as conn, conn.begin():
+        cov.prepare(conn, cov.CoverageQuery("transfer_stations", 3000))
+        found = gaps.find(conn, 3000)
+    assert [v["code"] for v in found["villages"]] == ["EDGE_OUT", "FAR"]
+    assert [f["code"] for f in found["farms"]] == ["COW_OUT"]
+    # EDGE_OUT and COW_OUT are 2.5 km apart and FAR 20 km away: two gap areas within a 3 km radius
+    assert len(found["clusters"]) == 2
+    top = found["clusters"][0]
+    assert top["rank"] == 1 and set(top["members"]) == {"EDGE_OUT", "COW_OUT"}
+    assert top["population"] == 300 and top["pig_equivalents"] == pytest.approx(1500)
+
+
+def test_default_distance_comes_from_the_standard_and_absurd_input_is_refused(world):
+    assert cov.CoverageQuery("collection_points").resolved_distance() == 3000
+    for bad, message in (
+        (cov.CoverageQuery("transfer_stations"), "no standard default"),
+        (cov.CoverageQuery("transfer_stations", 0), "must be > 0"),
+        (cov.CoverageQuery("transfer_stations", 1e7), "must be > 0"),
+        (cov.CoverageQuery("villages", 100), "not a facility layer"),
+        (cov.CoverageQuery("manure_centers", 100, kind="x"), "has no kind"),
+    ):
+        with pytest.raises(cov.CoverageError, match=message):
+            bad.resolved_distance()
+
+
+def test_coverage_api_json_geojson_and_errors(world):
+    client = TestClient(create_app(world))
+    body = client.get("/coverage", params={"layer": "transfer_stations", "distance_m": 3000}).json()
+    assert body["city"]["villages_served"] == 2 and body["method"] == "geodesic"
+    geo = client.get(
+        "/coverage", params={"layer": "transfer_stations", "distance_m": 3000, "format": "geojson"}
+    )
+    features = geo.json()["features"]
+    served = {
+        f["properties"]["code"]: f["properties"]["served"]
+        for f in features
+        if f["properties"]["role"] in ("village", "farm")
+    }
+    assert served == {
+        "NEAR": True,
+        "EDGE_IN": True,
+        "EDGE_OUT": False,
+        "FAR": False,
+        "PIG_IN": True,
+        "COW_OUT": False,
+    }
+    (area,) = [f for f in features if f["properties"]["role"] == "service_area"]
+    assert area["geometry"]["type"] == "Polygon"
+    gaps_body = client.get("/coverage/gaps", params={"layer": "transfer_stations", "distance_m": 3000}).json()
+    assert gaps_body["villages_unserved"] == 2
+    for params, status in (
+        ({"layer": "transfer_stations"}, 400),
+        ({"layer": "transfer_stations", "distance_m": -1}, 400),
+        ({"layer": "transfer_stations", "distance_m": 200000}, 400),
+        ({"layer": "villages", "distance_m": 100}, 400),
+        ({"layer": "transfer_stations", "distance_m": 100, "status": "broken"}, 400),
+    ):
+        response = client.get("/coverage", params=params)
+        assert (
+            response.status_code == status and response.headers["content-type"] == "application/problem+json"
+        )
