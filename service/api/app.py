@@ -27,6 +27,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     from service.api import coverage
 
     app.include_router(coverage.router)
+    from service.api import planning
+
+    app.include_router(planning.router)
 
     @app.get("/", include_in_schema=False)
     def landing() -> dict[str, object]:

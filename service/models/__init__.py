@@ -12,6 +12,7 @@ from service.models.facilities import (
     TransferStation,
     TreatmentPlant,
 )
+from service.models.planning import PlanningScenario
 
 # The public layer names: fixed, used by export, OGC API, maps and import.
 LAYERS: dict[str, type[Base]] = {
@@ -42,6 +43,7 @@ __all__ = [
     "Community",
     "LivestockFarm",
     "ManureCenter",
+    "PlanningScenario",
     "PublicToilet",
     "Town",
     "TransferStation",

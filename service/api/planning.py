@@ -1,0 +1,84 @@
+"""Planning endpoints: what-if scenarios (played, never applied to the inventory), saved and listed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+
+from service.api.coverage import CoverageLayer
+from service.coverage.query import MAX_DISTANCE_M
+from service.planning import scenarios as sc
+
+router = APIRouter(tags=["planning"])
+
+
+class NewSiteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    capacity: float | None = Field(None, ge=0, description="t/day")
+    code: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
+    name: str | None = Field(None, min_length=1, max_length=200)
+
+
+class ScenarioBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("scenario", min_length=1, max_length=200)
+    layer: CoverageLayer
+    distance_m: float | None = Field(None, gt=0, le=MAX_DISTANCE_M, description="coverage reach before")
+    distance_m_after: float | None = Field(
+        None, gt=0, le=MAX_DISTANCE_M, description="reach after; default same"
+    )
+    add: list[NewSiteBody] = Field(default_factory=list, max_length=200)
+    remove: list[str] = Field(default_factory=list, max_length=10_000, description="codes to close")
+    capacity: dict[str, float] = Field(default_factory=dict, description="code → new capacity (t/day)")
+    save: bool = Field(False, description="keep the request and result in the scenario list")
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+@router.post("/planning/scenarios", summary="Play a what-if scenario: coverage and chain load before/after")
+def play_scenario(request: Request, body: ScenarioBody) -> dict[str, Any]:
+    scenario = sc.Scenario(
+        name=body.name,
+        layer=body.layer.value,
+        distance_m=body.distance_m,
+        distance_m_after=body.distance_m_after,
+        add=[sc.NewSite(s.lon, s.lat, s.capacity, s.code, s.name) for s in body.add],
+        remove=body.remove,
+        capacity=body.capacity,
+    )
+    engine = _engine(request)
+    try:
+        result = sc.play(engine, scenario)
+    except sc.ScenarioError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    result = jsonable_encoder(result)
+    result["id"] = (
+        sc.save(engine, body.name, body.model_dump(mode="json", exclude={"save"}), result)
+        if body.save
+        else None
+    )
+    return result
+
+
+@router.get("/planning/scenarios", summary="Saved scenarios")
+def list_scenarios(request: Request) -> dict[str, Any]:
+    return {"scenarios": jsonable_encoder(sc.listing(_engine(request)))}
+
+
+@router.get("/planning/scenarios/{scenario_id}", summary="One saved scenario: its request and result")
+def get_scenario(request: Request, scenario_id: int) -> dict[str, Any]:
+    found = sc.fetch(_engine(request), scenario_id)
+    if found is None:
+        raise HTTPException(404, f"no saved scenario {scenario_id}")
+    return dict(jsonable_encoder(found))

@@ -1,0 +1,1 @@
+"""Planning: what-if scenarios and siting of new facilities."""

@@ -1,0 +1,345 @@
+"""What-if scenarios: add hypothetical sites, close existing ones, change capacities or the reach, and see
+coverage and chain load before and after — without touching the inventory.
+
+The scenario is played inside a transaction that is always rolled back: the changes are written to the
+real tables there (so every constraint and trigger applies as for real data), sources are re-routed,
+the flows and coverage are computed again, and everything is undone. Saving keeps only the request and
+the result, in `planning_scenarios`.
+
+Re-routing rule: a source of the layer's previous stage moves to the nearest operational facility of
+the layer (geodesic) when its current one is closed by the scenario, or when a new site is nearer than
+its current one. New sites are linked to the nearest operational facility of the next stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from service.chain import assignment, flows
+from service.chain.parameters import STAGES
+from service.coverage import query as cov
+from service.models import TARGET_COLUMNS
+
+# Columns a new site needs besides the common ones, per layer (defaults for a hypothetical site).
+NEW_SITE_EXTRAS = {
+    "collection_points": ", kind, village_id",
+    "transfer_stations": "",
+    "treatment_plants": ", kind",
+    "manure_centers": "",
+    "biogas_centers": "",
+}
+COMPARED = (
+    "villages_served",
+    "population_served",
+    "households_served",
+    "farms_served",
+    "pig_equivalents_served",
+)
+
+
+class ScenarioError(ValueError):
+    """The scenario cannot be played; the message names the field."""
+
+
+@dataclass(frozen=True)
+class NewSite:
+    lon: float
+    lat: float
+    capacity: float | None = None
+    code: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    layer: str
+    distance_m: float | None = None
+    distance_m_after: float | None = None
+    add: list[NewSite] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+    capacity: dict[str, float] = field(default_factory=dict)
+
+
+def feeding_streams(layer: str) -> list[tuple[str, str]]:
+    """(stream, source layer) pairs whose sources deliver to `layer` in the chain."""
+    pairs = []
+    for stream, stages in STAGES.items():
+        if layer in stages and stages[layer] > 0:
+            pairs += [(stream, src) for src, n in stages.items() if n == stages[layer] - 1]
+    return pairs
+
+
+def _column(columns: dict[str, str], side: str, layer: str) -> str:
+    return next(c for c, lay in columns.items() if lay == layer and c.startswith(side))
+
+
+def _validate(conn: Connection, s: Scenario) -> None:
+    codes = set(s.remove) | set(s.capacity)
+    if codes:
+        found = set(
+            conn.execute(
+                text(f"SELECT code FROM {s.layer} WHERE code = ANY(:c)"), {"c": list(codes)}
+            ).scalars()
+        )
+        for field_name, values in (("remove", s.remove), ("capacity", list(s.capacity))):
+            missing = [c for c in values if c not in found]
+            if missing:
+                raise ScenarioError(f"{field_name}: no {s.layer} with code(s) {missing}")
+    for name, value in s.capacity.items():
+        if value < 0:
+            raise ScenarioError(f"capacity.{name}: must be ≥ 0, got {value:g}")
+    for i, site in enumerate(s.add):
+        inside = conn.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM towns "
+                "WHERE ST_Covers(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)))"
+            ),
+            {"lon": site.lon, "lat": site.lat},
+        ).scalar()
+        if not inside:
+            raise ScenarioError(f"add[{i}]: ({site.lon}, {site.lat}) lies outside every town of the city")
+        if site.capacity is not None and site.capacity < 0:
+            raise ScenarioError(f"add[{i}].capacity: must be ≥ 0, got {site.capacity:g}")
+
+
+def _coverage(conn: Connection, s: Scenario, distance: float | None) -> tuple[float, dict[str, Any]]:
+    used = cov.prepare(conn, cov.CoverageQuery(s.layer, distance))
+    return used, cov.summary(conn)
+
+
+def _loads(conn: Connection, layer: str) -> dict[str, dict[str, Any]]:
+    flows.compute(conn)
+    return {f["code"]: f for f in flows.facility_loads(conn, layer)}
+
+
+def _unconnected(conn: Connection) -> dict[str, float]:
+    return {t.stream: t.unconnected_t_per_day for t in flows.stream_totals(conn)}
+
+
+def _apply_changes(conn: Connection, s: Scenario) -> list[str]:
+    """Write the scenario into the tables (inside the doomed transaction); returns the new codes."""
+    if s.remove:
+        conn.execute(text(f"UPDATE {s.layer} SET status = 'closed' WHERE code = ANY(:c)"), {"c": s.remove})
+    for code, capacity in s.capacity.items():
+        conn.execute(text(f"UPDATE {s.layer} SET capacity = :v WHERE code = :c"), {"v": capacity, "c": code})
+    new_codes = []
+    for i, site in enumerate(s.add, start=1):
+        code = site.code or f"SCENARIO-{i}"
+        new_codes.append(code)
+        extras = NEW_SITE_EXTRAS[s.layer]
+        extra_values = {
+            "collection_points": ", 'bin_station', (SELECT v.id FROM villages v WHERE v.town_id = t.id "
+            "ORDER BY v.geom <-> p.geom LIMIT 1)",
+            "treatment_plants": ", 'incineration'",
+        }.get(s.layer, "")
+        conn.execute(
+            text(
+                f"""
+                INSERT INTO {s.layer} (code, name, status, capacity, capacity_unit, town_id, geom{extras})
+                SELECT :code, :name, 'operational', :capacity, 't/d', t.id, p.geom{extra_values}
+                FROM (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geom) p
+                JOIN towns t ON ST_Covers(t.geom, p.geom)
+                LIMIT 1
+                """
+            ),
+            {
+                "code": code,
+                "name": site.name or f"规划新址 {i}",
+                "capacity": site.capacity,
+                "lon": site.lon,
+                "lat": site.lat,
+            },
+        )
+    return new_codes
+
+
+def _reroute(conn: Connection, layer: str, new_codes: list[str]) -> int:
+    """Move sources to the nearest operational facility where the scenario makes that the right one."""
+    moved = 0
+    target_column = _column(TARGET_COLUMNS, "target", layer)
+    for stream, source in feeding_streams(layer):
+        result = conn.execute(
+            text(
+                f"""
+                WITH cur AS (
+                    SELECT l.id AS link_id, s.geom, t.status, t.code,
+                           ST_Distance(s.geom::geography, t.geom::geography) AS d_cur
+                    FROM chain_links l
+                    JOIN {source} s ON s.id = l.source_id
+                    JOIN {layer} t ON t.id = l.target_id
+                    WHERE l.stream = :stream AND l.source_layer = :source AND l.target_layer = :layer
+                ), best AS (
+                    SELECT DISTINCT ON (c.link_id) c.link_id, c.status, c.d_cur, n.id, n.code, n.d
+                    FROM cur c CROSS JOIN LATERAL (
+                        SELECT t.id, t.code, ST_Distance(t.geom::geography, c.geom::geography) AS d
+                        FROM {layer} t WHERE t.status = 'operational'
+                        ORDER BY t.geom <-> c.geom LIMIT {assignment.CANDIDATES}
+                    ) n
+                    ORDER BY c.link_id, n.d, n.id
+                )
+                UPDATE chain_links l SET {target_column} = b.id
+                FROM best b
+                WHERE l.id = b.link_id AND l.{target_column} <> b.id
+                  AND (b.status <> 'operational' OR (b.code = ANY(:new) AND b.d < b.d_cur))
+                """
+            ),
+            {"stream": stream, "source": source, "layer": layer, "new": new_codes},
+        )
+        moved += result.rowcount or 0
+    return moved
+
+
+def _link_new_sites_downstream(conn: Connection, layer: str, new_codes: list[str]) -> None:
+    if not new_codes:
+        return
+    flows.compute(conn)
+    for stream, stages in STAGES.items():
+        if layer not in stages:
+            continue
+        proposals, _ = assignment.propose(conn, stream)
+        assignment.apply(
+            conn, [p for p in proposals if p.source_layer == layer and p.source_code in new_codes]
+        )
+
+
+def _difference(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    return {k: after[k] - before[k] for k in COMPARED}
+
+
+def _facility_rows(
+    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], new_codes: list[str]
+) -> list[dict[str, Any]]:
+    rows = []
+    for code in sorted(set(before) | set(after)):
+        b, a = before.get(code), after.get(code)
+        rows.append(
+            {
+                "code": code,
+                "name": (a or b or {}).get("name"),
+                "hypothetical": code in new_codes,
+                "before": _load(b),
+                "after": _load(a),
+            }
+        )
+    return rows
+
+
+def _load(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "status": row["status"],
+        "capacity": row["capacity"],
+        "inflow_t_per_day": row["inflow_t_per_day"],
+        "utilisation": row["utilisation"],
+    }
+
+
+def play(engine: Engine, s: Scenario) -> dict[str, Any]:
+    """Coverage and chain load before and after the scenario; the inventory is left as it was."""
+    if s.layer not in cov.COVERAGE_LAYERS:
+        raise ScenarioError(f"layer: {s.layer!r} is not a facility layer ({', '.join(cov.COVERAGE_LAYERS)})")
+    with engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            _validate(conn, s)
+            try:
+                distance, cov_before = _coverage(conn, s, s.distance_m)
+                distance_after, _ = (
+                    (distance, None)
+                    if s.distance_m_after is None
+                    else (cov.CoverageQuery(s.layer, s.distance_m_after).resolved_distance(), None)
+                )
+            except cov.CoverageError as exc:
+                raise ScenarioError(str(exc)) from exc
+            loads_before = _loads(conn, s.layer)
+            unconnected_before = _unconnected(conn)
+            new_codes = _apply_changes(conn, s)
+            moved = _reroute(conn, s.layer, new_codes)
+            _link_new_sites_downstream(conn, s.layer, new_codes)
+            _, cov_after = _coverage(conn, s, distance_after)
+            loads_after = _loads(conn, s.layer)
+            unconnected_after = _unconnected(conn)
+        finally:
+            trans.rollback()  # a scenario never changes the inventory
+    towns_after = {t["code"]: t for t in cov_after["towns"]}
+    return {
+        "name": s.name,
+        "layer": s.layer,
+        "distance_m": {"before": distance, "after": distance_after},
+        "coverage": {
+            "before": {k: cov_before["city"][k] for k in COMPARED},
+            "after": {k: cov_after["city"][k] for k in COMPARED},
+            "difference": _difference(cov_before["city"], cov_after["city"]),
+            "towns": [
+                {"code": t["code"], "name": t["name"], "difference": _difference(t, towns_after[t["code"]])}
+                for t in cov_before["towns"]
+            ],
+        },
+        "chain": {
+            "sources_moved": moved,
+            "unconnected_t_per_day": {"before": unconnected_before, "after": unconnected_after},
+            "facilities": _facility_rows(loads_before, loads_after, new_codes),
+        },
+    }
+
+
+def save(engine: Engine, name: str, request: dict[str, Any], result: dict[str, Any]) -> int:
+    import json
+
+    with engine.begin() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "INSERT INTO planning_scenarios (name, request, result) "
+                    "VALUES (:n, CAST(:q AS jsonb), CAST(:r AS jsonb)) RETURNING id"
+                ),
+                {
+                    "n": name,
+                    "q": json.dumps(request, ensure_ascii=False),
+                    "r": json.dumps(result, ensure_ascii=False, default=float),
+                },
+            ).scalar_one()
+        )
+
+
+def listing(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [
+            dict(r)
+            for r in conn.execute(
+                text(
+                    "SELECT id, name, created_at, request ->> 'layer' AS layer, "
+                    "result -> 'coverage' -> 'difference' AS difference FROM planning_scenarios ORDER BY id"
+                )
+            ).mappings()
+        ]
+
+
+def fetch(engine: Engine, scenario_id: int) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                text("SELECT id, name, created_at, request, result FROM planning_scenarios WHERE id = :id"),
+                {"id": scenario_id},
+            )
+            .mappings()
+            .first()
+        )
+    return dict(row) if row else None
+
+
+__all__ = [
+    "NewSite",
+    "Scenario",
+    "ScenarioError",
+    "feeding_streams",
+    "fetch",
+    "listing",
+    "play",
+    "save",
+]
