@@ -27,6 +27,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     from service.api import coverage
 
     app.include_router(coverage.router)
+    from service.api import siting
+
+    app.include_router(siting.router)
     from service.api import planning
 
     app.include_router(planning.router)

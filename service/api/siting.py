@@ -1,0 +1,111 @@
+"""Siting endpoint: the best k new sites of a facility layer (maximal covering / capacitated p-median)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+
+from service.api import problems
+from service.coverage.query import MAX_DISTANCE_M
+from service.planning import siting
+
+router = APIRouter(tags=["planning"])
+
+
+class SitingLayer(StrEnum):
+    collection_points = "collection_points"
+    transfer_stations = "transfer_stations"
+    treatment_plants = "treatment_plants"
+    manure_centers = "manure_centers"
+    biogas_centers = "biogas_centers"
+
+
+class SitingModel(StrEnum):
+    maximal_covering = "maximal_covering"
+    p_median = "p_median"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Point(Strict):
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+class GivenCandidates(Strict):
+    source: Literal["points"]
+    points: list[Point] = Field(min_length=1, max_length=100_000)
+
+
+class GridCandidates(Strict):
+    source: Literal["grid"]
+    spacing_m: float = Field(ge=siting.MIN_GRID_SPACING_M, le=siting.MAX_GRID_SPACING_M)
+
+
+class VillageCandidates(Strict):
+    source: Literal["villages"]
+
+
+class SitingRequest(Strict):
+    layer: SitingLayer
+    model: SitingModel
+    k: int = Field(ge=1, description="number of new sites to choose")
+    distance_m: float = Field(
+        gt=0, le=MAX_DISTANCE_M, description="reach: covering radius, or longest assignment (geodesic, m)"
+    )
+    candidates: Annotated[GivenCandidates | GridCandidates | VillageCandidates, Field(discriminator="source")]
+    include_existing: bool = Field(
+        default=False,
+        description="covering: demand near an operational facility counts as covered; "
+        "p-median: operational facilities stay open with their capacity",
+    )
+    capacity_t_per_day: float | None = Field(
+        default=None, gt=0, le=100_000, description="capacity of each new site (p_median only)"
+    )
+    time_limit_s: float | None = Field(default=None, gt=0, le=60, description="CBC time limit")
+
+    def query(self) -> siting.SitingQuery:
+        c = self.candidates
+        return siting.SitingQuery(
+            layer=self.layer.value,
+            model=self.model.value,
+            k=self.k,
+            distance_m=self.distance_m,
+            candidates=siting.Candidates(
+                source=c.source,
+                points=tuple((p.lon, p.lat) for p in c.points) if isinstance(c, GivenCandidates) else (),
+                spacing_m=c.spacing_m if isinstance(c, GridCandidates) else None,
+            ),
+            include_existing=self.include_existing,
+            capacity_t_per_day=self.capacity_t_per_day,
+            time_limit_s=self.time_limit_s,
+        )
+
+
+def settings(request: Request) -> siting.SitingSettings:
+    """Limits: `app.state.siting_settings` when set (tests), else from the environment."""
+    configured = getattr(request.app.state, "siting_settings", None)
+    return configured if isinstance(configured, siting.SitingSettings) else siting.SitingSettings()
+
+
+@router.post("/planning/siting", summary="Best k new sites for a facility layer (covering or p-median)")
+def plan_siting(request: Request, body: SitingRequest) -> Any:
+    limits = settings(request)
+    engine: Engine = request.app.state.engine
+    try:
+        with engine.connect() as conn, conn.begin():
+            problem = siting.prepare(conn, body.query(), limits)
+        # the connection is back in the pool before CBC runs
+        return siting.solve(problem, limits)
+    except siting.ProblemTooLarge as exc:
+        return problems.problem(422, str(exc), measure=exc.measure, size=exc.size, max_size=exc.limit)
+    except siting.Unsolvable as exc:
+        raise HTTPException(422, str(exc)) from exc
+    except siting.SitingError as exc:
+        raise HTTPException(400, str(exc)) from exc
