@@ -179,3 +179,24 @@ def test_coverage_api_json_geojson_and_errors(world):
         assert (
             response.status_code == status and response.headers["content-type"] == "application/problem+json"
         )
+
+
+def test_coverage_xlsx_report_opens_with_the_same_figures(world, tmp_path):
+    from openpyxl import load_workbook
+
+    client = TestClient(create_app(world))
+    response = client.get(
+        "/coverage", params={"layer": "transfer_stations", "distance_m": 3000, "format": "xlsx"}
+    )
+    assert response.status_code == 200
+    assert "coverage-transfer_stations-3000m.xlsx" in response.headers["content-disposition"]
+    path = tmp_path / "coverage.xlsx"
+    path.write_bytes(response.content)
+    book = load_workbook(path, read_only=True)
+    assert book.sheetnames == ["coverage", "towns", "facilities", "unserved"]
+    rows = book["coverage"].iter_rows(values_only=True)
+    about = {row[0]: row[1] for row in rows if len(row) > 1 and row[0]}
+    assert (about["villages_served"], about["population_served"], about["farms_served"]) == (2, 1500, 1)
+    unserved = [row for row in book["unserved"].iter_rows(values_only=True)][1:]
+    assert [(r[1], r[4]) for r in unserved if r[0].endswith("village")] == [("EDGE_OUT", 300), ("FAR", 200)]
+    assert [r[1] for r in unserved if r[0].endswith("farm")] == ["COW_OUT"]

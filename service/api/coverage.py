@@ -7,10 +7,10 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import Engine, text
 
-from service.coverage import gaps
+from service.coverage import gaps, report
 from service.coverage import query as cov
 from service.models import STATUSES
 
@@ -28,6 +28,7 @@ class CoverageLayer(StrEnum):
 class CoverageFormat(StrEnum):
     json = "json"
     geojson = "geojson"
+    xlsx = "xlsx"
 
 
 Distance = Annotated[
@@ -76,17 +77,24 @@ def coverage(
     with engine.connect() as conn, conn.begin():
         distance = cov.prepare(conn, q)
         result = cov.summary(conn)
-    return JSONResponse(
-        {
+        meta = {
             "layer": q.layer,
             "distance_m": distance,
             "method": "geodesic",
             "statuses": list(q.statuses),
             "kind": q.kind,
             "distance_source": cov.DISTANCE_SOURCES.get(q.layer) if distance_m is None else "request",
-            **result,
         }
-    )
+        if format is CoverageFormat.xlsx:
+            body = report.workbook(conn, meta, result)
+            return Response(
+                body,
+                media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                headers={
+                    "content-disposition": f'attachment; filename="coverage-{q.layer}-{distance:.0f}m.xlsx"'
+                },
+            )
+    return JSONResponse({**meta, **result})
 
 
 def _geojson(engine: Engine, q: cov.CoverageQuery) -> Iterator[str]:
