@@ -54,38 +54,40 @@ SELECT 'manure', 'livestock_farms', id, town_id, head_on_hand * manure_kg / 1000
 FROM farm
 """
 
+# Each link with its source's out-degree (even split) and the share its source passes on. A real,
+# analysed table: the planner needs true row counts here, or it loops (seen on national-size data).
+LINK_STEP_SQL = """
+CREATE TEMP TABLE chain_link_step ON COMMIT DROP AS
+SELECT l.id, l.stream, l.source_layer, l.source_id, l.target_layer, l.target_id,
+       count(*) OVER (PARTITION BY l.stream, l.source_layer, l.source_id)::float8 AS n,
+       coalesce(mc.forwarded_share, 1)::float8 AS share
+FROM chain_links l
+LEFT JOIN manure_centers mc ON l.source_layer = 'manure_centers' AND mc.id = l.source_id;
+CREATE INDEX ON chain_link_step (source_layer, source_id, stream);
+ANALYZE chain_link_step
+"""
+
 LINK_FLOW_SQL = f"""
 CREATE TEMP TABLE chain_link_flow ON COMMIT DROP AS
-WITH RECURSIVE links AS (
-    SELECT id, stream, source_layer, source_id, target_layer, target_id FROM chain_links
-), out_degree AS (
-    SELECT stream, source_layer, source_id, count(*)::float8 AS n FROM links GROUP BY 1, 2, 3
-), passed_on AS (  -- share of a facility's inflow it forwards downstream
-    SELECT 'manure_centers'::text AS layer, id, forwarded_share::float8 AS share FROM manure_centers
-), first_hop AS (
-    SELECT l.id AS link_id, l.stream, l.target_layer, l.target_id, g.t_per_day / d.n AS amount
+WITH RECURSIVE first_hop AS (
+    SELECT l.id AS link_id, l.stream, l.target_layer, l.target_id, g.t_per_day / l.n AS amount
     FROM chain_generation g
-    JOIN links l ON l.stream = g.stream AND l.source_layer = g.layer AND l.source_id = g.id
-    JOIN out_degree d ON d.stream = l.stream AND d.source_layer = l.source_layer AND d.source_id = l.source_id
+    JOIN chain_link_step l ON l.stream = g.stream AND l.source_layer = g.layer AND l.source_id = g.id
 ), seed AS (
     SELECT stream, target_layer AS layer, target_id AS id, sum(amount) AS amount
     FROM first_hop GROUP BY 1, 2, 3
 ), carry(link_id, stream, layer, id, amount, path) AS (
-    SELECT l.id, l.stream, l.target_layer, l.target_id, s.amount * coalesce(p.share, 1) / d.n, ARRAY[l.id]
+    SELECT l.id, l.stream, l.target_layer, l.target_id, s.amount * l.share / l.n, ARRAY[l.id]
     FROM seed s
-    JOIN links l ON l.stream = s.stream AND l.source_layer = s.layer AND l.source_id = s.id
-    JOIN out_degree d ON d.stream = l.stream AND d.source_layer = l.source_layer AND d.source_id = l.source_id
-    LEFT JOIN passed_on p ON p.layer = s.layer AND p.id = s.id
+    JOIN chain_link_step l ON l.stream = s.stream AND l.source_layer = s.layer AND l.source_id = s.id
     UNION ALL
-    SELECT l.id, l.stream, l.target_layer, l.target_id, c.amount * coalesce(p.share, 1) / d.n, c.path || l.id
+    SELECT l.id, l.stream, l.target_layer, l.target_id, c.amount * l.share / l.n, c.path || l.id
     FROM carry c
-    JOIN links l ON l.stream = c.stream AND l.source_layer = c.layer AND l.source_id = c.id
-    JOIN out_degree d ON d.stream = l.stream AND d.source_layer = l.source_layer AND d.source_id = l.source_id
-    LEFT JOIN passed_on p ON p.layer = c.layer AND p.id = c.id
+    JOIN chain_link_step l ON l.stream = c.stream AND l.source_layer = c.layer AND l.source_id = c.id
     WHERE l.id <> ALL(c.path) AND cardinality(c.path) < {MAX_DEPTH}
 )
 SELECT l.id AS link_id, l.stream, coalesce(sum(x.amount), 0) AS flow_t_per_day
-FROM links l LEFT JOIN (
+FROM chain_link_step l LEFT JOIN (
     SELECT link_id, amount FROM first_hop UNION ALL SELECT link_id, amount FROM carry
 ) x ON x.link_id = l.id
 GROUP BY l.id, l.stream
@@ -135,7 +137,7 @@ CREATE TEMP TABLE chain_node ON COMMIT DROP AS {_node_union()};
 CREATE INDEX ON chain_node (layer, id)
 """
 
-TEMP_TABLES = ("chain_node", "chain_generation", "chain_link_flow", "chain_facility")
+TEMP_TABLES = ("chain_node", "chain_generation", "chain_link_step", "chain_link_flow", "chain_facility")
 
 
 def compute(conn: Connection, params: ChainParameters | None = None) -> None:
@@ -153,6 +155,8 @@ def compute(conn: Connection, params: ChainParameters | None = None) -> None:
             "excreta": params.excreta_kg_per_person_day,
         },
     )
+    for statement in LINK_STEP_SQL.split(";"):
+        conn.execute(text(statement))
     conn.execute(text(LINK_FLOW_SQL))
     conn.execute(text(FACILITY_SQL))
     for table in TEMP_TABLES:

@@ -191,10 +191,10 @@ def _cycles(conn: Connection) -> list[Finding]:
         f"""
         WITH RECURSIVE walk(start_id, start_layer, start_node, layer, id, path) AS (
             SELECT l.id, l.source_layer, l.source_id, l.target_layer, l.target_id, ARRAY[l.id]
-            FROM chain_links l WHERE l.source_layer NOT IN ('villages', 'livestock_farms')
+            FROM chain_link_step l WHERE l.source_layer NOT IN ('villages', 'livestock_farms')
             UNION ALL
             SELECT w.start_id, w.start_layer, w.start_node, l.target_layer, l.target_id, w.path || l.id
-            FROM walk w JOIN chain_links l ON l.source_layer = w.layer AND l.source_id = w.id
+            FROM walk w JOIN chain_link_step l ON l.source_layer = w.layer AND l.source_id = w.id
             WHERE l.id <> ALL(w.path) AND cardinality(w.path) < 32
         )
         SELECT DISTINCT ON (w.start_id) {NODE_COLUMNS}, w.start_id AS link_id, w.path, cl.stream
