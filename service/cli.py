@@ -246,6 +246,43 @@ def cmd_chain_indicators(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from service.db import make_engine
+    from service.export.formats import prepare
+    from service.export.progress import ProgressBar
+    from service.features.errors import ParameterError, UnknownLayer
+
+    params: dict[str, list[str]] = {}
+    for option, name in (
+        ("bbox", "bbox"),
+        ("bbox_crs", "bbox-crs"),
+        ("crs", "crs"),
+        ("datetime", "datetime"),
+        ("filter", "filter"),
+        ("properties", "properties"),
+        ("sortby", "sortby"),
+        ("geometry", "geometry"),
+    ):
+        if getattr(args, option) is not None:
+            params[name] = [getattr(args, option)]
+    for condition in args.where:
+        name, sep, value = condition.partition("=")
+        if not sep:
+            raise CommandError(f"--where {condition!r}: expected PROPERTY=VALUE")
+        params.setdefault(name.strip(), []).append(value)
+    try:
+        job = prepare(make_engine(database_url()), args.layer, args.format, params)
+        bar = ProgressBar(f"{args.layer}.{args.format}", job.count())
+        job.write(Path(args.output), bar.update)
+        bar.done()
+    except (ParameterError, UnknownLayer) as exc:
+        raise CommandError(str(exc)) from None
+    print(
+        json.dumps({"layer": args.layer, "format": args.format, "file": args.output, "features": bar.total})
+    )
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------------------
 def _non_negative(value: str) -> int:
     try:
@@ -313,6 +350,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=20261127)
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.set_defaults(func=cmd_demo_generate)
+
+    p = sub.add_parser("export", help="write a layer (or all: every layer, GeoPackage) to a file")
+    p.add_argument("layer", help="layer name, or all (with -f gpkg)")
+    p.add_argument(
+        "-f", "--format", required=True, choices=("geojson", "geojsonseq", "csv", "xlsx", "kml", "gpkg")
+    )
+    p.add_argument("-o", "--output", required=True, help="file to write (replaced if it exists)")
+    p.add_argument("--bbox", help="minx,miny,maxx,maxy (lon/lat unless --bbox-crs)")
+    p.add_argument("--bbox-crs", help="CRS of --bbox, e.g. EPSG:4549")
+    p.add_argument("--crs", help="output CRS of csv/xlsx/gpkg, e.g. EPSG:4490 or EPSG:4528")
+    p.add_argument("--datetime", help="instant or interval on updated_at, e.g. 2025-01-01/..")
+    p.add_argument("--filter", help="CQL2 text, e.g. \"species = 'pig' AND head_count > 1000\"")
+    p.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="PROPERTY=VALUE",
+        help="property filter, repeatable (e.g. --where town=370782001 --where status=operational)",
+    )
+    p.add_argument("--properties", help="comma-separated properties to keep")
+    p.add_argument("--sortby", help="e.g. -capacity,name")
+    p.add_argument("--geometry", choices=("xy", "wkt"), help="csv/xlsx geometry: lon/lat columns or WKT")
+    p.set_defaults(func=cmd_export)
     chain = sub.add_parser("chain", help="the household → village → town → city chain").add_subparsers(
         dest="chain_command", required=True
     )

@@ -20,6 +20,11 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(health.router)
     # -- layers out: OGC API Features, export, tiles (register routers here) --
+    from service.api import export, ogc, tiles
+
+    app.include_router(ogc.router)
+    app.include_router(export.router)
+    app.include_router(tiles.router)
     # -- chain: flows, integrity, indicators, diagram (register routers here) --
     from service.api import chain
 
@@ -33,17 +38,5 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     from service.api import planning
 
     app.include_router(planning.router)
-
-    @app.get("/", include_in_schema=False)
-    def landing() -> dict[str, object]:
-        return {
-            "title": "sanichain",
-            "description": app.description,
-            "links": [
-                {"rel": "service-doc", "href": "/docs", "title": "API documentation"},
-                {"rel": "service-desc", "href": "/openapi.json", "title": "OpenAPI 3 definition"},
-                {"rel": "status", "href": "/health", "title": "Service health"},
-            ],
-        }
 
     return app

@@ -1,0 +1,387 @@
+"""OGC API – Features (Part 1 Core + GeoJSON, Part 2 CRS, Part 3 CQL2 text) over the public layers.
+
+Thin: parameters → service.features → streamed GeoJSON. Domain errors become problem+json here.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from sqlalchemy import Engine
+from sqlalchemy.exc import DataError, OperationalError
+
+from service.api.problems import problem
+from service.api.streaming import CursorStreamingResponse
+from service.features import catalogue, pages
+from service.features import crs as crs_
+from service.features.catalogue import Layer
+from service.features.errors import ParameterError
+from service.features.params import feature_query, parse_crs
+
+router = APIRouter(tags=["OGC API – Features"])
+
+GEOJSON = "application/geo+json"
+# FastAPI writes OpenAPI 3.1 (so the oas30 class is not claimed); the link keeps the 3.0 media type
+# because GDAL's OAPIF driver looks for exactly that one to read the API definition.
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+]
+JSON_TYPES = {
+    "string": "string",
+    "integer": "integer",
+    "number": "number",
+    "boolean": "boolean",
+    "date": "string",
+    "datetime": "string",
+}
+LayerName = Annotated[str, Path(description="layer name, e.g. livestock_farms")]
+
+
+def _engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def _layer(name: str) -> Layer:
+    try:
+        return catalogue.layer(name)
+    except KeyError:
+        raise LookupError(f"no collection {name!r}; see /collections") from None
+
+
+def _url(request: Request, path: str) -> str:
+    return str(request.base_url).rstrip("/") + path
+
+
+def _problem_for(exc: Exception) -> Response:
+    if isinstance(exc, ParameterError):
+        return problem(
+            400, exc.detail if exc.detail.startswith(exc.parameter) else str(exc), parameter=exc.parameter
+        )
+    if isinstance(exc, LookupError):
+        return problem(404, str(exc.args[0]) if exc.args else "not found")
+    if isinstance(exc, DataError):  # a value PostgreSQL refuses (e.g. out of a type's range)
+        reason = str(exc.orig).strip().splitlines()[0]
+        return problem(400, f"a parameter value cannot be used: {reason}")
+    if isinstance(exc, OperationalError):
+        return problem(503, f"database unreachable: {str(exc.orig).strip().splitlines()[0]}")
+    raise exc
+
+
+def _answer(build: Callable[[], Response]) -> Response:
+    try:
+        return build()
+    except (ParameterError, LookupError, DataError, OperationalError) as exc:
+        return _problem_for(exc)
+
+
+def _wants_html(request: Request) -> bool:
+    f = request.query_params.get("f")
+    if f:
+        return f.lower() == "html"
+    return "text/html" in request.headers.get("accept", "")
+
+
+# -- landing, conformance ------------------------------------------------------------------------
+def landing_html(doc: dict[str, Any]) -> str:
+    """The browser's view of the landing page: title and links (a map will take its place)."""
+    items = "".join(
+        f'<li><a href="{html.escape(link["href"])}">{html.escape(link.get("title", link["rel"]))}</a></li>'
+        for link in doc["links"]
+    )
+    return (
+        '<!doctype html><html lang="en"><meta charset="utf-8">'
+        f"<title>{html.escape(doc['title'])}</title>"
+        f"<h1>{html.escape(doc['title'])}</h1><p>{html.escape(doc['description'])}</p><ul>{items}</ul></html>"
+    )
+
+
+@router.get("/", summary="Landing page", response_model=None)
+def landing(request: Request, f: Annotated[str | None, Query(description="json or html")] = None) -> Response:
+    doc = {
+        "title": "sanichain",
+        "description": "Rural sanitation inventory of a city: household → village → town → city.",
+        "links": [
+            {"rel": "self", "href": _url(request, "/"), "type": "application/json", "title": "This document"},
+            {
+                "rel": "service-desc",
+                "href": _url(request, "/openapi.json"),
+                "type": OPENAPI,
+                "title": "OpenAPI definition",
+            },
+            {
+                "rel": "service-doc",
+                "href": _url(request, "/docs"),
+                "type": "text/html",
+                "title": "API documentation",
+            },
+            {
+                "rel": "conformance",
+                "href": _url(request, "/conformance"),
+                "type": "application/json",
+                "title": "Conformance classes",
+            },
+            {
+                "rel": "data",
+                "href": _url(request, "/collections"),
+                "type": "application/json",
+                "title": "Layers (feature collections)",
+            },
+            {
+                "rel": "status",
+                "href": _url(request, "/health"),
+                "type": "application/json",
+                "title": "Service health",
+            },
+        ],
+    }
+    if _wants_html(request):
+        return HTMLResponse(landing_html(doc))
+    return JSONResponse(doc)
+
+
+@router.get("/conformance", summary="Conformance classes")
+def conformance() -> dict[str, list[str]]:
+    return {"conformsTo": CONFORMANCE}
+
+
+# -- collections ----------------------------------------------------------------------------------
+def _collection(request: Request, layer: Layer, extent: list[float] | None) -> dict[str, Any]:
+    base = f"/collections/{layer.name}"
+    doc: dict[str, Any] = {
+        "id": layer.name,
+        "title": layer.title,
+        "description": f"{layer.title} ({layer.geometry_type})",
+        "itemType": "feature",
+        "crs": crs_.uris(),
+        "storageCrs": crs_.CRS84,
+        "links": [
+            {"rel": "self", "href": _url(request, base), "type": "application/json", "title": layer.title},
+            {"rel": "items", "href": _url(request, base + "/items"), "type": GEOJSON, "title": "Features"},
+            {
+                # GDAL's OAPIF driver takes field types from this link (it matches "describedBy" exactly)
+                "rel": "describedBy",
+                "href": _url(request, base + "/schema"),
+                "type": "application/schema+json",
+                "title": "Schema of the features",
+            },
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "href": _url(request, base + "/queryables"),
+                "type": "application/schema+json",
+                "title": "Queryables",
+            },
+            {
+                "rel": "alternate",
+                "href": _url(request, f"/export/{layer.name}.gpkg"),
+                "type": "application/geopackage+sqlite3",
+                "title": "Download as GeoPackage",
+            },
+            {
+                "rel": "alternate",
+                "href": _url(request, f"/tiles/{layer.name}.json"),
+                "type": "application/json",
+                "title": "Vector tiles (TileJSON)",
+            },
+        ],
+    }
+    if extent is not None:
+        doc["extent"] = {"spatial": {"bbox": [extent], "crs": crs_.CRS84}}
+    return doc
+
+
+@router.get("/collections", summary="The layers")
+def collections(request: Request) -> Response:
+    engine = _engine(request)
+    docs = [
+        _collection(request, layer, pages.spatial_extent(engine, layer.table.name))
+        for layer in catalogue.layers()
+    ]
+    return JSONResponse(
+        {
+            "links": [{"rel": "self", "href": _url(request, "/collections"), "type": "application/json"}],
+            "collections": docs,
+        }
+    )
+
+
+@router.get("/collections/{layer}", summary="One layer")
+def collection(request: Request, layer: LayerName) -> Response:
+    def build() -> Response:
+        found = _layer(layer)
+        return JSONResponse(
+            _collection(request, found, pages.spatial_extent(_engine(request), found.table.name))
+        )
+
+    return _answer(build)
+
+
+@router.get("/collections/{layer}/queryables", summary="Properties usable in filters")
+def queryables(request: Request, layer: LayerName) -> Response:
+    return _answer(lambda: _schema(request, layer, "queryables"))
+
+
+@router.get("/collections/{layer}/schema", summary="JSON Schema of the layer's GeoJSON features")
+def schema(request: Request, layer: LayerName) -> Response:
+    def build() -> Response:
+        found = _layer(layer)
+        properties = _property_schemas(found)
+        del properties["geom"]
+        doc = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": _url(request, f"/collections/{found.name}/schema"),
+            "title": found.title,
+            "type": "object",
+            "required": ["type", "id", "geometry", "properties"],
+            "properties": {
+                "type": {"type": "string", "enum": ["Feature"]},
+                "id": {"type": "integer"},
+                "geometry": {"type": "object", "description": f"GeoJSON {found.geometry_type}"},
+                "properties": {"type": "object", "properties": properties},
+            },
+        }
+        return JSONResponse(doc, media_type="application/schema+json")
+
+    return _answer(build)
+
+
+def _property_schemas(found: Layer) -> dict[str, Any]:
+    props: dict[str, Any] = {"geom": {"$ref": f"https://geojson.org/schema/{found.geometry_type}.json"}}
+    for f in found.fields:
+        prop: dict[str, Any] = {"type": JSON_TYPES[f.kind]}
+        if f.vocabulary:
+            prop["enum"] = list(f.vocabulary)
+        if f.kind in ("date", "datetime"):
+            prop["format"] = "date" if f.kind == "date" else "date-time"
+        props[f.name] = prop
+    return props
+
+
+def _schema(request: Request, layer: str, kind: str) -> Response:
+    """The queryables (OGC API Features Part 3): every property, with its type and vocabulary."""
+    found = _layer(layer)
+    props = _property_schemas(found)
+    doc = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": _url(request, f"/collections/{found.name}/{kind}"),
+        "type": "object",
+        "title": found.title,
+        "properties": props,
+    }
+    return JSONResponse(doc, media_type="application/schema+json")
+
+
+# -- features -------------------------------------------------------------------------------------
+def _params(request: Request) -> dict[str, list[str]]:
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, []).append(value)
+    return params
+
+
+@router.get(
+    "/collections/{layer}/items",
+    summary="Features of a layer (GeoJSON, streamed, keyset-paged)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {GEOJSON: {}}}},
+)
+def items(
+    request: Request,
+    layer: LayerName,
+    limit: Annotated[str | None, Query(description="features per page, 1–10000 (default 10)")] = None,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS URI of bbox")] = None,
+    crs: Annotated[str | None, Query(description="output CRS URI (default CRS84)")] = None,
+    datetime: Annotated[str | None, Query(description="instant or interval on updated_at")] = None,
+    properties: Annotated[str | None, Query(description="comma-separated property names")] = None,
+    sortby: Annotated[str | None, Query(description="e.g. -capacity,+name")] = None,
+    filter: Annotated[str | None, Query(description="CQL2 text")] = None,
+    filter_lang: Annotated[str | None, Query(alias="filter-lang")] = None,
+    filter_crs: Annotated[str | None, Query(alias="filter-crs")] = None,
+    town: Annotated[str | None, Query(description="town code(s), comma-separated")] = None,
+    cursor: Annotated[str | None, Query(description="opaque position from a next link")] = None,
+) -> Response:
+    def build() -> Response:
+        found = _layer(layer)
+        q = feature_query(found, _params(request))
+        self_url = str(request.url)
+
+        def links(next_cursor: str | None) -> list[dict[str, Any]]:
+            out = [
+                {"rel": "self", "href": self_url, "type": GEOJSON, "title": "This page"},
+                {
+                    "rel": "collection",
+                    "href": _url(request, f"/collections/{found.name}"),
+                    "type": "application/json",
+                    "title": found.title,
+                },
+            ]
+            if next_cursor is not None:
+                out.append(
+                    {
+                        "rel": "next",
+                        "href": str(request.url.include_query_params(cursor=next_cursor)),
+                        "type": GEOJSON,
+                        "title": "Next page",
+                    }
+                )
+            return out
+
+        return CursorStreamingResponse(
+            pages.page_chunks(_engine(request), q, links),
+            media_type=GEOJSON,
+            headers={"Content-Crs": f"<{q.crs.uri}>"},
+            on_error=_problem_for,
+        )
+
+    return _answer(build)
+
+
+@router.get(
+    "/collections/{layer}/items/{feature_id}",
+    summary="One feature",
+    responses={200: {"content": {GEOJSON: {}}}},
+)
+def item(
+    request: Request,
+    layer: LayerName,
+    feature_id: str,
+    crs: Annotated[str | None, Query(description="output CRS URI (default CRS84)")] = None,
+) -> Response:
+    def build() -> Response:
+        found = _layer(layer)
+        for name in request.query_params:
+            if name not in ("crs", "f"):
+                raise ParameterError(name, "unknown parameter")
+        out_crs = parse_crs("crs", crs)
+        if not feature_id.isdigit() or len(feature_id) > 18:
+            raise LookupError(f"no feature {feature_id!r} in {found.name}")
+        q = feature_query(found, {"crs": [crs]} if crs else {})
+        feature = pages.one_feature(_engine(request), q, int(feature_id))
+        if feature is None:
+            raise LookupError(f"no feature {feature_id} in {found.name}")
+        feature["links"] = [
+            {"rel": "self", "href": str(request.url), "type": GEOJSON},
+            {
+                "rel": "collection",
+                "href": _url(request, f"/collections/{found.name}"),
+                "type": "application/json",
+            },
+        ]
+        return JSONResponse(feature, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs.uri}>"})
+
+    return _answer(build)

@@ -1,0 +1,67 @@
+"""Vector tiles: /tiles/{layer}/{z}/{x}/{y}.mvt and their TileJSON at /tiles/{layer}.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from service.api.problems import problem
+from service.features import catalogue, pages, tiles
+from service.features.errors import ParameterError
+
+router = APIRouter(tags=["Vector tiles"])
+
+
+@router.get("/tiles/{layer}.json", summary="TileJSON 3.0 of a layer's vector tiles")
+def tilejson(request: Request, layer: str) -> Response:
+    try:
+        found = catalogue.layer(layer)
+    except KeyError:
+        return problem(404, f"no layer {layer!r}")
+    base = str(request.base_url).rstrip("/")
+    doc: dict[str, Any] = {
+        "tilejson": "3.0.0",
+        "name": found.name,
+        "description": f"{found.title}; at most {tiles.MAX_FEATURES:,} features per tile",
+        "scheme": "xyz",
+        "tiles": [f"{base}/tiles/{found.name}/{{z}}/{{x}}/{{y}}.mvt"],
+        "minzoom": 0,
+        "maxzoom": tiles.MAX_ZOOM,
+        "vector_layers": [
+            {
+                "id": found.name,
+                "fields": {"id": "Number", **{f.name: _field_type(f.kind) for f in tiles.tile_fields(found)}},
+                "minzoom": 0,
+                "maxzoom": tiles.MAX_ZOOM,
+            }
+        ],
+    }
+    extent = pages.spatial_extent(request.app.state.engine, found.table.name)
+    if extent is not None:
+        doc["bounds"] = extent
+        doc["center"] = [(extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2, 8]
+    return JSONResponse(doc)
+
+
+def _field_type(kind: str) -> str:
+    return {"integer": "Number", "number": "Number", "boolean": "Boolean"}.get(kind, "String")
+
+
+@router.get(
+    "/tiles/{layer}/{z}/{x}/{y}.mvt",
+    summary="One Mapbox vector tile (Web Mercator, XYZ)",
+    response_class=Response,
+    responses={200: {"content": {tiles.MEDIA_TYPE: {}}}},
+)
+def tile(request: Request, layer: str, z: int, x: int, y: int) -> Response:
+    try:
+        found = catalogue.layer(layer)
+    except KeyError:
+        return problem(404, f"no layer {layer!r}")
+    try:
+        data = tiles.tile(request.app.state.engine, found, z, x, y)
+    except ParameterError as exc:
+        return problem(400, str(exc), parameter=exc.parameter)
+    return Response(data, media_type=tiles.MEDIA_TYPE, headers={"Cache-Control": "public, max-age=60"})

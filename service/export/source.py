@@ -1,0 +1,71 @@
+"""What an export reads: the rows of one layer's query, streamed from a server-side cursor."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func
+from sqlalchemy.sql.elements import ColumnElement
+
+from service.features import held
+from service.features.catalogue import Field
+from service.features.query import FeatureQuery, all_rows_statement, count_statement, selected_fields
+
+ROWS_PER_FETCH = 5000
+Progress = Callable[[int], None]  # called with the number of rows written so far
+
+
+@dataclass(frozen=True)
+class LayerExport:
+    """One layer's part of an export: the query and where it reads from."""
+
+    engine: Engine
+    query: FeatureQuery
+
+    @property
+    def fields(self) -> list[Field]:
+        return selected_fields(self.query)
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(count_statement(self.query)).scalar_one())
+
+    def rows(self, columns: Sequence[ColumnElement[Any]]) -> Iterator[Any]:
+        """(id, *columns) of every matching feature, in the query's order."""
+        stmt = all_rows_statement(self.query, [self.query.layer.id_column, *columns])
+        conn = held.hold(self.engine.connect())  # see service/features/held.py
+        try:
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            result = conn.execution_options(stream_results=True, yield_per=ROWS_PER_FETCH).execute(stmt)
+            try:
+                yield from result
+            finally:  # the server-side cursor before the connection
+                result.close()
+        finally:
+            held.release(conn)
+
+    def attribute_columns(self) -> list[ColumnElement[Any]]:
+        return [f.column for f in self.fields]
+
+
+def counting(rows: Iterator[Any], progress: Progress | None, every: int = 10_000) -> Iterator[Any]:
+    """Pass rows through, telling `progress` how many went by (every `every` rows and at the end)."""
+    n = 0
+    for n, row in enumerate(rows, 1):
+        if progress is not None and n % every == 0:
+            progress(n)
+        yield row
+    if progress is not None:
+        progress(n)
+
+
+def utc_text(value: dt.datetime) -> str:
+    """A timestamp as ISO 8601 in UTC with Z (what GDAL writes and Excel users expect)."""
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def x_y(geom: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    return [func.ST_X(geom), func.ST_Y(geom)]

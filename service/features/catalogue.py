@@ -1,0 +1,177 @@
+"""The public layers as feature collections: their properties, types and geometry, read from the models.
+
+Every column of a layer except `id` (the feature id) and `geom` is a property; layers with a town get
+the town's official code as `town_code` too. Property names are the only identifiers that ever reach
+SQL from a request, and only after they were found here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    FromClause,
+    Integer,
+    Numeric,
+    SmallInteger,
+    Table,
+    Text,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from service.models import LAYERS, SOURCE_COLUMNS, STATUSES, STREAMS, TARGET_COLUMNS, Town
+from service.models.areas import TOWN_KINDS
+from service.models.facilities import (
+    COLLECTION_POINT_KINDS,
+    LARGE_FARM_THRESHOLDS,
+    MANURE_FACILITY_TYPES,
+    PLANT_KINDS,
+    SPECIES,
+    TOILET_KINDS,
+)
+
+Kind = Literal["string", "integer", "number", "boolean", "date", "datetime"]
+
+_KINDS: tuple[tuple[type, Kind], ...] = (
+    (Boolean, "boolean"),
+    (SmallInteger, "integer"),
+    (BigInteger, "integer"),
+    (Integer, "integer"),
+    (Numeric, "number"),
+    (DateTime, "datetime"),
+    (Date, "date"),
+    (Text, "string"),
+)
+
+TITLES = {
+    "towns": "Town-level units 乡镇（街道）",
+    "villages": "Administrative villages 行政村",
+    "collection_points": "Village collection points 村收集点",
+    "transfer_stations": "Town compression transfer stations 乡镇垃圾压缩中转站",
+    "treatment_plants": "Incineration plants and landfills 垃圾焚烧发电厂/填埋场",
+    "manure_centers": "Fecal/manure treatment centres 粪污集中处理中心",
+    "biogas_centers": "Biogas centres 大型沼气处理中心",
+    "livestock_farms": "Livestock and poultry farms 畜禽养殖场",
+    "public_toilets": "Urban public toilets 城区公厕",
+    "chain_links": "Chain links 收运链路",
+}
+
+# Main attributes a map or export is usually filtered by; every property can be filtered, these are
+# the ones listed first in the queryables and in the API documentation.
+MAIN_ATTRIBUTES = ("town", "status", "kind", "species", "stream", "station_class", "is_large_scale")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: Kind
+    column: ColumnElement[Any]
+    vocabulary: tuple[str, ...] | None = None  # the values the database allows, when it is a list
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    title: str
+    table: Table
+    geometry_type: str  # Point, LineString, MultiPolygon
+    fields: tuple[Field, ...]
+    has_town: bool
+
+    @property
+    def id_column(self) -> Column[Any]:
+        return self.table.c.id
+
+    @property
+    def geom(self) -> Column[Any]:
+        return self.table.c.geom
+
+    @property
+    def updated_at(self) -> Column[Any]:
+        return self.table.c.updated_at
+
+    def field(self, name: str) -> Field | None:
+        return self.field_map().get(name)
+
+    def field_map(self) -> dict[str, Field]:
+        return _field_map(self.name)
+
+    def source(self) -> FromClause:
+        """The layer's table, joined to its town when it has one (for `town_code`)."""
+        if not self.has_town:
+            return self.table
+        return self.table.outerjoin(TOWN_ALIAS, TOWN_ALIAS.c.id == self.table.c.town_id)
+
+
+TOWN_ALIAS = Town.__table__.alias("town_of_feature")
+
+
+def _kind(column: Column[Any]) -> Kind:
+    for sql_type, kind in _KINDS:
+        if isinstance(column.type, sql_type):
+            return kind
+    raise TypeError(f"no property kind for column {column} of type {column.type}")
+
+
+KINDS_OF_LAYER = {
+    "towns": TOWN_KINDS,
+    "collection_points": COLLECTION_POINT_KINDS,
+    "treatment_plants": PLANT_KINDS,
+    "public_toilets": TOILET_KINDS,
+}
+VOCABULARIES: dict[str, tuple[str, ...]] = {
+    "status": STATUSES,
+    "stream": STREAMS,
+    "species": SPECIES,
+    "manure_facility_type": MANURE_FACILITY_TYPES,
+    "station_class": ("collection_station", "small", "medium", "large"),
+    "head_count_basis": tuple(sorted({basis for basis, _ in LARGE_FARM_THRESHOLDS.values()})),
+    "source_layer": tuple(dict.fromkeys(SOURCE_COLUMNS.values())),
+    "target_layer": tuple(dict.fromkeys(TARGET_COLUMNS.values())),
+}
+
+
+def _vocabulary(layer_name: str, column: str) -> tuple[str, ...] | None:
+    if column == "kind":
+        return KINDS_OF_LAYER.get(layer_name)
+    if column == "capacity_unit":
+        return tuple(LAYERS[layer_name].CAPACITY_UNITS)  # type: ignore[attr-defined]
+    return VOCABULARIES.get(column)
+
+
+def _build(name: str) -> Layer:
+    table: Table = LAYERS[name].__table__  # type: ignore[assignment]
+    columns = [c for c in table.columns if c.name not in ("id", "geom")]
+    fields = [Field(c.name, _kind(c), c, _vocabulary(name, c.name)) for c in columns]
+    has_town = "town_id" in table.c
+    if has_town:
+        at = next(i for i, f in enumerate(fields) if f.name == "town_id") + 1
+        fields.insert(at, Field("town_code", "string", TOWN_ALIAS.c.code))
+    geometry_type = {"POINT": "Point", "LINESTRING": "LineString", "MULTIPOLYGON": "MultiPolygon"}[
+        table.c.geom.type.geometry_type  # type: ignore[attr-defined]
+    ]
+    return Layer(name, TITLES[name], table, geometry_type, tuple(fields), has_town)
+
+
+@cache
+def _field_map(name: str) -> dict[str, Field]:
+    return {f.name: f for f in layer(name).fields}
+
+
+@cache
+def layer(name: str) -> Layer:
+    """The layer of that public name; KeyError when there is none."""
+    if name not in LAYERS:
+        raise KeyError(name)
+    return _build(name)
+
+
+def layers() -> list[Layer]:
+    return [layer(name) for name in LAYERS]

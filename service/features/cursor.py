@@ -1,0 +1,71 @@
+"""Opaque keyset cursors for `next` links.
+
+A cursor is the sort key of the last feature of a page (the sortby values and the id), with the sort
+order it belongs to. The next page starts strictly after that key, so pages neither skip nor repeat a
+feature while others are inserted or deleted (a feature whose sort key itself changes may move).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from service.features.catalogue import Kind
+from service.features.values import parse_datetime
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def _decode_value(kind: Kind, value: Any) -> Any:
+    if value is None:
+        return None
+    checks: dict[Kind, Any] = {
+        "string": lambda v: v if isinstance(v, str) else _fail(),
+        "integer": lambda v: v if isinstance(v, int) and not isinstance(v, bool) else _fail(),
+        "number": lambda v: Decimal(v) if isinstance(v, str) and Decimal(v).is_finite() else _fail(),
+        "boolean": lambda v: v if isinstance(v, bool) else _fail(),
+        "date": lambda v: dt.date.fromisoformat(v),
+        "datetime": lambda v: parse_datetime(v),
+    }
+    return checks[kind](value)
+
+
+def _fail() -> Any:
+    raise BadCursor("value of the wrong type")
+
+
+def encode(order: str, position: Sequence[Any]) -> str:
+    payload = json.dumps({"o": order, "k": [_encode_value(v) for v in position]}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode(token: str, order: str, kinds: Sequence[Kind]) -> tuple[Any, ...]:
+    """The position a cursor encodes; BadCursor when it is damaged or from another sort order."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        payload = json.loads(raw)
+        keys = payload["k"]
+        if payload["o"] != order:
+            raise BadCursor("the cursor belongs to another sortby; start again without cursor")
+        if not isinstance(keys, list) or len(keys) != len(kinds):
+            raise BadCursor("wrong number of keys")
+        return tuple(_decode_value(kind, v) for kind, v in zip(kinds, keys, strict=True))
+    except BadCursor:
+        raise
+    except (ValueError, TypeError, KeyError, binascii.Error, ArithmeticError) as exc:
+        raise BadCursor(f"not a cursor of this service ({type(exc).__name__})") from None

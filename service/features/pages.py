@@ -1,0 +1,159 @@
+"""Run a feature query: count (when cheap), then stream GeoJSON features from a server-side cursor.
+
+A page is read inside one REPEATABLE READ, read-only transaction, so `numberMatched` and the features
+come from the same snapshot. The connection stays open while the client reads and is released when
+the stream ends or is abandoned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult, Engine, Select, select, text
+
+from service.features import cursor, held
+from service.features.query import (
+    FeatureQuery,
+    capped_count_statement,
+    conditions,
+    feature_json,
+    matching_statement,
+    page_statement,
+)
+
+# numberMatched is exact up to this many features and omitted above (never an estimate). Queries the
+# planner expects to match more are not counted at all: counting them costs as much as the page.
+COUNT_CAP = 10_000
+# Filters the planner expects to match fewer rows than this are applied first and the matches sorted
+# (see query.page_statement); broader ones walk the id index and stop after one page.
+SORT_AFTER_FILTER = 50_000
+ROWS_PER_FETCH = 1000
+CHUNK_BYTES = 1 << 16
+
+Links = Callable[[str | None], list[dict[str, Any]]]
+
+
+@dataclass
+class Page:
+    """An open page: its count and the stream of its features; `close()` when not streamed."""
+
+    query: FeatureQuery
+    number_matched: int | None
+    _conn: Connection
+    _result: CursorResult[Any]
+    _closed: bool = False
+
+    def features(self) -> Generator[tuple[str, str | None], None, None]:
+        """(feature JSON, None) for each feature, then ("", next cursor or None) once at the end."""
+        try:
+            last: tuple[Any, ...] = ()
+            for returned, row in enumerate(self._result):
+                if returned == self.query.limit:
+                    yield "", cursor.encode(self.query.order_token, last)
+                    return
+                last = tuple(row[1:])
+                yield row[0], None
+            yield "", None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the server-side cursor, then give the connection back (in this order: a cursor
+        closed later, e.g. by the garbage collector, would act on a connection serving another request)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._result.close()
+        finally:
+            held.release(self._conn)
+
+
+def open_page(engine: Engine, q: FeatureQuery, count: bool = True, count_cap: int = COUNT_CAP) -> Page:
+    """Start the page's transaction and query; database errors surface here, before any streaming."""
+    conn = held.hold(engine.connect())
+    try:
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        matched = None
+        expected = planner_estimate(conn, matching_statement(q))
+        if count and expected <= count_cap:
+            n = conn.execute(capped_count_statement(q, count_cap)).scalar_one()
+            matched = n if n <= count_cap else None
+        selective = bool(conditions(q)) and expected <= SORT_AFTER_FILTER
+        result = conn.execution_options(stream_results=True, yield_per=ROWS_PER_FETCH).execute(
+            page_statement(q, walk_id_index=not selective)
+        )
+        return Page(q, matched, conn, result)
+    except BaseException:
+        held.release(conn)
+        raise
+
+
+def planner_estimate(conn: Connection, stmt: Select[Any]) -> float:
+    """How many rows the planner expects the statement to return (EXPLAIN: planning only, no execution)."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar_one()
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+def feature_collection(page: Page, links: Links) -> Generator[bytes, None, None]:
+    """The page as a GeoJSON FeatureCollection, in chunks; links(next_cursor) gives its links."""
+    head: dict[str, Any] = {"type": "FeatureCollection"}
+    if page.number_matched is not None:
+        head["numberMatched"] = page.number_matched
+    buffer = [json.dumps(head)[:-1], ',"features":[\n']
+    size, returned, next_cursor = 0, 0, None
+    features = page.features()
+    try:
+        for feature, after in features:
+            if not feature:
+                next_cursor = after
+                break
+            if returned:
+                buffer.append(",\n")
+            buffer.append(feature)
+            returned += 1
+            size += len(feature)
+            if size >= CHUNK_BYTES:
+                yield "".join(buffer).encode()
+                buffer, size = [], 0
+    finally:
+        features.close()
+        page.close()
+    tail = {
+        "numberReturned": returned,
+        "timeStamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "links": links(next_cursor),
+    }
+    buffer.append("\n]," + json.dumps(tail, ensure_ascii=False)[1:])
+    yield "".join(buffer).encode()
+
+
+def one_feature(engine: Engine, q: FeatureQuery, feature_id: int) -> dict[str, Any] | None:
+    stmt = select(feature_json(q)).select_from(q.layer.source()).where(q.layer.id_column == feature_id)
+    with engine.connect() as conn:
+        found = conn.execute(stmt).scalar_one_or_none()
+    return None if found is None else dict(json.loads(found))
+
+
+def spatial_extent(engine: Engine, table: str) -> list[float] | None:
+    """[minx, miny, maxx, maxy] of a layer: the planner's estimate when it has one, else exact."""
+    with engine.connect() as conn:
+        box = conn.execute(
+            text("SELECT ST_EstimatedExtent('public', :t, 'geom')::box2d::text"), {"t": table}
+        ).scalar()
+        if box is None:
+            box = conn.execute(text(f'SELECT ST_Extent(geom)::text FROM "{table}"')).scalar()
+    if box is None:
+        return None
+    lower, upper = box.removeprefix("BOX(").removesuffix(")").split(",")
+    return [float(v) for v in (*lower.split(), *upper.split())]
+
+
+def page_chunks(engine: Engine, q: FeatureQuery, links: Links) -> Generator[bytes, None, None]:
+    """The page as FeatureCollection chunks; the page is opened by the first `next()`."""
+    yield from feature_collection(open_page(engine, q), links)

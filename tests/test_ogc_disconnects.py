@@ -1,0 +1,44 @@
+"""Clients that hang up mid-stream leave no connection behind in the running service."""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.request
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import text
+
+from tests.service_process import running_service
+
+pytestmark = pytest.mark.slow
+
+
+def hang_up_mid_stream(base: str, path: str) -> None:
+    parts = urlsplit(base)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
+        assert sock.recv(1024).startswith(b"HTTP/1.1 200")
+
+
+def test_twenty_aborted_streams_do_not_exhaust_the_connection_pool(demo_database_url, demo_engine):
+    with running_service(demo_database_url) as base:
+        for _ in range(10):  # more than the pool holds (5 + 10 overflow)
+            hang_up_mid_stream(base, "/collections/chain_links/items?limit=10000")
+            hang_up_mid_stream(base, "/export/chain_links.geojson")
+        deadline = time.monotonic() + 10
+        while True:
+            with demo_engine.connect() as conn:
+                stuck = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND state = 'idle in transaction'"
+                    )
+                ).scalar_one()
+            if stuck == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert stuck == 0
+        with urllib.request.urlopen(base + "/collections/villages/items?limit=1", timeout=10) as response:
+            assert response.status == 200
