@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup lint typecheck clean-data
+.PHONY: run test setup lint typecheck bench clean-data
 
 run:
 	@scripts/setup.sh run
@@ -22,6 +22,13 @@ lint:
 
 typecheck:
 	$(BIN)/mypy
+
+# Benchmarks (long; see bench/README.md): each prints figures beside its anchor, numbers in docs/benchmarks.md.
+bench: setup
+	$(BIN)/python bench/scale_dataset.py
+	$(BIN)/python bench/layers_out.py
+	$(BIN)/python bench/chain_flows.py
+	$(BIN)/python bench/siting_sizes.py
 
 # Stops and deletes the private cluster of `make run` (the demo is reloaded on the next run).
 clean-data:
