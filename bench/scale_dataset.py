@@ -153,6 +153,8 @@ class Measure:
     runs: list[Run]
     warmup: Run
     cmd: list[str]
+    loadavg: list[float] = field(default_factory=list)  # 1-minute load average after each counted run
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def stat(self, name: str) -> dict[str, float]:
         return spread([getattr(r, name) for r in self.runs])
@@ -169,6 +171,8 @@ class Measure:
             "cpu_s": spread([r.user_s + r.sys_s for r in self.runs]),
             "peak_mib": self.stat("peak_mib"),
             "warmup_wall_s": self.warmup.wall_s,
+            "loadavg_1m": self.loadavg,
+            **self.extra,
             "runs": [{k: v for k, v in asdict(r).items() if k != "marks"} for r in self.runs],
         }
 
@@ -189,6 +193,7 @@ def repeat(
 ) -> Measure:
     """1 warm-up + `runs` counted runs of `cmd`, each after an untimed `prepare()`."""
     done: list[Run] = []
+    loads: list[float] = []
     for i in range(runs + 1):
         say(f"{key}: {'warm-up' if i == 0 else f'run {i}/{runs}'}")
         prepare()
@@ -196,9 +201,10 @@ def repeat(
         if run.exit != 0:
             tail = " | ".join(line for _, line in run.marks[-5:])
             raise BenchError(f"{key}: exit {run.exit}: {tail}")
-        say(f"{key}: {run.wall_s:.2f} s, peak {run.peak_mib:.0f} MiB")
+        loads.append(os.getloadavg()[0])
+        say(f"{key}: {run.wall_s:.2f} s, peak {run.peak_mib:.0f} MiB, load average {loads[-1]:.2f}")
         done.append(run)
-    return Measure(key, label, rows, done[1:], done[0], cmd)
+    return Measure(key, label, rows, done[1:], done[0], cmd, loads[1:])
 
 
 # --- the server --------------------------------------------------------------------------------
@@ -294,6 +300,21 @@ def gdal_version() -> str:
     except (OSError, subprocess.CalledProcessError) as exc:
         raise BenchError(f"ogr2ogr not usable (apt-get install gdal-bin): {exc}") from exc
     return out.stdout.strip()
+
+
+def source_meta(server: Server) -> dict[str, Any]:
+    """Which code and schema were measured: git commit (and whether the tree was clean), migration."""
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    return {
+        "git_commit": git("rev-parse", "HEAD") or None,
+        "git_dirty": bool(git("status", "--porcelain")),
+        "alembic_revision": server.one(DATABASE, "SELECT version_num FROM alembic_version"),
+    }
 
 
 def machine_meta(server: Server, own_cluster: bool) -> dict[str, Any]:
@@ -403,30 +424,44 @@ def load_phases(run: Run) -> dict[str, float]:
     return phases
 
 
+_GIST_AFTER = f"CREATE INDEX ON {FLOOR_TABLE} USING gist (geom)"
+_CHECKS = "INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS"
+
+
 @dataclass(frozen=True)
 class FloorVariant:
+    """A copy of livestock_farms' table (LIKE …) that the farms CSV is COPYed into with psql."""
+
     key: str
     label: str
     like: str  # LIKE options
     generated: bool = False  # keep the generated columns
+    drop_indexes: str = ""  # drop the copied indexes whose definition contains this text
     foreign_key: bool = False
-    gist_after: bool = False  # CREATE INDEX … USING gist after the COPY, inside the timed run
+    after: tuple[str, ...] = ()  # statements after the COPY, inside the timed run
+    keys_after: bool = False  # livestock_farms' keys, FKs and indexes, created after the COPY (timed)
 
 
 FLOOR_VARIANTS = (
     FloorVariant("floor", "COPY floor: plain table, no constraints/indexes", "INCLUDING DEFAULTS"),
-    FloorVariant("floor_gist", "COPY floor + GIST built afterwards", "INCLUDING DEFAULTS", gist_after=True),
+    FloorVariant(
+        "floor_gist", "COPY floor + GIST built afterwards", "INCLUDING DEFAULTS", after=(_GIST_AFTER,)
+    ),
     FloorVariant(
         "floor_generated", "floor + generated columns", "INCLUDING DEFAULTS INCLUDING GENERATED", True
     ),
+    FloorVariant("floor_checks", "floor + generated + CHECK constraints", _CHECKS, True),
     FloorVariant(
-        "floor_checks",
-        "floor + generated + CHECK constraints",
-        "INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS",
-        True,
+        "floor_btrees", "… + pk, unique code, town_id btrees in COPY", "INCLUDING ALL", True, "gist"
     ),
-    FloorVariant("floor_indexes", "… + pk, unique code, GIST, town_id index in COPY", "INCLUDING ALL", True),
-    FloorVariant("floor_fk", "… + FK to towns (= livestock_farms' DDL)", "INCLUDING ALL", True, True),
+    FloorVariant("floor_gist_geom", "… + GIST (geom) in COPY", "INCLUDING ALL", True, "::geography"),
+    FloorVariant("floor_indexes", "… + GIST ((geom::geography)) in COPY", "INCLUDING ALL", True),
+    FloorVariant(
+        "floor_fk", "… + FK to towns (= livestock_farms' DDL)", "INCLUDING ALL", True, foreign_key=True
+    ),
+    FloorVariant(
+        "floor_deferred", "same DDL, keys/indexes/FK built after COPY", _CHECKS, True, keys_after=True
+    ),
 )
 
 
@@ -445,6 +480,41 @@ def floor_ddl(variant: FloorVariant, generated_columns: list[str]) -> list[sql.C
     return ddl
 
 
+def keys_and_indexes_of(server: Server, table: str) -> tuple[str, ...]:
+    """`table`'s primary/unique/foreign keys and other indexes, as DDL on the floor table."""
+    with server.connect(DATABASE) as cur:
+        cur.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass"
+            " AND contype IN ('p', 'u', 'f') ORDER BY contype DESC, conname",
+            (table,),
+        )
+        keys = [f"ALTER TABLE {FLOOR_TABLE} ADD {r[0]}" for r in cur.fetchall()]
+        cur.execute(
+            "SELECT i.indisunique, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+            " WHERE i.indrelid = %s::regclass"
+            " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
+            " ORDER BY i.indexrelid",
+            (table,),
+        )
+        # pg_get_indexdef: "CREATE [UNIQUE] INDEX name ON table USING method (…)"; keep the part after USING.
+        indexes = [
+            f"CREATE {'UNIQUE ' if unique else ''}INDEX ON {FLOOR_TABLE} USING {text.split(' USING ', 1)[1]}"
+            for unique, text in cur.fetchall()
+        ]
+    return (*keys, *indexes)
+
+
+def drop_indexes(cur: Any, table: str, matching: str) -> None:
+    """Drop `table`'s indexes whose definition contains `matching` (e.g. "gist", "::geography")."""
+    cur.execute(
+        "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass"
+        " AND strpos(pg_get_indexdef(indexrelid), %s) > 0",
+        (table, matching),
+    )
+    for (name,) in cur.fetchall():
+        cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+
+
 def generated_columns_of(server: Server, table: str) -> list[str]:
     with server.connect(DATABASE) as cur:
         cur.execute(
@@ -460,16 +530,35 @@ def bench_floor(server: Server, variant: FloorVariant, csv_path: Path, rows: int
     columns = ", ".join(scale.COLUMNS[FARMS])
     copy = f"\\copy {FLOOR_TABLE} ({columns}) FROM '{csv_path}' WITH (FORMAT csv, HEADER)"
     cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", server.dsn(DATABASE), "-c", copy]
-    if variant.gist_after:
-        cmd += ["-c", f"CREATE INDEX {FLOOR_TABLE}_geom ON {FLOOR_TABLE} USING gist (geom)"]
+    after = variant.after + (keys_and_indexes_of(server, FARMS) if variant.keys_after else ())
+    for statement in after:
+        cmd += ["-c", statement]
 
     def fresh_table() -> None:
         with server.connect(DATABASE) as cur:
             for statement in floor_ddl(variant, generated):
                 cur.execute(statement)
+            if variant.drop_indexes:
+                drop_indexes(cur, FLOOR_TABLE, variant.drop_indexes)
         server.checkpoint()
 
-    return repeat(variant.key, variant.label, rows, cmd, runs, fresh_table)
+    measure = repeat(variant.key, variant.label, rows, cmd, runs, fresh_table)
+    measure.extra["table_after_run"] = describe_table(server, FLOOR_TABLE)
+    return measure
+
+
+def describe_table(server: Server, table: str) -> dict[str, list[str]]:
+    """What the table had after its last run: index and constraint definitions (for the record)."""
+    with server.connect(DATABASE) as cur:
+        cur.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s ORDER BY indexname", (table,))
+        indexes = [r[0] for r in cur.fetchall()]
+        cur.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass"
+            " ORDER BY conname",
+            (table,),
+        )
+        constraints = [r[0] for r in cur.fetchall()]
+    return {"indexes": indexes, "constraints": constraints}
 
 
 def bench_ogr2ogr(server: Server, lonlat: Path, rows: int, runs: int) -> Measure:
@@ -500,22 +589,24 @@ def fmt_rate(rows: int, seconds: float) -> str:
 def table_rows(
     measures: list[Measure], phases: dict[str, dict[str, float]], counts: dict[str, int]
 ) -> list[str]:
-    lines = ["| measure | rows | wall s, median (min–max) | rows/s | peak RSS MiB | CPU s (process) |"]
-    lines.append("|---|---:|---|---:|---:|---:|")
+    lines = [
+        "| measure | rows | wall s, median (min–max) | rows/s | peak RSS MiB | CPU s (process) | load avg |"
+    ]
+    lines.append("|---|---:|---|---:|---:|---:|---:|")
     for m in measures:
         wall = m.stat("wall_s")
         cpu = statistics.median(r.user_s + r.sys_s for r in m.runs)
         rate = fmt_rate(m.rows, wall["median"])
         lines.append(
             f"| {m.label} | {m.rows:,} | {fmt_spread(wall)} | {rate} "
-            f"| {m.stat('peak_mib')['median']:.0f} | {cpu:.2f} |"
+            f"| {m.stat('peak_mib')['median']:.0f} | {cpu:.2f} | {statistics.median(m.loadavg):.1f} |"
         )
         if m.key == "load":
             for name, s in phases.items():
                 rows = counts.get(name, 0)
                 label = f"copy {name}" if name in counts else name
                 rate = fmt_rate(rows, s["median"]) if rows else "–"
-                lines.append(f"| &nbsp;&nbsp;load: {label} | {rows:,} | {fmt_spread(s)} | {rate} | | |")
+                lines.append(f"| &nbsp;&nbsp;load: {label} | {rows:,} | {fmt_spread(s)} | {rate} | | | |")
     return lines
 
 
@@ -552,6 +643,7 @@ def run_all(args: argparse.Namespace, work: Path, server: Server, own_cluster: b
     generate = bench_generate(args, data, work)
     counts: dict[str, int] = scale.read_manifest(data)["counts"]
     load = bench_load(server, data, args.runs, work)
+    source = source_meta(server)
     per_run = [load_phases(r) for r in load.runs]
     phases = {name: spread([p[name] for p in per_run]) for name in per_run[0]}
     sizes = {
@@ -572,6 +664,7 @@ def run_all(args: argparse.Namespace, work: Path, server: Server, own_cluster: b
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": machine_meta(server, own_cluster),
+        "source": source,
         "counts": counts,
         "sizes": sizes,
         "measures": [m.summary() for m in measures],
