@@ -10,9 +10,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 
 from service.api.auth import require_admin
+from service.api.deps import engine_of
 from service.chain import assignment, diagram, flows, indicators, integrity, reports, sankey
 from service.chain.parameters import ChainParameters
 from service.chain.session import UnknownTown, computed, find_town
@@ -37,11 +38,6 @@ WasteRate = Annotated[
     float | None,
     Query(gt=0, le=5, description="override the per-capita waste rate, kg/person/day (0 < x ≤ 5)"),
 ]
-
-
-def engine_of(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
 
 
 def parameters(waste_kg_per_person_day: WasteRate = None) -> ChainParameters:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import Engine, text
 
+from service.api.deps import engine_of
 from service.coverage import gaps, report
 from service.coverage import query as cov
 from service.models import STATUSES
@@ -56,11 +57,6 @@ def _query(
     return q
 
 
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
 @router.get("/coverage", summary="Villages, people and farms served by a facility layer within a distance")
 def coverage(
     request: Request,
@@ -71,7 +67,7 @@ def coverage(
     format: CoverageFormat = CoverageFormat.json,
 ) -> Any:
     q = _query(layer, distance_m, status, kind)
-    engine = _engine(request)
+    engine = engine_of(request)
     if format is CoverageFormat.geojson:
         return StreamingResponse(_geojson(engine, q), media_type="application/geo+json")
     with engine.connect() as conn, conn.begin():
@@ -125,7 +121,7 @@ def coverage_gaps(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> dict[str, Any]:
     q = _query(layer, distance_m, status, kind)
-    with _engine(request).connect() as conn, conn.begin():
+    with engine_of(request).connect() as conn, conn.begin():
         distance = cov.prepare(conn, q)
         found = gaps.find(conn, cluster_radius_m or distance, limit)
     return {"layer": q.layer, "distance_m": distance, "statuses": list(q.statuses), **found}

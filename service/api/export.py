@@ -12,19 +12,13 @@ from fastapi.responses import FileResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.background import BackgroundTask
 
+from service.api.deps import engine_of, query_params
 from service.api.problems import problem
 from service.api.streaming import CursorStreamingResponse
 from service.export.formats import MEDIA_TYPES, STREAMED, prepare
 from service.features.errors import ParameterError, UnknownLayer
 
 router = APIRouter(tags=["Export"])
-
-
-def _params(request: Request) -> dict[str, list[str]]:
-    params: dict[str, list[str]] = {}
-    for key, value in request.query_params.multi_items():
-        params.setdefault(key, []).append(value)
-    return params
 
 
 @router.get(
@@ -44,7 +38,7 @@ def export(
 ) -> Response:
     layer, _, fmt = filename.rpartition(".")
     try:
-        job = prepare(request.app.state.engine, layer, fmt, _params(request))
+        job = prepare(engine_of(request), layer, fmt, query_params(request))
         disposition = {"Content-Disposition": f'attachment; filename="{job.filename}"'}
         if fmt in STREAMED:
             return CursorStreamingResponse(

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import __version__
+from service.api.deps import engine_of
 from service.api.problems import problem
 from service.db import probe
 
@@ -22,7 +23,7 @@ router = APIRouter(tags=["health"])
 )
 def health(request: Request) -> Any:
     try:
-        status = probe(request.app.state.engine)
+        status = probe(engine_of(request))
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         return problem(503, f"database unreachable: {reason}")

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, OperationalError
 
+from service.api.deps import engine_of, query_params
 from service.api.problems import problem
 from service.api.streaming import CursorStreamingResponse
 from service.features import catalogue, pages
@@ -50,10 +50,6 @@ JSON_TYPES = {
     "datetime": "string",
 }
 LayerName = Annotated[str, Path(description="layer name, e.g. livestock_farms")]
-
-
-def _engine(request: Request) -> Engine:
-    return request.app.state.engine
 
 
 def _layer(name: str) -> Layer:
@@ -206,7 +202,7 @@ def _collection(request: Request, layer: Layer, extent: list[float] | None) -> d
 
 @router.get("/collections", summary="The layers")
 def collections(request: Request) -> Response:
-    engine = _engine(request)
+    engine = engine_of(request)
     docs = [
         _collection(request, layer, pages.spatial_extent(engine, layer.table.name))
         for layer in catalogue.layers()
@@ -224,7 +220,7 @@ def collection(request: Request, layer: LayerName) -> Response:
     def build() -> Response:
         found = _layer(layer)
         return JSONResponse(
-            _collection(request, found, pages.spatial_extent(_engine(request), found.table.name))
+            _collection(request, found, pages.spatial_extent(engine_of(request), found.table.name))
         )
 
     return _answer(build)
@@ -286,11 +282,6 @@ def _schema(request: Request, layer: str, kind: str) -> Response:
 
 
 # -- features -------------------------------------------------------------------------------------
-def _params(request: Request) -> dict[str, list[str]]:
-    params: dict[str, list[str]] = {}
-    for key, value in request.query_params.multi_items():
-        params.setdefault(key, []).append(value)
-    return params
 
 
 @router.get(
@@ -317,7 +308,7 @@ def items(
 ) -> Response:
     def build() -> Response:
         found = _layer(layer)
-        q = feature_query(found, _params(request))
+        q = feature_query(found, query_params(request))
         self_url = str(request.url)
 
         def links(next_cursor: str | None) -> list[dict[str, Any]]:
@@ -342,7 +333,7 @@ def items(
             return out
 
         return CursorStreamingResponse(
-            pages.page_chunks(_engine(request), q, links),
+            pages.page_chunks(engine_of(request), q, links),
             media_type=GEOJSON,
             headers={"Content-Crs": f"<{q.crs.uri}>"},
             on_error=_problem_for,
@@ -371,7 +362,7 @@ def item(
         if not feature_id.isdigit() or len(feature_id) > 18:
             raise LookupError(f"no feature {feature_id!r} in {found.name}")
         q = feature_query(found, {"crs": [crs]} if crs else {})
-        feature = pages.one_feature(_engine(request), q, int(feature_id))
+        feature = pages.one_feature(engine_of(request), q, int(feature_id))
         if feature is None:
             raise LookupError(f"no feature {feature_id} in {found.name}")
         feature["links"] = [

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine
 
 from service.api.coverage import CoverageLayer
+from service.api.deps import engine_of
 from service.coverage.query import MAX_DISTANCE_M
 from service.planning import scenarios as sc
 
@@ -41,11 +41,6 @@ class ScenarioBody(BaseModel):
     save: bool = Field(False, description="keep the request and result in the scenario list")
 
 
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
 @router.post("/planning/scenarios", summary="Play a what-if scenario: coverage and chain load before/after")
 def play_scenario(request: Request, body: ScenarioBody) -> dict[str, Any]:
     scenario = sc.Scenario(
@@ -57,7 +52,7 @@ def play_scenario(request: Request, body: ScenarioBody) -> dict[str, Any]:
         remove=body.remove,
         capacity=body.capacity,
     )
-    engine = _engine(request)
+    engine = engine_of(request)
     try:
         result = sc.play(engine, scenario)
     except sc.ScenarioError as exc:
@@ -73,12 +68,12 @@ def play_scenario(request: Request, body: ScenarioBody) -> dict[str, Any]:
 
 @router.get("/planning/scenarios", summary="Saved scenarios")
 def list_scenarios(request: Request) -> dict[str, Any]:
-    return {"scenarios": jsonable_encoder(sc.listing(_engine(request)))}
+    return {"scenarios": jsonable_encoder(sc.listing(engine_of(request)))}
 
 
 @router.get("/planning/scenarios/{scenario_id}", summary="One saved scenario: its request and result")
 def get_scenario(request: Request, scenario_id: int) -> dict[str, Any]:
-    found = sc.fetch(_engine(request), scenario_id)
+    found = sc.fetch(engine_of(request), scenario_id)
     if found is None:
         raise HTTPException(404, f"no saved scenario {scenario_id}")
     return dict(jsonable_encoder(found))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
 from service.api import problems
+from service.api.deps import engine_of
 from service.coverage.query import MAX_DISTANCE_M
 from service.planning import siting
 
@@ -97,7 +98,7 @@ def settings(request: Request) -> siting.SitingSettings:
 @router.post("/planning/siting", summary="Best k new sites for a facility layer (covering or p-median)")
 def plan_siting(request: Request, body: SitingRequest) -> Any:
     limits = settings(request)
-    engine: Engine = request.app.state.engine
+    engine: Engine = engine_of(request)
     try:
         with engine.connect() as conn, conn.begin():
             problem = siting.prepare(conn, body.query(), limits)

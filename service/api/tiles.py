@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from service.api.deps import engine_of
 from service.api.problems import problem
 from service.features import catalogue, pages, tiles
 from service.features.errors import ParameterError
@@ -38,7 +39,7 @@ def tilejson(request: Request, layer: str) -> Response:
             }
         ],
     }
-    extent = pages.spatial_extent(request.app.state.engine, found.table.name)
+    extent = pages.spatial_extent(engine_of(request), found.table.name)
     if extent is not None:
         doc["bounds"] = extent
         doc["center"] = [(extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2, 8]
@@ -61,7 +62,7 @@ def tile(request: Request, layer: str, z: int, x: int, y: int) -> Response:
     except KeyError:
         return problem(404, f"no layer {layer!r}")
     try:
-        data = tiles.tile(request.app.state.engine, found, z, x, y)
+        data = tiles.tile(engine_of(request), found, z, x, y)
     except ParameterError as exc:
         return problem(400, str(exc), parameter=exc.parameter)
     return Response(data, media_type=tiles.MEDIA_TYPE, headers={"Cache-Control": "public, max-age=60"})

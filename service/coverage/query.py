@@ -95,29 +95,8 @@ def prepare(conn: Connection, q: CoverageQuery) -> float:
         )
     conn.execute(text("CREATE INDEX ON cov_facility USING gist ((geom::geography))"))
     conn.execute(text("ANALYZE cov_facility"))
-    conn.execute(
-        text(
-            """
-            CREATE TEMP TABLE cov_village_pair ON COMMIT DROP AS
-            SELECT f.id AS facility_id, v.id AS subject_id,
-                   ST_Distance(f.geom::geography, v.geom::geography) AS distance_m
-            FROM cov_facility f JOIN villages v ON ST_DWithin(v.geom::geography, f.geom::geography, :d)
-            """
-        ),
-        {"d": distance},
-    )
-    conn.execute(
-        text(
-            """
-            CREATE TEMP TABLE cov_farm_pair ON COMMIT DROP AS
-            SELECT f.id AS facility_id, l.id AS subject_id,
-                   ST_Distance(f.geom::geography, l.geom::geography) AS distance_m
-            FROM cov_facility f JOIN livestock_farms l ON ST_DWithin(l.geom::geography, f.geom::geography, :d)
-            WHERE l.status = 'operational'
-            """
-        ),
-        {"d": distance},
-    )
+    _pairs(conn, "cov_village_pair", "villages", "true", distance)
+    _pairs(conn, "cov_farm_pair", "livestock_farms", "s.status = 'operational'", distance)
     conn.execute(
         text(
             """
@@ -145,6 +124,22 @@ def prepare(conn: Connection, q: CoverageQuery) -> float:
         {"species": species_json()},
     )
     return distance
+
+
+def _pairs(conn: Connection, table: str, subjects: str, subject_filter: str, distance: float) -> None:
+    """Every (facility, subject) pair within reach, with its geodesic distance."""
+    conn.execute(
+        text(
+            f"""
+            CREATE TEMP TABLE {table} ON COMMIT DROP AS
+            SELECT f.id AS facility_id, s.id AS subject_id,
+                   ST_Distance(f.geom::geography, s.geom::geography) AS distance_m
+            FROM cov_facility f JOIN {subjects} s ON ST_DWithin(s.geom::geography, f.geom::geography, :d)
+            WHERE {subject_filter}
+            """
+        ),
+        {"d": distance},
+    )
 
 
 TOTALS = """

@@ -25,24 +25,12 @@ import shapely
 from shapely.geometry import MultiPoint, MultiPolygon, Point, Polygon, mapping
 
 from service.demo import facts
+from service.demo.loader import LOAD_ORDER
 from service.models.facilities import LARGE_FARM_THRESHOLDS, MANURE_FACILITY_TYPES
 
 SEED = 370782
 GENERATOR_VERSION = 2
-LAYER_FILES = (
-    "cities",
-    "towns",
-    "communities",
-    "villages",
-    "collection_points",
-    "transfer_stations",
-    "treatment_plants",
-    "manure_centers",
-    "biogas_centers",
-    "livestock_farms",
-    "public_toilets",
-    "chain_links",
-)
+LAYER_FILES = LOAD_ORDER  # one file per table, in load order
 
 KM_PER_DEG_LAT = 110.574
 KM_PER_DEG_LON = 111.320 * math.cos(math.radians(36.0))  # at Zhucheng's latitude
