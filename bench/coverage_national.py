@@ -6,8 +6,10 @@
 
 Starts a throwaway cluster (as bench/chain_flows.py does), generates and loads the synthetic set, then
 times, 1 warm-up + --runs counted runs each, median (min–max):
-- ours in-process: `coverage.query.prepare` + `summary` for transfer stations within 3,000 m (geodesic);
-- ours over HTTP: `GET /coverage?layer=transfer_stations&distance_m=3000` through `sanichain serve`;
+- ours in-process: `coverage.query.prepare` + `summary` for transfer stations within 3,000 m (geodesic),
+  villages only (the anchors' question) and villages + farms (the request's default);
+- ours over HTTP: `GET /coverage?layer=transfer_stations&distance_m=3000&subjects=villages` through
+  `sanichain serve`, and the same without `subjects` (villages and the 1M farms);
 - the geopandas anchor, whole process (imports and loading included): the anchors' own
   `bench_coverage.py` (read_postgis, UTM 50N, sjoin_nearest with max_distance) in /tmp/bench-geo-venv,
   reading views `village`/`station` over our tables;
@@ -28,6 +30,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import text
 
 from service.coverage import query as cov
 from service.db import make_engine
@@ -62,21 +66,42 @@ def timed(fn: Any, runs: int) -> tuple[dict[str, float], Any]:
     return cb.spread(values), result
 
 
-def ours_in_process(url: str) -> dict[str, Any]:
+def ours_in_process(url: str, subjects: tuple[str, ...]) -> dict[str, Any]:
     engine = make_engine(url)
     try:
         with engine.connect() as conn, conn.begin():
-            cov.prepare(conn, cov.CoverageQuery("transfer_stations", DISTANCE_M))
-            return dict(cov.summary(conn)["city"])
+            cov.prepare(conn, cov.CoverageQuery("transfer_stations", DISTANCE_M, subjects=subjects))
+            return dict(cov.summary(conn, subjects)["city"])
     finally:
         engine.dispose()
 
 
-def http_get(base: str) -> dict[str, Any]:
+def pair_plan(url: str) -> str:
+    """EXPLAIN ANALYZE of the village pair query, as prepare() runs it."""
+    q = cov.CoverageQuery("transfer_stations", DISTANCE_M)
+    facilities, params = cov.facility_source(q)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn, conn.begin():
+            conn.execute(text("SET LOCAL jit = off"))
+            for setting in cov.PARALLEL_PROBES:
+                conn.execute(text(setting))
+            sql = "EXPLAIN ANALYZE " + cov.pairs_sql(cov.subjects()["villages"], facilities)
+            return "\n".join(r[0] for r in conn.execute(text(sql), {**params, "d": DISTANCE_M}))
+    finally:
+        engine.dispose()
+
+
+def http_get(base: str, query: str = "") -> dict[str, Any]:
     with urllib.request.urlopen(
-        f"{base}/coverage?layer=transfer_stations&distance_m={DISTANCE_M:.0f}", timeout=600
+        f"{base}/coverage?layer=transfer_stations&distance_m={DISTANCE_M:.0f}{query}", timeout=600
     ) as response:
         return dict(json.loads(response.read())["city"])
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages (2 cores: above 2 means others compete for the CPU)."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def geopandas_run(python: Path, url: str) -> dict[str, Any]:
@@ -128,12 +153,18 @@ def main() -> int:
             cur.execute("CREATE VIEW village AS SELECT id, population, geom FROM villages")
             cur.execute("CREATE VIEW station AS SELECT id, geom FROM transfer_stations")
         url = server.url(DB)
-        cb.say("ours, in-process")
-        results["ours_in_process"], city = timed(lambda: ours_in_process(url), args.runs)
+        results["load_before"] = load()
+        cb.say("ours, in-process (villages)")
+        results["ours_in_process"], city = timed(lambda: ours_in_process(url, ("villages",)), args.runs)
         results["served"] = {"ours": city["villages_served"], "population_ours": city["population_served"]}
+        cb.say("ours, in-process (villages and farms)")
+        results["ours_in_process_farms"], city = timed(lambda: ours_in_process(url, cov.SUBJECTS), args.runs)
+        results["served"]["ours_with_farms"] = city["villages_served"]
+        results["pair_plan"] = pair_plan(url)
         cb.say("ours, HTTP")
         with cb.served(url, work / "serve.log") as base:
-            results["ours_http"], _ = timed(lambda: http_get(base), args.runs)
+            results["ours_http"], _ = timed(lambda: http_get(base, "&subjects=villages"), args.runs)
+            results["ours_http_farms"], _ = timed(lambda: http_get(base), args.runs)
         cb.say("bare SQL anchor")
         results["sql_anchor"], served_sql = timed(lambda: sql_anchor(server), args.runs)
         results["served"]["sql_anchor"] = served_sql
@@ -142,6 +173,7 @@ def main() -> int:
         results["geopandas"], gp = timed(lambda: geopandas_run(python, url), args.runs)
         results["served"]["geopandas"] = gp["served"]
         results["geopandas_phases"] = gp
+        results["load_after"] = load()
     finally:
         cluster.destroy()
         shutil.rmtree(work, ignore_errors=True)
@@ -149,9 +181,18 @@ def main() -> int:
     args.out.write_text(json.dumps(results, indent=2))
     gp_median = results["geopandas"]["median"]
     print("| measure | wall time | ÷ geopandas |\n|---|---|---|")
-    for key in ("ours_in_process", "ours_http", "sql_anchor", "geopandas"):
+    for key in (
+        "ours_in_process",
+        "ours_http",
+        "ours_in_process_farms",
+        "ours_http_farms",
+        "sql_anchor",
+        "geopandas",
+    ):
         print(f"| {key} | {cb.fmt_s(results[key])} | {results[key]['median'] / gp_median:.2f}× |")
     print(f"served villages: {results['served']}")
+    print(f"load average before / after: {results['load_before']} / {results['load_after']}")
+    print(results["pair_plan"])
     print(f"JSON: {args.out}")
     return 0
 

@@ -200,3 +200,42 @@ def test_coverage_xlsx_report_opens_with_the_same_figures(world, tmp_path):
     unserved = [row for row in book["unserved"].iter_rows(values_only=True)][1:]
     assert [(r[1], r[4]) for r in unserved if r[0].endswith("village")] == [("EDGE_OUT", 300), ("FAR", 200)]
     assert [r[1] for r in unserved if r[0].endswith("farm")] == ["COW_OUT"]
+
+
+def test_only_the_asked_subjects_are_computed_and_reported(world):
+    client = TestClient(create_app(world))
+    params = {"layer": "transfer_stations", "distance_m": 3000}
+    both = client.get("/coverage", params=params).json()
+    villages = client.get("/coverage", params={**params, "subjects": "villages"}).json()
+    assert villages["subjects"] == ["villages"] and "subjects" not in both
+    for key in ("villages_served", "population_served", "households_served", "villages_served_share"):
+        assert villages["city"][key] == both["city"][key]
+    assert not any(k.startswith(("farms", "head_count", "pig_equivalents")) for k in villages["city"])
+    (s1,) = villages["facilities"]
+    assert (s1["villages_served"], s1["population_served"]) == (2, 1500) and "farms_served" not in s1
+    farms = client.get("/coverage", params={**params, "subjects": "farms"}).json()
+    assert (farms["city"]["farms_served"], "villages_total" in farms["city"]) == (1, False)
+    geo = client.get("/coverage", params={**params, "subjects": "villages", "format": "geojson"}).json()
+    assert {f["properties"]["role"] for f in geo["features"]} == {"village", "service_area"}
+    gaps_body = client.get("/coverage/gaps", params={**params, "subjects": "villages"}).json()
+    assert (gaps_body["villages_unserved"], gaps_body["farms_unserved"]) == (2, 0)
+    bad = client.get("/coverage", params={**params, "subjects": "toilets"})
+    assert bad.status_code == 400 and "subjects" in bad.json()["detail"]
+
+
+def test_each_facility_probes_the_villages_geography_index_once(world):
+    """The pair query runs facilities outside, the villages' geography GIST index inside (issue 5 speed)."""
+    q = cov.CoverageQuery("transfer_stations", 3000)
+    facilities, params = cov.facility_source(q)
+    with world.connect() as conn, conn.begin():
+        conn.execute(text("SET LOCAL enable_seqscan = off"))  # tiny tables: make the plan choice visible
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                text("EXPLAIN " + cov.pairs_sql(cov.subjects()["villages"], facilities)),
+                {**params, "d": 3000},
+            )
+        )
+    loop = plan.index("Nested Loop")
+    assert plan.index("transfer_stations", loop) < plan.index("ix_villages_geog", loop), plan
+    assert "st_dwithin" in plan

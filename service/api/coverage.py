@@ -36,6 +36,13 @@ Distance = Annotated[
     float | None,
     Query(gt=0, le=cov.MAX_DISTANCE_M, description="reach in metres (geodesic); default from the standard"),
 ]
+Subjects = Annotated[
+    list[str] | None,
+    Query(
+        description="what to cover (repeatable): villages, farms; default both. "
+        "Asking only for what is needed is faster: each subject is its own pass"
+    ),
+]
 Statuses = Annotated[
     list[str] | None,
     Query(description="facility statuses that count (repeatable); default operational"),
@@ -43,13 +50,20 @@ Statuses = Annotated[
 
 
 def _query(
-    layer: CoverageLayer, distance_m: float | None, status: list[str] | None, kind: str | None
+    layer: CoverageLayer,
+    distance_m: float | None,
+    status: list[str] | None,
+    kind: str | None,
+    subjects: list[str] | None = None,
 ) -> cov.CoverageQuery:
     statuses = tuple(status or ["operational"])
     unknown = [s for s in statuses if s not in STATUSES]
     if unknown:
         raise HTTPException(400, f"status: unknown value(s) {unknown}; one of {list(STATUSES)}")
-    q = cov.CoverageQuery(layer.value, distance_m, statuses, kind)
+    chosen = tuple(dict.fromkeys(subjects or cov.SUBJECTS))
+    if set(chosen) <= set(cov.SUBJECTS):
+        chosen = tuple(s for s in cov.SUBJECTS if s in chosen)
+    q = cov.CoverageQuery(layer.value, distance_m, statuses, kind, subjects=chosen)
     try:
         q.resolved_distance()
     except cov.CoverageError as exc:
@@ -64,21 +78,23 @@ def coverage(
     distance_m: Distance = None,
     status: Statuses = None,
     kind: str | None = None,
+    subjects: Subjects = None,
     format: CoverageFormat = CoverageFormat.json,
 ) -> Any:
-    q = _query(layer, distance_m, status, kind)
+    q = _query(layer, distance_m, status, kind, subjects)
     engine = engine_of(request)
     if format is CoverageFormat.geojson:
         return StreamingResponse(_geojson(engine, q), media_type="application/geo+json")
     with engine.connect() as conn, conn.begin():
         distance = cov.prepare(conn, q)
-        result = cov.summary(conn)
+        result = cov.summary(conn, q.subjects)
         meta = {
             "layer": q.layer,
             "distance_m": distance,
             "method": "geodesic",
             "statuses": list(q.statuses),
             "kind": q.kind,
+            **({} if q.subjects == cov.SUBJECTS else {"subjects": list(q.subjects)}),
             "distance_source": cov.DISTANCE_SOURCES.get(q.layer) if distance_m is None else "request",
         }
         if format is CoverageFormat.xlsx:
@@ -119,8 +135,9 @@ def coverage_gaps(
         Query(gt=0, le=gaps.MAX_CLUSTER_M, description="largest gap-area radius; default distance_m"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    subjects: Subjects = None,
 ) -> dict[str, Any]:
-    q = _query(layer, distance_m, status, kind)
+    q = _query(layer, distance_m, status, kind, subjects)
     with engine_of(request).connect() as conn, conn.begin():
         distance = cov.prepare(conn, q)
         found = gaps.find(conn, cluster_radius_m or distance, limit)

@@ -32,13 +32,23 @@ def species_json() -> str:
     )
 
 
-FARM_MEASURES_CTE = """
+SPECIES_SQL = """SELECT * FROM json_to_recordset(CAST(:species AS json))
+        AS k(species text, manure_kg float8, wastewater_l float8, pig_eq float8, feeding_days float8)"""
+
+
+def head_on_hand_sql(farm: str = "f", species: str = "k") -> str:
+    """Animals on hand of a farm row `farm` joined to its species coefficients `species`."""
+    return (
+        f"CASE WHEN {farm}.head_count_basis = 'sold_per_year' "
+        f"THEN {farm}.head_count * {species}.feeding_days / 365.0 ELSE {farm}.head_count END"
+    )
+
+
+FARM_MEASURES_CTE = f"""
 species AS (
-    SELECT * FROM json_to_recordset(CAST(:species AS json))
-        AS k(species text, manure_kg float8, wastewater_l float8, pig_eq float8, feeding_days float8)
+    {SPECIES_SQL}
 ), farm_measure AS (
     SELECT f.id, f.town_id, f.status, f.head_count, k.manure_kg, k.wastewater_l, k.pig_eq,
-           CASE WHEN f.head_count_basis = 'sold_per_year' THEN f.head_count * k.feeding_days / 365.0
-                ELSE f.head_count END AS head_on_hand
+           {head_on_hand_sql()} AS head_on_hand
     FROM livestock_farms f JOIN species k ON k.species = f.species
 )"""
