@@ -14,6 +14,7 @@ from service.api.deps import engine_of
 from service.coverage import gaps, report
 from service.coverage import query as cov
 from service.models import STATUSES
+from service.roads import network, routing
 
 router = APIRouter(tags=["coverage"])
 
@@ -43,6 +44,25 @@ Subjects = Annotated[
         "Asking only for what is needed is faster: each subject is its own pass"
     ),
 ]
+
+
+class DistanceMode(StrEnum):
+    geodesic = "geodesic"
+    road = "road"
+
+
+Mode = Annotated[
+    DistanceMode,
+    Query(description="geodesic (default) or road: along the loaded road network (pgRouting)"),
+]
+Snap = Annotated[
+    float,
+    Query(
+        ge=0,
+        le=routing.MAX_SNAP_M,
+        description="road mode: farthest a village, farm or facility may lie from its road node (m)",
+    ),
+]
 Statuses = Annotated[
     list[str] | None,
     Query(description="facility statuses that count (repeatable); default operational"),
@@ -55,6 +75,8 @@ def _query(
     status: list[str] | None,
     kind: str | None,
     subjects: list[str] | None = None,
+    distance_mode: DistanceMode = DistanceMode.geodesic,
+    snap_m: float = routing.DEFAULT_SNAP_M,
 ) -> cov.CoverageQuery:
     statuses = tuple(status or ["operational"])
     unknown = [s for s in statuses if s not in STATUSES]
@@ -63,12 +85,45 @@ def _query(
     chosen = tuple(dict.fromkeys(subjects or cov.SUBJECTS))
     if set(chosen) <= set(cov.SUBJECTS):
         chosen = tuple(s for s in cov.SUBJECTS if s in chosen)
-    q = cov.CoverageQuery(layer.value, distance_m, statuses, kind, subjects=chosen)
+    q = cov.CoverageQuery(
+        layer.value,
+        distance_m,
+        statuses,
+        kind,
+        subjects=chosen,
+        distance_mode=distance_mode.value,
+        snap_m=snap_m,
+    )
     try:
         q.resolved_distance()
     except cov.CoverageError as exc:
         raise HTTPException(400, str(exc)) from exc
     return q
+
+
+def _require_roads(engine: Engine, q: cov.CoverageQuery) -> None:
+    """Road mode without a network is a conflict with the database's state, said before any work."""
+    if q.distance_mode == "road":
+        with engine.connect() as conn:
+            if not network.loaded(conn):
+                raise HTTPException(
+                    409,
+                    "distance_mode: road needs a road network and none is loaded "
+                    "(import one with `sanichain roads import FILE`)",
+                )
+
+
+def _meta(q: cov.CoverageQuery, distance: float, distance_m: float | None) -> dict[str, Any]:
+    road = q.distance_mode == "road"
+    return {
+        "layer": q.layer,
+        "distance_m": distance,
+        "method": "road (pgRouting pgr_drivingDistance)" if road else "geodesic",
+        "statuses": list(q.statuses),
+        "kind": q.kind,
+        **({} if q.subjects == cov.SUBJECTS else {"subjects": list(q.subjects)}),
+        "distance_source": cov.DISTANCE_SOURCES.get(q.layer) if distance_m is None else "request",
+    }
 
 
 @router.get("/coverage", summary="Villages, people and farms served by a facility layer within a distance")
@@ -79,24 +134,21 @@ def coverage(
     status: Statuses = None,
     kind: str | None = None,
     subjects: Subjects = None,
+    distance_mode: Mode = DistanceMode.geodesic,
+    snap_m: Snap = routing.DEFAULT_SNAP_M,
     format: CoverageFormat = CoverageFormat.json,
 ) -> Any:
-    q = _query(layer, distance_m, status, kind, subjects)
+    q = _query(layer, distance_m, status, kind, subjects, distance_mode, snap_m)
     engine = engine_of(request)
+    _require_roads(engine, q)
     if format is CoverageFormat.geojson:
         return StreamingResponse(_geojson(engine, q), media_type="application/geo+json")
     with engine.connect() as conn, conn.begin():
         distance = cov.prepare(conn, q)
         result = cov.summary(conn, q.subjects)
-        meta = {
-            "layer": q.layer,
-            "distance_m": distance,
-            "method": "geodesic",
-            "statuses": list(q.statuses),
-            "kind": q.kind,
-            **({} if q.subjects == cov.SUBJECTS else {"subjects": list(q.subjects)}),
-            "distance_source": cov.DISTANCE_SOURCES.get(q.layer) if distance_m is None else "request",
-        }
+        meta = _meta(q, distance, distance_m)
+        if q.distance_mode == "road":
+            meta["road"] = cov.road_access(conn, q)
         if format is CoverageFormat.xlsx:
             body = report.workbook(conn, meta, result)
             return Response(
@@ -113,7 +165,7 @@ def _geojson(engine: Engine, q: cov.CoverageQuery) -> Iterator[str]:
     with engine.connect() as conn, conn.begin():
         distance = cov.prepare(conn, q)
         rows = conn.execution_options(stream_results=True, max_row_buffer=500).execute(
-            text(cov.features_sql(distance))
+            text(cov.features_sql(distance, road=q.distance_mode == "road"))
         )
         yield '{"type":"FeatureCollection","features":['
         first = True
@@ -136,9 +188,14 @@ def coverage_gaps(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     subjects: Subjects = None,
+    distance_mode: Mode = DistanceMode.geodesic,
+    snap_m: Snap = routing.DEFAULT_SNAP_M,
 ) -> dict[str, Any]:
-    q = _query(layer, distance_m, status, kind, subjects)
-    with engine_of(request).connect() as conn, conn.begin():
+    q = _query(layer, distance_m, status, kind, subjects, distance_mode, snap_m)
+    engine = engine_of(request)
+    _require_roads(engine, q)
+    with engine.connect() as conn, conn.begin():
         distance = cov.prepare(conn, q)
         found = gaps.find(conn, cluster_radius_m or distance, limit)
-    return {"layer": q.layer, "distance_m": distance, "statuses": list(q.statuses), **found}
+        road = {"method": "road", "road": cov.road_access(conn, q)} if q.distance_mode == "road" else {}
+    return {"layer": q.layer, "distance_m": distance, "statuses": list(q.statuses), **road, **found}

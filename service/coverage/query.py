@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from service.chain.livestock import FARM_MEASURES_CTE, SPECIES_SQL, head_on_hand_sql, species_json
+from service.roads import routing
 
 COVERAGE_LAYERS = (
     "collection_points",
@@ -31,6 +32,7 @@ LAYERS_WITH_KIND = {"collection_points", "treatment_plants"}
 DEFAULT_DISTANCE_M = {"collection_points": 3000.0}  # ≤3 km by small motor vehicle, GB/T 51435-2021 §4.4
 DISTANCE_SOURCES = {"collection_points": "GB/T 51435-2021 §4.4: ≤1 km by cart, ≤3 km by small motor vehicle"}
 SUBJECTS = ("villages", "farms")
+DISTANCE_MODES = ("geodesic", "road")
 MAX_DISTANCE_M = 100_000.0  # beyond a truck's day trip: refuse rather than compute nonsense
 
 
@@ -47,6 +49,8 @@ class CoverageQuery:
     extra_sites: list[dict[str, Any]] = field(default_factory=list)  # what-if: hypothetical facilities
     removed_codes: tuple[str, ...] = ()  # what-if: facilities closed or removed
     subjects: tuple[str, ...] = ("villages", "farms")  # what to compute; the other gets empty results
+    distance_mode: str = "geodesic"  # or "road": along the road network (pgRouting)
+    snap_m: float = routing.DEFAULT_SNAP_M  # road: farthest a point may lie from its road node
 
     def resolved_distance(self) -> float:
         if self.layer not in COVERAGE_LAYERS:
@@ -61,6 +65,12 @@ class CoverageQuery:
         unknown = [s for s in self.subjects if s not in SUBJECTS]
         if unknown or not self.subjects:
             raise CoverageError(f"subjects: one or more of {', '.join(SUBJECTS)}, got {list(self.subjects)}")
+        if self.distance_mode not in DISTANCE_MODES:
+            raise CoverageError(
+                f"distance_mode: one of {', '.join(DISTANCE_MODES)}, got {self.distance_mode!r}"
+            )
+        if not 0 <= self.snap_m <= routing.MAX_SNAP_M:
+            raise CoverageError(f"snap_m: must be ≥ 0 and ≤ {routing.MAX_SNAP_M:,.0f} m, got {self.snap_m:g}")
         if self.kind is not None and self.layer not in LAYERS_WITH_KIND:
             raise CoverageError(f"kind: {self.layer} has no kind")
         return float(distance)
@@ -122,9 +132,13 @@ def prepare(conn: Connection, q: CoverageQuery) -> float:
         conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{table} CASCADE"))
     facilities, params = facility_source(q)
     conn.execute(text(f"CREATE TEMP TABLE cov_facility ON COMMIT DROP AS {facilities}"), params)
+    road = q.distance_mode == "road"
+    if road:
+        routing.prepare_reach(conn, distance, q.snap_m)
+        params["snap"] = q.snap_m
     for subject in subjects().values():
         asked = subject.name in q.subjects
-        _pairs(conn, subject, facilities, {**params, "d": distance}, asked)
+        _pairs(conn, subject, facilities, {**params, "d": distance}, asked, road)
         values = ", ".join(subject.values)
         conn.execute(
             text(
@@ -132,7 +146,7 @@ def prepare(conn: Connection, q: CoverageQuery) -> float:
                 f"SELECT DISTINCT subject_id AS id, town_id, {values} FROM cov_{subject.table}_pair"
             )
         )
-        _subject_view(conn, subject, asked)
+        _subject_view(conn, subject, asked, road)
     return distance
 
 
@@ -182,14 +196,19 @@ def pairs_sql(subject: Subject, facilities: str, asked: bool = True) -> str:
         WHERE {subject.where} AND {"true" if asked else "false"}"""
 
 
-def _pairs(conn: Connection, subject: Subject, facilities: str, params: dict[str, Any], asked: bool) -> None:
-    for setting in PARALLEL_PROBES:
-        conn.execute(text(setting))
+def _pairs(
+    conn: Connection, subject: Subject, facilities: str, params: dict[str, Any], asked: bool, road: bool
+) -> None:
+    if road:  # reach along the roads, from routing.prepare_reach
+        values = ", ".join(f"{sql} AS {key}" for key, sql in subject.values.items())
+        where = f"{subject.where} AND {'true' if asked else 'false'}"
+        sql = routing.pairs_sql(subject.source, values, where)
+    else:
+        for setting in PARALLEL_PROBES:
+            conn.execute(text(setting))
+        sql = pairs_sql(subject, facilities, asked)
     conn.execute(
-        text(
-            f"CREATE TEMP TABLE cov_{subject.table}_pair ON COMMIT DROP AS "
-            f"{pairs_sql(subject, facilities, asked)}"
-        ),
+        text(f"CREATE TEMP TABLE cov_{subject.table}_pair ON COMMIT DROP AS {sql}"),
         {**params, **subject.params},
     )
 
@@ -214,11 +233,14 @@ NEAREST_JOIN = """
         LEFT JOIN (SELECT p.subject_id, min(ST_Distance(f.geom::geography, g.geom::geography)) AS m
                    FROM cov_{table}_pair p JOIN cov_facility f ON f.id = p.facility_id
                    JOIN {source} g ON g.id = p.subject_id GROUP BY 1) n ON n.subject_id = v.id"""
+ROAD_NEAREST_JOIN = """
+        LEFT JOIN (SELECT subject_id, min(distance_m) AS m FROM cov_{table}_pair GROUP BY 1) n
+               ON n.subject_id = v.id"""
 
 
-def _subject_view(conn: Connection, subject: Subject, asked: bool) -> None:
+def _subject_view(conn: Connection, subject: Subject, asked: bool, road: bool) -> None:
     source = subject.source.split()[0]
-    nearest = NEAREST_JOIN.format(table=subject.table, source=source)
+    nearest = (ROAD_NEAREST_JOIN if road else NEAREST_JOIN).format(table=subject.table, source=source)
     view = SUBJECT_VIEWS[subject.table].format(nearest=nearest, asked="true" if asked else "false")
     conn.execute(text(f"CREATE TEMP VIEW cov_{subject.table} AS {view}"), subject.params)
 
@@ -291,6 +313,21 @@ def _town_sums(conn: Connection, subject: Subject) -> dict[Any, dict[str, Any]]:
     return sums
 
 
+def road_access(conn: Connection, q: CoverageQuery) -> dict[str, Any]:
+    """Road mode: the snap tolerance and what lies off the road network (unreachable, so unserved)."""
+    off = conn.execute(
+        text("SELECT code FROM cov_facility WHERE id NOT IN (SELECT id FROM cov_road_facility) ORDER BY code")
+    ).scalars()
+    access: dict[str, Any] = {"snap_m": q.snap_m, "facilities_off_road": list(off)}
+    for subject in subjects().values():
+        if subject.name in q.subjects:
+            access[f"{subject.name}_off_road"] = conn.execute(
+                text(routing.off_road_sql(subject.source, subject.where)),
+                {"snap": q.snap_m, **subject.params},
+            ).scalar_one()
+    return access
+
+
 def summary(conn: Connection, asked: tuple[str, ...] = SUBJECTS) -> dict[str, Any]:
     """City totals, per-town totals and per-facility service, from the prepared tables.
 
@@ -319,8 +356,17 @@ def summary(conn: Connection, asked: tuple[str, ...] = SUBJECTS) -> dict[str, An
     return {"city": _with_shares(_plain(city)), "towns": towns, "facilities": facilities}
 
 
-def features_sql(distance_m: float) -> str:
-    """GeoJSON features: villages and farms with `served`, and each facility's service area."""
+def features_sql(distance_m: float, road: bool = False) -> str:
+    """GeoJSON features: villages and farms with `served`, and each facility's service area.
+
+    Geodesic: the disc of `distance_m`; road mode: the concave hull of the road nodes within reach.
+    """
+    area = (
+        "(SELECT ST_ConcaveHull(ST_Collect(n.geom), 0.5) FROM cov_road_reach r "
+        "JOIN road_nodes n ON n.id = r.node WHERE r.facility_id = c.id)"
+        if road
+        else f"ST_Buffer(c.geom::geography, {distance_m:.3f}, 'quad_segs=16')::geometry"
+    )
     return f"""
     SELECT json_build_object('type', 'Feature', 'id', 'village:' || v.id,
         'geometry', ST_AsGeoJSON(g.geom, 6)::json,
@@ -338,7 +384,7 @@ def features_sql(distance_m: float) -> str:
     UNION ALL
     SELECT json_build_object('type', 'Feature', 'id', 'area:' || c.id,
         'geometry',
-            ST_AsGeoJSON(ST_Buffer(c.geom::geography, {distance_m:.3f}, 'quad_segs=16')::geometry, 6)::json,
+            ST_AsGeoJSON({area}, 6)::json,
         'properties', json_build_object('role', 'service_area', 'code', c.code, 'name', c.name,
             'hypothetical', c.hypothetical, 'distance_m', {distance_m:.3f}))::text
     FROM cov_facility c

@@ -16,6 +16,7 @@ from sqlalchemy import Column, Connection, Engine, Table, text
 from sqlalchemy.dialects import postgresql
 
 from service.models import LAYERS, SOURCE_COLUMNS, TARGET_COLUMNS, City, Community
+from service.roads import network
 
 # Load order follows the foreign keys.
 LOAD_ORDER = (
@@ -32,6 +33,7 @@ LOAD_ORDER = (
     "public_toilets",
     "chain_links",
 )
+ROADS_FILE = "roads"  # optional roads.geojson: the road network, replaced as a whole (roads.network)
 TABLES: dict[str, Table] = {
     "cities": City.__table__,  # type: ignore[dict-item]
     "communities": Community.__table__,  # type: ignore[dict-item]
@@ -208,6 +210,15 @@ def load_dataset(conn: Connection, data_dir: Path, progress: Progress | None = N
         counts[layer] = len(rows)
         if progress:
             progress(layer, len(rows))
+    roads = data_dir / f"{ROADS_FILE}.geojson"
+    if roads.is_file():
+        try:
+            loaded = network.import_network(conn, network.read_features(roads))
+        except network.RoadImportError as exc:
+            raise DemoDataError(f"{roads}: {exc}") from exc
+        counts[ROADS_FILE] = loaded["segments"]
+        if progress:
+            progress(ROADS_FILE, loaded["segments"])
     return counts
 
 

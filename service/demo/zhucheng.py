@@ -25,7 +25,8 @@ import shapely
 from shapely.geometry import MultiPoint, MultiPolygon, Point, Polygon, mapping
 
 from service.demo import facts
-from service.demo.loader import LOAD_ORDER
+from service.demo.loader import LOAD_ORDER, ROADS_FILE
+from service.demo.roads import road_features
 from service.models.facilities import LARGE_FARM_THRESHOLDS, MANURE_FACILITY_TYPES
 
 SEED = 370782
@@ -762,6 +763,8 @@ def generate() -> dict[str, str]:
     """File name → file text for the whole dataset, manifest included."""
     layers = Generator().run()
     files = {f"{name}.geojson": dump_layer(name, layers[name]) for name in LAYER_FILES}
+    roads = road_features(layers)  # not an inventory layer: loaded by `roads.network`
+    files[f"{ROADS_FILE}.geojson"] = dump_layer(ROADS_FILE, roads)
     manifest = {
         "dataset": "Zhucheng (诸城市) rural sanitation demo",
         "generator": "service/demo/zhucheng.py",
@@ -769,7 +772,7 @@ def generate() -> dict[str, str]:
         "seed": SEED,
         "crs": "EPSG:4326 (lon, lat)",
         "synthetic": "positions, names, per-feature numbers and shapes; see gis_data/README.md",
-        "counts": {name: len(layers[name]) for name in LAYER_FILES},
+        "counts": {**{name: len(layers[name]) for name in LAYER_FILES}, ROADS_FILE: len(roads)},
         "sha256": {fn: hashlib.sha256(text.encode()).hexdigest() for fn, text in files.items()},
     }
     files["manifest.json"] = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"

@@ -13,6 +13,7 @@ from service.models.facilities import (
     TreatmentPlant,
 )
 from service.models.planning import PlanningScenario
+from service.models.roads import ROAD_CLASSES, RoadNode, RoadSegment
 
 # The public layer names: fixed, used by export, OGC API, maps and import.
 LAYERS: dict[str, type[Base]] = {
@@ -30,6 +31,7 @@ LAYERS: dict[str, type[Base]] = {
 
 __all__ = [
     "LAYERS",
+    "ROAD_CLASSES",
     "SOURCE_COLUMNS",
     "SRID",
     "STATUSES",
@@ -45,6 +47,8 @@ __all__ = [
     "ManureCenter",
     "PlanningScenario",
     "PublicToilet",
+    "RoadNode",
+    "RoadSegment",
     "Town",
     "TransferStation",
     "TreatmentPlant",

@@ -1,0 +1,1 @@
+"""The road network: import and noding (`network`), distances along it with pgRouting (`routing`)."""
