@@ -64,6 +64,11 @@ need_postgis() {
         apt_install "postgresql-$major-postgis-3" \
             || die "PostGIS for PostgreSQL $major is missing and could not be installed with apt-get (log: $APT_LOG): install postgresql-$major-postgis-3, or set DATABASE_URL to an existing PostGIS database"
     fi
+    # pgRouting: distances along the road network (migration 0005 creates the extension)
+    if [ ! -f "$PG_SHARE/$major/extension/pgrouting.control" ]; then
+        apt_install "postgresql-$major-pgrouting" \
+            || die "pgRouting for PostgreSQL $major is missing and could not be installed with apt-get (log: $APT_LOG): install postgresql-$major-pgrouting, or set DATABASE_URL to an existing PostGIS + pgRouting database"
+    fi
 }
 
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \

@@ -130,6 +130,21 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_roads_import(args: argparse.Namespace) -> int:
+    from service.db import make_engine
+    from service.roads import network
+
+    counts = network.import_file(make_engine(database_url()), Path(args.file), args.layer)
+    print(json.dumps(counts, ensure_ascii=False))
+    if counts["components"] > 1:
+        print(
+            f"sanichain: note: the network has {counts['components']} unconnected parts; points on "
+            "different parts are unreachable from each other",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def _read_manifest(data_dir: Path) -> dict[str, object]:
     path = data_dir / "manifest.json"
     try:
@@ -393,6 +408,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = chain.add_parser("indicators", help="the live indicators as JSON")
     p.add_argument("--town", type=_town_code)
     p.set_defaults(func=cmd_chain_indicators)
+
+    roads = sub.add_parser("roads", help="the road network (distances along roads)").add_subparsers(
+        dest="roads_command", required=True
+    )
+    p = roads.add_parser(
+        "import",
+        help="replace the road network with the lines of a file (GeoJSON; GeoPackage, Shapefile… via GDAL)",
+    )
+    p.add_argument("file")
+    p.add_argument("--layer", help="layer to read from a multi-layer file (GeoPackage)")
+    p.set_defaults(func=cmd_roads_import)
     return parser
 
 

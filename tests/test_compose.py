@@ -35,13 +35,13 @@ def compose_config(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_compose_file_is_valid_and_defines_postgis_and_the_service():
+def test_compose_file_is_valid_and_defines_postgis_with_pgrouting_and_the_service():
     result = compose_config(REPO_ROOT / "docker-compose.yml", "-q")
     assert result.returncode == 0, result.stderr
     services = compose_config(REPO_ROOT / "docker-compose.yml", "--services").stdout.split()
     assert sorted(services) == ["app", "db"]
     rendered = compose_config(REPO_ROOT / "docker-compose.yml").stdout
-    assert "postgis/postgis" in rendered
+    assert "pgrouting/pgrouting:15-" in rendered  # PostGIS image with pgRouting (migration 0005)
     assert "service_healthy" in rendered
     assert rendered.count("healthcheck:") == 2
 

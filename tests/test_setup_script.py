@@ -72,3 +72,17 @@ def test_with_database_url_no_postgresql_is_needed(failing_apt, tmp_path):
     }
     result = setup(env)
     assert result.returncode == 0, result.stderr
+
+
+def test_missing_pgrouting_names_the_package_to_install(failing_apt, tmp_path):
+    root = Path(os.environ.get("SANICHAIN_PG_ROOT", "/usr/lib/postgresql"))
+    majors = [p.parent.parent.name for p in root.glob("*/bin/initdb") if p.parent.parent.name.isdigit()]
+    major = max(majors, key=int)
+    extension = tmp_path / "share" / major / "extension"
+    extension.mkdir(parents=True)
+    (extension / "postgis.control").write_text("")  # PostGIS there, pgRouting not
+    result = setup({**failing_apt, "SANICHAIN_PG_SHARE": str(tmp_path / "share")})
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert f"pgRouting for PostgreSQL {major} is missing" in line
+    assert f"postgresql-{major}-pgrouting" in line

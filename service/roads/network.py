@@ -69,21 +69,15 @@ def _read_with_ogr2ogr(path: Path, layer: str | None) -> list[dict[str, Any]]:
         raise RoadImportError(
             "reading GeoPackage, Shapefile and other formats needs GDAL's ogr2ogr (gdal-bin)"
         )
-    info = subprocess.run(
-        ["ogrinfo", "-ro", "-so", "-json", str(path), *([layer] if layer else [])],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if info.returncode != 0:
-        raise RoadImportError(f"{path}: GDAL cannot read it: {info.stderr.strip()[:300]}")
-    layers = json.loads(info.stdout).get("layers", [])
-    if layer is None and len(layers) != 1:
-        names = [lay.get("name") for lay in layers]
-        raise RoadImportError(f"{path}: {len(layers)} layers {names}; name the one to import (--layer)")
-    fields = (layers[0].get("geometryFields") or [{}]) if layers else [{}]
-    if not fields[0].get("coordinateSystem"):
-        raise RoadImportError(f"{path}: the layer has no coordinate reference system; assign one first")
+    if layer is None:
+        info = subprocess.run(
+            ["ogrinfo", "-ro", "-q", str(path)], capture_output=True, text=True, check=False
+        )
+        if info.returncode != 0:
+            raise RoadImportError(f"{path}: GDAL cannot read it: {' '.join(info.stderr.split())[:300]}")
+        layers = re.findall(r"^\d+: (.+?)(?: \(.*\))?$", info.stdout, flags=re.MULTILINE)
+        if len(layers) != 1:
+            raise RoadImportError(f"{path}: {len(layers)} layers {layers}; name the one to import (--layer)")
     with tempfile.TemporaryDirectory(prefix="sanichain-roads-") as tmp:
         out = Path(tmp) / "roads.geojson"
         cmd = ["ogr2ogr", "-f", "GeoJSON", "-t_srs", "EPSG:4326", str(out), str(path)]
@@ -91,7 +85,10 @@ def _read_with_ogr2ogr(path: Path, layer: str | None) -> list[dict[str, Any]]:
             [*cmd, *([layer] if layer else [])], capture_output=True, text=True, check=False
         )
         if result.returncode != 0:
-            raise RoadImportError(f"{path}: ogr2ogr failed: {result.stderr.strip()[:300]}")
+            reason = " ".join(result.stderr.split())
+            if "no coordinate system" in reason:
+                reason = "the layer has no coordinate reference system; assign one first (ogr2ogr -a_srs)"
+            raise RoadImportError(f"{path}: {reason[:300]}")
         return _read_geojson(out)
 
 
