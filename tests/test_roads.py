@@ -69,8 +69,8 @@ def road_world(empty_engine: Engine) -> Engine:
         f"'{SQUARE}')",
         "INSERT INTO communities (id, code, name, kind, town_id, geom) "
         f"VALUES (1, '370782101201', '社区', 'rural', 1, 'SRID=4326;POINT({A[0]} {A[1]})')",
-        "INSERT INTO transfer_stations (id, code, name, capacity, capacity_unit, town_id, geom) "
-        f"VALUES (1, 'S1', '中转站', 50, 't/d', 1, 'SRID=4326;POINT({A[0]} {A[1]})')",
+        "INSERT INTO transfer_stations (code, name, capacity, capacity_unit, town_id, geom) "
+        f"VALUES ('S1', '中转站', 50, 't/d', 1, 'SRID=4326;POINT({A[0]} {A[1]})')",
     ]
     for i, (code, (lon, lat)) in enumerate(VILLAGES.items(), start=1):
         statements.append(
@@ -241,3 +241,17 @@ def test_demo_road_network_is_connected_and_never_shorter_than_geodesic(demo_eng
     assert 0 < len(by_road) < len({code for code, d in geodesic.items() if d is not None})
     for code in by_road:
         assert geodesic[code] is not None and road[code] >= geodesic[code] - 1e-6
+
+
+def test_a_what_if_station_counts_road_distances(road_world):
+    client = TestClient(create_app(road_world))
+    body = {"name": "station at E", "layer": "transfer_stations", "distance_m": 3000, "distance_mode": "road"}
+    result = client.post("/planning/scenarios", json={**body, "add": [{"lon": E[0], "lat": E[1]}]}).json()
+    assert result["distance_mode"] == "road"
+    # from E: V_E on the spot, V_D50 at 2,000 + 50 m; V_B at 3,000 m is already served
+    assert result["coverage"]["difference"]["villages_served"] == 2
+    assert result["coverage"]["difference"]["population_served"] == 200 + 300
+    with road_world.begin() as conn:
+        conn.execute(text("DELETE FROM road_segments; DELETE FROM road_nodes"))
+    missing = client.post("/planning/scenarios", json=body)
+    assert missing.status_code == 409 and "roads import" in missing.json()["detail"]

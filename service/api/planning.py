@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
@@ -12,6 +12,7 @@ from service.api.coverage import CoverageLayer
 from service.api.deps import engine_of
 from service.coverage.query import MAX_DISTANCE_M
 from service.planning import scenarios as sc
+from service.roads import routing
 
 router = APIRouter(tags=["planning"])
 
@@ -38,6 +39,9 @@ class ScenarioBody(BaseModel):
     add: list[NewSiteBody] = Field(default_factory=list, max_length=200)
     remove: list[str] = Field(default_factory=list, max_length=10_000, description="codes to close")
     capacity: dict[str, float] = Field(default_factory=dict, description="code → new capacity (t/day)")
+    distance_mode: Literal["geodesic", "road"] = Field(
+        "geodesic", description="road: coverage along the loaded road network (pgRouting)"
+    )
     save: bool = Field(False, description="keep the request and result in the scenario list")
 
 
@@ -51,12 +55,15 @@ def play_scenario(request: Request, body: ScenarioBody) -> dict[str, Any]:
         add=[sc.NewSite(s.lon, s.lat, s.capacity, s.code, s.name) for s in body.add],
         remove=body.remove,
         capacity=body.capacity,
+        distance_mode=body.distance_mode,
     )
     engine = engine_of(request)
     try:
         result = sc.play(engine, scenario)
     except sc.ScenarioError as exc:
         raise HTTPException(400, str(exc)) from exc
+    except routing.RoadNetworkMissing as exc:
+        raise HTTPException(409, str(exc)) from exc
     result = jsonable_encoder(result)
     result["id"] = (
         sc.save(engine, body.name, body.model_dump(mode="json", exclude={"save"}), result)

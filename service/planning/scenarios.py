@@ -62,6 +62,7 @@ class Scenario:
     add: list[NewSite] = field(default_factory=list)
     remove: list[str] = field(default_factory=list)
     capacity: dict[str, float] = field(default_factory=dict)
+    distance_mode: str = "geodesic"  # or "road": coverage along the road network
 
 
 def feeding_streams(layer: str) -> list[tuple[str, str]]:
@@ -107,7 +108,7 @@ def _validate(conn: Connection, s: Scenario) -> None:
 
 
 def _coverage(conn: Connection, s: Scenario, distance: float | None) -> tuple[float, dict[str, Any]]:
-    used = cov.prepare(conn, cov.CoverageQuery(s.layer, distance))
+    used = cov.prepare(conn, cov.CoverageQuery(s.layer, distance, distance_mode=s.distance_mode))
     return used, cov.summary(conn)
 
 
@@ -271,6 +272,7 @@ def play(engine: Engine, s: Scenario) -> dict[str, Any]:
         "name": s.name,
         "layer": s.layer,
         "distance_m": {"before": distance, "after": distance_after},
+        "distance_mode": s.distance_mode,
         "coverage": {
             "before": {k: cov_before["city"][k] for k in COMPARED},
             "after": {k: cov_after["city"][k] for k in COMPARED},
