@@ -28,6 +28,7 @@ bench: setup
 	$(BIN)/python bench/scale_dataset.py
 	$(BIN)/python bench/layers_out.py
 	$(BIN)/python bench/chain_flows.py
+	$(BIN)/python bench/coverage_national.py
 	$(BIN)/python bench/siting_sizes.py
 
 # Stops and deletes the private cluster of `make run` (the demo is reloaded on the next run).
