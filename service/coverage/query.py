@@ -1,12 +1,16 @@
 """Coverage: which villages and farms have a facility of a layer within a distance, in PostGIS.
 
 A village or farm is served when a facility of the layer (with the chosen statuses and kind) lies within
-`distance_m` of it, measured geodesically on the WGS84 spheroid (`ST_DWithin` on geography, answered by
-the `geom::geography` GIST indexes). `prepare()` fills temporary tables in the caller's transaction:
+`distance_m` of it: geodesically on the WGS84 spheroid (`ST_DWithin` on geography, answered by the
+`geom::geography` GIST indexes), or along the road network (`distance_mode="road"`, pgRouting, see
+`service.roads.routing`). `prepare()` fills temporary tables and views in the caller's transaction:
 
-- `cov_facility` (id, code, name, town_id, geom): the facilities considered
-- `cov_village_pair` / `cov_farm_pair` (facility_id, subject_id, distance_m): every pair within reach
-- `cov_village` / `cov_farm`: every subject with `served` and the distance to its nearest facility in reach
+- `cov_facility` (id, code, name, town_id, geom, hypothetical): the facilities considered
+- `cov_village_pair` / `cov_farm_pair` (facility_id, subject_id, town_id, values…): every pair within
+  reach (road mode adds `distance_m`)
+- `cov_village_served` / `cov_farm_served`: the served subjects with their town and values
+- views `cov_village` / `cov_farm`: every subject with `served` and the distance to its nearest
+  facility in reach (`nearest_m`)
 """
 
 from __future__ import annotations
