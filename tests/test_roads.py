@@ -3,6 +3,7 @@ lengths are known to the centimetre (pyproj.Geod on the same WGS84 spheroid)."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import subprocess
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from pyproj import Geod
 from sqlalchemy import Engine, text
 
@@ -146,6 +148,9 @@ def test_road_mode_over_http_and_its_errors(road_world, empty_engine):
     assert served == {"V_B", "V_D50"}
     gaps_body = client.get("/coverage/gaps", params=params).json()
     assert {v["code"] for v in gaps_body["villages"]} == {"V_E", "V_P", "V_FAR"}
+    book = load_workbook(io.BytesIO(client.get("/coverage", params={**params, "format": "xlsx"}).content))
+    about = {row[0]: row[1] for row in book["coverage"].iter_rows(values_only=True) if row and row[0]}
+    assert (about["villages_served"], about["road.villages_off_road"]) == (2, 1)
     bad = client.get("/coverage", params={**params, "snap_m": -1})
     assert bad.status_code == 400 and "snap_m" in bad.text
     bad = client.get("/coverage", params={**params, "distance_mode": "flight"})

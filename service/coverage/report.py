@@ -49,11 +49,22 @@ ORDER BY 1, 5 DESC NULLS LAST, 6 DESC NULLS LAST, 2
 """
 
 
+def _flat(meta: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested blocks (road mode's `road`) as dotted keys, one cell each."""
+    rows: list[tuple[str, Any]] = []
+    for key, value in meta.items():
+        if isinstance(value, dict):
+            rows += _flat(value, f"{prefix}{key}.")
+        else:
+            rows.append((f"{prefix}{key}", value))
+    return rows
+
+
 def workbook(conn: Connection, meta: dict[str, Any], result: dict[str, Any]) -> bytes:
     """The prepared coverage (see query.prepare) as an .xlsx file."""
     book = Workbook(write_only=True)
     about = book.create_sheet("coverage")
-    for key, value in meta.items():
+    for key, value in _flat(meta):
         about.append([key, value if not isinstance(value, list | tuple) else ", ".join(map(str, value))])
     about.append([])
     for key in CITY_KEYS:
