@@ -151,6 +151,8 @@ def test_road_mode_over_http_and_its_errors(road_world, empty_engine):
     book = load_workbook(io.BytesIO(client.get("/coverage", params={**params, "format": "xlsx"}).content))
     about = {row[0]: row[1] for row in book["coverage"].iter_rows(values_only=True) if row and row[0]}
     assert (about["villages_served"], about["road.villages_off_road"]) == (2, 1)
+    nothing = client.get("/coverage", params={**params, "layer": "manure_centers"}).json()
+    assert nothing["city"]["villages_served"] == 0 and nothing["road"]["facilities_off_road"] == []
     bad = client.get("/coverage", params={**params, "snap_m": -1})
     assert bad.status_code == 400 and "snap_m" in bad.text
     bad = client.get("/coverage", params={**params, "distance_mode": "flight"})
@@ -185,6 +187,10 @@ def test_a_failed_import_changes_nothing(road_world, tmp_path):
         },
         "class.geojson": {"type": "FeatureCollection", "features": [line("C", A, B, road_class="highway")]},
         "duplicate.geojson": {"type": "FeatureCollection", "features": [line("X", A, B), line("X", B, D)]},
+        "junk.geojson": {
+            "type": "FeatureCollection",
+            "features": [line("X", A, B), "road", {"properties": 3}],
+        },
     }
     messages = {}
     for name, doc in bad_files.items():
@@ -198,6 +204,8 @@ def test_a_failed_import_changes_nothing(road_world, tmp_path):
     assert "not lon/lat" in messages["metres.geojson"]
     assert "class 'highway'" in messages["class.geojson"]
     assert "not unique" in messages["duplicate.geojson"]
+    assert "feature 1: not a GeoJSON Feature" in messages["junk.geojson"]
+    assert "feature 2: not a GeoJSON Feature" in messages["junk.geojson"]
     with road_world.connect() as conn:
         assert network.summary(conn)["segments"] == 5  # the network of the fixture, untouched
 

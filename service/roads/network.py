@@ -123,7 +123,10 @@ def validate(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
     errors: list[str] = []
     codes: set[str] = set()
     for i, feature in enumerate(features):
-        props = (feature or {}).get("properties") or {}
+        if not isinstance(feature, dict) or not isinstance(feature.get("properties") or {}, dict):
+            errors.append(f"feature {i}: not a GeoJSON Feature with properties")
+            continue
+        props = feature.get("properties") or {}
         code = str(props.get("code") or feature.get("id") or f"R{i + 1}")
         road_class = props.get("class") or props.get("highway_class") or "other"
         try:
