@@ -1,0 +1,124 @@
+"""Map routes over HTTP: bad input is a 4xx problem+json naming the parameter, assets are ours and cached."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api.app import create_app
+from service.config import MapSettings
+from service.maps import assets
+
+
+@pytest.fixture(scope="module")
+def client(demo_engine) -> TestClient:
+    return TestClient(create_app(demo_engine))
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "words"),
+    [
+        ("/maps/towns/999999999", 404, "no town with code '999999999'"),
+        ("/maps/towns/37078", 400, "code"),
+        ("/maps/facilities/no_such_layer/1", 404, "no_such_layer"),
+        ("/maps/facilities/towns/1", 404, "towns"),
+        ("/maps/facilities/transfer_stations/999999", 404, "no feature 999999 in transfer_stations"),
+        ("/maps/facilities/transfer_stations/abc", 400, "feature_id"),
+        ("/maps/facilities/transfer_stations/0", 400, "feature_id"),
+        ("/maps/facilities/transfer_stations/99999999999999999999", 400, "feature_id"),
+        ("/maps/coverage", 400, "layer"),
+        ("/maps/coverage?layer=villages", 400, "layer"),
+        ("/maps/coverage?layer=transfer_stations", 400, "distance_m"),
+        ("/maps/coverage?layer=collection_points&distance_m=-5", 400, "distance_m"),
+        ("/maps/coverage?layer=collection_points&distance_m=1e9", 400, "distance_m"),
+        ("/maps/coverage?layer=collection_points&status=broken", 400, "status"),
+        ("/maps/coverage?layer=manure_centers&distance_m=5000&kind=x", 400, "kind"),
+        ("/maps/coverage?layer=collection_points&cluster_radius_m=0", 400, "cluster_radius_m"),
+        ("/maps/city?lang=fr", 400, "lang"),
+        ("/maps/city?indicator=nonsense", 400, "indicator"),
+    ],
+)
+def test_bad_map_requests_are_problems_naming_the_parameter(client, url, status, words):
+    response = client.get(url)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert words in response.json()["detail"]
+
+
+def test_pages_link_only_the_services_own_assets_which_are_served_cacheable(client):
+    page = client.get("/maps/city").text
+    srcs = re.findall(r'<script src="([^"]+)"', page) + re.findall(
+        r'<link rel="stylesheet" href="([^"]+)"', page
+    )
+    assert len(srcs) == 7 and all(s.startswith("/maps/assets/") for s in srcs)
+    assert "cdn" not in page.lower() and "jquery" not in page.lower() and "bootstrap" not in page.lower()
+    for src in srcs:
+        r = client.get(src)
+        assert r.status_code == 200 and len(r.content) > 100
+        assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+    leaflet = next(s for s in srcs if s.endswith("leaflet.js"))
+    assert (
+        client.get(leaflet).headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    )
+    # the images the stylesheet asks for are there too
+    assert client.get("/maps/assets/leaflet/1.9.3/images/layers.png").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/maps/assets/leaflet/0.0.1/leaflet.js",
+        "/maps/assets/nothing/1/x.js",
+        "/maps/assets/leaflet/1.9.3/../../../../etc/passwd",
+        "/maps/assets/leaflet/1.9.3/%2e%2e/%2e%2e/__init__.py",
+    ],
+)
+def test_unknown_or_escaping_asset_paths_are_not_found(client, path):
+    assert client.get(path).status_code == 404
+
+
+def test_offline_assets_inline_the_stylesheet_images():
+    inline = assets.inline_tags()
+    assert "url(images/" not in inline and "data:image/png;base64," in inline
+    assert "<script src" not in inline
+
+
+def test_basemap_settings_refuse_incomplete_configurations(monkeypatch):
+    monkeypatch.setenv("SANICHAIN_BASEMAP", "tianditu")
+    monkeypatch.delenv("SANICHAIN_TIANDITU_KEY", raising=False)
+    with pytest.raises(ValueError, match="SANICHAIN_TIANDITU_KEY"):
+        MapSettings()
+    monkeypatch.setenv("SANICHAIN_BASEMAP", "custom")
+    with pytest.raises(ValueError, match="SANICHAIN_TILE_URL"):
+        MapSettings()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected", "absent"),
+    [
+        ({"SANICHAIN_BASEMAP": "osm"}, "tile.openstreetmap.org", "tianditu"),
+        (
+            {"SANICHAIN_BASEMAP": "tianditu", "SANICHAIN_TIANDITU_KEY": "k123"},
+            "tianditu.gov.cn/vec_w/wmts",
+            "openstreetmap",
+        ),
+        (
+            {
+                "SANICHAIN_BASEMAP": "custom",
+                "SANICHAIN_TILE_URL": "https://tiles.example.org/{z}/{x}/{y}.png",
+            },
+            "tiles.example.org",
+            "openstreetmap",
+        ),
+        ({"SANICHAIN_BASEMAP": "none"}, "sc-blank", "L.tileLayer"),
+    ],
+)
+def test_basemap_follows_the_settings(demo_engine, monkeypatch, env, expected, absent):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    page = TestClient(create_app(demo_engine)).get("/maps/towns/370782001").text
+    assert expected in page and absent not in page
+    if env["SANICHAIN_BASEMAP"] == "tianditu":
+        assert "cva_w" in page and "tk=k123" in page
