@@ -122,3 +122,32 @@ def test_basemap_follows_the_settings(demo_engine, monkeypatch, env, expected, a
     assert expected in page and absent not in page
     if env["SANICHAIN_BASEMAP"] == "tianditu":
         assert "cva_w" in page and "tk=k123" in page
+
+
+def test_a_page_is_reused_until_the_inventory_changes(empty_engine):
+    from sqlalchemy import text
+
+    from service.demo import loader
+    from tests.conftest import DEMO_DIR
+
+    loader.load(empty_engine, DEMO_DIR)
+    client = TestClient(create_app(empty_engine))
+    with empty_engine.connect() as conn:
+        station_id, code = conn.execute(
+            text(
+                "SELECT s.id, t.code FROM transfer_stations s JOIN towns t ON t.id = s.town_id "
+                "ORDER BY s.id LIMIT 1"
+            )
+        ).one()
+    url = f"/maps/towns/{code}"
+    first = client.get(url)
+    assert first.headers["content-encoding"] == "gzip"  # what a browser gets
+    assert client.get(url).text == first.text  # unchanged inventory: the same page
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE transfer_stations SET name = '新名字中转站' WHERE id = :id"), {"id": station_id}
+        )
+    assert "新名字中转站" not in first.text and "新名字中转站" in client.get(url).text
+    with empty_engine.begin() as conn:
+        conn.execute(text("DELETE FROM public_toilets WHERE id = (SELECT min(id) FROM public_toilets)"))
+    assert client.get(url).text != first.text

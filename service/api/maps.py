@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated
@@ -16,15 +17,17 @@ from service.api.deps import engine_of
 from service.api.problems import problem
 from service.config import MapSettings
 from service.coverage import gaps
-from service.coverage.query import CoverageError
 from service.maps import assets
+from service.maps.cache import PageCache
 from service.maps.city import INDICATORS, MapRequest, city_page, town_page
 from service.maps.coverage import coverage_page
+from service.maps.data import inventory_version
 from service.maps.facility import facility_page
 from service.maps.page import MapPage
 
 router = APIRouter(tags=["maps"])
 
+PAGES = PageCache()
 # The version is in the path, so a cached copy can never be stale.
 ASSET_CACHE = "public, max-age=31536000, immutable"
 
@@ -53,13 +56,17 @@ def _request(request: Request, lang: MapLang, indicator: str = "waste_connected_
 
 
 def _page(request: Request, lang: MapLang, build: Callable[[], MapPage]) -> Response:
-    """The built page as HTML; refused parameters and unknown subjects as problem+json."""
-    other = "zh" if lang is MapLang.en else "en"
+    """The page as HTML (reused while the inventory is unchanged); bad input as problem+json."""
+    switched = request.url.remove_query_params("lang").include_query_params(
+        lang="zh" if lang is MapLang.en else "en"
+    )
+    language_href = f"{switched.path}?{switched.query}"
+    key = (str(request.url), repr(map_settings(request)))
     try:
-        page = build()
-    except CoverageError as exc:
-        return problem(400, str(exc), parameter=str(exc).split(":")[0])
-    except ValueError as exc:
+        with engine_of(request).connect() as conn:
+            version = inventory_version(conn)
+        page = PAGES.get_or_build(key, version, lambda: build().render(language_href=language_href))
+    except ValueError as exc:  # CoverageError included
         return problem(400, str(exc), parameter=str(exc).split(":")[0])
     except LookupError as exc:
         return problem(404, str(exc.args[0]) if exc.args else "not found")
@@ -67,9 +74,14 @@ def _page(request: Request, lang: MapLang, build: Callable[[], MapPage]) -> Resp
         return problem(400, f"a parameter value cannot be used: {str(exc.orig).strip().splitlines()[0]}")
     except OperationalError as exc:
         return problem(503, f"database unreachable: {str(exc.orig).strip().splitlines()[0]}")
-    switched = request.url.remove_query_params("lang").include_query_params(lang=other)
-    language_href = f"{switched.path}?{switched.query}"
-    return HTMLResponse(page.render(language_href=language_href))
+    body = page.encode("utf-8")
+    if "gzip" in request.headers.get("accept-encoding", ""):  # a city map shrinks about fivefold
+        return Response(
+            gzip.compress(body, 6),
+            media_type="text/html; charset=utf-8",
+            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+        )
+    return Response(body, media_type="text/html; charset=utf-8", headers={"Vary": "Accept-Encoding"})
 
 
 def city_map(

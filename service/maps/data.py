@@ -216,6 +216,29 @@ def flows(conn: Connection, town_id: int | None = None, with_source_links: bool 
     )
 
 
+VERSIONED_TABLES = (
+    "cities",
+    "towns",
+    "communities",
+    "villages",
+    *FACILITY_LAYERS,
+    "livestock_farms",
+    "public_toilets",
+    "chain_links",
+)
+
+
+def inventory_version(conn: Connection) -> str:
+    """Changes whenever a row is added, removed or updated in any table a map shows."""
+    parts = " UNION ALL ".join(
+        f"SELECT '{t}' AS t, count(*)::text || '@' || coalesce(max(updated_at)::text, '') AS v FROM {t}"
+        for t in VERSIONED_TABLES
+    )
+    return str(
+        conn.execute(text(f"SELECT string_agg(t || ':' || v, ' ' ORDER BY t) FROM ({parts}) x")).scalar()
+    )
+
+
 # -- one facility ----------------------------------------------------------------------------------
 def point_feature(conn: Connection, layer: str, feature_id: int) -> dict[str, Any] | None:
     """One village, facility, farm or toilet with its common attributes; None when there is none."""

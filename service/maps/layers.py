@@ -23,6 +23,26 @@ POPUP_FIELDS = {
     "flows": ["stream", "flow", "distance_m", "from", "to"],
 }
 FLOW_STREAMS = ("domestic_waste", "fecal_sludge", "manure")
+# Past this many features a layer travels "lite": id, position (4 decimals, ~10 m) and the fields its
+# colour and size need; a popup then reads the rest from the API record when it opens. This keeps a
+# province's 100,000 farms within a few megabytes.
+LITE_ROWS = 5_000
+LITE_DECIMALS = 4
+
+
+def point_spec(layer: Layer, spec: dict[str, Any]) -> dict[str, Any]:
+    """The draw spec of a point layer, lite when the layer is large."""
+    if len(layer) <= LITE_ROWS:
+        return {**spec, **layer.as_json()}
+    keep = ["id", "lat", "lon"] + [
+        rule["field"] for rule in (spec.get("color"), spec.get("radius")) if rule and "field" in rule
+    ]
+    at = [layer.fields.index(name) for name in keep]
+    rows = [[row[i] for i in at] for row in layer.rows]
+    for row in rows:
+        row[1], row[2] = round(row[1], LITE_DECIMALS), round(row[2], LITE_DECIMALS)
+        row[3:] = [int(v) if isinstance(v, bool) else v for v in row[3:]]  # 1/0 instead of true/false
+    return {**spec, "fields": keep, "rows": rows, "lazy": True}
 
 
 def towns(page: MapPage, features: list[dict[str, Any]], indicator: str) -> None:
@@ -63,16 +83,18 @@ def villages(page: MapPage, layer: Layer, show: bool = True) -> None:
     page.draw(
         page.group(w["villages"], show),
         "points",
-        {
-            "layer": "villages",
-            **layer.as_json(),
-            "color": style.CONNECTED,
-            "radius": style.RADIUS["villages"],
-            "stroke": style.LAYER_COLOURS["villages"],
-            "weight": 0.5,
-            "popup": POPUP_FIELDS["villages"],
-            "own_map": True,
-        },
+        point_spec(
+            layer,
+            {
+                "layer": "villages",
+                "color": style.CONNECTED,
+                "radius": style.RADIUS["villages"],
+                "stroke": style.LAYER_COLOURS["villages"],
+                "weight": 0.5,
+                "popup": POPUP_FIELDS["villages"],
+                "own_map": True,
+            },
+        ),
     )
     page.legend(style.legend_row(style.GREEN, w["legend_village"], border=style.LAYER_COLOURS["villages"]))
 
@@ -81,16 +103,18 @@ def facilities(page: MapPage, name: str, layer: Layer, show: bool = True) -> Non
     page.draw(
         page.group(page.words[name], show),
         "points",
-        {
-            "layer": name,
-            **layer.as_json(),
-            "color": style.UTILISATION,
-            "radius": style.RADIUS[name],
-            "stroke": style.LAYER_COLOURS[name],
-            "weight": 2.5,
-            "popup": POPUP_FIELDS["facility"],
-            "own_map": True,
-        },
+        point_spec(
+            layer,
+            {
+                "layer": name,
+                "color": style.UTILISATION,
+                "radius": style.RADIUS[name],
+                "stroke": style.LAYER_COLOURS[name],
+                "weight": 2.5,
+                "popup": POPUP_FIELDS["facility"],
+                "own_map": True,
+            },
+        ),
     )
     page.legend(style.legend_row("#fff", page.words[name], border=style.LAYER_COLOURS[name]))
 
@@ -112,15 +136,17 @@ def farms(page: MapPage, layer: Layer) -> None:
     page.draw(
         page.cluster(w["livestock_farms"]),
         "points",
-        {
-            "layer": "livestock_farms",
-            **layer.as_json(),
-            "color": style.FARM_FACILITY,
-            "radius": style.RADIUS["livestock_farms"],
-            "stroke": style.LAYER_COLOURS["livestock_farms"],
-            "popup": POPUP_FIELDS["livestock_farms"],
-            "own_map": True,
-        },
+        point_spec(
+            layer,
+            {
+                "layer": "livestock_farms",
+                "color": style.FARM_FACILITY,
+                "radius": style.RADIUS["livestock_farms"],
+                "stroke": style.LAYER_COLOURS["livestock_farms"],
+                "popup": POPUP_FIELDS["livestock_farms"],
+                "own_map": True,
+            },
+        ),
     )
     page.legend(style.legend_row(style.RED, w["legend_farms"], border=style.LAYER_COLOURS["livestock_farms"]))
 

@@ -68,7 +68,9 @@
     if (!rule) { return "#495057"; }
     if (rule.fixed) { return rule.fixed; }
     var v = rec[rule.field];
-    if (rule.values) { return rule.values[String(v)] || rule.none; }
+    if (rule.values) {  // lite layers send booleans as 1/0
+      return rule.values[v === 1 ? "true" : v === 0 ? "false" : String(v)] || rule.none;
+    }
     if (v === null || v === undefined) { return rule.none; }
     for (var i = 0; i < rule.breaks.length; i++) { if (v < rule.breaks[i]) { return rule.colors[i]; } }
     return rule.colors[rule.colors.length - 1];
@@ -112,7 +114,12 @@
         dashArray: rec.status && rec.status !== "operational" ? "3 3" : null,
         fillColor: fill, fillOpacity: spec.opacity || 0.85
       });
-      m.bindPopup(function () { return popupHtml(spec, rec); });
+      if (spec.lazy) {  // a large layer carries no attributes: read the API record on opening
+        m.bindPopup("…");
+        m.on("popupopen", function (e) { S.fillPopup(e.popup, spec, rec); });
+      } else {
+        m.bindPopup(function () { return popupHtml(spec, rec); });
+      }
       m.feature = {layer: spec.layer, id: rec.id, name: rec.name};
       markers.push(m);
     });
@@ -125,6 +132,18 @@
       if (!markers.length) { S.pending--; }
     } else { markers.forEach(function (m) { group.addLayer(m); }); }
     register(spec.key || spec.layer, group, markers.length);
+  };
+
+  S.fillPopup = function (popup, spec, rec) {
+    var url = S.base + "/collections/" + spec.layer + "/items/" + rec.id;
+    fetch(url, {headers: {Accept: "application/geo+json"}})
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+      .then(function (f) {
+        var p = f.properties || {};
+        var full = Object.assign({}, p, rec, {manure_facility: p.has_manure_facility});
+        popup.setContent(popupHtml(spec, full));
+      })
+      .catch(function () { popup.setContent(popupHtml(spec, rec)); });  // offline: what the page has
   };
 
   S.lines = function (group, spec) {
