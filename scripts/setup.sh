@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this Debian/Ubuntu machine for `make run` / `make test`:
 #   system packages that are missing (PostgreSQL + PostGIS; for tests also docker-compose for the
-#   compose-file check and Chromium for the map pages' browser tests), via apt-get (with sudo when not root), then the Python virtual environment.
+#   compose-file check and Chromium for the map browser tests), via apt-get (with sudo when not
+#   root), then the Python virtual environment.
 # Usage: scripts/setup.sh run|test
 set -euo pipefail
 cd "$(dirname "$0")/.."
