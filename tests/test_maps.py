@@ -293,3 +293,29 @@ def test_offline_export_opens_from_file_with_the_network_cut(
     page.open(out.as_uri(), "offline-city")
     assert page.drawn() == counts(demo_engine)
     assert all(url.startswith("file:") for url in page.requests), page.requests
+
+
+def test_flow_line_popup_names_both_ends_and_gives_flow_and_length(open_page, service, demo_engine):
+    with demo_engine.connect() as conn:
+        link = conn.execute(
+            text(
+                "SELECT l.id, v.name AS source, c.name AS target, "
+                "round(ST_Length(l.geom::geography)) AS metres "
+                "FROM chain_links l JOIN villages v ON v.id = l.source_id "
+                "JOIN collection_points c ON c.id = l.target_id "
+                "WHERE l.stream = 'domestic_waste' AND l.source_layer = 'villages' "
+                "AND l.target_layer = 'collection_points' ORDER BY l.id LIMIT 1"
+            )
+        ).one()
+    page = open_page().open(service + "/maps/city?lang=en", "city-flow-popup")
+    content = page.page.evaluate(
+        f"""(() => {{
+            const lines = Sanichain.groups.flow_domestic_waste.getLayers();
+            const line = lines.find(l => l.feature.id === {link.id});
+            line.openPopup();
+            return document.querySelector('.leaflet-popup-content').innerText;
+        }})()"""
+    )
+    assert link.source in content and link.target in content
+    assert "domestic waste" in content and " t/d" in content
+    assert f"{int(link.metres):,} m" in content

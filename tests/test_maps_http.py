@@ -151,3 +151,9 @@ def test_a_page_is_reused_until_the_inventory_changes(empty_engine):
     with empty_engine.begin() as conn:
         conn.execute(text("DELETE FROM public_toilets WHERE id = (SELECT min(id) FROM public_toilets)"))
     assert client.get(url).text != first.text
+
+
+def test_city_map_of_the_demo_stays_under_one_and_a_half_megabytes(client):
+    page = client.get("/maps/city", headers={"Accept-Encoding": "identity"})
+    assert page.status_code == 200 and "content-encoding" not in page.headers
+    assert 300_000 < len(page.content) <= 1_500_000

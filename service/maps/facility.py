@@ -72,6 +72,7 @@ def facility_page(engine: Engine, layer: str, feature_id: int, req: MapRequest) 
                 "side": side,
                 **links.as_json(),
                 "color": colour,
+                "colors": style.STREAM_COLOURS,  # a village sends waste and sludge: one colour each
                 "width": style.FLOW_WIDTH,
                 "popup": layers.POPUP_FIELDS["flows"],
                 "title": side,

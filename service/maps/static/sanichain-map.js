@@ -124,12 +124,16 @@
       markers.push(m);
     });
     if (group.addLayers) {  // a cluster group: loads in chunks, the page is drawn when the last one is
+      // Folium puts the group on the map after this call; a cluster group not on the map checks every
+      // new marker against all earlier ones (quadratic), so add them once the page script has run.
       S.pending++;
-      group.options.chunkProgress = function (done, total) {
-        if (done >= total) { S.pending--; S.checkReady(); }
-      };
-      group.addLayers(markers);
-      if (!markers.length) { S.pending--; }
+      setTimeout(function () {
+        group.options.chunkProgress = function (done, total) {
+          if (done >= total) { S.pending--; S.checkReady(); }
+        };
+        group.addLayers(markers);
+        if (!markers.length) { S.pending--; S.checkReady(); }
+      }, 0);
     } else { markers.forEach(function (m) { group.addLayer(m); }); }
     register(spec.key || spec.layer, group, markers.length);
   };
@@ -150,16 +154,18 @@
     var n = 0;
     spec.rows.forEach(function (row) {
       var rec = record(spec.fields, row);
-      var from = (S.index[rec.source_layer] || {})[rec.source_id];
-      var to = (S.index[rec.target_layer] || {})[rec.target_id];
-      rec.from = rec.other_name && spec.side === "upstream" ? rec.other_name : (from ? from.name : "");
-      rec.to = rec.other_name && spec.side === "downstream" ? rec.other_name : (to ? to.name : "");
       rec.layer = "chain_links";
       var line = L.polyline([[rec.lat1, rec.lon1], [rec.lat2, rec.lon2]], {
-        renderer: S.renderer, color: spec.color, opacity: 0.75,
+        renderer: S.renderer, color: (spec.colors && spec.colors[rec.stream]) || spec.color, opacity: 0.75,
         weight: Math.max(spec.width.min, Math.min(spec.width.max, spec.width.min + spec.width.scale * Math.sqrt(rec.flow)))
       });
-      line.bindPopup(function () { return popupHtml(spec, rec); });
+      line.bindPopup(function () {  // ends named when opened: their layers may be drawn after the lines
+        var from = (S.index[rec.source_layer] || {})[rec.source_id];
+        var to = (S.index[rec.target_layer] || {})[rec.target_id];
+        rec.from = rec.other_name && spec.side === "upstream" ? rec.other_name : (from ? from.name : "");
+        rec.to = rec.other_name && spec.side === "downstream" ? rec.other_name : (to ? to.name : "");
+        return popupHtml(spec, rec);
+      });
       line.feature = {layer: "chain_links", id: rec.id};
       group.addLayer(line);
       n++;
