@@ -182,6 +182,10 @@ def test_popup_shows_the_stations_name_capacity_and_links_in_chinese_and_english
 ):
     station = _largest_station(demo_engine)
     page = open_page(viewport={"width": 1280, "height": 860}).open(service + "/maps/city", "city-popup")
+    drawn_at = page.page.evaluate(
+        f"Sanichain.groups.transfer_stations.getLayers().find(m => m.feature.id === {station.id}).getLatLng()"
+    )
+    assert abs(drawn_at["lat"] - station.lat) < 6e-6 and abs(drawn_at["lng"] - station.lon) < 6e-6  # ~1 m
     content = _click_feature(page.page, station.lat, station.lon)
     assert station.name in content
     assert "设计能力" in content and f"{_capacity_text(station.capacity)} t/d" in content

@@ -44,11 +44,14 @@ class Layer:
 
 
 def _plain(value: Any) -> Any:
+    """JSON-ready: numerics (rounded in SQL where it matters, e.g. coordinates) as floats, computed
+    doubles (utilisation, inflow) to 3 decimals."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return round(value, 3)
-    return round(float(value), 3)  # Decimal
+    number = float(value)  # Decimal
+    return int(number) if number.is_integer() else number
 
 
 def _layer(conn: Connection, sql: str, params: dict[str, Any]) -> Layer:
