@@ -151,6 +151,15 @@ def test_a_page_is_reused_until_the_inventory_changes(empty_engine):
     with empty_engine.begin() as conn:
         conn.execute(text("DELETE FROM public_toilets WHERE id = (SELECT min(id) FROM public_toilets)"))
     assert client.get(url).text != first.text
+    # names are data: never markup, wherever they appear (title, panel, popups)
+    with empty_engine.begin() as conn:
+        conn.execute(text("UPDATE towns SET name = '<i>镇</i>' WHERE code = :code"), {"code": code})
+        conn.execute(
+            text("UPDATE transfer_stations SET name = '<img src=x>' WHERE id = :id"), {"id": station_id}
+        )
+    page = client.get(url).text
+    assert "<i>镇</i>" not in page and "&lt;i&gt;镇&lt;/i&gt;" in page
+    assert "<img src=x>" not in page and "\\u003cimg src=x>" in page
 
 
 def test_city_map_of_the_demo_stays_under_one_and_a_half_megabytes(client):

@@ -174,7 +174,7 @@ class MapPage:
         if self.blank:
             controls += f"{m.get_name()}.getContainer().classList.add('sc-blank');"
         controls += f"Sanichain.fit({m.get_name()});"
-        figure.title = self.title  # type: ignore[attr-defined]
+        figure.title = html.escape(self.title)  # type: ignore[attr-defined]  # (names come from the data)
         figure.header.add_child(  # type: ignore[attr-defined]
             # data:, icon: no favicon request (offline, nothing may be asked for but basemap tiles)
             Element(
