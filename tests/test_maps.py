@@ -323,3 +323,38 @@ def test_flow_line_popup_names_both_ends_and_gives_flow_and_length(open_page, se
     assert link.source in content and link.target in content
     assert "domestic waste" in content and " t/d" in content
     assert f"{int(link.metres):,} m" in content
+
+
+def test_map_command_writes_town_and_facility_files_and_refuses_unknown_ones(
+    demo_database_url, demo_engine, tmp_path
+):
+    env = {**os.environ, "DATABASE_URL": demo_database_url, "SANICHAIN_BASEMAP": "none"}
+    with demo_engine.connect() as conn:
+        town_code, town_name = conn.execute(text("SELECT code, name FROM towns ORDER BY code LIMIT 1")).one()
+    station = _largest_station(demo_engine)
+
+    def sanichain(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "service.cli", "map", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    for args, name in (
+        (("town", town_code), town_name),
+        (("facility", "transfer_stations", str(station.id), "--lang", "en"), station.name),
+    ):
+        out = tmp_path / f"{args[0]}.html"
+        done = sanichain(*args, "-o", str(out))
+        assert done.returncode == 0, done.stderr
+        html = out.read_text("utf-8")
+        assert name in html and "<script src=" not in html and "L.map(" in html
+    for args, message in (
+        (("town", "999999999"), "no town with code '999999999'"),
+        (("facility", "nope", "1"), "layer: 'nope' has no facility map"),
+        (("facility", "transfer_stations", "999999"), "no feature 999999 in transfer_stations"),
+    ):
+        done = sanichain(*args, "-o", str(tmp_path / "x.html"))
+        assert done.returncode == 1 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1

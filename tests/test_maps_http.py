@@ -38,6 +38,8 @@ def client(demo_engine) -> TestClient:
         ("/maps/coverage?layer=collection_points&cluster_radius_m=0", 400, "cluster_radius_m"),
         ("/maps/city?lang=fr", 400, "lang"),
         ("/maps/city?indicator=nonsense", 400, "indicator"),
+        ("/?f=html&lang=fr", 400, "lang"),
+        ("/?f=html&indicator=nonsense", 400, "indicator"),
     ],
 )
 def test_bad_map_requests_are_problems_naming_the_parameter(client, url, status, words):
@@ -166,3 +168,9 @@ def test_city_map_of_the_demo_stays_under_one_and_a_half_megabytes(client):
     page = client.get("/maps/city", headers={"Accept-Encoding": "identity"})
     assert page.status_code == 200 and "content-encoding" not in page.headers
     assert 300_000 < len(page.content) <= 1_500_000
+
+
+def test_root_in_english_for_browsers_that_ask(client):
+    page = client.get("/?lang=en", headers={"Accept": "text/html"}).text
+    assert '<html lang="en">' in page and "Legend" in page and "图例" not in page
+    assert 'href="/?lang=zh"' in page  # the switch back keeps the page

@@ -92,6 +92,14 @@ def city_map(
     return _page(request, lang, lambda: city_page(engine_of(request), req))
 
 
+def landing_map(request: Request) -> Response:
+    """The browser's view of `/`: the city map, with `lang` and `indicator` read from the query."""
+    lang = request.query_params.get("lang", "zh")
+    if lang not in MapLang.__members__:
+        return problem(400, f"lang: must be zh or en, got {lang!r}", parameter="lang")
+    return city_map(request, MapLang(lang), request.query_params.get("indicator", "waste_connected_share"))
+
+
 @router.get(
     "/maps/city", summary="City map: every layer of the chain, flows, legend", response_class=HTMLResponse
 )

@@ -132,9 +132,9 @@ def landing(request: Request, f: Annotated[str | None, Query(description="json o
         ],
     }
     if _wants_html(request):  # a browser gets the city map, whose panel carries these links
-        from service.api.maps import city_map
+        from service.api.maps import landing_map
 
-        return city_map(request)
+        return landing_map(request)
     return JSONResponse(doc)
 
 
