@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from sqlalchemy import Engine
 
 from service.chain.session import computed
@@ -27,6 +29,20 @@ def _ends(links: Layer, side: str) -> Layer:
         key = (r[f[layer_of]], r[f[id_of]])
         seen.setdefault(key, [key[0], key[1], r[f["other_code"]], r[f["other_name"]], r[f[lat]], r[f[lon]]])
     return Layer(["layer", "id", "code", "name", "lat", "lon"], list(seen.values()))
+
+
+def _link_table(w: dict[str, str], links: Layer, side: str, limit: int = 12) -> str:
+    """The largest flows of one side as a small table: other end, stream, t/day, km."""
+    f = {name: i for i, name in enumerate(links.fields)}
+    rows = sorted(links.rows, key=lambda r: -(r[f["flow"]] or 0))[:limit]
+    body = "".join(
+        f"<tr><td>{html.escape(str(r[f['other_name']]))}</td>"
+        f"<td>{html.escape(w.get(r[f['stream']], ''))}</td>"
+        f"<td>{(r[f['flow']] or 0):,.2f} t/d</td><td>{(r[f['distance_m']] or 0) / 1000:,.1f} km</td></tr>"
+        for r in rows
+    )
+    more = f"<tr><td colspan=4>… +{len(links.rows) - limit:,}</td></tr>" if len(links.rows) > limit else ""
+    return f'<div class="sc-note">{html.escape(w[side])}</div><table class="sc-table">{body}{more}</table>'
 
 
 def facility_page(engine: Engine, layer: str, feature_id: int, req: MapRequest) -> MapPage:
@@ -92,6 +108,7 @@ def facility_page(engine: Engine, layer: str, feature_id: int, req: MapRequest) 
             },
         )
         page.legend(style.legend_row(style.GREY if side == "upstream" else colour, w[f"legend_{side}"]))
+        page.legend(_link_table(w, links, side))
     page.draw(
         page.group(w["facility"]),
         "points",

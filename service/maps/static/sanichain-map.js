@@ -233,7 +233,7 @@
       var b = g.getBounds ? g.getBounds() : null;
       if (b && b.isValid()) { bounds.extend(b); }
     });
-    if (bounds.isValid()) { map.fitBounds(bounds, {padding: [10, 10], maxZoom: 15}); }
+    if (bounds.isValid()) { map.fitBounds(bounds, {padding: [10, 10], maxZoom: 15, animate: false}); }
     S.fitted = true;
     S.checkReady();
   };
