@@ -265,7 +265,12 @@ def cmd_map(args: argparse.Namespace) -> int:
     elif args.map == "facility":
         page = facility_page(engine, args.layer, args.id, req)
     else:
-        query = CoverageQuery(args.layer, args.distance_m, tuple(args.status or ["operational"]), args.kind)
+        from service.models import STATUSES
+
+        statuses = tuple(args.status or ["operational"])
+        if unknown := [s for s in statuses if s not in STATUSES]:
+            raise CommandError(f"--status: unknown value(s) {unknown}; one of {list(STATUSES)}")
+        query = CoverageQuery(args.layer, args.distance_m, statuses, args.kind)
         page = coverage_page(engine, query, None, req)
     out = Path(args.output)
     out.write_text(page.render(offline=True), "utf-8")

@@ -355,6 +355,8 @@ def test_map_command_writes_town_and_facility_files_and_refuses_unknown_ones(
         (("town", "999999999"), "no town with code '999999999'"),
         (("facility", "nope", "1"), "layer: 'nope' has no facility map"),
         (("facility", "transfer_stations", "999999"), "no feature 999999 in transfer_stations"),
+        (("coverage", "--layer", "collection_points", "--status", "broken"), "--status: unknown value(s)"),
+        (("coverage", "--layer", "transfer_stations"), "distance_m: no standard default"),
     ):
         done = sanichain(*args, "-o", str(tmp_path / "x.html"))
         assert done.returncode == 1 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1
