@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this Debian/Ubuntu machine for `make run` / `make test`:
 #   system packages that are missing (PostgreSQL + PostGIS; for tests also docker-compose for the
-#   compose-file check), via apt-get (with sudo when not root), then the Python virtual environment.
+#   compose-file check and Chromium for the map browser tests), via apt-get (with sudo when not
+#   root), then the Python virtual environment.
 # Usage: scripts/setup.sh run|test
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,6 +84,10 @@ if [ "$PURPOSE" = test ]; then
     [ -n "${TEST_DATABASE_URL:-}" ] || need_postgis
     if ! command -v ogrinfo >/dev/null 2>&1; then  # GDAL's own tools check our exports and services
         apt_install gdal-bin || die "GDAL (gdal-bin, for the interoperability tests) is missing and could not be installed with apt-get (log: $APT_LOG)"
+    fi
+    if [ ! -x /usr/bin/chromium ]; then  # the map pages' browser tests drive Debian's Chromium (Playwright)
+        apt_install chromium \
+            || die "Chromium (for the map browser tests) is missing and could not be installed with apt-get (log: $APT_LOG)"
     fi
     if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then
         apt_install docker-compose \

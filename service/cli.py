@@ -261,6 +261,38 @@ def cmd_chain_indicators(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_map(args: argparse.Namespace) -> int:
+    """One map page as a self-contained HTML file (every script and style inlined) for offline use."""
+    from service.config import MapSettings
+    from service.coverage.query import CoverageQuery
+    from service.maps.city import MapRequest, city_page, town_page
+    from service.maps.coverage import coverage_page
+    from service.maps.facility import facility_page
+
+    engine = _chain_engine()
+    server = ServerSettings()
+    base = args.base_url or f"http://{server.host}:{server.port}"
+    req = MapRequest(lang=args.lang, settings=MapSettings(), base_url=base)
+    if args.map == "city":
+        page = city_page(engine, req)
+    elif args.map == "town":
+        page = town_page(engine, args.code, req)
+    elif args.map == "facility":
+        page = facility_page(engine, args.layer, args.id, req)
+    else:
+        from service.models import STATUSES
+
+        statuses = tuple(args.status or ["operational"])
+        if unknown := [s for s in statuses if s not in STATUSES]:
+            raise CommandError(f"--status: unknown value(s) {unknown}; one of {list(STATUSES)}")
+        query = CoverageQuery(args.layer, args.distance_m, statuses, args.kind)
+        page = coverage_page(engine, query, None, req)
+    out = Path(args.output)
+    out.write_text(page.render(offline=True), "utf-8")
+    print(f"{out} ({out.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from service.db import make_engine
     from service.export.formats import prepare
@@ -419,6 +451,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--layer", help="layer to read from a multi-layer file (GeoPackage)")
     p.set_defaults(func=cmd_roads_import)
+    maps = sub.add_parser("map", help="write a map as one self-contained HTML file (works offline)")
+    kinds = maps.add_subparsers(dest="map", required=True)
+    p = kinds.add_parser("city", help="the city map")
+    p = kinds.add_parser("town", help="a town's map")
+    p.add_argument("code", type=_town_code, help="9-digit town code")
+    p = kinds.add_parser("facility", help="a facility's map: service area, upstream, downstream")
+    p.add_argument("layer", help="e.g. transfer_stations")
+    p.add_argument("id", type=int, help="feature id")
+    p = kinds.add_parser("coverage", help="served/unserved villages and farms, gap areas")
+    p.add_argument("--layer", required=True, help="facility layer, e.g. collection_points")
+    p.add_argument("--distance-m", type=float, help="reach in metres (default from the standard)")
+    p.add_argument("--status", action="append", help="statuses that count (repeatable)")
+    p.add_argument("--kind")
+    for p in kinds.choices.values():
+        p.add_argument("-o", "--output", required=True, help="HTML file to write")
+        p.add_argument("--lang", choices=("zh", "en"), default="zh")
+        p.add_argument("--base-url", help="service URL for the popups' links (default from HOST/PORT)")
+        p.set_defaults(func=cmd_map)
     return parser
 
 

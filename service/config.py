@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,30 @@ class DemoSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     data_dir: Path = Field(default=REPO_ROOT / "gis_data" / "zhucheng", validation_alias="SANICHAIN_DEMO_DIR")
+
+
+class MapSettings(BaseSettings):
+    """Web maps: the basemap under the layers (the only requests a map page makes to other hosts)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # osm | tianditu | custom (tile_url) | none (blank background, every layer still drawn)
+    basemap: Literal["osm", "tianditu", "custom", "none"] = Field(
+        default="osm", validation_alias="SANICHAIN_BASEMAP"
+    )
+    tianditu_key: str | None = Field(default=None, validation_alias="SANICHAIN_TIANDITU_KEY")
+    # e.g. https://tiles.example.org/{z}/{x}/{y}.png for a self-hosted tile server
+    tile_url: str | None = Field(default=None, validation_alias="SANICHAIN_TILE_URL")
+    tile_attribution: str = Field(default="", validation_alias="SANICHAIN_TILE_ATTRIBUTION")
+
+    @model_validator(mode="after")
+    def _complete(self) -> MapSettings:
+        # Refuse at start-up rather than serve maps whose every tile fails.
+        if self.basemap == "tianditu" and not self.tianditu_key:
+            raise ValueError("SANICHAIN_BASEMAP=tianditu needs SANICHAIN_TIANDITU_KEY (a Tianditu tk key)")
+        if self.basemap == "custom" and not (self.tile_url and "{z}" in self.tile_url):
+            raise ValueError("SANICHAIN_BASEMAP=custom needs SANICHAIN_TILE_URL with {z}, {x} and {y}")
+        return self
 
 
 @lru_cache

@@ -14,9 +14,9 @@ from tests.conftest import free_port
 
 
 @contextmanager
-def running_service(database_url: str) -> Iterator[str]:
+def running_service(database_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {**os.environ, "DATABASE_URL": database_url, **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
         env=env,

@@ -38,5 +38,11 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     from service.api import planning
 
     app.include_router(planning.router)
+    # -- maps: pages and their assets (the basemap settings are checked here, at start-up) --
+    from service.api import maps
+    from service.config import MapSettings
+
+    app.state.map_settings = MapSettings()
+    app.include_router(maps.router)
 
     return app

@@ -5,12 +5,11 @@ Thin: parameters → service.features → streamed GeoJSON. Domain errors become
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.exc import DataError, OperationalError
 
 from service.api.deps import engine_of, query_params
@@ -93,19 +92,6 @@ def _wants_html(request: Request) -> bool:
 
 
 # -- landing, conformance ------------------------------------------------------------------------
-def landing_html(doc: dict[str, Any]) -> str:
-    """The browser's view of the landing page: title and links (a map will take its place)."""
-    items = "".join(
-        f'<li><a href="{html.escape(link["href"])}">{html.escape(link.get("title", link["rel"]))}</a></li>'
-        for link in doc["links"]
-    )
-    return (
-        '<!doctype html><html lang="en"><meta charset="utf-8">'
-        f"<title>{html.escape(doc['title'])}</title>"
-        f"<h1>{html.escape(doc['title'])}</h1><p>{html.escape(doc['description'])}</p><ul>{items}</ul></html>"
-    )
-
-
 @router.get("/", summary="Landing page", response_model=None)
 def landing(request: Request, f: Annotated[str | None, Query(description="json or html")] = None) -> Response:
     doc = {
@@ -145,8 +131,10 @@ def landing(request: Request, f: Annotated[str | None, Query(description="json o
             },
         ],
     }
-    if _wants_html(request):
-        return HTMLResponse(landing_html(doc))
+    if _wants_html(request):  # a browser gets the city map, whose panel carries these links
+        from service.api.maps import landing_map
+
+        return landing_map(request)
     return JSONResponse(doc)
 
 

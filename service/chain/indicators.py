@@ -213,6 +213,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def connected_ids(conn: Connection, stream: str, layer: str) -> set[int]:
+    """Ids of the `layer` rows whose `stream` reaches an operational treating facility (after compute)."""
+    if stream not in TREATING_LAYERS:
+        raise ValueError(f"stream: {stream!r} is not one of {list(TREATING_LAYERS)}")
+    rows = conn.execute(
+        text(
+            f"WITH RECURSIVE {_connected_sql(stream, 'up')} SELECT DISTINCT id FROM up WHERE layer = :layer"
+        ),
+        {"layer": layer},
+    )
+    return {int(r[0]) for r in rows}
+
+
 def compute(conn: Connection) -> dict[str, Any]:
     """City totals, per-town figures and plant utilisation."""
     towns = [{k: _plain(v) for k, v in row.items()} for row in conn.execute(text(INDICATORS_SQL)).mappings()]

@@ -1,0 +1,178 @@
+"""Map pages (city, town, facility, coverage) and the JavaScript/CSS they load, served by the service."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlalchemy.exc import DataError, OperationalError
+
+from service.api.coverage import CoverageLayer, Distance, Statuses
+from service.api.coverage import _query as coverage_query
+from service.api.deps import engine_of
+from service.api.problems import problem
+from service.config import MapSettings
+from service.coverage import gaps
+from service.maps import assets
+from service.maps.cache import PageCache
+from service.maps.city import INDICATORS, MapRequest, city_page, town_page
+from service.maps.coverage import coverage_page
+from service.maps.data import inventory_version
+from service.maps.facility import facility_page
+from service.maps.page import MapPage
+
+router = APIRouter(tags=["maps"])
+
+PAGES = PageCache()
+# The version is in the path, so a cached copy can never be stale.
+ASSET_CACHE = "public, max-age=31536000, immutable"
+
+
+class MapLang(StrEnum):
+    zh = "zh"
+    en = "en"
+
+
+Lang = Annotated[MapLang, Query(description="popup and legend language: zh (default) or en")]
+Indicator = Annotated[str, Query(description=f"what shades the towns: one of {', '.join(INDICATORS)}")]
+
+
+def map_settings(request: Request) -> MapSettings:
+    settings = getattr(request.app.state, "map_settings", None)
+    return settings if isinstance(settings, MapSettings) else MapSettings()
+
+
+def _request(request: Request, lang: MapLang, indicator: str = "waste_connected_share") -> MapRequest:
+    return MapRequest(
+        lang="en" if lang is MapLang.en else "zh",
+        settings=map_settings(request),
+        base_url=str(request.base_url).rstrip("/"),  # absolute, like the OGC API's own links
+        indicator=indicator,
+    )
+
+
+def _page(request: Request, lang: MapLang, build: Callable[[], MapPage]) -> Response:
+    """The page as HTML (reused while the inventory is unchanged); bad input as problem+json."""
+    switched = request.url.remove_query_params("lang").include_query_params(
+        lang="zh" if lang is MapLang.en else "en"
+    )
+    language_href = f"{switched.path}?{switched.query}"
+    key = (str(request.url), repr(map_settings(request)))
+    try:
+        with engine_of(request).connect() as conn:
+            version = inventory_version(conn)
+        page = PAGES.get_or_build(key, version, lambda: build().render(language_href=language_href))
+    except ValueError as exc:  # CoverageError included
+        return problem(400, str(exc), parameter=str(exc).split(":")[0])
+    except LookupError as exc:
+        return problem(404, str(exc.args[0]) if exc.args else "not found")
+    except DataError as exc:
+        return problem(400, f"a parameter value cannot be used: {str(exc.orig).strip().splitlines()[0]}")
+    except OperationalError as exc:
+        return problem(503, f"database unreachable: {str(exc.orig).strip().splitlines()[0]}")
+    body = page.encode("utf-8")
+    if "gzip" in request.headers.get("accept-encoding", ""):  # a city map shrinks about fivefold
+        return Response(
+            gzip.compress(body, 6),
+            media_type="text/html; charset=utf-8",
+            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+        )
+    return Response(body, media_type="text/html; charset=utf-8", headers={"Vary": "Accept-Encoding"})
+
+
+def city_map(
+    request: Request, lang: MapLang = MapLang.zh, indicator: str = "waste_connected_share"
+) -> Response:
+    """The city map; also the browser's view of the landing page `/`."""
+    req = _request(request, lang, indicator)
+    return _page(request, lang, lambda: city_page(engine_of(request), req))
+
+
+def landing_map(request: Request) -> Response:
+    """The browser's view of `/`: the city map, with `lang` and `indicator` read from the query."""
+    lang = request.query_params.get("lang", "zh")
+    if lang not in MapLang.__members__:
+        return problem(400, f"lang: must be zh or en, got {lang!r}", parameter="lang")
+    return city_map(request, MapLang(lang), request.query_params.get("indicator", "waste_connected_share"))
+
+
+@router.get(
+    "/maps/city", summary="City map: every layer of the chain, flows, legend", response_class=HTMLResponse
+)
+def city(
+    request: Request, lang: Lang = MapLang.zh, indicator: Indicator = "waste_connected_share"
+) -> Response:
+    return city_map(request, lang, indicator)
+
+
+@router.get(
+    "/maps/towns/{code}",
+    summary="A town's map: its villages, facilities and flows",
+    response_class=HTMLResponse,
+)
+def town(
+    request: Request,
+    code: Annotated[str, Path(pattern=r"^[0-9]{9}$", description="9-digit town code")],
+    lang: Lang = MapLang.zh,
+    indicator: Indicator = "waste_connected_share",
+) -> Response:
+    req = _request(request, lang, indicator)
+    return _page(request, lang, lambda: town_page(engine_of(request), code, req))
+
+
+@router.get(
+    "/maps/facilities/{layer}/{feature_id}",
+    summary="A facility's map: the area it serves, what feeds it and what it feeds",
+    response_class=HTMLResponse,
+)
+def facility(
+    request: Request,
+    layer: str,
+    feature_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="the feature id of the layer")],
+    lang: Lang = MapLang.zh,
+) -> Response:
+    req = _request(request, lang)
+
+    def build() -> MapPage:
+        try:
+            return facility_page(engine_of(request), layer, feature_id, req)
+        except ValueError as exc:  # a layer without maps is a missing resource, not a bad value
+            raise LookupError(str(exc)) from exc
+
+    return _page(request, lang, build)
+
+
+@router.get(
+    "/maps/coverage",
+    summary="Coverage map: served and unserved villages and farms, reach, gap areas",
+    response_class=HTMLResponse,
+)
+def coverage(
+    request: Request,
+    layer: CoverageLayer,
+    distance_m: Distance = None,
+    status: Statuses = None,
+    kind: str | None = None,
+    cluster_radius_m: Annotated[
+        float | None,
+        Query(gt=0, le=gaps.MAX_CLUSTER_M, description="largest gap-area radius; default distance_m"),
+    ] = None,
+    lang: Lang = MapLang.zh,
+) -> Response:
+    q = coverage_query(layer, distance_m, status, kind)  # same checks, same 400s as /coverage
+    req = _request(request, lang)
+    return _page(request, lang, lambda: coverage_page(engine_of(request), q, cluster_radius_m, req))
+
+
+@router.get(
+    "/maps/assets/{package}/{version}/{file:path}", summary="JavaScript, CSS and images of the map pages"
+)
+def asset(package: str, version: str, file: str) -> Response:
+    path = assets.resolve(package, version, file)
+    if path is None:
+        return problem(404, f"no asset {package}/{version}/{file}")
+    return FileResponse(path, media_type=assets.media_type(path), headers={"Cache-Control": ASSET_CACHE})

@@ -1,0 +1,80 @@
+"""The city map (every layer of the chain) and a town's map (the same, limited to one town)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, text
+
+from service.chain.session import computed, find_town
+from service.config import MapSettings
+from service.maps import data, layers
+from service.maps.i18n import Lang
+from service.maps.page import MapPage
+
+# Past this many village/farm links the lines would outweigh the rest of the page: only the
+# facility-to-facility flows are drawn (the legend says so).
+MAX_SOURCE_LINKS = 20_000
+INDICATORS = data.TOWN_INDICATORS
+
+
+@dataclass(frozen=True)
+class MapRequest:
+    """What every map page is asked for besides its subject."""
+
+    lang: Lang = "zh"
+    settings: MapSettings | None = None
+    base_url: str = ""
+    indicator: str = "waste_connected_share"
+
+    def map_settings(self) -> MapSettings:
+        return self.settings or MapSettings()
+
+
+def _city_name(conn: Connection, lang: Lang) -> str:
+    row = conn.execute(text("SELECT name, name_en FROM cities ORDER BY id LIMIT 1")).first()
+    if row is None:
+        return ""
+    return str(row.name_en if lang == "en" and row.name_en else row.name)
+
+
+def _chain_layers(page: MapPage, conn: Connection, indicator: str, town_id: int | None) -> None:
+    """Towns, flows, villages, facilities, farms and toilets, bottom to top."""
+    layers.towns(page, data.towns(conn, town_id), indicator)
+    complete = town_id is not None or data.source_link_count(conn) <= MAX_SOURCE_LINKS
+    layers.flows(page, data.flows(conn, town_id, with_source_links=complete), complete)
+    layers.villages(page, data.villages(conn, town_id))
+    layers.facilities(
+        page, "collection_points", data.facilities(conn, "collection_points", town_id), show=False
+    )
+    layers.farms(page, data.farms(conn, town_id))
+    layers.toilets(page, data.toilets(conn, town_id))
+    for name in ("transfer_stations", "manure_centers", "biogas_centers", "treatment_plants"):
+        layers.facilities(page, name, data.facilities(conn, name, town_id))
+    layers.utilisation_legend(page)
+    layers.standard_links(page)
+
+
+def city_page(engine: Engine, req: MapRequest) -> MapPage:
+    if req.indicator not in INDICATORS:
+        raise ValueError(f"indicator: {req.indicator!r} is not one of {list(INDICATORS)}")
+    with computed(engine) as conn:
+        name = _city_name(conn, req.lang)
+        page = MapPage("", req.lang, req.map_settings(), req.base_url)
+        page.title = page.words["title_city"].format(name=name)
+        _chain_layers(page, conn, req.indicator, None)
+    return page
+
+
+def town_page(engine: Engine, code: str, req: MapRequest) -> MapPage:
+    """LookupError (UnknownTown) when no town has that code."""
+    if req.indicator not in INDICATORS:
+        raise ValueError(f"indicator: {req.indicator!r} is not one of {list(INDICATORS)}")
+    with computed(engine) as conn:
+        town = find_town(conn, code)
+        assert town is not None
+        name = town["name_en"] if req.lang == "en" and town["name_en"] else town["name"]
+        page = MapPage("", req.lang, req.map_settings(), req.base_url)
+        page.title = page.words["title_town"].format(name=name)
+        _chain_layers(page, conn, req.indicator, town["id"])
+    return page

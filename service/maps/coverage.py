@@ -1,0 +1,176 @@
+"""The coverage map: served and unserved villages and farms, each facility's reach, the gap areas.
+
+Reads only the public functions of `service.coverage` (prepare, summary, features_sql, gaps.find).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from service.coverage import gaps
+from service.coverage import query as cov
+from service.maps import data, layers, style
+from service.maps.city import MapRequest
+from service.maps.data import Layer
+from service.maps.page import MapPage
+
+GAP_LIMIT = 10_000
+
+
+def _subjects(conn: Connection, distance: float) -> tuple[Layer, Layer]:
+    """Villages and farms with `served`, from the coverage API's own features (service areas skipped)."""
+    villages = Layer(["id", "code", "name", "lat", "lon", "population", "served", "nearest_m"])
+    farms = Layer(["id", "code", "name", "lat", "lon", "species", "pig_equivalents", "served", "nearest_m"])
+    rows = conn.execute(
+        text(
+            f"SELECT f FROM ({cov.features_sql(distance)}) AS x(f) "
+            "WHERE f::json->'properties'->>'role' <> 'service_area'"
+        )
+    )
+    d = data.COORD_DECIMALS
+    for (feature_text,) in rows:
+        f = json.loads(feature_text)
+        p = f["properties"]
+        lon, lat = f["geometry"]["coordinates"]
+        kind, _, ident = str(f["id"]).partition(":")
+        head = [int(ident), p.get("code"), p.get("name"), round(lat, d), round(lon, d)]
+        if kind == "village":
+            villages.rows.append([*head, p.get("population"), p.get("served"), p.get("nearest_m")])
+        else:
+            farms.rows.append(
+                [*head, p.get("species"), p.get("pig_equivalents"), p.get("served"), p.get("nearest_m")]
+            )
+    return villages, farms
+
+
+def _facilities(found: list[dict[str, Any]], distance: float) -> Layer:
+    fields = [
+        "id",
+        "code",
+        "name",
+        "lat",
+        "lon",
+        "hypothetical",
+        "villages_served",
+        "population_served",
+        "farms_served",
+    ]
+    d = data.COORD_DECIMALS
+    rows = [
+        [
+            f["id"],
+            f["code"],
+            f["name"],
+            round(f["lat"], d),
+            round(f["lon"], d),
+            f["hypothetical"],
+            f["villages_served"],
+            f["population_served"],
+            f["farms_served"],
+        ]
+        for f in found
+    ]
+    return Layer([*fields, "reach_m"], [[*r, distance] for r in rows])
+
+
+def _gap_clusters(found: dict[str, Any]) -> Layer:
+    d = data.COORD_DECIMALS
+    return Layer(
+        ["rank", "name", "lat", "lon", "villages_count", "population", "farms_count", "pig_equivalents"],
+        [
+            [
+                c["rank"],
+                f"#{c['rank']}",
+                round(c["lat"], d),
+                round(c["lon"], d),
+                c["villages"],
+                c["population"],
+                c["farms"],
+                round(c["pig_equivalents"], 1),
+            ]
+            for c in found["clusters"]
+        ],
+    )
+
+
+def coverage_page(
+    engine: Engine, query: cov.CoverageQuery, cluster_radius_m: float | None, req: MapRequest
+) -> MapPage:
+    """CoverageError / ValueError for parameters the coverage functions refuse."""
+    with engine.connect() as conn, conn.begin():
+        distance = cov.prepare(conn, query)
+        villages, farms = _subjects(conn, distance)
+        facilities = _facilities(cov.summary(conn)["facilities"], distance)
+        found = gaps.find(conn, cluster_radius_m or distance, GAP_LIMIT)
+    page = MapPage("", req.lang, req.map_settings(), req.base_url)
+    w = page.words
+    page.title = w["title_coverage"].format(layer=w[query.layer], distance=f"{distance:,.0f}")
+    page.draw(
+        page.group(w["service_areas"]),
+        "circles",
+        {
+            "key": "service_areas",
+            **facilities.as_json(),
+            "color": style.LAYER_COLOURS[query.layer],
+            "popup": ["code", "reach_m"],
+            "title": "service_areas",
+            "layer": query.layer,
+        },
+    )
+    page.legend(style.legend_row(style.LAYER_COLOURS[query.layer], w["legend_reach"], "sc-square"))
+    served_spec = {"color": style.SERVED, "popup": ["code", "served", "nearest_m"], "own_map": True}
+    page.draw(
+        page.group(w["villages"]),
+        "points",
+        {
+            "layer": "villages",
+            **villages.as_json(),
+            **served_spec,
+            "radius": style.RADIUS["villages"],
+            "popup": ["code", "population", "served", "nearest_m"],
+            "weight": 0.5,
+        },
+    )
+    page.draw(
+        page.cluster(w["livestock_farms"]),
+        "points",
+        {
+            "layer": "livestock_farms",
+            **farms.as_json(),
+            **served_spec,
+            "radius": style.RADIUS["livestock_farms"],
+            "popup": ["species", "pig_equivalents", "served", "nearest_m"],
+        },
+    )
+    page.legend(style.legend_row(style.GREEN, w["legend_served"]))
+    page.draw(
+        page.group(w[query.layer]),
+        "points",
+        {
+            "layer": query.layer,
+            **facilities.as_json(),
+            "color": {"fixed": style.LAYER_COLOURS[query.layer]},
+            "radius": {"fixed": 5},
+            "popup": ["code", "villages_served", "population_served", "farms_served"],
+            "own_map": True,
+        },
+    )
+    page.draw(
+        page.group(w["gap_clusters"]),
+        "points",
+        {
+            "layer": "gap_clusters",
+            **_gap_clusters(found).as_json(),
+            "color": {"fixed": style.RED},
+            "radius": {"field": "population", "scale": 0.08, "min": 6, "max": 24},
+            "opacity": 0.35,
+            "popup": ["rank", "villages_count", "population", "farms_count", "pig_equivalents"],
+            "record": False,
+        },
+    )
+    page.legend(style.legend_row(style.RED, w["legend_gaps"]))
+    layers.standard_links(page)
+    return page

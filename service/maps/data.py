@@ -1,0 +1,309 @@
+"""What the maps draw, read from PostGIS in compact rows (one array per feature, coordinates rounded).
+
+Run inside a chain computation (`service.chain.session.computed`): inflow and utilisation come from the
+`chain_facility` table and flows from `chain_link_flow` that `flows.compute()` fills. Rows are plain
+lists so that a page carries tens of thousands of features in a few megabytes; `Layer.fields` names
+the columns for the page script.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from service.chain import indicators
+
+COORD_DECIMALS = 5  # about 1 m: finer than any marker, far smaller than full doubles
+TOWN_SIMPLIFY_DEG = 0.0005  # about 50 m: invisible at city zoom, a tenth of the vertices
+FACILITY_LAYERS = (
+    "collection_points",
+    "transfer_stations",
+    "treatment_plants",
+    "manure_centers",
+    "biogas_centers",
+)
+POINT_LAYERS = ("villages", *FACILITY_LAYERS, "livestock_farms", "public_toilets")
+SOURCE_LAYERS = ("villages", "livestock_farms")
+
+
+@dataclass
+class Layer:
+    """Columnar rows of one layer: `fields` names the columns of every row in `rows`."""
+
+    fields: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"fields": self.fields, "rows": self.rows}
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: numerics (rounded in SQL where it matters, e.g. coordinates) as floats, computed
+    doubles (utilisation, inflow) to 3 decimals."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return round(value, 3)
+    number = float(value)  # Decimal
+    return int(number) if number.is_integer() else number
+
+
+def _layer(conn: Connection, sql: str, params: dict[str, Any]) -> Layer:
+    result = conn.execute(text(sql), params)
+    fields = list(result.keys())
+    return Layer(fields, [[_plain(v) for v in row] for row in result])
+
+
+def _town_filter(alias: str) -> str:
+    return f"(CAST(:town AS bigint) IS NULL OR {alias}.town_id = :town)"
+
+
+LATLON = (
+    f"round(ST_Y({{a}}.geom)::numeric, {COORD_DECIMALS}) AS lat, "
+    f"round(ST_X({{a}}.geom)::numeric, {COORD_DECIMALS}) AS lon"
+)
+
+
+def towns(conn: Connection, town_id: int | None = None) -> list[dict[str, Any]]:
+    """Town polygons simplified in PostGIS, with the figures of the indicators."""
+    figures = {t["code"]: t for t in indicators.compute(conn)["towns"]}
+    rows = conn.execute(
+        text(
+            f"""
+            SELECT t.id, t.code, t.name, t.name_en, t.kind,
+                   ST_AsGeoJSON(ST_SimplifyPreserveTopology(t.geom, :tol), {COORD_DECIMALS}) AS geometry
+            FROM towns t WHERE CAST(:town AS bigint) IS NULL OR t.id = :town ORDER BY t.code
+            """
+        ),
+        {"tol": TOWN_SIMPLIFY_DEG, "town": town_id},
+    ).mappings()
+    out = []
+    for r in rows:
+        f = figures.get(r["code"], {})
+        out.append(
+            {
+                "id": r["id"],
+                "code": r["code"],
+                "name": r["name"],
+                "name_en": r["name_en"],
+                "kind": r["kind"],
+                "geometry": json.loads(r["geometry"]),
+                "villages_count": f.get("villages"),
+                "population": f.get("population"),
+                **{k: _plain(f.get(k)) for k in TOWN_INDICATORS},
+            }
+        )
+    return out
+
+
+TOWN_INDICATORS = (
+    "waste_connected_share",
+    "toilet_share",
+    "transfer_capacity_ratio",
+    "large_farms_facility_share",
+)
+
+
+def villages(conn: Connection, town_id: int | None = None) -> Layer:
+    """Villages with their people and whether their waste and sludge reach treatment."""
+    layer = _layer(
+        conn,
+        f"""
+        SELECT v.id, v.code, v.name, {LATLON.format(a="v")}, v.population, v.households, v.toilets_rebuilt
+        FROM villages v WHERE {_town_filter("v")} ORDER BY v.id
+        """,
+        {"town": town_id},
+    )
+    waste = indicators.connected_ids(conn, "domestic_waste", "villages")
+    sludge = indicators.connected_ids(conn, "fecal_sludge", "villages")
+    layer.fields += ["waste_connected", "sludge_connected"]
+    for row in layer.rows:
+        row += [row[0] in waste, row[0] in sludge]
+    return layer
+
+
+# Extra attributes shown per facility layer, besides the common ones.
+FACILITY_EXTRAS = {
+    "collection_points": "f.kind",
+    "transfer_stations": "f.station_class AS kind",
+    "treatment_plants": "f.kind",
+    "manure_centers": "f.process AS kind",
+    "biogas_centers": "NULL::text AS kind",
+}
+
+
+def facilities(conn: Connection, layer: str, town_id: int | None = None) -> Layer:
+    """A facility layer with capacity, inflow (t/day) and utilisation from the chain computation."""
+    if layer not in FACILITY_LAYERS:
+        raise ValueError(f"layer: {layer!r} is not a facility layer")
+    return _layer(
+        conn,
+        f"""
+        SELECT f.id, f.code, f.name, {LATLON.format(a="f")}, f.status, f.capacity, f.capacity_unit,
+               {FACILITY_EXTRAS[layer]}, cf.inflow_t_per_day AS inflow, cf.utilisation
+        FROM {layer} f LEFT JOIN chain_facility cf ON cf.layer = :layer AND cf.id = f.id
+        WHERE {_town_filter("f")} ORDER BY f.id
+        """,
+        {"layer": layer, "town": town_id},
+    )
+
+
+def farms(conn: Connection, town_id: int | None = None) -> Layer:
+    """Livestock farms: species, size and whether they have an on-site manure facility."""
+    return _layer(
+        conn,
+        f"""
+        SELECT f.id, f.name, {LATLON.format(a="f")}, f.status, f.species, f.head_count,
+               f.has_manure_facility AS manure_facility, f.capacity, f.capacity_unit
+        FROM livestock_farms f WHERE {_town_filter("f")} ORDER BY f.id
+        """,
+        {"town": town_id},
+    )
+
+
+def toilets(conn: Connection, town_id: int | None = None) -> Layer:
+    return _layer(
+        conn,
+        f"""
+        SELECT f.id, f.code, f.name, {LATLON.format(a="f")}, f.status, f.kind, f.capacity, f.capacity_unit
+        FROM public_toilets f WHERE {_town_filter("f")} ORDER BY f.id
+        """,
+        {"town": town_id},
+    )
+
+
+FLOW_SQL = f"""
+SELECT l.id, l.stream, l.source_layer, l.source_id, l.target_layer, l.target_id,
+       round(coalesce(lf.flow_t_per_day, 0)::numeric, 3) AS flow,
+       round(ST_Length(l.geom::geography)::numeric) AS distance_m,
+       round(ST_Y(ST_StartPoint(l.geom))::numeric, {COORD_DECIMALS}) AS lat1,
+       round(ST_X(ST_StartPoint(l.geom))::numeric, {COORD_DECIMALS}) AS lon1,
+       round(ST_Y(ST_EndPoint(l.geom))::numeric, {COORD_DECIMALS}) AS lat2,
+       round(ST_X(ST_EndPoint(l.geom))::numeric, {COORD_DECIMALS}) AS lon2
+FROM chain_links l
+LEFT JOIN chain_link_flow lf ON lf.link_id = l.id
+"""
+
+
+def source_link_count(conn: Connection) -> int:
+    """Links leaving villages and farms: most of the lines, one per source."""
+    return int(
+        conn.execute(
+            text("SELECT count(*) FROM chain_links WHERE source_layer = ANY(:layers)"),
+            {"layers": list(SOURCE_LAYERS)},
+        ).scalar_one()
+    )
+
+
+def flows(conn: Connection, town_id: int | None = None, with_source_links: bool = True) -> Layer:
+    """Chain links as lines with their flow (t/day) and length; a town's are those touching it."""
+    where = ["l.geom IS NOT NULL"]
+    if not with_source_links:
+        where.append("NOT (l.source_layer = ANY(:sources))")
+    if town_id is not None:
+        where.append(
+            "EXISTS (SELECT 1 FROM chain_node n WHERE n.town_id = :town AND ("
+            "(n.layer = l.source_layer AND n.id = l.source_id) "
+            "OR (n.layer = l.target_layer AND n.id = l.target_id)))"
+        )
+    return _layer(
+        conn,
+        FLOW_SQL + " WHERE " + " AND ".join(where) + " ORDER BY l.stream, l.id",
+        {"town": town_id, "sources": list(SOURCE_LAYERS)},
+    )
+
+
+VERSIONED_TABLES = (
+    "cities",
+    "towns",
+    "communities",
+    "villages",
+    *FACILITY_LAYERS,
+    "livestock_farms",
+    "public_toilets",
+    "chain_links",
+)
+
+
+def inventory_version(conn: Connection) -> str:
+    """Changes whenever a row is added, removed or updated in any table a map shows."""
+    parts = " UNION ALL ".join(
+        f"SELECT '{t}' AS t, count(*)::text || '@' || coalesce(max(updated_at)::text, '') AS v FROM {t}"
+        for t in VERSIONED_TABLES
+    )
+    return str(
+        conn.execute(text(f"SELECT string_agg(t || ':' || v, ' ' ORDER BY t) FROM ({parts}) x")).scalar()
+    )
+
+
+# -- one facility ----------------------------------------------------------------------------------
+def point_feature(conn: Connection, layer: str, feature_id: int) -> dict[str, Any] | None:
+    """One village, facility, farm or toilet with its common attributes; None when there is none."""
+    if layer not in POINT_LAYERS:
+        raise ValueError(f"layer: {layer!r} has no map of its own")
+    # villages have no status or capacity of their own
+    status = "'operational'::text" if layer == "villages" else "f.status"
+    capacity, unit = (
+        ("NULL::float8", "NULL::text") if layer == "villages" else ("f.capacity", "f.capacity_unit")
+    )
+    row = (
+        conn.execute(
+            text(
+                f"""
+                SELECT f.id, f.code, f.name, {LATLON.format(a="f")}, {status} AS status,
+                       {capacity} AS capacity, {unit} AS capacity_unit,
+                       cf.inflow_t_per_day AS inflow, cf.utilisation, t.code AS town_code, t.name AS town_name
+                FROM {layer} f
+                LEFT JOIN chain_facility cf ON cf.layer = :layer AND cf.id = f.id
+                LEFT JOIN towns t ON t.id = f.town_id
+                WHERE f.id = :id
+                """
+            ),
+            {"layer": layer, "id": feature_id},
+        )
+        .mappings()
+        .first()
+    )
+    return {k: _plain(v) for k, v in row.items()} if row else None
+
+
+def links_of(conn: Connection, layer: str, feature_id: int) -> tuple[Layer, Layer]:
+    """(upstream, downstream) links of one node, each with the other end's name, flow and distance."""
+
+    def side(this: str, other: str) -> Layer:
+        return _layer(
+            conn,
+            FLOW_SQL.replace("SELECT l.id,", "SELECT n.name AS other_name, n.code AS other_code, l.id,")
+            + f""" JOIN chain_node n ON n.layer = l.{other}_layer AND n.id = l.{other}_id
+            WHERE l.{this}_layer = :layer AND l.{this}_id = :id AND l.geom IS NOT NULL
+            ORDER BY l.stream, lf.flow_t_per_day DESC NULLS LAST, l.id""",
+            {"layer": layer, "id": feature_id},
+        )
+
+    return side("target", "source"), side("source", "target")
+
+
+def service_area(
+    conn: Connection, layer: str, feature_id: int, buffer_m: float = 300.0
+) -> dict[str, Any] | None:
+    """The area a facility actually serves: the hull of it and the sources linked to it, buffered."""
+    geometry = conn.execute(
+        text(
+            f"""
+            SELECT ST_AsGeoJSON(ST_Buffer(ST_ConvexHull(ST_Collect(
+                array_agg(ST_StartPoint(l.geom)) || array_agg(ST_EndPoint(l.geom))))::geography,
+                                          :buffer, 'quad_segs=4')::geometry, {COORD_DECIMALS})
+            FROM chain_links l
+            WHERE l.target_layer = :layer AND l.target_id = :id AND l.geom IS NOT NULL
+            HAVING count(*) > 0
+            """
+        ),
+        {"layer": layer, "id": feature_id, "buffer": buffer_m},
+    ).scalar()
+    return json.loads(geometry) if geometry else None

@@ -1,0 +1,131 @@
+"""One facility's map: the area it serves, what feeds it and what it feeds, with distances and flows."""
+
+from __future__ import annotations
+
+import html
+
+from sqlalchemy import Engine
+
+from service.chain.session import computed
+from service.maps import data, layers, style
+from service.maps.city import MapRequest
+from service.maps.data import Layer
+from service.maps.page import MapPage
+
+MAP_LAYERS = data.POINT_LAYERS
+
+
+class UnknownFeature(LookupError):
+    """No feature with that id in that layer."""
+
+
+def _ends(links: Layer, side: str) -> Layer:
+    """The far end of each link as a point (upstream: where it starts; downstream: where it ends)."""
+    f = {name: i for i, name in enumerate(links.fields)}
+    lat, lon = ("lat1", "lon1") if side == "upstream" else ("lat2", "lon2")
+    layer_of, id_of = ("source_layer", "source_id") if side == "upstream" else ("target_layer", "target_id")
+    seen: dict[tuple[str, int], list[object]] = {}
+    for r in links.rows:
+        key = (r[f[layer_of]], r[f[id_of]])
+        seen.setdefault(key, [key[0], key[1], r[f["other_code"]], r[f["other_name"]], r[f[lat]], r[f[lon]]])
+    return Layer(["layer", "id", "code", "name", "lat", "lon"], list(seen.values()))
+
+
+def _link_table(w: dict[str, str], links: Layer, side: str, limit: int = 12) -> str:
+    """The largest flows of one side as a small table: other end, stream, t/day, km."""
+    f = {name: i for i, name in enumerate(links.fields)}
+    rows = sorted(links.rows, key=lambda r: -(r[f["flow"]] or 0))[:limit]
+    body = "".join(
+        f"<tr><td>{html.escape(str(r[f['other_name']]))}</td>"
+        f"<td>{html.escape(w.get(r[f['stream']], ''))}</td>"
+        f"<td>{(r[f['flow']] or 0):,.2f} t/d</td><td>{(r[f['distance_m']] or 0) / 1000:,.1f} km</td></tr>"
+        for r in rows
+    )
+    more = f"<tr><td colspan=4>… +{len(links.rows) - limit:,}</td></tr>" if len(links.rows) > limit else ""
+    return f'<div class="sc-note">{html.escape(w[side])}</div><table class="sc-table">{body}{more}</table>'
+
+
+def facility_page(engine: Engine, layer: str, feature_id: int, req: MapRequest) -> MapPage:
+    """ValueError for a layer without maps, UnknownFeature when the id is not in the layer."""
+    if layer not in MAP_LAYERS:
+        raise ValueError(f"layer: {layer!r} has no facility map; one of {list(MAP_LAYERS)}")
+    with computed(engine) as conn:
+        feature = data.point_feature(conn, layer, feature_id)
+        if feature is None:
+            raise UnknownFeature(f"no feature {feature_id} in {layer}")
+        upstream, downstream = data.links_of(conn, layer, feature_id)
+        area = data.service_area(conn, layer, feature_id)
+    page = MapPage("", req.lang, req.map_settings(), req.base_url)
+    w = page.words
+    page.title = w["title_facility"].format(name=feature["name"])
+    if area is not None:
+        page.draw(
+            page.group(w["service_areas"]),
+            "areas",
+            {
+                "layer": "service_areas",
+                "features": [{"geometry": area, "properties": {"name": feature["name"]}}],
+                "color": {"fixed": style.LAYER_COLOURS.get(layer, "#1864ab")},
+                "opacity": 0.12,
+                "dash": "6 4",
+                "popup": [],
+                "record": False,
+            },
+        )
+        page.legend(
+            style.legend_row(style.LAYER_COLOURS.get(layer, "#1864ab"), w["legend_service_area"], "sc-square")
+        )
+    for side, links in (("upstream", upstream), ("downstream", downstream)):
+        if not links.rows:
+            continue
+        group = page.group(w[side])
+        colour = style.STREAM_COLOURS.get(str(links.rows[0][links.fields.index("stream")]), "#1c7ed6")
+        page.draw(
+            group,
+            "lines",
+            {
+                "key": f"{side}_links",
+                "side": side,
+                **links.as_json(),
+                "color": colour,
+                "colors": style.STREAM_COLOURS,  # a village sends waste and sludge: one colour each
+                "width": style.FLOW_WIDTH,
+                "popup": layers.POPUP_FIELDS["flows"],
+                "title": side,
+            },
+        )
+        page.draw(
+            group,
+            "points",
+            {
+                "key": side,
+                "layer": side,
+                **_ends(links, side).as_json(),
+                "color": {"fixed": style.GREY if side == "upstream" else colour},
+                "radius": {"fixed": 4 if side == "upstream" else 7},
+                "popup": ["code"],
+                "own_map": True,
+            },
+        )
+        page.legend(style.legend_row(style.GREY if side == "upstream" else colour, w[f"legend_{side}"]))
+        page.legend(_link_table(w, links, side))
+    page.draw(
+        page.group(w["facility"]),
+        "points",
+        {
+            "key": "facility",
+            "layer": layer,
+            "fields": list(feature),
+            "rows": [list(feature.values())],
+            "color": style.UTILISATION,
+            "radius": {"fixed": 11},
+            "stroke": style.LAYER_COLOURS.get(layer, "#000"),
+            "weight": 3,
+            "popup": [*layers.POPUP_FIELDS["facility"], "town_name"],
+        },
+    )
+    layers.utilisation_legend(page)
+    if feature.get("town_code"):
+        page.link("town_map", f"/maps/towns/{feature['town_code']}")
+    layers.standard_links(page)
+    return page
