@@ -9,6 +9,7 @@ import json
 import subprocess
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
@@ -18,7 +19,8 @@ from sqlalchemy import Engine, text
 from service import cli
 from service.api.app import create_app
 from service.coverage import query as cov
-from service.roads import network
+from service.demo import roads as demo_roads
+from service.roads import circuity, network
 
 GEOD = Geod(ellps="WGS84")
 SQUARE = "SRID=4326;MULTIPOLYGON(((119 36,119.4 36,119.4 36.4,119 36.4,119 36)))"
@@ -242,16 +244,69 @@ def test_cli_roads_import_replaces_the_network(road_world, tmp_path, monkeypatch
     assert "no such file" in capsys.readouterr().err
 
 
-def test_demo_road_network_is_connected_and_never_shorter_than_geodesic(demo_engine):
-    with demo_engine.connect() as conn, conn.begin():
+def test_detours_are_road_over_geodesic_metres_to_the_nearest_facility(road_world):
+    with road_world.connect() as conn, conn.begin():
+        detours = {d["code"]: d for d in circuity.village_detours(conn, "transfer_stations")}
+    # V_P's road does not meet the station's, V_FAR has no node within 1 km: both left out
+    assert set(detours) == {"V_B", "V_D50", "V_E"}
+    assert detours["V_E"]["road_m"] == pytest.approx(metres(A, B, D, E), abs=0.01)
+    assert detours["V_E"]["geodesic_m"] == pytest.approx(metres(A, E), abs=0.01)
+    assert detours["V_D50"]["road_m"] == pytest.approx(metres(A, B, D, VILLAGES["V_D50"]), abs=0.01)
+    ratios = sorted(d["road_m"] / d["geodesic_m"] for d in detours.values())
+    assert circuity.summary(list(detours.values()))["median"] == round(ratios[1], 3)
+    assert ratios[0] == pytest.approx(1.0) and ratios[2] == pytest.approx(5000 / metres(A, E), rel=1e-6)
+    with road_world.connect() as conn, pytest.raises(ValueError, match="villages"):
+        circuity.village_detours(conn, "villages")
+
+
+def test_relative_neighbourhood_graph_drops_the_delaunay_edges_with_a_closer_third_point():
+    # a 2 km square and its centre: the sides have the centre (1.41 km from both ends) in their lune
+    square = np.array([(0.0, 0.0), (2.0, 0.0), (2.0, 2.0), (0.0, 2.0), (1.0, 1.0)])
+    assert len(demo_roads.delaunay_edges(square)) == 8
+    assert demo_roads.relative_neighbourhood_edges(square) == [(0, 4), (1, 4), (2, 4), (3, 4)]
+    square[4] = (1.0, 2.9)  # moved out: only the top side is blocked now
+    assert demo_roads.relative_neighbourhood_edges(square) == [(0, 1), (0, 3), (1, 2), (2, 4), (3, 4)]
+
+
+def test_demo_road_network_is_a_connected_mesh_reaching_every_facility_and_farm(demo_engine):
+    with demo_engine.connect() as conn:
         summary = network.summary(conn)
+        classes = dict(conn.execute(text("SELECT class, count(*) FROM road_segments GROUP BY 1")).all())
+    assert summary["components"] == 1 and (summary["segments"], summary["nodes"]) == (2204, 1852)
+    # a tree has segments = nodes - 1; the mesh has hundreds of independent loops
+    assert summary["segments"] - summary["nodes"] + 1 == 353
+    assert classes == {"village": 1250, "county": 205, "provincial": 183, "other": 566}  # other: farm tracks
+    for layer in cov.COVERAGE_LAYERS:
+        with demo_engine.connect() as conn, conn.begin():
+            q = cov.CoverageQuery(layer, 3000, distance_mode="road")
+            cov.prepare(conn, q)
+            access = cov.road_access(conn, q)
+        assert access == {
+            "snap_m": 1000,
+            "facilities_off_road": [],
+            "villages_off_road": 0,
+            "farms_off_road": 0,
+        }
+
+
+def test_demo_road_distances_are_a_plausible_detour_over_the_geodesic_ones(demo_engine):
+    with demo_engine.connect() as conn, conn.begin():
+        detours = circuity.village_detours(conn, "transfer_stations")
         cov.prepare(conn, cov.CoverageQuery("transfer_stations", 5000))
         geodesic = _nearest(conn)
         cov.prepare(conn, cov.CoverageQuery("transfer_stations", 5000, distance_mode="road"))
         road = _nearest(conn)
-    assert summary["components"] == 1 and summary["segments"] == 1272
+    # rural road networks: road distance about 1.2-1.5 times the straight line (docs/decisions.md D53)
+    assert circuity.summary(detours) == {
+        "pairs": 1249,
+        "median": 1.337,
+        "mean": 1.383,
+        "p10": 1.125,
+        "p90": 1.682,
+    }
+    assert min(d["road_m"] - d["geodesic_m"] for d in detours) > -1e-6
     by_road = {code for code, d in road.items() if d is not None}
-    assert 0 < len(by_road) < len({code for code, d in geodesic.items() if d is not None})
+    assert (len(by_road), len({code for code, d in geodesic.items() if d is not None})) == (307, 548)
     for code in by_road:
         assert geodesic[code] is not None and road[code] >= geodesic[code] - 1e-6
 
