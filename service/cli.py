@@ -285,7 +285,17 @@ def cmd_map(args: argparse.Namespace) -> int:
         statuses = tuple(args.status or ["operational"])
         if unknown := [s for s in statuses if s not in STATUSES]:
             raise CommandError(f"--status: unknown value(s) {unknown}; one of {list(STATUSES)}")
-        query = CoverageQuery(args.layer, args.distance_m, statuses, args.kind)
+        query = CoverageQuery(
+            args.layer, args.distance_m, statuses, args.kind, distance_mode=args.distance_mode
+        )
+        if query.distance_mode == "road":
+            from service.roads import network
+
+            with engine.connect() as conn:
+                if not network.loaded(conn):
+                    raise CommandError(
+                        "--distance-mode road: no road network is loaded (sanichain roads import)"
+                    )
         page = coverage_page(engine, query, None, req)
     out = Path(args.output)
     out.write_text(page.render(offline=True), "utf-8")
@@ -464,6 +474,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distance-m", type=float, help="reach in metres (default from the standard)")
     p.add_argument("--status", action="append", help="statuses that count (repeatable)")
     p.add_argument("--kind")
+    p.add_argument(
+        "--distance-mode",
+        choices=("geodesic", "road"),
+        default="geodesic",
+        help="road: along the road network",
+    )
     for p in kinds.choices.values():
         p.add_argument("-o", "--output", required=True, help="HTML file to write")
         p.add_argument("--lang", choices=("zh", "en"), default="zh")

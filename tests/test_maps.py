@@ -261,6 +261,27 @@ def test_coverage_map_draws_served_and_unserved_villages_as_the_coverage_api_cou
     assert drawn["collection_points"] == drawn["service_areas"] == len(api["facilities"])
 
 
+def test_coverage_map_by_road_draws_what_the_road_coverage_api_counts(open_page, service):
+    import json
+    import urllib.request
+
+    query = "layer=transfer_stations&distance_m=5000&distance_mode=road"
+    with urllib.request.urlopen(f"{service}/coverage?{query}") as r:
+        api = json.load(r)
+    with urllib.request.urlopen(f"{service}/coverage?{query.replace('road', 'geodesic')}") as r:
+        geodesic = json.load(r)
+    assert api["city"]["villages_served"] < geodesic["city"]["villages_served"]  # roads detour
+    page = open_page().open(f"{service}/maps/coverage?{query}", "coverage-road")
+    served = page.page.evaluate("Object.values(Sanichain.index.villages).filter(v => v.served).length")
+    drawn = page.drawn()
+    assert served == api["city"]["villages_served"]
+    assert drawn["villages"] == api["city"]["villages_total"]
+    # one road-reach polygon per facility that reaches anything, drawn as areas, not circles
+    reaching = [f for f in api["facilities"] if f["villages_served"] or f["farms_served"]]
+    assert len(reaching) <= drawn["service_areas"] <= len(api["facilities"])
+    assert "5,000" in page.page.title() and "沿道路" in page.page.title()
+
+
 def test_city_map_fits_a_phone_screen(open_page, service):
     phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
     page = open_page(**phone).open(service + "/maps/city", "city-phone")

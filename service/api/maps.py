@@ -11,8 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy.exc import DataError, OperationalError
 
-from service.api.coverage import CoverageLayer, Distance, Statuses
-from service.api.coverage import _query as coverage_query
+from service.api.coverage_params import CoverageQueryParams
 from service.api.deps import engine_of
 from service.api.problems import problem
 from service.config import MapSettings
@@ -153,17 +152,13 @@ def facility(
 )
 def coverage(
     request: Request,
-    layer: CoverageLayer,
-    distance_m: Distance = None,
-    status: Statuses = None,
-    kind: str | None = None,
+    q: CoverageQueryParams,  # the same parameters, checks and 400s as /coverage
     cluster_radius_m: Annotated[
         float | None,
         Query(gt=0, le=gaps.MAX_CLUSTER_M, description="largest gap-area radius; default distance_m"),
     ] = None,
     lang: Lang = MapLang.zh,
 ) -> Response:
-    q = coverage_query(layer, distance_m, status, kind)  # same checks, same 400s as /coverage
     req = _request(request, lang)
     return _page(request, lang, lambda: coverage_page(engine_of(request), q, cluster_radius_m, req))
 

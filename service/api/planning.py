@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.api.coverage import CoverageLayer
+from service.api.coverage_params import CoverageLayer
 from service.api.deps import engine_of
 from service.coverage.query import MAX_DISTANCE_M
 from service.planning import scenarios as sc

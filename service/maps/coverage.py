@@ -20,22 +20,25 @@ from service.maps.page import MapPage
 GAP_LIMIT = 10_000
 
 
-def _subjects(conn: Connection, distance: float) -> tuple[Layer, Layer]:
-    """Villages and farms with `served`, from the coverage API's own features (service areas skipped)."""
+def _subjects(conn: Connection, distance: float, road: bool) -> tuple[Layer, Layer, list[dict[str, Any]]]:
+    """Villages and farms with `served`, from the coverage API's own features; in road mode also the
+    service areas (hulls of the road nodes within reach), which geodesic mode draws as plain circles."""
     villages = Layer(["id", "code", "name", "lat", "lon", "population", "served", "nearest_m"])
     farms = Layer(["id", "code", "name", "lat", "lon", "species", "pig_equivalents", "served", "nearest_m"])
-    rows = conn.execute(
-        text(
-            f"SELECT f FROM ({cov.features_sql(distance)}) AS x(f) "
-            "WHERE f::json->'properties'->>'role' <> 'service_area'"
-        )
-    )
+    areas: list[dict[str, Any]] = []
+    sql = f"SELECT f FROM ({cov.features_sql(distance, road=road)}) AS x(f)"
+    if not road:
+        sql += " WHERE f::json->'properties'->>'role' <> 'service_area'"
     d = data.COORD_DECIMALS
-    for (feature_text,) in rows:
+    for (feature_text,) in conn.execute(text(sql)):
         f = json.loads(feature_text)
         p = f["properties"]
-        lon, lat = f["geometry"]["coordinates"]
         kind, _, ident = str(f["id"]).partition(":")
+        if kind == "area":
+            if f["geometry"] is not None:  # a facility off the road network reaches nothing
+                areas.append({"geometry": f["geometry"], "properties": {**p, "id": int(ident)}})
+            continue
+        lon, lat = f["geometry"]["coordinates"]
         head = [int(ident), p.get("code"), p.get("name"), round(lat, d), round(lon, d)]
         if kind == "village":
             villages.rows.append([*head, p.get("population"), p.get("served"), p.get("nearest_m")])
@@ -43,7 +46,7 @@ def _subjects(conn: Connection, distance: float) -> tuple[Layer, Layer]:
             farms.rows.append(
                 [*head, p.get("species"), p.get("pig_equivalents"), p.get("served"), p.get("nearest_m")]
             )
-    return villages, farms
+    return villages, farms, areas
 
 
 def _facilities(found: list[dict[str, Any]], distance: float) -> Layer:
@@ -102,24 +105,43 @@ def coverage_page(
     """CoverageError / ValueError for parameters the coverage functions refuse."""
     with engine.connect() as conn, conn.begin():
         distance = cov.prepare(conn, query)
-        villages, farms = _subjects(conn, distance)
+        road = query.distance_mode == "road"
+        villages, farms, areas = _subjects(conn, distance, road)
         facilities = _facilities(cov.summary(conn)["facilities"], distance)
         found = gaps.find(conn, cluster_radius_m or distance, GAP_LIMIT)
     page = MapPage("", req.lang, req.map_settings(), req.base_url)
     w = page.words
-    page.title = w["title_coverage"].format(layer=w[query.layer], distance=f"{distance:,.0f}")
-    page.draw(
-        page.group(w["service_areas"]),
-        "circles",
-        {
-            "key": "service_areas",
-            **facilities.as_json(),
-            "color": style.LAYER_COLOURS[query.layer],
-            "popup": ["code", "reach_m"],
-            "title": "service_areas",
-            "layer": query.layer,
-        },
+    page.title = w["title_coverage_road" if road else "title_coverage"].format(
+        layer=w[query.layer], distance=f"{distance:,.0f}"
     )
+    colour = style.LAYER_COLOURS[query.layer]
+    if road:  # what the roads reach within the distance: a hull per facility, not a circle
+        page.draw(
+            page.group(w["service_areas"]),
+            "areas",
+            {
+                "key": "service_areas",
+                "layer": query.layer,
+                "features": areas,
+                "color": {"fixed": colour},
+                "opacity": 0.08,
+                "popup": ["code", "distance_m"],
+                "title": "service_areas",
+            },
+        )
+    else:
+        page.draw(
+            page.group(w["service_areas"]),
+            "circles",
+            {
+                "key": "service_areas",
+                **facilities.as_json(),
+                "color": colour,
+                "popup": ["code", "reach_m"],
+                "title": "service_areas",
+                "layer": query.layer,
+            },
+        )
     page.legend(style.legend_row(style.LAYER_COLOURS[query.layer], w["legend_reach"], "sc-square"))
     served_spec = {"color": style.SERVED, "popup": ["code", "served", "nearest_m"], "own_map": True}
     page.draw(

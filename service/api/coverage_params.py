@@ -1,0 +1,109 @@
+"""The coverage question's query parameters, shared by /coverage, /coverage/gaps and /maps/coverage.
+
+One FastAPI dependency reads and checks them, so the three answer the same parameters with the same 400s
+(and the same 409 when road distances are asked for without a road network).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request
+
+from service.api.deps import engine_of
+from service.coverage import query as cov
+from service.models import STATUSES
+from service.roads import network, routing
+
+
+class CoverageLayer(StrEnum):
+    collection_points = "collection_points"
+    transfer_stations = "transfer_stations"
+    treatment_plants = "treatment_plants"
+    manure_centers = "manure_centers"
+    biogas_centers = "biogas_centers"
+
+
+class DistanceMode(StrEnum):
+    geodesic = "geodesic"
+    road = "road"
+
+
+Distance = Annotated[
+    float | None,
+    Query(gt=0, le=cov.MAX_DISTANCE_M, description="reach in metres; default from the standard"),
+]
+Statuses = Annotated[
+    list[str] | None,
+    Query(description="facility statuses that count (repeatable); default operational"),
+]
+Subjects = Annotated[
+    list[str] | None,
+    Query(
+        description="what to cover (repeatable): villages, farms; default both. "
+        "Asking only for what is needed is faster: each subject is its own pass"
+    ),
+]
+Mode = Annotated[
+    DistanceMode,
+    Query(description="geodesic (default) or road: along the loaded road network (pgRouting)"),
+]
+Snap = Annotated[
+    float,
+    Query(
+        ge=0,
+        le=routing.MAX_SNAP_M,
+        description="road mode: farthest a village, farm or facility may lie from its road node (m)",
+    ),
+]
+
+
+def coverage_query(
+    layer: CoverageLayer,
+    distance_m: Distance = None,
+    status: Statuses = None,
+    kind: str | None = None,
+    subjects: Subjects = None,
+    distance_mode: Mode = DistanceMode.geodesic,
+    snap_m: Snap = routing.DEFAULT_SNAP_M,
+) -> cov.CoverageQuery:
+    statuses = tuple(status or ["operational"])
+    unknown = [s for s in statuses if s not in STATUSES]
+    if unknown:
+        raise HTTPException(400, f"status: unknown value(s) {unknown}; one of {list(STATUSES)}")
+    chosen = tuple(dict.fromkeys(subjects or cov.SUBJECTS))
+    if set(chosen) <= set(cov.SUBJECTS):
+        chosen = tuple(s for s in cov.SUBJECTS if s in chosen)
+    q = cov.CoverageQuery(
+        layer.value,
+        distance_m,
+        statuses,
+        kind,
+        subjects=chosen,
+        distance_mode=distance_mode.value,
+        snap_m=snap_m,
+    )
+    try:
+        q.resolved_distance()
+    except cov.CoverageError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return q
+
+
+def answerable_coverage_query(
+    request: Request, q: Annotated[cov.CoverageQuery, Depends(coverage_query)]
+) -> cov.CoverageQuery:
+    """Road mode without a network is a conflict with the database's state, said before any work."""
+    if q.distance_mode == "road":
+        with engine_of(request).connect() as conn:
+            if not network.loaded(conn):
+                raise HTTPException(
+                    409,
+                    "distance_mode: road needs a road network and none is loaded "
+                    "(import one with `sanichain roads import FILE`)",
+                )
+    return q
+
+
+CoverageQueryParams = Annotated[cov.CoverageQuery, Depends(answerable_coverage_query)]
