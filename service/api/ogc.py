@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from sqlalchemy.exc import DataError, OperationalError
 
+from service.api import html_pages
 from service.api.deps import engine_of, query_params
 from service.api.problems import problem
 from service.api.streaming import CursorStreamingResponse
@@ -21,6 +22,7 @@ from service.features import crs as crs_
 from service.features.catalogue import Layer
 from service.features.errors import ParameterError
 from service.features.params import feature_query, parse_crs
+from service.features.query import FeatureQuery, selected_fields
 
 router = APIRouter(tags=["OGC API – Features"])
 
@@ -31,6 +33,7 @@ OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
@@ -150,9 +153,26 @@ def landing(request: Request, f: Annotated[str | None, Query(description="json o
     return JSONResponse(doc)
 
 
-@router.get("/conformance", summary="Conformance classes")
-def conformance() -> dict[str, list[str]]:
-    return {"conformsTo": CONFORMANCE}
+Format = Annotated[str | None, Query(description="json or html (default: by the Accept header)")]
+
+
+def _html_alternate(request: Request) -> dict[str, str]:
+    return {
+        "rel": "alternate",
+        "href": html_pages.with_f(str(request.url)),
+        "type": "text/html",
+        "title": "This document as HTML",
+    }
+
+
+@router.get("/conformance", summary="Conformance classes", response_model=None)
+def conformance(request: Request, f: Format = None) -> Response:
+    def build() -> Response:
+        if html_pages.wants_html(request):
+            return HTMLResponse(html_pages.conformance_page(CONFORMANCE, _url(request, "/")))
+        return JSONResponse({"conformsTo": CONFORMANCE})
+
+    return _answer(build)
 
 
 # -- collections ----------------------------------------------------------------------------------
@@ -201,27 +221,42 @@ def _collection(request: Request, layer: Layer, extent: list[float] | None) -> d
 
 
 @router.get("/collections", summary="The layers")
-def collections(request: Request) -> Response:
-    engine = engine_of(request)
-    docs = [
-        _collection(request, layer, pages.spatial_extent(engine, layer.table.name))
-        for layer in catalogue.layers()
-    ]
-    return JSONResponse(
-        {
-            "links": [{"rel": "self", "href": _url(request, "/collections"), "type": "application/json"}],
+def collections(request: Request, f: Format = None) -> Response:
+    def build() -> Response:
+        html = html_pages.wants_html(request)
+        engine = engine_of(request)
+        docs = [
+            _collection(request, layer, pages.spatial_extent(engine, layer.table.name))
+            for layer in catalogue.layers()
+        ]
+        doc = {
+            "links": [
+                {"rel": "self", "href": _url(request, "/collections"), "type": "application/json"},
+                _html_alternate(request),
+            ],
             "collections": docs,
         }
-    )
+        if html:
+            return HTMLResponse(html_pages.collections_page(doc, _url(request, "/")))
+        return JSONResponse(doc)
+
+    return _answer(build)
 
 
 @router.get("/collections/{layer}", summary="One layer")
-def collection(request: Request, layer: LayerName) -> Response:
+def collection(request: Request, layer: LayerName, f: Format = None) -> Response:
     def build() -> Response:
+        html = html_pages.wants_html(request)
         found = _layer(layer)
-        return JSONResponse(
-            _collection(request, found, pages.spatial_extent(engine_of(request), found.table.name))
-        )
+        doc = _collection(request, found, pages.spatial_extent(engine_of(request), found.table.name))
+        doc["links"].insert(1, _html_alternate(request))
+        if html:
+            queryables = [
+                html_pages.Queryable(name, prop.get("type", "geometry"), prop.get("enum"))
+                for name, prop in _property_schemas(found).items()
+            ]
+            return HTMLResponse(html_pages.collection_page(doc, queryables, _url(request, "/")))
+        return JSONResponse(doc)
 
     return _answer(build)
 
@@ -305,15 +340,24 @@ def items(
     filter_crs: Annotated[str | None, Query(alias="filter-crs")] = None,
     town: Annotated[str | None, Query(description="town code(s), comma-separated")] = None,
     cursor: Annotated[str | None, Query(description="opaque position from a next link")] = None,
+    f: Format = None,
 ) -> Response:
     def build() -> Response:
+        html = html_pages.wants_html(request)
         found = _layer(layer)
         q = feature_query(found, query_params(request))
         self_url = str(request.url)
+        if html:
+            return CursorStreamingResponse(
+                pages.rendered_chunks(engine_of(request), q, _items_html(request, found, q)),
+                media_type=html_pages.HTML,
+                on_error=_problem_for,
+            )
 
         def links(next_cursor: str | None) -> list[dict[str, Any]]:
             out = [
                 {"rel": "self", "href": self_url, "type": GEOJSON, "title": "This page"},
+                _html_alternate(request),
                 {
                     "rel": "collection",
                     "href": _url(request, f"/collections/{found.name}"),
@@ -342,6 +386,19 @@ def items(
     return _answer(build)
 
 
+def _items_html(request: Request, found: Layer, q: FeatureQuery) -> pages.Render:
+    view = html_pages.ItemsView(
+        layer=found.name,
+        title=found.title,
+        columns=[f.name for f in selected_fields(q)],
+        root=_url(request, "/"),
+        self_href=str(request.url),
+        first_href=str(request.url.remove_query_params("cursor")),
+        next_href=lambda token: str(request.url.include_query_params(cursor=token)),
+    )
+    return lambda number_matched, features: html_pages.items_page(view, number_matched, features)
+
+
 @router.get(
     "/collections/{layer}/items/{feature_id}",
     summary="One feature",
@@ -352,8 +409,10 @@ def item(
     layer: LayerName,
     feature_id: str,
     crs: Annotated[str | None, Query(description="output CRS URI (default CRS84)")] = None,
+    f: Format = None,
 ) -> Response:
     def build() -> Response:
+        html = html_pages.wants_html(request)
         found = _layer(layer)
         for name in request.query_params:
             if name not in ("crs", "f"):
@@ -367,12 +426,16 @@ def item(
             raise LookupError(f"no feature {feature_id} in {found.name}")
         feature["links"] = [
             {"rel": "self", "href": str(request.url), "type": GEOJSON},
+            _html_alternate(request),
             {
                 "rel": "collection",
                 "href": _url(request, f"/collections/{found.name}"),
                 "type": "application/json",
             },
         ]
+        if html:
+            page = html_pages.item_page(feature, found.name, found.title, _url(request, "/"))
+            return HTMLResponse(page)
         return JSONResponse(feature, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs.uri}>"})
 
     return _answer(build)

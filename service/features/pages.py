@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,3 +157,20 @@ def spatial_extent(engine: Engine, table: str) -> list[float] | None:
 def page_chunks(engine: Engine, q: FeatureQuery, links: Links) -> Generator[bytes, None, None]:
     """The page as FeatureCollection chunks; the page is opened by the first `next()`."""
     yield from feature_collection(open_page(engine, q), links)
+
+
+FeatureTexts = Iterator[tuple[str, str | None]]
+Render = Callable[[int | None, FeatureTexts], Iterator[str]]
+
+
+def rendered_chunks(engine: Engine, q: FeatureQuery, render: Render) -> Generator[bytes, None, None]:
+    """The page as `render(number_matched, Page.features())` writes it (e.g. HTML), encoded; the page is
+    opened by the first `next()` and closed however the stream ends."""
+    page = open_page(engine, q)
+    features = page.features()
+    try:
+        for text in render(page.number_matched, features):
+            yield text.encode()
+    finally:
+        features.close()
+        page.close()
