@@ -29,8 +29,8 @@ body{font:15px/1.45 system-ui,"Noto Sans CJK SC","WenQuanYi Micro Hei",sans-seri
 h1{font-size:1.5em;margin:.2em 0}nav{margin:.4em 0 1em;color:#555}nav a{margin-right:.8em}
 table{border-collapse:collapse;margin:.6em 0}th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;
 vertical-align:top}th{background:#f2f2f2}tbody tr:nth-child(even){background:#fafafa}
-.scroll{overflow-x:auto}code,pre{font-size:.9em}pre{white-space:pre-wrap;word-break:break-all}
-.num{text-align:right}.muted{color:#777}
+.scroll{overflow-x:auto}.scroll td{white-space:nowrap}code,pre{font-size:.9em}
+pre{white-space:pre-wrap;word-break:break-all}
 """
 
 
@@ -244,9 +244,11 @@ def items_page(
     collection = f"{view.root}collections/{view.layer}"
     item_base = f"{collection}/items/"
     matched = (
-        f"{number_matched:,} feature{'s' if number_matched != 1 else ''} match{'es' if number_matched == 1 else ''}."
-        if number_matched is not None
-        else "The matching features are not counted (more than 10,000 expected)."
+        "The matching features are not counted (more than 10,000 expected)."
+        if number_matched is None
+        else "1 feature matches."
+        if number_matched == 1
+        else f"{number_matched:,} features match."
     )
     header = "".join(f"<th>{esc(c)}</th>" for c in ("id", *view.columns, "geometry"))
     buffer = [

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from sqlalchemy.exc import DataError, OperationalError
 
-from service.api import html_pages
+from service.api import html_pages, openapi30
 from service.api.deps import engine_of, query_params
 from service.api.problems import problem
 from service.api.streaming import CursorStreamingResponse
@@ -27,13 +27,14 @@ from service.features.query import FeatureQuery, selected_fields
 router = APIRouter(tags=["OGC API – Features"])
 
 GEOJSON = "application/geo+json"
-# FastAPI writes OpenAPI 3.1 (so the oas30 class is not claimed); the link keeps the 3.0 media type
-# because GDAL's OAPIF driver looks for exactly that one to read the API definition.
-OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+# FastAPI writes OpenAPI 3.1 (at /openapi.json, for /docs); /api serves it converted to 3.0.3, the
+# version the oas30 class names and GDAL's OAPIF driver looks for.
+OPENAPI = openapi30.MEDIA_TYPE
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
@@ -118,7 +119,7 @@ def landing(request: Request, f: Annotated[str | None, Query(description="json o
             {"rel": "self", "href": _url(request, "/"), "type": "application/json", "title": "This document"},
             {
                 "rel": "service-desc",
-                "href": _url(request, "/openapi.json"),
+                "href": _url(request, "/api"),
                 "type": OPENAPI,
                 "title": "OpenAPI definition",
             },
@@ -151,6 +152,51 @@ def landing(request: Request, f: Annotated[str | None, Query(description="json o
     if _wants_html(request):
         return HTMLResponse(landing_html(doc))
     return JSONResponse(doc)
+
+
+@router.get("/api", summary="The API definition (OpenAPI 3.0)", include_in_schema=False)
+def api_definition(request: Request) -> Response:
+    """FastAPI's OpenAPI 3.1 document as OpenAPI 3.0.3, converted once per application."""
+    state = request.app.state
+    if getattr(state, "openapi30", None) is None:
+        doc = openapi30.document_30(request.app.openapi())
+        doc["paths"].update(_items_path_of_each_layer(doc["paths"][ITEMS_PATH]["get"]))
+        state.openapi30 = doc
+    return JSONResponse(state.openapi30, media_type=OPENAPI)
+
+
+ITEMS_PATH = "/collections/{layer}/items"
+
+
+def _items_path_of_each_layer(generic: dict[str, Any]) -> dict[str, Any]:
+    """`/collections/<name>/items` for every layer, its properties listed as query parameters: GDAL's
+    OAPIF driver (QGIS) sends an attribute filter to the server only for parameters it finds there."""
+    paths = {}
+    for layer in catalogue.layers():
+        parameters = [p for p in generic["parameters"] if p.get("in") != "path"]
+        named = {p["name"] for p in parameters}
+        for name, prop in _property_schemas(layer).items():
+            if name in named or "$ref" in prop:
+                continue
+            parameters.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "description": f"features whose {name} equals one of these values (comma-separated)",
+                    "schema": prop,
+                }
+            )
+        summary = f"Features of {layer.name}"
+        paths[ITEMS_PATH.replace("{layer}", layer.name)] = {
+            "get": {
+                **generic,
+                "summary": summary,
+                "operationId": f"items_{layer.name}",
+                "parameters": parameters,
+            }
+        }
+    return paths
 
 
 Format = Annotated[str | None, Query(description="json or html (default: by the Accept header)")]
