@@ -21,6 +21,7 @@ from service.features.query import (
     capped_count_statement,
     conditions,
     feature_json,
+    feature_source,
     matching_statement,
     page_statement,
 )
@@ -134,7 +135,7 @@ def feature_collection(page: Page, links: Links) -> Generator[bytes, None, None]
 
 
 def one_feature(engine: Engine, q: FeatureQuery, feature_id: int) -> dict[str, Any] | None:
-    stmt = select(feature_json(q)).select_from(q.layer.source()).where(q.layer.id_column == feature_id)
+    stmt = select(feature_json(q)).select_from(feature_source(q)).where(q.layer.id_column == feature_id)
     with engine.connect() as conn:
         found = conn.execute(stmt).scalar_one_or_none()
     return None if found is None else dict(json.loads(found))
