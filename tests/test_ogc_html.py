@@ -280,3 +280,15 @@ def test_a_large_html_page_is_streamed_in_chunks(client):
     page = Page(b"".join(chunks).decode())
     assert len([r for r in page.rows[1:] if r and r[0].isdigit()]) == 1000
     assert page.href("next") is not None
+
+
+def test_items_page_prev_link_goes_back_to_the_previous_page(client):
+    first = html_page(client, "/collections/villages/items?limit=30&f=html")
+    assert first.href("prev") is None
+    second = html_page(client, first.href("next"))
+    third = html_page(client, second.href("next"))
+    back = html_page(client, third.href("prev"))
+    ids = lambda page: [r[0] for r in page.rows[1:] if r and r[0].isdigit()]  # noqa: E731
+    assert ids(back) == ids(second) and len(ids(back)) == 30
+    assert "f=html" in third.href("prev") and "Previous page" in [a["text"] for a in third.anchors]
+    assert ids(html_page(client, back.href("prev"))) == ids(first)

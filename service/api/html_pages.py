@@ -18,6 +18,7 @@ from fastapi import Request
 from starlette.datastructures import URL
 
 from service.features.errors import ParameterError
+from service.features.pages import Cursors
 
 HTML = "text/html; charset=utf-8"
 FORMATS = ("json", "geojson", "html")
@@ -230,10 +231,10 @@ class ItemsView:
     root: str  # the service root URL, ending in "/"
     self_href: str
     first_href: str  # the first page: same filters, no cursor
-    next_href: Callable[[str], str]  # the next page's URL for a cursor
+    cursor_href: Callable[[str], str]  # the URL of the page a cursor names
 
 
-FeatureTexts = Iterator[tuple[str, str | None]]  # (feature JSON, None) …, then ("", next cursor)
+FeatureTexts = Iterator[tuple[str, Cursors | None]]  # (feature JSON, None) …, then ("", Cursors)
 
 
 def items_page(
@@ -263,10 +264,10 @@ def items_page(
         f"<p>{esc(matched)} {link(with_f(view.self_href, 'json'), 'This page as GeoJSON', 'alternate')}</p>",
         f"<div class=scroll><table><thead><tr>{header}</tr></thead><tbody>\n",
     ]
-    size, returned, next_cursor = 0, 0, None
+    size, returned, cursors = 0, 0, Cursors(None, None)
     for text, after in features:
         if not text:
-            next_cursor = after
+            cursors = after or cursors
             break
         feature = json.loads(text)
         props = feature.get("properties") or {}
@@ -285,8 +286,14 @@ def items_page(
     buffer.append(
         f"</tbody></table></div><p>{returned:,} feature{'s' if returned != 1 else ''} on this page.</p><p>"
     )
-    if next_cursor is not None:
-        buffer.append(link(with_f(view.next_href(next_cursor)), "Next page →", "next") + " · ")
+    titles = {"prev": "Previous page", "next": "Next page"}
+    pages = [
+        (rel, with_f(view.cursor_href(token)))
+        for rel, token in (("prev", cursors.prev), ("next", cursors.next))
+        if token is not None
+    ]
+    for rel, href in pages:
+        buffer.append(link(href, titles[rel], rel) + " · ")
     buffer.append(link(with_f(view.first_href), "First page", "first") + "</p>")
     links = [
         {"rel": "self", "href": with_f(view.self_href), "type": "text/html", "title": "This page"},
@@ -298,15 +305,7 @@ def items_page(
         },
         {"rel": "collection", "href": with_f(collection), "type": "text/html", "title": view.title},
     ]
-    if next_cursor is not None:
-        links.append(
-            {
-                "rel": "next",
-                "href": with_f(view.next_href(next_cursor)),
-                "type": "text/html",
-                "title": "Next page",
-            }
-        )
+    links += [{"rel": rel, "href": href, "type": "text/html", "title": titles[rel]} for rel, href in pages]
     buffer.append(links_table(links) + TAIL)
     yield "".join(buffer)
 

@@ -400,7 +400,7 @@ def items(
                 on_error=_problem_for,
             )
 
-        def links(next_cursor: str | None) -> list[dict[str, Any]]:
+        def links(cursors: pages.Cursors) -> list[dict[str, Any]]:
             out = [
                 {"rel": "self", "href": self_url, "type": GEOJSON, "title": "This page"},
                 _html_alternate(request),
@@ -411,15 +411,16 @@ def items(
                     "title": found.title,
                 },
             ]
-            if next_cursor is not None:
-                out.append(
-                    {
-                        "rel": "next",
-                        "href": str(request.url.include_query_params(cursor=next_cursor)),
-                        "type": GEOJSON,
-                        "title": "Next page",
-                    }
-                )
+            for rel, token in (("next", cursors.next), ("prev", cursors.prev)):
+                if token is not None:
+                    out.append(
+                        {
+                            "rel": rel,
+                            "href": str(request.url.include_query_params(cursor=token)),
+                            "type": GEOJSON,
+                            "title": "Next page" if rel == "next" else "Previous page",
+                        }
+                    )
             return out
 
         return CursorStreamingResponse(
@@ -440,7 +441,7 @@ def _items_html(request: Request, found: Layer, q: FeatureQuery) -> pages.Render
         root=_url(request, "/"),
         self_href=str(request.url),
         first_href=str(request.url.remove_query_params("cursor")),
-        next_href=lambda token: str(request.url.include_query_params(cursor=token)),
+        cursor_href=lambda token: str(request.url.include_query_params(cursor=token)),
     )
     return lambda number_matched, features: html_pages.items_page(view, number_matched, features)
 

@@ -59,6 +59,7 @@ class FeatureQuery:
     sortby: tuple[SortKey, ...] = ()
     limit: int = DEFAULT_LIMIT
     after: tuple[Any, ...] | None = None  # keyset position from a cursor
+    backward: bool = False  # the page ends before `after` (a prev link) instead of starting after it
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -68,6 +69,13 @@ class FeatureQuery:
         if not any(k.field.name == "id" for k in keys):
             keys = (*keys, SortKey(id_field(self.layer)))
         return keys
+
+    @property
+    def paging_keys(self) -> tuple[SortKey, ...]:
+        """The order a page is read in: backward pages read the order reversed (and are turned round)."""
+        if not self.backward:
+            return self.order_keys
+        return tuple(SortKey(k.field, not k.descending) for k in self.order_keys)
 
     @property
     def order_token(self) -> str:
@@ -217,22 +225,22 @@ def page_statement(q: FeatureQuery, walk_id_index: bool = True) -> Select[Any]:
     (it then finds the few matches with the spatial index and sorts them): for selective filters on
     a big table the walk visits far more rows than match, e.g. 63,000 for 1,000 features of a bbox.
     """
-    keys = q.order_keys
+    keys = q.paging_keys
     where = conditions(q)
     if q.after is not None:
         where.append(keyset_condition(keys, q.after))
     return (
-        select(feature_json(q).label("feature"), *[k.field.column for k in keys])
+        select(feature_json(q).label("feature"), *[k.field.column for k in q.order_keys])
         .select_from(feature_source(q))
         .where(*where)
-        .order_by(*_order(q, walk_id_index))
+        .order_by(*_order(q, walk_id_index, keys))
         .limit(q.limit + 1)
     )
 
 
-def _order(q: FeatureQuery, walk_id_index: bool = True) -> list[Any]:
+def _order(q: FeatureQuery, walk_id_index: bool = True, keys: tuple[SortKey, ...] | None = None) -> list[Any]:
     order = []
-    for k in q.order_keys:
+    for k in q.order_keys if keys is None else keys:
         column = k.field.column if walk_id_index or k.field.name != "id" else k.field.column + 0
         order.append(column.desc().nulls_first() if k.descending else column.asc().nulls_last())
     return order
