@@ -85,7 +85,8 @@ def timed(cmd: list[str], runs: int, env: dict[str, str] | None = None) -> dict[
     return spread(times)
 
 
-def ensure_tools(tipg_venv: Path) -> None:
+def ensure_tools(tipg_venv: Path | None) -> None:
+    """The command-line tools, and tipg in its venv when it is compared (None: not needed)."""
     missing = [t for t in ("psql", "ogr2ogr", "curl", "wrk") if shutil.which(t) is None]
     if missing and os.geteuid() == 0:
         say(f"apt-get install {' '.join(missing)}")
@@ -96,7 +97,7 @@ def ensure_tools(tipg_venv: Path) -> None:
     still = [t for t in ("psql", "ogr2ogr", "curl", "wrk") if shutil.which(t) is None]
     if still:
         raise SystemExit(f"missing tools: {', '.join(still)}")
-    if not (tipg_venv / "bin" / "uvicorn").exists():
+    if tipg_venv is not None and not (tipg_venv / "bin" / "uvicorn").exists():
         say(f"tipg venv in {tipg_venv}")
         subprocess.run([sys.executable, "-m", "venv", str(tipg_venv)], check=True)
         pip = str(tipg_venv / "bin" / "pip")
@@ -222,9 +223,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         cluster.destroy()
 
 
-def measure(args: argparse.Namespace, work: Path, libpq: str, farms: int, in_bbox: int) -> dict[str, Any]:
-    env = {**os.environ, "DATABASE_URL": libpq}
-    results: dict[str, Any] = {"farms": farms, "farms_in_bbox": in_bbox}
+def export_anchors(args: argparse.Namespace, work: Path, libpq: str, results: dict[str, Any]) -> None:
     say("export anchors: SQL floor and ogr2ogr")
     results["floor"] = timed(
         [
@@ -253,6 +252,13 @@ def measure(args: argparse.Namespace, work: Path, libpq: str, farms: int, in_bbo
     results["ogr2ogr_bytes"] = ogr_out.stat().st_size
     ogr_out.unlink()
 
+
+def measure(args: argparse.Namespace, work: Path, libpq: str, farms: int, in_bbox: int) -> dict[str, Any]:
+    env = {**os.environ, "DATABASE_URL": libpq}
+    results: dict[str, Any] = {"farms": farms, "farms_in_bbox": in_bbox}
+    parts = set(args.parts.split(","))
+    if "export" in parts:
+        export_anchors(args, work, libpq, results)
     port_ours, port_tipg = free_port(), free_port()
     ours = f"http://127.0.0.1:{port_ours}"
     tipg = f"http://127.0.0.1:{port_tipg}"
@@ -275,30 +281,35 @@ def measure(args: argparse.Namespace, work: Path, libpq: str, farms: int, in_bbo
         ours + "/health",
         work / "service.log",
     ) as service:
-        say("service: GeoJSON export of the whole layer")
-        export_url = f"{ours}/export/livestock_farms.geojson"
-        results["export"] = timed(["curl", "-fs", "-o", "/dev/null", export_url], args.runs)
-        results["export_bytes"] = int(
-            subprocess.run(
-                ["curl", "-fs", "-o", "/dev/null", "-w", "%{size_download}", export_url],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-        )
-        results["export_peak_mib"] = worker_peak_mib(service.pid)
-        say("service: items under wrk")
-        results["items"] = wrk(
-            f"{ours}/collections/livestock_farms/items?bbox={BBOX}&limit=1000",
-            args.wrk_seconds,
-            args.runs,
-            work,
-            "service",
-        )
-        say("service: tiles")
-        results["tile_z10"] = curl_times(f"{ours}/tiles/livestock_farms/{Z10}.mvt")
-        results["tile_z0"] = curl_times(f"{ours}/tiles/livestock_farms/0/0/0.mvt")
+        if "export" in parts:
+            say("service: GeoJSON export of the whole layer")
+            export_url = f"{ours}/export/livestock_farms.geojson"
+            results["export"] = timed(["curl", "-fs", "-o", "/dev/null", export_url], args.runs)
+            results["export_bytes"] = int(
+                subprocess.run(
+                    ["curl", "-fs", "-o", "/dev/null", "-w", "%{size_download}", export_url],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+            )
+            results["export_peak_mib"] = worker_peak_mib(service.pid)
+        if "items" in parts:
+            say("service: items under wrk")
+            results["items"] = wrk(
+                f"{ours}/collections/livestock_farms/items?bbox={BBOX}&limit=1000",
+                args.wrk_seconds,
+                args.runs,
+                work,
+                "service",
+            )
+        if "tiles" in parts:
+            say("service: tiles")
+            results["tile_z10"] = curl_times(f"{ours}/tiles/livestock_farms/{Z10}.mvt")
+            results["tile_z0"] = curl_times(f"{ours}/tiles/livestock_farms/0/0/0.mvt")
         results["service_peak_mib"] = worker_peak_mib(service.pid)
+    if not parts & {"items", "tiles"}:
+        return results
     tipg_env = {**env, "TIPG_DB_SCHEMAS": '["public"]'}
     with server(
         [
@@ -317,18 +328,20 @@ def measure(args: argparse.Namespace, work: Path, libpq: str, farms: int, in_bbo
         tipg + "/collections/public.livestock_farms",
         work / "tipg.log",
     ):
-        say("tipg: items under wrk")
-        results["tipg_items"] = wrk(
-            f"{tipg}/collections/public.livestock_farms/items?bbox={BBOX}&limit=1000",
-            args.wrk_seconds,
-            args.runs,
-            work,
-            "tipg",
-        )
-        say("tipg: tiles")
-        base = f"{tipg}/collections/public.livestock_farms/tiles/WebMercatorQuad"
-        results["tipg_tile_z10"] = curl_times(f"{base}/{Z10}")
-        results["tipg_tile_z0"] = curl_times(f"{base}/0/0/0")
+        if "items" in parts:
+            say("tipg: items under wrk")
+            results["tipg_items"] = wrk(
+                f"{tipg}/collections/public.livestock_farms/items?bbox={BBOX}&limit=1000",
+                args.wrk_seconds,
+                args.runs,
+                work,
+                "tipg",
+            )
+        if "tiles" in parts:
+            say("tipg: tiles")
+            base = f"{tipg}/collections/public.livestock_farms/tiles/WebMercatorQuad"
+            results["tipg_tile_z10"] = curl_times(f"{base}/{Z10}")
+            results["tipg_tile_z0"] = curl_times(f"{base}/0/0/0")
     return results
 
 
@@ -351,32 +364,46 @@ def machine() -> dict[str, str]:
 
 def report(r: dict[str, Any]) -> str:
     ratio = lambda a, b: f"{a / b:.2f}×"  # noqa: E731
-    e, f, o = r["export"]["median"], r["floor"]["median"], r["ogr2ogr"]["median"]
-    i, t = r["items"], r["tipg_items"]
     lines = [
         f"farms: {r['farms']:,}; in the items bbox {BBOX}: {r['farms_in_bbox']:,}",
         "",
         "| measure | service | anchor | ratio (service / anchor) | target |",
         "|---|---|---|---|---|",
-        f"| GeoJSON export, whole layer (wall) | {fmt(r['export'])} | ogr2ogr {fmt(r['ogr2ogr'])} | "
-        f"{ratio(e, o)} | ≤ 0.5× |",
-        f"| same vs PostGIS floor (`\\copy ST_AsGeoJSON`) | {fmt(r['export'])} | floor {fmt(r['floor'])} | "
-        f"{ratio(e, f)} | ≤ 2× |",
-        f"| export: service peak RSS (worker VmHWM) | {r['export_peak_mib']:.0f} MiB | – | – | ≤ 200 MB |",
-        f"| items bbox limit=1000, wrk -t2 -c16: req/s | {fmt(i['req_s'], 'req/s')} | tipg "
-        f"{fmt(t['req_s'], 'req/s')} | {ratio(i['req_s']['median'], t['req_s']['median'])} | ≥ 3× |",
-        f"| … p99 latency | {fmt(i['p99_s'], 'ms', 1000)} | tipg {fmt(t['p99_s'], 'ms', 1000)} | "
-        f"{ratio(i['p99_s']['median'], t['p99_s']['median'])} | ≤ 0.5× |",
-        f"| tile z10 {Z10} (10 × curl) | {fmt(r['tile_z10']['time_s'], 'ms', 1000)}, "
-        f"{r['tile_z10']['bytes']:,} B "
-        f"| tipg {fmt(r['tipg_tile_z10']['time_s'], 'ms', 1000)}, {r['tipg_tile_z10']['bytes']:,} B | "
-        f"{ratio(r['tile_z10']['time_s']['median'], r['tipg_tile_z10']['time_s']['median'])} | ≤ 1× |",
-        f"| tile z0 (10 × curl) | {fmt(r['tile_z0']['time_s'], 'ms', 1000)}, {r['tile_z0']['bytes']:,} B "
-        f"| tipg {fmt(r['tipg_tile_z0']['time_s'], 'ms', 1000)}, {r['tipg_tile_z0']['bytes']:,} B | "
-        f"{ratio(r['tile_z0']['time_s']['median'], r['tipg_tile_z0']['time_s']['median'])} | ≤ 1× |",
-        "",
-        f"wrk errors (non-2xx + timeouts): service {i['errors']}, tipg {t['errors']}",
     ]
+    if "export" in r:
+        e, f, o = r["export"]["median"], r["floor"]["median"], r["ogr2ogr"]["median"]
+        lines += [
+            f"| GeoJSON export, whole layer (wall) | {fmt(r['export'])} | ogr2ogr {fmt(r['ogr2ogr'])} | "
+            f"{ratio(e, o)} | ≤ 0.5× |",
+            f"| same vs PostGIS floor (`\\copy ST_AsGeoJSON`) | {fmt(r['export'])} | "
+            f"floor {fmt(r['floor'])} | {ratio(e, f)} | ≤ 2× |",
+            f"| export: service peak RSS (worker VmHWM) | {r['export_peak_mib']:.0f} MiB "
+            "| – | – | ≤ 200 MB |",
+        ]
+    if "items" in r:
+        i, t = r["items"], r["tipg_items"]
+        lines += [
+            f"| items bbox limit=1000, wrk -t2 -c16: req/s | {fmt(i['req_s'], 'req/s')} | tipg "
+            f"{fmt(t['req_s'], 'req/s')} | {ratio(i['req_s']['median'], t['req_s']['median'])} | ≥ 3× |",
+            f"| … p99 latency | {fmt(i['p99_s'], 'ms', 1000)} | tipg {fmt(t['p99_s'], 'ms', 1000)} | "
+            f"{ratio(i['p99_s']['median'], t['p99_s']['median'])} | ≤ 0.5× |",
+        ]
+    if "tile_z10" in r:
+        lines += [
+            f"| tile z10 {Z10} (10 × curl) | {fmt(r['tile_z10']['time_s'], 'ms', 1000)}, "
+            f"{r['tile_z10']['bytes']:,} B "
+            f"| tipg {fmt(r['tipg_tile_z10']['time_s'], 'ms', 1000)}, {r['tipg_tile_z10']['bytes']:,} B | "
+            f"{ratio(r['tile_z10']['time_s']['median'], r['tipg_tile_z10']['time_s']['median'])} | ≤ 1× |",
+            f"| tile z0 (10 × curl) | {fmt(r['tile_z0']['time_s'], 'ms', 1000)}, {r['tile_z0']['bytes']:,} B "
+            f"| tipg {fmt(r['tipg_tile_z0']['time_s'], 'ms', 1000)}, {r['tipg_tile_z0']['bytes']:,} B | "
+            f"{ratio(r['tile_z0']['time_s']['median'], r['tipg_tile_z0']['time_s']['median'])} | ≤ 1× |",
+        ]
+    if "items" in r:
+        lines += [
+            "",
+            f"wrk errors (non-2xx + timeouts): service {r['items']['errors']}, "
+            f"tipg {r['tipg_items']['errors']}",
+        ]
     return "\n".join(lines)
 
 
@@ -392,10 +419,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wrk-seconds", type=int, default=20)
     parser.add_argument("--tipg-venv", default="/tmp/tipg-venv")
     parser.add_argument(
+        "--parts", default="export,items,tiles", help="comma-separated subset of export,items,tiles"
+    )
+    parser.add_argument(
         "--out", default=f"/tmp/sanichain-bench/layers_out-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.json"
     )
     args = parser.parse_args(argv)
-    ensure_tools(Path(args.tipg_venv))
+    unknown = set(args.parts.split(",")) - {"export", "items", "tiles"}
+    if unknown:
+        parser.error(f"unknown parts: {sorted(unknown)}")
+    ensure_tools(Path(args.tipg_venv) if set(args.parts.split(",")) & {"items", "tiles"} else None)
     work = Path(tempfile.mkdtemp(prefix="sanichain-bench-lo-"))
     work.chmod(0o755)
     try:

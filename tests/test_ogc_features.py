@@ -236,6 +236,7 @@ BAD = [
     ("sortby=geom", "sortby"),
     ("cursor=not-a-cursor", "cursor"),
     ("cursor=eyJvIjoiLW5hbWUiLCJrIjpbMV19", "cursor"),  # a cursor of another sort order
+    ("cursor=eyJvIjoiK2lkIiwiayI6WzFdLCJiIjoieCJ9", "cursor"),  # a direction that is not a boolean
     ("datetime=yesterday", "datetime"),
     ("datetime=2024-02-01/2024-01-01", "datetime"),
     ("crs=EPSG:9999", "crs"),
@@ -285,3 +286,38 @@ def test_the_openapi_document_describes_the_items_parameters(client):
         "properties",
         "cursor",
     } <= params
+
+
+def pages_of(client: TestClient, url: str, rel: str) -> list[list[int]]:
+    """The ids of each page, following `rel` links from `url` to the end."""
+    out: list[list[int]] = []
+    while url:
+        body = client.get(url).json()
+        out.append([f["id"] for f in body["features"]])
+        url = next((link["href"] for link in body["links"] if link["rel"] == rel), "")
+    return out
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["limit=97", "limit=37&sortby=-commissioned_on,name", "limit=50&sortby=head_count&species=pig"],
+)
+def test_prev_links_walk_back_through_the_same_pages_the_next_links_walked(client, query):
+    layer = "villages" if query == "limit=97" else "livestock_farms"
+    forward = pages_of(client, f"/collections/{layer}/items?{query}", "next")
+    assert len(forward) > 3
+    first = client.get(f"/collections/{layer}/items?{query}").json()
+    assert not any(link["rel"] == "prev" for link in first["links"])
+    # from the last page back to the first, by prev links
+    url = f"/collections/{layer}/items?{query}"
+    for _ in range(len(forward) - 1):
+        body = client.get(url).json()
+        url = next(link["href"] for link in body["links"] if link["rel"] == "next")
+    backward = pages_of(client, url, "prev")
+    assert backward == forward[::-1]
+    # a page reached backward links forward to the page it came from
+    last = client.get(url).json()
+    prev_url = next(link["href"] for link in last["links"] if link["rel"] == "prev")
+    before_last = client.get(prev_url).json()
+    next_url = next(link["href"] for link in before_last["links"] if link["rel"] == "next")
+    assert [f["id"] for f in client.get(next_url).json()["features"]] == forward[-1]

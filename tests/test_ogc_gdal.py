@@ -115,3 +115,37 @@ def test_ogr2ogr_with_a_spatial_filter_sends_bbox_and_gets_the_right_farms(
             )
         ).scalar_one()
     assert expected > 0 and f"Feature Count: {expected}\n" in info
+
+
+def test_an_attribute_filter_is_sent_to_the_service_because_api_lists_the_properties(
+    service_url, demo_engine
+):
+    result = subprocess.run(
+        [
+            "ogrinfo",
+            "-ro",
+            "-al",
+            "-q",
+            f"OAPIF:{service_url}/",
+            "livestock_farms",
+            "-where",
+            "species='pig'",
+            "-oo",
+            "PAGE_SIZE=1000",
+            "--debug",
+            "on",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    fetched = re.findall(r"HTTP: Fetch\((\S+)\)", result.stderr)
+    assert f"{service_url}/api" in fetched  # the OpenAPI 3.0 definition of the landing page's service-desc
+    assert any("/collections/livestock_farms/items?" in url and "species=pig" in url for url in fetched)
+    assert "evaluated on client side" not in result.stderr
+    with demo_engine.connect() as conn:
+        expected = conn.execute(
+            text("SELECT count(*) FROM livestock_farms WHERE species = 'pig'")
+        ).scalar_one()
+    assert result.stdout.count("OGRFeature(livestock_farms)") == expected > 0

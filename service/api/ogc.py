@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.exc import DataError, OperationalError
 
+from service.api import html_pages, openapi30
 from service.api.deps import engine_of, query_params
 from service.api.problems import problem
 from service.api.streaming import CursorStreamingResponse
@@ -20,16 +21,19 @@ from service.features import crs as crs_
 from service.features.catalogue import Layer
 from service.features.errors import ParameterError
 from service.features.params import feature_query, parse_crs
+from service.features.query import FeatureQuery, selected_fields
 
 router = APIRouter(tags=["OGC API – Features"])
 
 GEOJSON = "application/geo+json"
-# FastAPI writes OpenAPI 3.1 (so the oas30 class is not claimed); the link keeps the 3.0 media type
-# because GDAL's OAPIF driver looks for exactly that one to read the API definition.
-OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+# FastAPI writes OpenAPI 3.1 (at /openapi.json, for /docs); /api serves it converted to 3.0.3, the
+# version the oas30 class names and GDAL's OAPIF driver looks for.
+OPENAPI = openapi30.MEDIA_TYPE
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
@@ -101,7 +105,7 @@ def landing(request: Request, f: Annotated[str | None, Query(description="json o
             {"rel": "self", "href": _url(request, "/"), "type": "application/json", "title": "This document"},
             {
                 "rel": "service-desc",
-                "href": _url(request, "/openapi.json"),
+                "href": _url(request, "/api"),
                 "type": OPENAPI,
                 "title": "OpenAPI definition",
             },
@@ -138,9 +142,71 @@ def landing(request: Request, f: Annotated[str | None, Query(description="json o
     return JSONResponse(doc)
 
 
-@router.get("/conformance", summary="Conformance classes")
-def conformance() -> dict[str, list[str]]:
-    return {"conformsTo": CONFORMANCE}
+@router.get("/api", summary="The API definition (OpenAPI 3.0)", include_in_schema=False)
+def api_definition(request: Request) -> Response:
+    """FastAPI's OpenAPI 3.1 document as OpenAPI 3.0.3, converted once per application."""
+    state = request.app.state
+    if getattr(state, "openapi30", None) is None:
+        doc = openapi30.document_30(request.app.openapi())
+        doc["paths"].update(_items_path_of_each_layer(doc["paths"][ITEMS_PATH]["get"]))
+        state.openapi30 = doc
+    return JSONResponse(state.openapi30, media_type=OPENAPI)
+
+
+ITEMS_PATH = "/collections/{layer}/items"
+
+
+def _items_path_of_each_layer(generic: dict[str, Any]) -> dict[str, Any]:
+    """`/collections/<name>/items` for every layer, its properties listed as query parameters: GDAL's
+    OAPIF driver (QGIS) sends an attribute filter to the server only for parameters it finds there."""
+    paths = {}
+    for layer in catalogue.layers():
+        parameters = [p for p in generic["parameters"] if p.get("in") != "path"]
+        named = {p["name"] for p in parameters}
+        for name, prop in _property_schemas(layer).items():
+            if name in named or "$ref" in prop:
+                continue
+            parameters.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "description": f"features whose {name} equals one of these values (comma-separated)",
+                    "schema": prop,
+                }
+            )
+        summary = f"Features of {layer.name}"
+        paths[ITEMS_PATH.replace("{layer}", layer.name)] = {
+            "get": {
+                **generic,
+                "summary": summary,
+                "operationId": f"items_{layer.name}",
+                "parameters": parameters,
+            }
+        }
+    return paths
+
+
+Format = Annotated[str | None, Query(description="json or html (default: by the Accept header)")]
+
+
+def _html_alternate(request: Request) -> dict[str, str]:
+    return {
+        "rel": "alternate",
+        "href": html_pages.with_f(str(request.url)),
+        "type": "text/html",
+        "title": "This document as HTML",
+    }
+
+
+@router.get("/conformance", summary="Conformance classes", response_model=None)
+def conformance(request: Request, f: Format = None) -> Response:
+    def build() -> Response:
+        if html_pages.wants_html(request):
+            return HTMLResponse(html_pages.conformance_page(CONFORMANCE, _url(request, "/")))
+        return JSONResponse({"conformsTo": CONFORMANCE})
+
+    return _answer(build)
 
 
 # -- collections ----------------------------------------------------------------------------------
@@ -189,27 +255,42 @@ def _collection(request: Request, layer: Layer, extent: list[float] | None) -> d
 
 
 @router.get("/collections", summary="The layers")
-def collections(request: Request) -> Response:
-    engine = engine_of(request)
-    docs = [
-        _collection(request, layer, pages.spatial_extent(engine, layer.table.name))
-        for layer in catalogue.layers()
-    ]
-    return JSONResponse(
-        {
-            "links": [{"rel": "self", "href": _url(request, "/collections"), "type": "application/json"}],
+def collections(request: Request, f: Format = None) -> Response:
+    def build() -> Response:
+        html = html_pages.wants_html(request)
+        engine = engine_of(request)
+        docs = [
+            _collection(request, layer, pages.spatial_extent(engine, layer.table.name))
+            for layer in catalogue.layers()
+        ]
+        doc = {
+            "links": [
+                {"rel": "self", "href": _url(request, "/collections"), "type": "application/json"},
+                _html_alternate(request),
+            ],
             "collections": docs,
         }
-    )
+        if html:
+            return HTMLResponse(html_pages.collections_page(doc, _url(request, "/")))
+        return JSONResponse(doc)
+
+    return _answer(build)
 
 
 @router.get("/collections/{layer}", summary="One layer")
-def collection(request: Request, layer: LayerName) -> Response:
+def collection(request: Request, layer: LayerName, f: Format = None) -> Response:
     def build() -> Response:
+        html = html_pages.wants_html(request)
         found = _layer(layer)
-        return JSONResponse(
-            _collection(request, found, pages.spatial_extent(engine_of(request), found.table.name))
-        )
+        doc = _collection(request, found, pages.spatial_extent(engine_of(request), found.table.name))
+        doc["links"].insert(1, _html_alternate(request))
+        if html:
+            queryables = [
+                html_pages.Queryable(name, prop.get("type", "geometry"), prop.get("enum"))
+                for name, prop in _property_schemas(found).items()
+            ]
+            return HTMLResponse(html_pages.collection_page(doc, queryables, _url(request, "/")))
+        return JSONResponse(doc)
 
     return _answer(build)
 
@@ -293,15 +374,24 @@ def items(
     filter_crs: Annotated[str | None, Query(alias="filter-crs")] = None,
     town: Annotated[str | None, Query(description="town code(s), comma-separated")] = None,
     cursor: Annotated[str | None, Query(description="opaque position from a next link")] = None,
+    f: Format = None,
 ) -> Response:
     def build() -> Response:
+        html = html_pages.wants_html(request)
         found = _layer(layer)
         q = feature_query(found, query_params(request))
         self_url = str(request.url)
+        if html:
+            return CursorStreamingResponse(
+                pages.rendered_chunks(engine_of(request), q, _items_html(request, found, q)),
+                media_type=html_pages.HTML,
+                on_error=_problem_for,
+            )
 
-        def links(next_cursor: str | None) -> list[dict[str, Any]]:
+        def links(cursors: pages.Cursors) -> list[dict[str, Any]]:
             out = [
                 {"rel": "self", "href": self_url, "type": GEOJSON, "title": "This page"},
+                _html_alternate(request),
                 {
                     "rel": "collection",
                     "href": _url(request, f"/collections/{found.name}"),
@@ -309,15 +399,16 @@ def items(
                     "title": found.title,
                 },
             ]
-            if next_cursor is not None:
-                out.append(
-                    {
-                        "rel": "next",
-                        "href": str(request.url.include_query_params(cursor=next_cursor)),
-                        "type": GEOJSON,
-                        "title": "Next page",
-                    }
-                )
+            for rel, token in (("next", cursors.next), ("prev", cursors.prev)):
+                if token is not None:
+                    out.append(
+                        {
+                            "rel": rel,
+                            "href": str(request.url.include_query_params(cursor=token)),
+                            "type": GEOJSON,
+                            "title": "Next page" if rel == "next" else "Previous page",
+                        }
+                    )
             return out
 
         return CursorStreamingResponse(
@@ -330,6 +421,19 @@ def items(
     return _answer(build)
 
 
+def _items_html(request: Request, found: Layer, q: FeatureQuery) -> pages.Render:
+    view = html_pages.ItemsView(
+        layer=found.name,
+        title=found.title,
+        columns=[f.name for f in selected_fields(q)],
+        root=_url(request, "/"),
+        self_href=str(request.url),
+        first_href=str(request.url.remove_query_params("cursor")),
+        cursor_href=lambda token: str(request.url.include_query_params(cursor=token)),
+    )
+    return lambda number_matched, features: html_pages.items_page(view, number_matched, features)
+
+
 @router.get(
     "/collections/{layer}/items/{feature_id}",
     summary="One feature",
@@ -340,8 +444,10 @@ def item(
     layer: LayerName,
     feature_id: str,
     crs: Annotated[str | None, Query(description="output CRS URI (default CRS84)")] = None,
+    f: Format = None,
 ) -> Response:
     def build() -> Response:
+        html = html_pages.wants_html(request)
         found = _layer(layer)
         for name in request.query_params:
             if name not in ("crs", "f"):
@@ -355,12 +461,16 @@ def item(
             raise LookupError(f"no feature {feature_id} in {found.name}")
         feature["links"] = [
             {"rel": "self", "href": str(request.url), "type": GEOJSON},
+            _html_alternate(request),
             {
                 "rel": "collection",
                 "href": _url(request, f"/collections/{found.name}"),
                 "type": "application/json",
             },
         ]
+        if html:
+            page = html_pages.item_page(feature, found.name, found.title, _url(request, "/"))
+            return HTMLResponse(page)
         return JSONResponse(feature, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs.uri}>"})
 
     return _answer(build)

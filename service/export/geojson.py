@@ -5,18 +5,45 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator, Iterator
+from typing import Any
+
+from sqlalchemy import Select, func, select
 
 from service.export.copy_lines import copy_lines
 from service.export.source import LayerExport, Progress
-from service.features.query import all_rows_statement, feature_json
+from service.features.pages import planner_estimate
+from service.features.query import feature_blocks_statement, features_statement, matching_statement
 
 RS = b"\x1e"
+# Big exports of point and line layers in id order are read as blocks of features, one COPY row per
+# block (feature_blocks_statement); small, sorted or polygon exports (whose features can be large)
+# one row per feature.
+BLOCKS_FROM = 50_000  # expected features
+IDS_PER_BLOCK = 1000
+QUOTE = b"\x01"  # copy_lines' CSV quote: COPY quotes a block because it holds line breaks
+
+
+def _statement(export: LayerExport) -> tuple[Select[Any], bool]:
+    """The statement to copy, and whether its rows are blocks."""
+    q = export.query
+    if q.sortby or q.layer.geometry_type == "MultiPolygon":
+        return features_statement(q), False
+    with export.engine.connect() as conn:
+        if planner_estimate(conn, matching_statement(q)) < BLOCKS_FROM:
+            return features_statement(q), False
+        first, last = conn.execute(select(func.min(q.layer.id_column), func.max(q.layer.id_column))).one()
+    if first is None:
+        return features_statement(q), False
+    return feature_blocks_statement(q, first, last, IDS_PER_BLOCK), True
 
 
 def _blocks(export: LayerExport, progress: Progress | None) -> Iterator[bytes]:
     """Blocks of whole "feature\\n" lines, counted for `progress`."""
+    stmt, quoted = _statement(export)
     done = 0
-    for block in copy_lines(export.engine, all_rows_statement(export.query, [feature_json(export.query)])):
+    for block in copy_lines(export.engine, stmt):
+        if quoted:  # JSON text never holds the quote character, so every one of them is quoting
+            block = block.translate(None, QUOTE)
         done += block.count(b"\n")
         if progress is not None:
             progress(done)
@@ -28,12 +55,14 @@ def _blocks(export: LayerExport, progress: Progress | None) -> Iterator[bytes]:
 def feature_collection(export: LayerExport, progress: Progress | None = None) -> Generator[bytes, None, None]:
     head = {"type": "FeatureCollection", "name": export.query.layer.name}
     yield json.dumps(head, ensure_ascii=False)[:-1].encode() + b',"features":[\n'
-    first = True
+    # JSON text holds no raw line break, so every b"\n" ends a feature: each becomes ",\n", and a block
+    # waits for the next one to be sent, so that only the last block's final separator is cut
+    pending = b""
     for block in _blocks(export, progress):
-        # JSON text holds no raw line break, so every b"\\n" ends a feature
-        yield (b"" if first else b",\n") + block[:-1].replace(b"\n", b",\n")
-        first = False
-    yield b"\n]}\n"
+        if pending:
+            yield pending
+        pending = block.replace(b"\n", b",\n")
+    yield pending[:-2] + b"\n]}\n" if pending else b"]}\n"
 
 
 def sequence(export: LayerExport, progress: Progress | None = None) -> Generator[bytes, None, None]:

@@ -1,8 +1,10 @@
-"""Opaque keyset cursors for `next` links.
+"""Opaque keyset cursors for `next` and `prev` links.
 
-A cursor is the sort key of the last feature of a page (the sortby values and the id), with the sort
-order it belongs to. The next page starts strictly after that key, so pages neither skip nor repeat a
-feature while others are inserted or deleted (a feature whose sort key itself changes may move).
+A `next` cursor is the sort key of the last feature of a page (the sortby values and the id), with the
+sort order it belongs to; the next page starts strictly after that key, so pages neither skip nor
+repeat a feature while others are inserted or deleted (a feature whose sort key itself changes may
+move). A `prev` cursor is the key of the first feature, marked backward: that page ends strictly
+before it.
 """
 
 from __future__ import annotations
@@ -49,13 +51,17 @@ def _fail() -> Any:
     raise BadCursor("value of the wrong type")
 
 
-def encode(order: str, position: Sequence[Any]) -> str:
-    payload = json.dumps({"o": order, "k": [_encode_value(v) for v in position]}, separators=(",", ":"))
+def encode(order: str, position: Sequence[Any], backward: bool = False) -> str:
+    content: dict[str, Any] = {"o": order, "k": [_encode_value(v) for v in position]}
+    if backward:
+        content["b"] = True
+    payload = json.dumps(content, separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def decode(token: str, order: str, kinds: Sequence[Kind]) -> tuple[Any, ...]:
-    """The position a cursor encodes; BadCursor when it is damaged or from another sort order."""
+def decode(token: str, order: str, kinds: Sequence[Kind]) -> tuple[tuple[Any, ...], bool]:
+    """The position a cursor encodes and whether the page lies before it; BadCursor when it is damaged
+    or from another sort order."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         payload = json.loads(raw)
@@ -64,7 +70,10 @@ def decode(token: str, order: str, kinds: Sequence[Kind]) -> tuple[Any, ...]:
             raise BadCursor("the cursor belongs to another sortby; start again without cursor")
         if not isinstance(keys, list) or len(keys) != len(kinds):
             raise BadCursor("wrong number of keys")
-        return tuple(_decode_value(kind, v) for kind, v in zip(kinds, keys, strict=True))
+        backward = payload.get("b", False)
+        if not isinstance(backward, bool):
+            raise BadCursor("bad direction")
+        return tuple(_decode_value(kind, v) for kind, v in zip(kinds, keys, strict=True)), backward
     except BadCursor:
         raise
     except (ValueError, TypeError, KeyError, binascii.Error, ArithmeticError) as exc:

@@ -8,10 +8,11 @@ the stream ends or is abandoned.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, CursorResult, Engine, Select, select, text
 
@@ -21,6 +22,7 @@ from service.features.query import (
     capped_count_statement,
     conditions,
     feature_json,
+    feature_source,
     matching_statement,
     page_statement,
 )
@@ -34,7 +36,16 @@ SORT_AFTER_FILTER = 50_000
 ROWS_PER_FETCH = 1000
 CHUNK_BYTES = 1 << 16
 
-Links = Callable[[str | None], list[dict[str, Any]]]
+
+class Cursors(NamedTuple):
+    """The cursors of the pages after and before a page (None: there is none)."""
+
+    next: str | None
+    prev: str | None
+
+
+Links = Callable[[Cursors], list[dict[str, Any]]]
+FeatureTexts = Iterator[tuple[str, Cursors | None]]
 
 
 @dataclass
@@ -47,19 +58,46 @@ class Page:
     _result: CursorResult[Any]
     _closed: bool = False
 
-    def features(self) -> Generator[tuple[str, str | None], None, None]:
-        """(feature JSON, None) for each feature, then ("", next cursor or None) once at the end."""
+    def features(self) -> Generator[tuple[str, Cursors | None], None, None]:
+        """(feature JSON, None) for each feature, then ("", Cursors) once at the end."""
         try:
+            if self.query.backward:
+                yield from self._backward()
+                return
+            first: tuple[Any, ...] | None = None
             last: tuple[Any, ...] = ()
             for returned, row in enumerate(self._result):
                 if returned == self.query.limit:
-                    yield "", cursor.encode(self.query.order_token, last)
+                    yield "", Cursors(self._cursor(last), self._prev(first))
                     return
                 last = tuple(row[1:])
+                first = last if first is None else first
                 yield row[0], None
-            yield "", None
+            yield "", Cursors(None, self._prev(first))
         finally:
             self.close()
+
+    def _backward(self) -> Iterator[tuple[str, Cursors | None]]:
+        """A page before a position: read in reverse order (at most limit + 1 rows, the one extra row
+        says there is a page before this one), then turned round."""
+        rows: list[tuple[str, tuple[Any, ...]]] = [
+            (row[0], tuple(row[1:])) for row in itertools.islice(self._result, self.query.limit + 1)
+        ]
+        more_before = len(rows) > self.query.limit
+        rows = rows[: self.query.limit][::-1]
+        for feature, _ in rows:
+            yield feature, None
+        if not rows:
+            yield "", Cursors(None, None)
+            return
+        yield "", Cursors(self._cursor(rows[-1][1]), self._cursor(rows[0][1], True) if more_before else None)
+
+    def _cursor(self, position: tuple[Any, ...], backward: bool = False) -> str:
+        return cursor.encode(self.query.order_token, position, backward)
+
+    def _prev(self, first: tuple[Any, ...] | None) -> str | None:
+        """A forward page reached through a cursor has a page before its first feature."""
+        return None if self.query.after is None or first is None else self._cursor(first, True)
 
     def close(self) -> None:
         """Close the server-side cursor, then give the connection back (in this order: a cursor
@@ -101,17 +139,17 @@ def planner_estimate(conn: Connection, stmt: Select[Any]) -> float:
 
 
 def feature_collection(page: Page, links: Links) -> Generator[bytes, None, None]:
-    """The page as a GeoJSON FeatureCollection, in chunks; links(next_cursor) gives its links."""
+    """The page as a GeoJSON FeatureCollection, in chunks; links(cursors) gives its links."""
     head: dict[str, Any] = {"type": "FeatureCollection"}
     if page.number_matched is not None:
         head["numberMatched"] = page.number_matched
     buffer = [json.dumps(head)[:-1], ',"features":[\n']
-    size, returned, next_cursor = 0, 0, None
+    size, returned, cursors = 0, 0, Cursors(None, None)
     features = page.features()
     try:
         for feature, after in features:
             if not feature:
-                next_cursor = after
+                cursors = after or cursors
                 break
             if returned:
                 buffer.append(",\n")
@@ -127,14 +165,14 @@ def feature_collection(page: Page, links: Links) -> Generator[bytes, None, None]
     tail = {
         "numberReturned": returned,
         "timeStamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "links": links(next_cursor),
+        "links": links(cursors),
     }
     buffer.append("\n]," + json.dumps(tail, ensure_ascii=False)[1:])
     yield "".join(buffer).encode()
 
 
 def one_feature(engine: Engine, q: FeatureQuery, feature_id: int) -> dict[str, Any] | None:
-    stmt = select(feature_json(q)).select_from(q.layer.source()).where(q.layer.id_column == feature_id)
+    stmt = select(feature_json(q)).select_from(feature_source(q)).where(q.layer.id_column == feature_id)
     with engine.connect() as conn:
         found = conn.execute(stmt).scalar_one_or_none()
     return None if found is None else dict(json.loads(found))
@@ -157,3 +195,19 @@ def spatial_extent(engine: Engine, table: str) -> list[float] | None:
 def page_chunks(engine: Engine, q: FeatureQuery, links: Links) -> Generator[bytes, None, None]:
     """The page as FeatureCollection chunks; the page is opened by the first `next()`."""
     yield from feature_collection(open_page(engine, q), links)
+
+
+Render = Callable[[int | None, FeatureTexts], Iterator[str]]
+
+
+def rendered_chunks(engine: Engine, q: FeatureQuery, render: Render) -> Generator[bytes, None, None]:
+    """The page as `render(number_matched, Page.features())` writes it (e.g. HTML), encoded; the page is
+    opened by the first `next()` and closed however the stream ends."""
+    page = open_page(engine, q)
+    features = page.features()
+    try:
+        for text in render(page.number_matched, features):
+            yield text.encode()
+    finally:
+        features.close()
+        page.close()

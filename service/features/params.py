@@ -189,7 +189,7 @@ def feature_query(layer: Layer, params: Params, extra_allowed: Sequence[str] = (
     if token is None:
         return q
     try:
-        after = cursor_.decode(token, q.order_token, q.order_kinds)
+        after, backward = cursor_.decode(token, q.order_token, q.order_kinds)
     except cursor_.BadCursor as exc:
         raise ParameterError("cursor", str(exc)) from None
-    return dataclasses.replace(q, after=after)
+    return dataclasses.replace(q, after=after, backward=backward)

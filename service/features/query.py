@@ -1,7 +1,7 @@
 """A feature query and the SQL it becomes: filters, keyset position, order, and the GeoJSON select.
 
 All values are bound parameters; identifiers come only from the catalogue. GeoJSON is produced by
-PostGIS (`json_build_object` + `ST_AsGeoJSON`), one text per feature.
+PostGIS (`ST_AsGeoJSON` + `row_to_json`), one text per feature.
 """
 
 from __future__ import annotations
@@ -10,11 +10,24 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, cast, false, func, literal, literal_column, or_, select
+from sqlalchemy import (
+    FromClause,
+    Select,
+    Text,
+    and_,
+    cast,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from service.features import crs as crs_
-from service.features.catalogue import Field, Kind, Layer
+from service.features.catalogue import TOWN_ALIAS, Field, Kind, Layer
 from service.models import Town
 
 DEFAULT_LIMIT = 10
@@ -46,6 +59,7 @@ class FeatureQuery:
     sortby: tuple[SortKey, ...] = ()
     limit: int = DEFAULT_LIMIT
     after: tuple[Any, ...] | None = None  # keyset position from a cursor
+    backward: bool = False  # the page ends before `after` (a prev link) instead of starting after it
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -55,6 +69,13 @@ class FeatureQuery:
         if not any(k.field.name == "id" for k in keys):
             keys = (*keys, SortKey(id_field(self.layer)))
         return keys
+
+    @property
+    def paging_keys(self) -> tuple[SortKey, ...]:
+        """The order a page is read in: backward pages read the order reversed (and are turned round)."""
+        if not self.backward:
+            return self.order_keys
+        return tuple(SortKey(k.field, not k.descending) for k in self.order_keys)
 
     @property
     def order_token(self) -> str:
@@ -155,20 +176,37 @@ def selected_fields(q: FeatureQuery) -> list[Field]:
     return [f for f in q.layer.fields if f.name in q.properties]
 
 
-def _key(name: str) -> ColumnElement[Any]:
-    return literal_column("'" + name + "'")  # names come from the catalogue: [a-z_]+
+PROPERTIES = "feature_properties"
+
+
+def feature_source(q: FeatureQuery) -> FromClause:
+    """The layer's rows, each joined to its selected properties as one row (a LATERAL select without
+    FROM, which the planner flattens), so that `row_to_json` writes the properties object."""
+    fields = selected_fields(q)
+    if not fields:
+        return q.layer.source()
+    properties = (
+        select(*[f.column.label(f.name) for f in fields])
+        .correlate(q.layer.table, TOWN_ALIAS)
+        .lateral(PROPERTIES)
+    )
+    return q.layer.source().join(properties, true())
 
 
 def feature_json(q: FeatureQuery) -> ColumnElement[str]:
-    """One GeoJSON Feature as text. The frame is concatenated rather than built with json_build_object:
-    that would parse ST_AsGeoJSON's text back into JSON for every feature (about 10% of the time)."""
-    pairs: list[Any] = []
-    for f in selected_fields(q):
-        pairs += [_key(f.name), f.column]
+    """One GeoJSON Feature as text, selected from `feature_source(q)`. The frame is concatenated rather
+    than built with json_build_object, which would parse ST_AsGeoJSON's text back into JSON for every
+    feature; the properties come from `row_to_json` of the LATERAL row, which costs about a third less
+    than json_build_object with one key/value pair per column (that looks up each argument's type
+    again for every row)."""
     geometry = func.coalesce(
         func.ST_AsGeoJSON(output_geometry(q.layer, q.crs), q.crs.digits), literal_column("'null'")
     )
-    properties = cast(func.json_build_object(*pairs), Text) if pairs else literal_column("'{}'")
+    properties = (
+        cast(func.row_to_json(literal_column(PROPERTIES)), Text)
+        if selected_fields(q)
+        else literal_column("'{}'")
+    )
     return (
         literal_column('\'{"type":"Feature","id":\'')
         .op("||")(cast(q.layer.id_column, Text))
@@ -187,30 +225,67 @@ def page_statement(q: FeatureQuery, walk_id_index: bool = True) -> Select[Any]:
     (it then finds the few matches with the spatial index and sorts them): for selective filters on
     a big table the walk visits far more rows than match, e.g. 63,000 for 1,000 features of a bbox.
     """
-    keys = q.order_keys
+    keys = q.paging_keys
     where = conditions(q)
     if q.after is not None:
         where.append(keyset_condition(keys, q.after))
     return (
-        select(feature_json(q).label("feature"), *[k.field.column for k in keys])
-        .select_from(q.layer.source())
+        select(feature_json(q).label("feature"), *[k.field.column for k in q.order_keys])
+        .select_from(feature_source(q))
         .where(*where)
-        .order_by(*_order(q, walk_id_index))
+        .order_by(*_order(q, walk_id_index, keys))
         .limit(q.limit + 1)
     )
 
 
-def _order(q: FeatureQuery, walk_id_index: bool = True) -> list[Any]:
+def _order(q: FeatureQuery, walk_id_index: bool = True, keys: tuple[SortKey, ...] | None = None) -> list[Any]:
     order = []
-    for k in q.order_keys:
+    for k in q.order_keys if keys is None else keys:
         column = k.field.column if walk_id_index or k.field.name != "id" else k.field.column + 0
         order.append(column.desc().nulls_first() if k.descending else column.asc().nulls_last())
     return order
 
 
-def all_rows_statement(q: FeatureQuery, columns: list[ColumnElement[Any]]) -> Select[Any]:
+def all_rows_statement(
+    q: FeatureQuery, columns: list[ColumnElement[Any]], source: FromClause | None = None
+) -> Select[Any]:
     """Every matching row (no paging) with the given columns, in the query's order: for exports."""
-    return select(*columns).select_from(q.layer.source()).where(*conditions(q)).order_by(*_order(q))
+    source = q.layer.source() if source is None else source
+    return select(*columns).select_from(source).where(*conditions(q)).order_by(*_order(q))
+
+
+def features_statement(q: FeatureQuery) -> Select[Any]:
+    """Every matching feature as GeoJSON text (no paging), in the query's order: for exports."""
+    return all_rows_statement(q, [feature_json(q)], feature_source(q))
+
+
+def feature_blocks_statement(q: FeatureQuery, first_id: int, last_id: int, ids_per_block: int) -> Select[Any]:
+    """Every matching feature as GeoJSON text, like `features_statement` in id order, but one row per
+    block of `ids_per_block` ids with the features joined by newlines (empty blocks left out).
+
+    Each block is an index range scan on the primary key. A reader then handles a thousand rows per
+    million features instead of a million (in Python each row costs a call: seconds per layer). The
+    aggregate takes the rows in the order of its ordered subquery, as PostgreSQL's plain aggregates do.
+    """
+    block = (
+        func.generate_series(first_id, last_id, ids_per_block).table_valued("start").render_derived("block")
+    )
+    id_ = q.layer.id_column
+    features = (
+        select(feature_json(q).label("feature"))
+        .select_from(feature_source(q))
+        .where(*conditions(q), id_ >= block.c.start, id_ < block.c.start + ids_per_block)
+        .order_by(id_)
+        .correlate(block)
+        .subquery("block_features")
+    )
+    newline: ColumnElement[str] = literal_column("E'\\n'")
+    # LATERAL, not a scalar subquery in the select list: that one is run twice per block, once more
+    # for the IS NOT NULL filter
+    text_ = select(func.string_agg(features.c.feature, newline).label("features")).lateral("block_text")
+    return (
+        select(text_.c.features).select_from(block.join(text_, true())).where(text_.c.features.is_not(None))
+    )
 
 
 def count_statement(q: FeatureQuery) -> Select[Any]:
