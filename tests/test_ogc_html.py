@@ -292,3 +292,15 @@ def test_items_page_prev_link_goes_back_to_the_previous_page(client):
     assert ids(back) == ids(second) and len(ids(back)) == 30
     assert "f=html" in third.href("prev") and "Previous page" in [a["text"] for a in third.anchors]
     assert ids(html_page(client, back.href("prev"))) == ids(first)
+
+
+def test_landing_negotiates_like_the_other_pages_and_links_its_html_map(client):
+    doc = client.get("/", headers={"accept": "application/json"}).json()
+    alternate = [link for link in doc["links"] if link["rel"] == "alternate"]
+    assert len(alternate) == 1 and alternate[0]["type"] == "text/html"
+    assert alternate[0]["href"].endswith("/?f=html")
+    page = client.get(alternate[0]["href"])
+    assert page.headers["content-type"].startswith("text/html") and "folium-map" in page.text
+    assert client.get("/", headers={"accept": "*/*"}).headers["content-type"].startswith("application/json")
+    bad = client.get("/?f=pdf")
+    assert bad.status_code == 400 and bad.json()["parameter"] == "f"

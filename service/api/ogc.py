@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from sqlalchemy.exc import DataError, OperationalError
 
 from service.api import html_pages, openapi30
@@ -88,13 +88,6 @@ def _answer(build: Callable[[], Response]) -> Response:
         return _problem_for(exc)
 
 
-def _wants_html(request: Request) -> bool:
-    f = request.query_params.get("f")
-    if f:
-        return f.lower() == "html"
-    return "text/html" in request.headers.get("accept", "")
-
-
 # -- landing, conformance ------------------------------------------------------------------------
 @router.get("/", summary="Landing page", response_model=None)
 def landing(request: Request, f: Annotated[str | None, Query(description="json or html")] = None) -> Response:
@@ -103,6 +96,7 @@ def landing(request: Request, f: Annotated[str | None, Query(description="json o
         "description": "Rural sanitation inventory of a city: household → village → town → city.",
         "links": [
             {"rel": "self", "href": _url(request, "/"), "type": "application/json", "title": "This document"},
+            {**_html_alternate(request), "title": "City map (HTML)"},
             {
                 "rel": "service-desc",
                 "href": _url(request, "/api"),
@@ -135,11 +129,14 @@ def landing(request: Request, f: Annotated[str | None, Query(description="json o
             },
         ],
     }
-    if _wants_html(request):  # a browser gets the city map, whose panel carries these links
-        from service.api.maps import landing_map
+    def build() -> Response:
+        if html_pages.wants_html(request):  # a browser gets the city map, whose panel carries these links
+            from service.api.maps import landing_map
 
-        return landing_map(request)
-    return JSONResponse(doc)
+            return landing_map(request)
+        return JSONResponse(doc)
+
+    return _answer(build)
 
 
 @router.get("/api", summary="The API definition (OpenAPI 3.0)", include_in_schema=False)
