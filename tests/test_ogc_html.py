@@ -304,3 +304,8 @@ def test_landing_negotiates_like_the_other_pages_and_links_its_html_map(client):
     assert client.get("/", headers={"accept": "*/*"}).headers["content-type"].startswith("application/json")
     bad = client.get("/?f=pdf")
     assert bad.status_code == 400 and bad.json()["parameter"] == "f"
+
+
+def test_html_pages_carry_their_icon_so_browsers_ask_for_no_missing_favicon(client):
+    for url in ("/conformance?f=html", "/collections?f=html", "/collections/villages/items?f=html&limit=1"):
+        assert '<link rel="icon" href="data:,">' in client.get(url).text

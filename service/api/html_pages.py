@@ -95,7 +95,7 @@ def _head(title: str, nav: Sequence[tuple[str, str]]) -> str:
     crumbs = " › ".join(link(href, text) for href, text in nav)
     return (
         '<!doctype html><html lang="zh-Hans"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1"><link rel="icon" href="data:,">'
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
         f"<nav>{crumbs}</nav><h1>{esc(title)}</h1>"
     )
