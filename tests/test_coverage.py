@@ -179,6 +179,11 @@ def test_coverage_api_json_geojson_and_errors(world):
         assert (
             response.status_code == status and response.headers["content-type"] == "application/problem+json"
         )
+    for params, parameter in (
+        ({"layer": "transfer_stations"}, "distance_m"),
+        ({"layer": "transfer_stations", "distance_m": 100, "status": "broken"}, "status"),
+    ):
+        assert client.get("/coverage", params=params).json()["parameter"] == parameter
 
 
 def test_coverage_xlsx_report_opens_with_the_same_figures(world, tmp_path):

@@ -148,6 +148,8 @@ def test_road_mode_over_http_and_its_errors(road_world, empty_engine):
     geo = client.get("/coverage", params={**params, "format": "geojson"}).json()
     served = {f["properties"]["code"] for f in geo["features"] if f["properties"].get("served")}
     assert served == {"V_B", "V_D50"}
+    areas = [f["geometry"] for f in geo["features"] if f["properties"]["role"] == "service_area"]
+    assert len(areas) == 1 and areas[0]["type"] in ("Polygon", "MultiPolygon")  # the reach, as an area
     gaps_body = client.get("/coverage/gaps", params=params).json()
     assert {v["code"] for v in gaps_body["villages"]} == {"V_E", "V_P", "V_FAR"}
     book = load_workbook(io.BytesIO(client.get("/coverage", params={**params, "format": "xlsx"}).content))
@@ -165,6 +167,7 @@ def test_road_mode_over_http_and_its_errors(road_world, empty_engine):
         missing = client.get(path, params=params)
         assert missing.status_code == 409
         assert missing.headers["content-type"] == "application/problem+json"
+        assert missing.json()["title"] == "Conflict" and missing.json()["parameter"] == "distance_mode"
         assert "distance_mode" in missing.json()["detail"] and "roads import" in missing.json()["detail"]
     assert client.get("/coverage", params={**params, "distance_mode": "geodesic"}).status_code == 200
 
@@ -323,3 +326,30 @@ def test_a_what_if_station_counts_road_distances(road_world):
         conn.execute(text("DELETE FROM road_segments; DELETE FROM road_nodes"))
     missing = client.post("/planning/scenarios", json=body)
     assert missing.status_code == 409 and "roads import" in missing.json()["detail"]
+
+
+def test_reloading_the_demo_keeps_an_imported_road_network(empty_engine):
+    from service.config import REPO_ROOT
+    from service.demo import loader
+
+    demo = REPO_ROOT / "gis_data" / "zhucheng"
+    loader.load(empty_engine, demo)
+    with empty_engine.begin() as conn:
+        network.import_network(conn, ROADS)  # a real network replaces the demo's
+        before = conn.execute(text("SELECT code, length_m FROM road_segments ORDER BY code")).all()
+    assert before and not any(code.startswith("RD-") for code, _ in before)
+    loader.load(empty_engine, demo)  # reloading the demo's inventory must not bring its roads back
+    with empty_engine.connect() as conn:
+        after = conn.execute(text("SELECT code, length_m FROM road_segments ORDER BY code")).all()
+    assert after == before
+
+
+def test_the_map_pages_version_changes_when_the_road_network_is_replaced(road_world):
+    from service.maps.data import inventory_version
+
+    with road_world.connect() as conn:
+        before = inventory_version(conn)
+    with road_world.begin() as conn:
+        network.import_network(conn, ROADS[:2])
+    with road_world.connect() as conn:
+        assert inventory_version(conn) != before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,11 +11,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+PARAMETER_PREFIX = re.compile(r"([a-z][a-z0-9_]*): ")
 TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
+    409: "Conflict",
     422: "Unprocessable Content",
     503: "Service Unavailable",
 }
@@ -29,7 +32,11 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None, **e
 def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+        detail = str(exc.detail)
+        # our messages start with the parameter they are about ("status: unknown value…"): name it
+        named = PARAMETER_PREFIX.match(detail) if 400 <= exc.status_code < 500 else None
+        extra = {"parameter": named.group(1)} if named else {}
+        return problem(exc.status_code, detail, headers=getattr(exc, "headers", None), **extra)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -360,17 +360,33 @@ def summary(conn: Connection, asked: tuple[str, ...] = SUBJECTS) -> dict[str, An
     return {"city": _with_shares(_plain(city)), "towns": towns, "facilities": facilities}
 
 
-def features_sql(distance_m: float, road: bool = False) -> str:
-    """GeoJSON features: villages and farms with `served`, and each facility's service area.
+def features_sql(distance_m: float, road: bool = False, areas: bool = True) -> str:
+    """GeoJSON features: villages and farms with `served`, and (unless `areas` is false) each facility's
+    service area.
 
-    Geodesic: the disc of `distance_m`; road mode: the concave hull of the road nodes within reach.
+    Geodesic: the disc of `distance_m`; road mode: the concave hull of the road nodes within reach, one
+    grouped pass over the reach table; a hull of one or two nodes (a point, a line) becomes a 50 m band
+    so that every service area is a polygon.
     """
-    area = (
-        "(SELECT ST_ConcaveHull(ST_Collect(n.geom), 0.5) FROM cov_road_reach r "
-        "JOIN road_nodes n ON n.id = r.node WHERE r.facility_id = c.id)"
-        if road
-        else f"ST_Buffer(c.geom::geography, {distance_m:.3f}, 'quad_segs=16')::geometry"
-    )
+    if road:
+        area = (
+            "CASE WHEN GeometryType(h.hull) IN ('POLYGON', 'MULTIPOLYGON') THEN h.hull "
+            "ELSE ST_Buffer(h.hull::geography, 50)::geometry END"
+        )
+        reach = """
+    LEFT JOIN (SELECT r.facility_id, ST_ConcaveHull(ST_Collect(n.geom), 0.5) AS hull
+               FROM cov_road_reach r JOIN road_nodes n ON n.id = r.node GROUP BY r.facility_id) h
+           ON h.facility_id = c.id"""
+    else:
+        area = f"ST_Buffer(c.geom::geography, {distance_m:.3f}, 'quad_segs=16')::geometry"
+        reach = ""
+    service_areas = f"""
+    UNION ALL
+    SELECT json_build_object('type', 'Feature', 'id', 'area:' || c.id,
+        'geometry', ST_AsGeoJSON({area}, 6)::json,
+        'properties', json_build_object('role', 'service_area', 'code', c.code, 'name', c.name,
+            'hypothetical', c.hypothetical, 'distance_m', {distance_m:.3f}))::text
+    FROM cov_facility c{reach}"""
     return f"""
     SELECT json_build_object('type', 'Feature', 'id', 'village:' || v.id,
         'geometry', ST_AsGeoJSON(g.geom, 6)::json,
@@ -384,12 +400,5 @@ def features_sql(distance_m: float, road: bool = False) -> str:
         'properties', json_build_object('role', 'farm', 'code', g.code, 'name', g.name, 'species', g.species,
             'pig_equivalents', round(f.pig_equivalents::numeric, 1), 'served', f.served,
             'nearest_m', round(f.nearest_m::numeric, 1)))::text
-    FROM cov_farm f JOIN livestock_farms g ON g.id = f.id
-    UNION ALL
-    SELECT json_build_object('type', 'Feature', 'id', 'area:' || c.id,
-        'geometry',
-            ST_AsGeoJSON({area}, 6)::json,
-        'properties', json_build_object('role', 'service_area', 'code', c.code, 'name', c.name,
-            'hypothetical', c.hypothetical, 'distance_m', {distance_m:.3f}))::text
-    FROM cov_facility c
+    FROM cov_farm f JOIN livestock_farms g ON g.id = f.id{service_areas if areas else ""}
     """

@@ -211,7 +211,7 @@ def load_dataset(conn: Connection, data_dir: Path, progress: Progress | None = N
         if progress:
             progress(layer, len(rows))
     roads = data_dir / f"{ROADS_FILE}.geojson"
-    if roads.is_file():
+    if roads.is_file() and not _foreign_road_network(conn):
         try:
             loaded = network.import_network(conn, network.read_features(roads))
         except network.RoadImportError as exc:
@@ -220,6 +220,13 @@ def load_dataset(conn: Connection, data_dir: Path, progress: Progress | None = N
         if progress:
             progress(ROADS_FILE, loaded["segments"])
     return counts
+
+
+def _foreign_road_network(conn: Connection) -> bool:
+    """A network that is not the demo's (its segments are coded RD-…) was imported: the demo keeps it."""
+    return bool(
+        conn.execute(text("SELECT EXISTS (SELECT 1 FROM road_segments WHERE code NOT LIKE 'RD-%')")).scalar()
+    )
 
 
 def load(engine: Engine, data_dir: Path, progress: Progress | None = None) -> dict[str, int]:

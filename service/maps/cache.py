@@ -2,7 +2,8 @@
 
 A page costs a chain computation and a few hundred milliseconds; inspectors open the same city map
 again and again. A page is reused while the inventory's version (`data.inventory_version`: row count
-and latest `updated_at` of every table, which triggers keep current) is the one it was built from.
+and latest `updated_at` of every inventory table, which triggers keep current, plus the road network's
+size) is the one it was built from.
 """
 
 from __future__ import annotations

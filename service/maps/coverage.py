@@ -26,9 +26,7 @@ def _subjects(conn: Connection, distance: float, road: bool) -> tuple[Layer, Lay
     villages = Layer(["id", "code", "name", "lat", "lon", "population", "served", "nearest_m"])
     farms = Layer(["id", "code", "name", "lat", "lon", "species", "pig_equivalents", "served", "nearest_m"])
     areas: list[dict[str, Any]] = []
-    sql = f"SELECT f FROM ({cov.features_sql(distance, road=road)}) AS x(f)"
-    if not road:
-        sql += " WHERE f::json->'properties'->>'role' <> 'service_area'"
+    sql = cov.features_sql(distance, road=road, areas=road)  # geodesic reach is drawn as circles
     d = data.COORD_DECIMALS
     for (feature_text,) in conn.execute(text(sql)):
         f = json.loads(feature_text)

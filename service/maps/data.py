@@ -232,10 +232,14 @@ VERSIONED_TABLES = (
 
 
 def inventory_version(conn: Connection) -> str:
-    """Changes whenever a row is added, removed or updated in any table a map shows."""
+    """Changes whenever a row is added, removed or updated in any table a map shows (and the roads)."""
     parts = " UNION ALL ".join(
-        f"SELECT '{t}' AS t, count(*)::text || '@' || coalesce(max(updated_at)::text, '') AS v FROM {t}"
-        for t in VERSIONED_TABLES
+        [
+            f"SELECT '{t}' AS t, count(*)::text || '@' || coalesce(max(updated_at)::text, '') AS v FROM {t}"
+            for t in VERSIONED_TABLES
+        ]
+        # the road network has no updated_at; an import replaces it whole, so count + total cost tell
+        + ["SELECT 'road_segments', count(*)::text || '@' || coalesce(sum(cost), 0)::text FROM road_segments"]
     )
     return str(
         conn.execute(text(f"SELECT string_agg(t || ':' || v, ' ' ORDER BY t) FROM ({parts}) x")).scalar()

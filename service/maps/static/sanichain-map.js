@@ -50,7 +50,7 @@
       links.push('<a href="' + S.base + "/collections/" + layer + "/items/" + rec.id + '">' + w("record") + "</a>");
     }
     if (spec.own_map && rec.id !== undefined && rec.id > 0) {
-      var href = layer === "towns" ? "/maps/towns/" + rec.code : "/maps/facilities/" + layer + "/" + rec.id;
+      var href = layer === "towns" ? "/maps/towns/" + esc(rec.code) : "/maps/facilities/" + esc(layer) + "/" + esc(rec.id);
       links.push('<a href="' + S.base + href + "?lang=" + S.lang + '">' +
         w(layer === "towns" ? "town_map" : "own_map") + "</a>");
     }
