@@ -174,3 +174,26 @@ def test_root_in_english_for_browsers_that_ask(client):
     page = client.get("/?lang=en", headers={"Accept": "text/html"}).text
     assert '<html lang="en">' in page and "Legend" in page and "图例" not in page
     assert 'href="/?lang=zh"' in page  # the switch back keeps the page
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/maps/city?colour=red", "/maps/coverage?layer=collection_points&distance=100", "/?f=html&zoom=3"],
+)
+def test_unknown_map_parameters_are_refused_by_name(client, url):
+    response = client.get(url)
+    assert response.status_code == 400
+    assert response.json()["parameter"] == url.rsplit("&", 1)[-1].split("?")[-1].split("=")[0]
+
+
+def test_known_parameters_in_another_order_reuse_the_same_page(client):
+    first = client.get("/maps/coverage?layer=collection_points&distance_m=900&lang=en")
+    again = client.get("/maps/coverage?lang=en&distance_m=900&layer=collection_points")
+    assert first.status_code == again.status_code == 200 and first.text == again.text
+
+
+def test_pages_are_gzipped_only_when_gzip_is_acceptable(client):
+    gz = client.get("/maps/city", headers={"accept-encoding": "gzip, deflate"})
+    assert gz.headers.get("content-encoding") == "gzip"
+    plain = client.get("/maps/city", headers={"accept-encoding": "gzip;q=0, identity"})
+    assert "content-encoding" not in plain.headers and plain.text.startswith("<!DOCTYPE html>")

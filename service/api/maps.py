@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DataError, OperationalError
 
 from service.api.coverage_params import CoverageQueryParams
@@ -54,13 +56,50 @@ def _request(request: Request, lang: MapLang, indicator: str = "waste_connected_
     )
 
 
-def _page(request: Request, lang: MapLang, build: Callable[[], MapPage]) -> Response:
+def _known_parameters(request: Request, also_known: Iterable[str]) -> set[str]:
+    """The query parameters the matched route declares, its dependencies' included."""
+    names = set(also_known)
+
+    def collect(dependant: Dependant) -> None:
+        names.update(p.alias for p in dependant.query_params)
+        for sub in dependant.dependencies:
+            collect(sub)
+
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute):
+        collect(route.dependant)
+    return names
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """gzip (or *) listed with a quality above zero."""
+    for part in accept_encoding.split(","):
+        name, *params = (p.strip() for p in part.split(";"))
+        if name.lower() not in ("gzip", "*"):
+            continue
+        quality = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    quality = float(param[2:])
+                except ValueError:
+                    quality = 0.0
+        return quality > 0
+    return False
+
+
+def _page(
+    request: Request, lang: MapLang, build: Callable[[], MapPage], also_known: Iterable[str] = ()
+) -> Response:
     """The page as HTML (reused while the inventory is unchanged); bad input as problem+json."""
     switched = request.url.remove_query_params("lang").include_query_params(
         lang="zh" if lang is MapLang.en else "en"
     )
     language_href = f"{switched.path}?{switched.query}"
-    key = (str(request.url), repr(map_settings(request)))
+    unknown = sorted(set(request.query_params) - _known_parameters(request, also_known))
+    if unknown:  # also keeps junk parameters from crowding real pages out of the page cache
+        return problem(400, f"{unknown[0]}: unknown query parameter", parameter=unknown[0])
+    key = (request.url.path, tuple(sorted(request.query_params.multi_items())), repr(map_settings(request)))
     try:
         with engine_of(request).connect() as conn:
             version = inventory_version(conn)
@@ -74,7 +113,7 @@ def _page(request: Request, lang: MapLang, build: Callable[[], MapPage]) -> Resp
     except OperationalError as exc:
         return problem(503, f"database unreachable: {str(exc.orig).strip().splitlines()[0]}")
     body = page.encode("utf-8")
-    if "gzip" in request.headers.get("accept-encoding", ""):  # a city map shrinks about fivefold
+    if accepts_gzip(request.headers.get("accept-encoding", "")):  # a city map shrinks about fivefold
         return Response(
             gzip.compress(body, 6),
             media_type="text/html; charset=utf-8",
@@ -84,11 +123,14 @@ def _page(request: Request, lang: MapLang, build: Callable[[], MapPage]) -> Resp
 
 
 def city_map(
-    request: Request, lang: MapLang = MapLang.zh, indicator: str = "waste_connected_share"
+    request: Request,
+    lang: MapLang = MapLang.zh,
+    indicator: str = "waste_connected_share",
+    also_known: Iterable[str] = (),
 ) -> Response:
     """The city map; also the browser's view of the landing page `/`."""
     req = _request(request, lang, indicator)
-    return _page(request, lang, lambda: city_page(engine_of(request), req))
+    return _page(request, lang, lambda: city_page(engine_of(request), req), also_known)
 
 
 def landing_map(request: Request) -> Response:
@@ -96,7 +138,8 @@ def landing_map(request: Request) -> Response:
     lang = request.query_params.get("lang", "zh")
     if lang not in MapLang.__members__:
         return problem(400, f"lang: must be zh or en, got {lang!r}", parameter="lang")
-    return city_map(request, MapLang(lang), request.query_params.get("indicator", "waste_connected_share"))
+    indicator = request.query_params.get("indicator", "waste_connected_share")
+    return city_map(request, MapLang(lang), indicator, also_known=("lang", "indicator"))
 
 
 @router.get(
