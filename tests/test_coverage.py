@@ -244,3 +244,10 @@ def test_each_facility_probes_the_villages_geography_index_once(world):
     loop = plan.index("Nested Loop")
     assert plan.index("transfer_stations", loop) < plan.index("ix_villages_geog", loop), plan
     assert "st_dwithin" in plan
+
+
+def test_the_coverage_layer_parameter_offers_exactly_the_chains_facility_layers():
+    from service.api.coverage_params import CoverageLayer
+    from service.models import FACILITY_LAYERS
+
+    assert tuple(layer.value for layer in CoverageLayer) == FACILITY_LAYERS

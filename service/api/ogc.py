@@ -129,6 +129,7 @@ def landing(request: Request, f: Annotated[str | None, Query(description="json o
             },
         ],
     }
+
     def build() -> Response:
         if html_pages.wants_html(request):  # a browser gets the city map, whose panel carries these links
             from service.api.maps import landing_map

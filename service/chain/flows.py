@@ -22,14 +22,8 @@ from sqlalchemy import Connection, text
 
 from service.chain.livestock import FARM_MEASURES_CTE, species_json
 from service.chain.parameters import ChainParameters
+from service.models import FACILITY_LAYERS
 
-FACILITY_LAYERS = (
-    "collection_points",
-    "transfer_stations",
-    "treatment_plants",
-    "manure_centers",
-    "biogas_centers",
-)
 MAX_DEPTH = 16  # far more stages than any chain has; a safety net besides the path check
 
 

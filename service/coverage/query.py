@@ -22,15 +22,10 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from service.chain.livestock import FARM_MEASURES_CTE, SPECIES_SQL, head_on_hand_sql, species_json
+from service.models import FACILITY_LAYERS
 from service.roads import routing
 
-COVERAGE_LAYERS = (
-    "collection_points",
-    "transfer_stations",
-    "treatment_plants",
-    "manure_centers",
-    "biogas_centers",
-)
+COVERAGE_LAYERS = FACILITY_LAYERS  # every facility layer of the chain serves the places around it
 LAYERS_WITH_KIND = {"collection_points", "treatment_plants"}
 # Standard reach of a layer, where a standard gives one.
 DEFAULT_DISTANCE_M = {"collection_points": 3000.0}  # ≤3 km by small motor vehicle, GB/T 51435-2021 §4.4

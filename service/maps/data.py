@@ -15,16 +15,10 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from service.chain import indicators
+from service.models import FACILITY_LAYERS
 
 COORD_DECIMALS = 5  # about 1 m: finer than any marker, far smaller than full doubles
 TOWN_SIMPLIFY_DEG = 0.0005  # about 50 m: invisible at city zoom, a tenth of the vertices
-FACILITY_LAYERS = (
-    "collection_points",
-    "transfer_stations",
-    "treatment_plants",
-    "manure_centers",
-    "biogas_centers",
-)
 POINT_LAYERS = ("villages", *FACILITY_LAYERS, "livestock_farms", "public_toilets")
 SOURCE_LAYERS = ("villages", "livestock_farms")
 

@@ -29,7 +29,17 @@ LAYERS: dict[str, type[Base]] = {
     "chain_links": ChainLink,
 }
 
+# The chain's facility layers, upstream to downstream: what flows, coverage and maps iterate over.
+FACILITY_LAYERS = (
+    "collection_points",
+    "transfer_stations",
+    "treatment_plants",
+    "manure_centers",
+    "biogas_centers",
+)
+
 __all__ = [
+    "FACILITY_LAYERS",
     "LAYERS",
     "ROAD_CLASSES",
     "SOURCE_COLUMNS",
