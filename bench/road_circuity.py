@@ -13,25 +13,15 @@ with what lies off the network. JSON to --out. The cluster is removed at the end
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
-import shutil
-import socket
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from demo_database import demo_database, say
 
-from service import migrate
-from service.config import REPO_ROOT, sqlalchemy_url
 from service.coverage import query as cov
-from service.db import make_engine
-from service.demo import loader
-from service.localdb import LocalCluster
 from service.roads import circuity, network
 
 DATABASE = "sanichain_circuity_bench"
@@ -39,25 +29,6 @@ DATABASE = "sanichain_circuity_bench"
 ANCHOR = "1.22–1.44 (Korean provinces; national 1.26), 1.3 ± 0.1 (motorway networks)"
 LAYERS = ("transfer_stations", "manure_centers", "treatment_plants")
 DISTANCES_M = (3000, 5000, 10000)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def say(msg: str) -> None:
-    print(f"[{dt.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
-
-
-def recreate(admin_url: str) -> str:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {DATABASE}"))
-        conn.execute(text(f"CREATE DATABASE {DATABASE}"))
-    admin.dispose()
-    return make_url(admin_url).set(database=DATABASE).render_as_string(hide_password=False)
 
 
 def measure(engine: Any) -> dict[str, Any]:
@@ -113,37 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--server-url", help="use this PostgreSQL server instead of a throwaway cluster")
     ap.add_argument("--out", type=Path, help="JSON (default /tmp/sanichain-bench/road_circuity-<time>.json)")
     args = ap.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="sanichain-circuity-bench-"))
-    work.chmod(0o755)  # the cluster's postgres user must traverse it
-    cluster: LocalCluster | None = None
     try:
-        if args.server_url:
-            admin_url = sqlalchemy_url(args.server_url)
-        else:
-            say("starting a throwaway cluster")
-            cluster = LocalCluster(work / "pg", free_port(), throwaway=True)
-            cluster.start()
-            admin_url = cluster.url("postgres")
-        url = recreate(admin_url)
-        migrate.upgrade(url)
-        engine = make_engine(url)
-        say("loading the Zhucheng demo")
-        loader.load(engine, REPO_ROOT / "gis_data" / "zhucheng")
-        result = measure(engine)
-        engine.dispose()
+        with demo_database(DATABASE, args.server_url) as engine:
+            result = measure(engine)
     except KeyboardInterrupt:
         print("road_circuity: interrupted", file=sys.stderr)
         return 130
-    finally:
-        if cluster is not None:
-            cluster.destroy()
-        elif args.server_url:
-            with contextlib.suppress(Exception):
-                admin = create_engine(sqlalchemy_url(args.server_url), isolation_level="AUTOCOMMIT")
-                with admin.connect() as conn:
-                    conn.execute(text(f"DROP DATABASE IF EXISTS {DATABASE}"))
-                admin.dispose()
-        shutil.rmtree(work, ignore_errors=True)
     print("\n".join(report(result)))
     out = args.out or Path("/tmp/sanichain-bench") / f"road_circuity-{dt.datetime.now():%Y%m%dT%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

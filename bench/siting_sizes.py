@@ -17,25 +17,17 @@ A Markdown table goes to stdout, JSON to --out. The cluster is removed at the en
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
-import shutil
-import socket
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from demo_database import demo_database, say
 from sqlalchemy import Engine, text
 
-from service import migrate
 from service.chain.parameters import ChainParameters
-from service.config import REPO_ROOT, sqlalchemy_url
-from service.db import make_engine
-from service.demo import loader
-from service.localdb import LocalCluster
 from service.planning import siting
 
 DATABASE = "sanichain_siting_bench"
@@ -44,16 +36,6 @@ DEFAULT_SPACINGS = {
     "maximal_covering": [4000, 2000, 1000, 700, 500, 350, 250],
     "p_median": [6000, 5000, 4000, 3000, 2500, 2000, 1500],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def say(msg: str) -> None:
-    print(f"[{dt.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -147,36 +129,14 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     models = args.model or list(siting.MODELS)
-    work = Path(tempfile.mkdtemp(prefix="sanichain-siting-bench-"))
-    work.chmod(0o755)  # the cluster's postgres user must traverse it
-    cluster: LocalCluster | None = None
     rows: list[dict[str, Any]] = []
     try:
-        if args.server_url:
-            admin_url = sqlalchemy_url(args.server_url)
-        else:
-            say("starting a throwaway cluster")
-            cluster = LocalCluster(work / "pg", free_port(), throwaway=True)
-            cluster.start()
-            admin_url = cluster.url("postgres")
-        url = recreate(admin_url)
-        migrate.upgrade(url)
-        engine = make_engine(url)
-        say("loading the Zhucheng demo")
-        loader.load(engine, REPO_ROOT / "gis_data" / "zhucheng")
-        for model in models:
-            rows += sweep(engine, model, args.spacings or DEFAULT_SPACINGS[model], args.time_limit)
-        engine.dispose()
+        with demo_database(DATABASE, args.server_url) as engine:
+            for model in models:
+                rows += sweep(engine, model, args.spacings or DEFAULT_SPACINGS[model], args.time_limit)
     except KeyboardInterrupt:
         print("siting_sizes: interrupted", file=sys.stderr)
         return 130
-    finally:
-        if cluster is not None:
-            cluster.destroy()
-        elif args.server_url:
-            with contextlib.suppress(Exception):
-                drop(sqlalchemy_url(args.server_url))
-        shutil.rmtree(work, ignore_errors=True)
     out = args.out or Path("/tmp/sanichain-bench") / f"siting-{dt.datetime.now():%Y%m%dT%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
@@ -185,28 +145,6 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(table(rows)))
     print(f"JSON: {out}")
     return 0
-
-
-def _admin(admin_url: str) -> Any:
-    from sqlalchemy import create_engine
-
-    return create_engine(admin_url, isolation_level="AUTOCOMMIT")
-
-
-def recreate(admin_url: str) -> str:
-    drop(admin_url)
-    engine = _admin(admin_url)
-    with engine.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {DATABASE}"))
-    engine.dispose()
-    return str(engine.url.set(database=DATABASE).render_as_string(hide_password=False))
-
-
-def drop(admin_url: str) -> None:
-    engine = _admin(admin_url)
-    with engine.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-    engine.dispose()
 
 
 if __name__ == "__main__":
