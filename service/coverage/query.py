@@ -355,13 +355,12 @@ def summary(conn: Connection, asked: tuple[str, ...] = SUBJECTS) -> dict[str, An
     return {"city": _with_shares(_plain(city)), "towns": towns, "facilities": facilities}
 
 
-def features_sql(distance_m: float, road: bool = False, areas: bool = True) -> str:
-    """GeoJSON features: villages and farms with `served`, and (unless `areas` is false) each facility's
-    service area.
+def service_areas_sql(distance_m: float, road: bool = False) -> str:
+    """One GeoJSON Feature (text) per facility considered: the area it serves within `distance_m`.
 
     Geodesic: the disc of `distance_m`; road mode: the concave hull of the road nodes within reach, one
     grouped pass over the reach table; a hull of one or two nodes (a point, a line) becomes a 50 m band
-    so that every service area is a polygon.
+    so that every service area is a polygon. A facility that reaches no node has a null geometry.
     """
     if road:
         area = (
@@ -375,13 +374,17 @@ def features_sql(distance_m: float, road: bool = False, areas: bool = True) -> s
     else:
         area = f"ST_Buffer(c.geom::geography, {distance_m:.3f}, 'quad_segs=16')::geometry"
         reach = ""
-    service_areas = f"""
-    UNION ALL
+    return f"""
     SELECT json_build_object('type', 'Feature', 'id', 'area:' || c.id,
         'geometry', ST_AsGeoJSON({area}, 6)::json,
         'properties', json_build_object('role', 'service_area', 'code', c.code, 'name', c.name,
             'hypothetical', c.hypothetical, 'distance_m', {distance_m:.3f}))::text
     FROM cov_facility c{reach}"""
+
+
+def features_sql(distance_m: float, road: bool = False) -> str:
+    """GeoJSON features: villages and farms with `served`, and each facility's service area
+    (`service_areas_sql`)."""
     return f"""
     SELECT json_build_object('type', 'Feature', 'id', 'village:' || v.id,
         'geometry', ST_AsGeoJSON(g.geom, 6)::json,
@@ -395,5 +398,6 @@ def features_sql(distance_m: float, road: bool = False, areas: bool = True) -> s
         'properties', json_build_object('role', 'farm', 'code', g.code, 'name', g.name, 'species', g.species,
             'pig_equivalents', round(f.pig_equivalents::numeric, 1), 'served', f.served,
             'nearest_m', round(f.nearest_m::numeric, 1)))::text
-    FROM cov_farm f JOIN livestock_farms g ON g.id = f.id{service_areas if areas else ""}
+    FROM cov_farm f JOIN livestock_farms g ON g.id = f.id
+    UNION ALL{service_areas_sql(distance_m, road)}
     """

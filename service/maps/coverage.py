@@ -1,6 +1,7 @@
 """The coverage map: served and unserved villages and farms, each facility's reach, the gap areas.
 
-Reads only the public functions of `service.coverage` (prepare, summary, features_sql, gaps.find).
+Reads only the public parts of `service.coverage` (prepare, its cov_* views, summary, service_areas_sql,
+gaps.find).
 """
 
 from __future__ import annotations
@@ -20,31 +21,36 @@ from service.maps.page import MapPage
 GAP_LIMIT = 10_000
 
 
-def _subjects(conn: Connection, distance: float, road: bool) -> tuple[Layer, Layer, list[dict[str, Any]]]:
-    """Villages and farms with `served`, from the coverage API's own features; in road mode also the
-    service areas (hulls of the road nodes within reach), which geodesic mode draws as plain circles."""
-    villages = Layer(["id", "code", "name", "lat", "lon", "population", "served", "nearest_m"])
-    farms = Layer(["id", "code", "name", "lat", "lon", "species", "pig_equivalents", "served", "nearest_m"])
-    areas: list[dict[str, Any]] = []
-    sql = cov.features_sql(distance, road=road, areas=road)  # geodesic reach is drawn as circles
-    d = data.COORD_DECIMALS
-    for (feature_text,) in conn.execute(text(sql)):
+def _subjects(conn: Connection) -> tuple[Layer, Layer]:
+    """Villages and farms with `served` and the distance to the nearest facility, from the coverage
+    computation's own views."""
+    villages = data.read_layer(
+        conn,
+        f"""SELECT v.id, g.code, g.name, {data.LATLON.format(a="g")}, v.population, v.served,
+                   round(v.nearest_m::numeric, 1) AS nearest_m
+            FROM cov_village v JOIN villages g ON g.id = v.id ORDER BY v.id""",
+    )
+    farms = data.read_layer(
+        conn,
+        f"""SELECT f.id, g.code, g.name, {data.LATLON.format(a="g")}, g.species,
+                   round(f.pig_equivalents::numeric, 1) AS pig_equivalents, f.served,
+                   round(f.nearest_m::numeric, 1) AS nearest_m
+            FROM cov_farm f JOIN livestock_farms g ON g.id = f.id ORDER BY f.id""",
+    )
+    return villages, farms
+
+
+def _road_areas(conn: Connection, distance: float) -> list[dict[str, Any]]:
+    """Road mode's service areas (hulls of the road nodes within reach) as features to draw; geodesic
+    mode draws its discs as plain circles instead."""
+    areas = []
+    for (feature_text,) in conn.execute(text(cov.service_areas_sql(distance, road=True))):
         f = json.loads(feature_text)
-        p = f["properties"]
-        kind, _, ident = str(f["id"]).partition(":")
-        if kind == "area":
-            if f["geometry"] is not None:  # a facility off the road network reaches nothing
-                areas.append({"geometry": f["geometry"], "properties": {**p, "id": int(ident)}})
-            continue
-        lon, lat = f["geometry"]["coordinates"]
-        head = [int(ident), p.get("code"), p.get("name"), round(lat, d), round(lon, d)]
-        if kind == "village":
-            villages.rows.append([*head, p.get("population"), p.get("served"), p.get("nearest_m")])
-        else:
-            farms.rows.append(
-                [*head, p.get("species"), p.get("pig_equivalents"), p.get("served"), p.get("nearest_m")]
+        if f["geometry"] is not None:  # a facility off the road network reaches nothing
+            areas.append(
+                {"geometry": f["geometry"], "properties": {**f["properties"], "id": int(f["id"][5:])}}
             )
-    return villages, farms, areas
+    return areas
 
 
 def _facilities(found: list[dict[str, Any]], distance: float) -> Layer:
@@ -104,7 +110,8 @@ def coverage_page(
     with engine.connect() as conn, conn.begin():
         distance = cov.prepare(conn, query)
         road = query.distance_mode == "road"
-        villages, farms, areas = _subjects(conn, distance, road)
+        villages, farms = _subjects(conn)
+        areas = _road_areas(conn, distance) if road else []
         facilities = _facilities(cov.summary(conn)["facilities"], distance)
         found = gaps.find(conn, cluster_radius_m or distance, GAP_LIMIT)
     page = MapPage("", req.lang, req.map_settings(), req.base_url)

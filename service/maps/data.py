@@ -48,7 +48,8 @@ def _plain(value: Any) -> Any:
     return int(number) if number.is_integer() else number
 
 
-def _layer(conn: Connection, sql: str, params: dict[str, Any]) -> Layer:
+def read_layer(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> Layer:
+    """A query's rows as a compact layer (column names once, values JSON-ready)."""
     result = conn.execute(text(sql), params)
     fields = list(result.keys())
     return Layer(fields, [[_plain(v) for v in row] for row in result])
@@ -106,7 +107,7 @@ TOWN_INDICATORS = (
 
 def villages(conn: Connection, town_id: int | None = None) -> Layer:
     """Villages with their people and whether their waste and sludge reach treatment."""
-    layer = _layer(
+    layer = read_layer(
         conn,
         f"""
         SELECT v.id, v.code, v.name, {LATLON.format(a="v")}, v.population, v.households, v.toilets_rebuilt
@@ -136,7 +137,7 @@ def facilities(conn: Connection, layer: str, town_id: int | None = None) -> Laye
     """A facility layer with capacity, inflow (t/day) and utilisation from the chain computation."""
     if layer not in FACILITY_LAYERS:
         raise ValueError(f"layer: {layer!r} is not a facility layer")
-    return _layer(
+    return read_layer(
         conn,
         f"""
         SELECT f.id, f.code, f.name, {LATLON.format(a="f")}, f.status, f.capacity, f.capacity_unit,
@@ -150,7 +151,7 @@ def facilities(conn: Connection, layer: str, town_id: int | None = None) -> Laye
 
 def farms(conn: Connection, town_id: int | None = None) -> Layer:
     """Livestock farms: species, size and whether they have an on-site manure facility."""
-    return _layer(
+    return read_layer(
         conn,
         f"""
         SELECT f.id, f.name, {LATLON.format(a="f")}, f.status, f.species, f.head_count,
@@ -162,7 +163,7 @@ def farms(conn: Connection, town_id: int | None = None) -> Layer:
 
 
 def toilets(conn: Connection, town_id: int | None = None) -> Layer:
-    return _layer(
+    return read_layer(
         conn,
         f"""
         SELECT f.id, f.code, f.name, {LATLON.format(a="f")}, f.status, f.kind, f.capacity, f.capacity_unit
@@ -206,7 +207,7 @@ def flows(conn: Connection, town_id: int | None = None, with_source_links: bool 
             "(n.layer = l.source_layer AND n.id = l.source_id) "
             "OR (n.layer = l.target_layer AND n.id = l.target_id)))"
         )
-    return _layer(
+    return read_layer(
         conn,
         FLOW_SQL + " WHERE " + " AND ".join(where) + " ORDER BY l.stream, l.id",
         {"town": town_id, "sources": list(SOURCE_LAYERS)},
@@ -275,7 +276,7 @@ def links_of(conn: Connection, layer: str, feature_id: int) -> tuple[Layer, Laye
     """(upstream, downstream) links of one node, each with the other end's name, flow and distance."""
 
     def side(this: str, other: str) -> Layer:
-        return _layer(
+        return read_layer(
             conn,
             FLOW_SQL.replace("SELECT l.id,", "SELECT n.name AS other_name, n.code AS other_code, l.id,")
             + f""" JOIN chain_node n ON n.layer = l.{other}_layer AND n.id = l.{other}_id
