@@ -35,7 +35,7 @@ from sqlalchemy import text
 
 from service.coverage import query as cov
 from service.db import make_engine
-from service.demo import scale
+from service.synthetic import national_scale as scale
 
 HERE = Path(__file__).resolve().parent
 ANCHOR = Path("/work/shared/bench-anchors/bench_coverage.py")

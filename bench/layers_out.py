@@ -47,8 +47,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from service import migrate  # noqa: E402
-from service.demo import scale  # noqa: E402
 from service.localdb import LocalCluster  # noqa: E402
+from service.synthetic import national_scale as scale  # noqa: E402
 
 BBOX = "119.0,35.7,119.8,36.3"  # as the anchors: about 14,800 farms
 Z10 = "10/851/402"

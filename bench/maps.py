@@ -4,9 +4,9 @@
     .venv/bin/python bench/maps.py --farms 20000 --runs 1   # a quick smoke run
 
 A throwaway PostgreSQL cluster holds two databases: the Zhucheng demo, and the synthetic national-scale
-generator's set (`service.demo.scale`, an 8°×4° box: a province) with --farms farms, --villages villages
-and --stations stations. For each, the real service (`sanichain serve`, basemap 'none' so that no tile is
-fetched) and Debian's Chromium (Playwright, headless):
+generator's set (`service.synthetic.national_scale`, an 8°×4° box: a province) with --farms farms,
+--villages villages and --stations stations. For each, the real service (`sanichain serve`, basemap
+'none' so that no tile is fetched) and Debian's Chromium (Playwright, headless):
 
   html     size of GET /maps/city (and gzipped, as browsers get it); the server's time for the first
            request (building the page) and for --runs more (the page reused: the inventory is unchanged)

@@ -51,8 +51,8 @@ from sqlalchemy.engine import make_url
 
 from service import migrate
 from service.config import sqlalchemy_url
-from service.demo import scale
 from service.localdb import LocalCluster
+from service.synthetic import national_scale as scale
 
 DATABASE = "sanichain_bench"
 FARMS = "livestock_farms"

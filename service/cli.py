@@ -114,7 +114,7 @@ def cmd_demo_load(args: argparse.Namespace) -> int:
     engine = make_engine(database_url())
     manifest = _read_manifest(data_dir)
     if "seed" in manifest and "bbox" in manifest:  # national-scale CSV set
-        from service.demo import scale
+        from service.synthetic import national_scale as scale
 
         counts = scale.load(
             engine.url.render_as_string(hide_password=False),
@@ -168,7 +168,7 @@ def cmd_demo_zhucheng(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_generate(args: argparse.Namespace) -> int:
-    from service.demo import scale
+    from service.synthetic import national_scale as scale
 
     start = time.monotonic()
     counts = scale.generate(
@@ -191,7 +191,7 @@ def _chain_engine() -> Engine:
 
 def cmd_chain_check(args: argparse.Namespace) -> int:
     from service.chain import integrity
-    from service.chain.session import computed, find_town
+    from service.chain.computation import computed, find_town
 
     with computed(_chain_engine()) as conn:
         town = find_town(conn, args.town)
@@ -230,7 +230,7 @@ def cmd_chain_assign(args: argparse.Namespace) -> int:
 
 def cmd_chain_diagram(args: argparse.Namespace) -> int:
     from service.chain import diagram, reports, sankey
-    from service.chain.session import computed, find_town
+    from service.chain.computation import computed, find_town
 
     out = Path(args.output)
     fmt = out.suffix.lstrip(".").lower()
@@ -250,7 +250,7 @@ def cmd_chain_diagram(args: argparse.Namespace) -> int:
 
 def cmd_chain_indicators(args: argparse.Namespace) -> int:
     from service.chain import indicators
-    from service.chain.session import computed, find_town
+    from service.chain.computation import computed, find_town
 
     with computed(_chain_engine()) as conn:
         town = find_town(conn, args.town)

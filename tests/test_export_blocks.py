@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from service.export import geojson
-from service.export.source import LayerExport
+from service.export.layer_reader import LayerExport
 from service.features import catalogue
 from service.features.params import feature_query
 

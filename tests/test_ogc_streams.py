@@ -7,8 +7,8 @@ import gc
 from sqlalchemy import text
 
 from service.db import make_engine
-from service.features import catalogue, held
-from service.features.pages import feature_collection, open_page
+from service.features import catalogue, streamed_connections
+from service.features.fetch import feature_collection, open_page
 from service.features.params import feature_query
 
 
@@ -20,12 +20,12 @@ def test_an_abandoned_page_stream_closes_its_cursor_and_returns_a_clean_connecti
         chunks = feature_collection(page, lambda _next: [])
         first = next(chunks)
         assert first.startswith(b'{"type": "FeatureCollection"')
-        assert held.count() == 1 and engine.pool.checkedout() == 1
+        assert streamed_connections.count() == 1 and engine.pool.checkedout() == 1
         cycle: list[object] = [chunks]
         cycle.append(cycle)  # abandoned inside a reference cycle, as an aborted response leaves it
         del page, chunks, cycle
         gc.collect()
-        assert held.count() == 0 and engine.pool.checkedout() == 0
+        assert streamed_connections.count() == 0 and engine.pool.checkedout() == 0
         with engine.connect() as conn:  # the pooled connection is usable, not stuck in a transaction
             assert conn.execute(text("SELECT count(*) FROM chain_links")).scalar_one() > 0
     finally:
@@ -38,6 +38,6 @@ def test_a_fully_read_page_releases_its_connection(demo_database_url):
         q = feature_query(catalogue.layer("villages"), {"limit": ["3"]})
         body = b"".join(feature_collection(open_page(engine, q), lambda _next: []))
         assert body.count(b'{"type":"Feature",') == 3
-        assert held.count() == 0 and engine.pool.checkedout() == 0
+        assert streamed_connections.count() == 0 and engine.pool.checkedout() == 0
     finally:
         engine.dispose()

@@ -345,7 +345,7 @@ def test_reloading_the_demo_keeps_an_imported_road_network(empty_engine):
 
 
 def test_the_map_pages_version_changes_when_the_road_network_is_replaced(road_world):
-    from service.maps.data import inventory_version
+    from service.maps.map_rows import inventory_version
 
     with road_world.connect() as conn:
         before = inventory_version(conn)

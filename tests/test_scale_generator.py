@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from service.demo import scale
 from service.models.facilities import LARGE_FARM_THRESHOLDS
+from service.synthetic import national_scale as scale
 
 SMALL = {"villages": 2_000, "farms": 5_000, "stations": 50}
 SMALL_COUNTS = {

@@ -15,8 +15,8 @@ from sqlalchemy import text
 from service.api.auth import require_admin
 from service.api.deps import engine_of
 from service.chain import assignment, diagram, flows, indicators, integrity, reports, sankey
+from service.chain.computation import UnknownTown, computed, find_town
 from service.chain.parameters import ChainParameters
-from service.chain.session import UnknownTown, computed, find_town
 
 router = APIRouter(tags=["chain"])
 

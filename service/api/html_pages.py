@@ -14,15 +14,11 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
 from starlette.datastructures import URL
 
-from service.features.errors import ParameterError
-from service.features.pages import Cursors
+from service.features.fetch import Cursors
 
 HTML = "text/html; charset=utf-8"
-FORMATS = ("json", "geojson", "html")
-JSON_TYPES = ("application/json", "application/geo+json", "application/schema+json")
 CHUNK_CHARS = 1 << 15
 
 STYLE = """
@@ -33,41 +29,6 @@ vertical-align:top}th{background:#f2f2f2}tbody tr:nth-child(even){background:#fa
 .scroll{overflow-x:auto}.scroll td{white-space:nowrap}code,pre{font-size:.9em}
 pre{white-space:pre-wrap;word-break:break-all}
 """
-
-
-# -- content negotiation -------------------------------------------------------------------------
-def _quality(accept: str, media_type: str) -> float:
-    """The q of the most specific range of `accept` that matches `media_type` (0 when none does)."""
-    main = media_type.split("/")[0]
-    best_specificity, best_q = -1, 0.0
-    for part in accept.split(","):
-        pieces = [p.strip() for p in part.split(";")]
-        media = pieces[0].lower()
-        q = 1.0
-        for param in pieces[1:]:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = max(0.0, min(1.0, float(value)))
-                except ValueError:
-                    q = 0.0
-        specificity = 2 if media == media_type else 1 if media == main + "/*" else 0 if media == "*/*" else -1
-        if specificity > best_specificity:
-            best_specificity, best_q = specificity, q
-    return best_q if best_specificity >= 0 else 0.0
-
-
-def wants_html(request: Request) -> bool:
-    """`f=html` / `f=json`, else the Accept header: HTML only when a client prefers it to JSON (browsers
-    do; curl's `*/*` and GDAL's `application/json` get JSON). ParameterError for another `f`."""
-    f = request.query_params.get("f")
-    if f:
-        if f.lower() not in FORMATS:
-            raise ParameterError("f", f"unknown format {f!r}; one of {list(FORMATS)}")
-        return f.lower() == "html"
-    accept = request.headers.get("accept", "")
-    json_q = max(_quality(accept, t) for t in JSON_TYPES)
-    return _quality(accept, "text/html") > json_q
 
 
 # -- building blocks -----------------------------------------------------------------------------

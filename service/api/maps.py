@@ -22,8 +22,8 @@ from service.maps import assets
 from service.maps.cache import PageCache
 from service.maps.city import INDICATORS, MapRequest, city_page, town_page
 from service.maps.coverage import coverage_page
-from service.maps.data import inventory_version
 from service.maps.facility import facility_page
+from service.maps.map_rows import inventory_version
 from service.maps.page import MapPage
 
 router = APIRouter(tags=["maps"])

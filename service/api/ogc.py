@@ -14,9 +14,10 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from service.api import html_pages, openapi30
 from service.api.deps import engine_of, query_params
+from service.api.negotiation import wants_html
 from service.api.problems import problem
 from service.api.streaming import CursorStreamingResponse
-from service.features import catalogue, pages
+from service.features import catalogue, fetch
 from service.features import crs as crs_
 from service.features.catalogue import Layer
 from service.features.errors import ParameterError
@@ -131,7 +132,7 @@ def landing(request: Request, f: Annotated[str | None, Query(description="json o
     }
 
     def build() -> Response:
-        if html_pages.wants_html(request):  # a browser gets the city map, whose panel carries these links
+        if wants_html(request):  # a browser gets the city map, whose panel carries these links
             from service.api.maps import landing_map
 
             return landing_map(request)
@@ -200,7 +201,7 @@ def _html_alternate(request: Request) -> dict[str, str]:
 @router.get("/conformance", summary="Conformance classes", response_model=None)
 def conformance(request: Request, f: Format = None) -> Response:
     def build() -> Response:
-        if html_pages.wants_html(request):
+        if wants_html(request):
             return HTMLResponse(html_pages.conformance_page(CONFORMANCE, _url(request, "/")))
         return JSONResponse({"conformsTo": CONFORMANCE})
 
@@ -255,10 +256,10 @@ def _collection(request: Request, layer: Layer, extent: list[float] | None) -> d
 @router.get("/collections", summary="The layers")
 def collections(request: Request, f: Format = None) -> Response:
     def build() -> Response:
-        html = html_pages.wants_html(request)
+        html = wants_html(request)
         engine = engine_of(request)
         docs = [
-            _collection(request, layer, pages.spatial_extent(engine, layer.table.name))
+            _collection(request, layer, fetch.spatial_extent(engine, layer.table.name))
             for layer in catalogue.layers()
         ]
         doc = {
@@ -278,9 +279,9 @@ def collections(request: Request, f: Format = None) -> Response:
 @router.get("/collections/{layer}", summary="One layer")
 def collection(request: Request, layer: LayerName, f: Format = None) -> Response:
     def build() -> Response:
-        html = html_pages.wants_html(request)
+        html = wants_html(request)
         found = _layer(layer)
-        doc = _collection(request, found, pages.spatial_extent(engine_of(request), found.table.name))
+        doc = _collection(request, found, fetch.spatial_extent(engine_of(request), found.table.name))
         doc["links"].insert(1, _html_alternate(request))
         if html:
             queryables = [
@@ -375,18 +376,18 @@ def items(
     f: Format = None,
 ) -> Response:
     def build() -> Response:
-        html = html_pages.wants_html(request)
+        html = wants_html(request)
         found = _layer(layer)
         q = feature_query(found, query_params(request))
         self_url = str(request.url)
         if html:
             return CursorStreamingResponse(
-                pages.rendered_chunks(engine_of(request), q, _items_html(request, found, q)),
+                fetch.rendered_chunks(engine_of(request), q, _items_html(request, found, q)),
                 media_type=html_pages.HTML,
                 on_error=_problem_for,
             )
 
-        def links(cursors: pages.Cursors) -> list[dict[str, Any]]:
+        def links(cursors: fetch.Cursors) -> list[dict[str, Any]]:
             out = [
                 {"rel": "self", "href": self_url, "type": GEOJSON, "title": "This page"},
                 _html_alternate(request),
@@ -410,7 +411,7 @@ def items(
             return out
 
         return CursorStreamingResponse(
-            pages.page_chunks(engine_of(request), q, links),
+            fetch.page_chunks(engine_of(request), q, links),
             media_type=GEOJSON,
             headers={"Content-Crs": f"<{q.crs.uri}>"},
             on_error=_problem_for,
@@ -419,7 +420,7 @@ def items(
     return _answer(build)
 
 
-def _items_html(request: Request, found: Layer, q: FeatureQuery) -> pages.Render:
+def _items_html(request: Request, found: Layer, q: FeatureQuery) -> fetch.Render:
     view = html_pages.ItemsView(
         layer=found.name,
         title=found.title,
@@ -445,7 +446,7 @@ def item(
     f: Format = None,
 ) -> Response:
     def build() -> Response:
-        html = html_pages.wants_html(request)
+        html = wants_html(request)
         found = _layer(layer)
         for name in request.query_params:
             if name not in ("crs", "f"):
@@ -454,7 +455,7 @@ def item(
         if not feature_id.isdigit() or len(feature_id) > 18:
             raise LookupError(f"no feature {feature_id!r} in {found.name}")
         q = feature_query(found, {"crs": [crs]} if crs else {})
-        feature = pages.one_feature(engine_of(request), q, int(feature_id))
+        feature = fetch.one_feature(engine_of(request), q, int(feature_id))
         if feature is None:
             raise LookupError(f"no feature {feature_id} in {found.name}")
         feature["links"] = [

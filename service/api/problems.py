@@ -1,4 +1,9 @@
-"""RFC 9457 problem+json responses and the one mapping from exceptions to HTTP status."""
+"""RFC 9457 problem+json responses, and the one mapping from exceptions to HTTP statuses.
+
+Routers raise (or let through) the domain's errors (`service.errors`), and the database's; the handler
+table below turns each into a problem document. Streamed responses that fail before their first byte
+use `problem_for` too, so an error answers the same whichever way it surfaced.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service import errors
 
 PROBLEM_JSON = "application/problem+json"
 PARAMETER_PREFIX = re.compile(r"([a-z][a-z0-9_]*): ")
@@ -21,6 +29,16 @@ TITLES = {
     422: "Unprocessable Content",
     503: "Service Unavailable",
 }
+# The domain's errors by class; the most specific class listed first wins.
+STATUSES: tuple[tuple[type[errors.SanichainError], int], ...] = (
+    (errors.BadParameter, 400),
+    (errors.NotFound, 404),
+    (errors.DependencyMissing, 409),
+    (errors.Conflict, 409),
+    (errors.TooLarge, 422),
+    (errors.Unprocessable, 422),
+    (errors.Unavailable, 503),
+)
 
 
 def problem(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
@@ -29,7 +47,32 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None, **e
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def _first_line(exc: Exception) -> str:
+    return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+
+
+def problem_for(exc: Exception) -> JSONResponse:
+    """The problem document of a domain or database error; anything else is re-raised (a bug: 500)."""
+    if isinstance(exc, errors.SanichainError):
+        status = next(code for cls, code in STATUSES if isinstance(exc, cls))
+        extra = dict(exc.extra)
+        if isinstance(exc, errors.BadParameter):
+            extra = {"parameter": exc.parameter, **extra}
+        return problem(status, exc.message, **extra)
+    if isinstance(exc, DataError):  # a value PostgreSQL refuses (e.g. out of a type's range)
+        return problem(400, f"a parameter value cannot be used: {_first_line(exc)}")
+    if isinstance(exc, OperationalError):
+        return problem(503, f"database unreachable: {_first_line(exc)}")
+    raise exc
+
+
 def install(app: FastAPI) -> None:
+    async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+        return problem_for(exc)
+
+    for cls in (errors.SanichainError, DataError, OperationalError):
+        app.add_exception_handler(cls, domain_error)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = str(exc.detail)
@@ -40,9 +83,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
+        errors_ = [
             {"parameter": ".".join(str(p) for p in err.get("loc", ())[1:]), "message": err.get("msg", "")}
             for err in exc.errors()
         ]
-        detail = "; ".join(f"{e['parameter']}: {e['message']}" for e in errors) or "invalid request"
-        return problem(400, detail, errors=errors)
+        detail = "; ".join(f"{e['parameter']}: {e['message']}" for e in errors_) or "invalid request"
+        return problem(400, detail, errors=errors_)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from service.api.deps import engine_of
 from service.api.problems import problem
-from service.features import catalogue, pages, tiles
+from service.features import catalogue, fetch, tiles
 from service.features.errors import ParameterError
 
 router = APIRouter(tags=["Vector tiles"])
@@ -39,7 +39,7 @@ def tilejson(request: Request, layer: str) -> Response:
             }
         ],
     }
-    extent = pages.spatial_extent(engine_of(request), found.table.name)
+    extent = fetch.spatial_extent(engine_of(request), found.table.name)
     if extent is not None:
         doc["bounds"] = extent
         doc["center"] = [(extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2, 8]

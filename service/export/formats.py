@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from service.export import geojson, gpkg, kml, tabular
-from service.export.source import LayerExport, Progress
+from service.export.layer_reader import LayerExport, Progress
 from service.features import catalogue
 from service.features.errors import ParameterError, UnknownLayer
 from service.features.params import feature_query

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Select, func, select
 
 from service.export.copy_lines import copy_lines
-from service.export.source import LayerExport, Progress
-from service.features.pages import planner_estimate
+from service.export.layer_reader import LayerExport, Progress
+from service.features.fetch import planner_estimate
 from service.features.query import feature_blocks_statement, features_statement, matching_statement
 
 RS = b"\x1e"

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, SmallInteger, func, text
 
-from service.export.source import LayerExport, Progress, counting
+from service.export.layer_reader import LayerExport, Progress, counting
 from service.features.catalogue import Field, Kind
 from service.features.query import output_geometry
 

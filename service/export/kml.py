@@ -9,7 +9,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from sqlalchemy import func
 
-from service.export.source import LayerExport, Progress, counting, utc_text
+from service.export.layer_reader import LayerExport, Progress, counting, utc_text
 
 CHUNK_BYTES = 1 << 16
 

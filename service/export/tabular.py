@@ -15,7 +15,7 @@ from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import func
 from sqlalchemy.sql.elements import ColumnElement
 
-from service.export.source import LayerExport, Progress, counting, utc_text
+from service.export.layer_reader import LayerExport, Progress, counting, utc_text
 from service.features.query import output_geometry
 
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header

@@ -1,20 +1,17 @@
-"""What can be wrong with a request for features, named so the API can answer 400 or 404."""
+"""What can be wrong with a request for features: the domain's errors under the names this package uses."""
 
 from __future__ import annotations
 
+from service.errors import BadParameter, NotFound
 
-class ParameterError(ValueError):
+
+class ParameterError(BadParameter):
     """A query parameter is malformed, out of range or names something unknown (HTTP 400)."""
 
-    def __init__(self, parameter: str, detail: str) -> None:
-        super().__init__(f"{parameter}: {detail}")
-        self.parameter = parameter
-        self.detail = detail
 
-
-class UnknownLayer(LookupError):
+class UnknownLayer(NotFound):
     """No public layer of that name (HTTP 404)."""
 
 
-class FeatureNotFound(LookupError):
+class FeatureNotFound(NotFound):
     """The layer has no feature with that id (HTTP 404)."""

@@ -6,16 +6,16 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, text
 
-from service.chain.session import computed, find_town
+from service.chain.computation import computed, find_town
 from service.config import MapSettings
-from service.maps import data, layers
+from service.maps import layers, map_rows
 from service.maps.i18n import Lang
 from service.maps.page import MapPage
 
 # Past this many village/farm links the lines would outweigh the rest of the page: only the
 # facility-to-facility flows are drawn (the legend says so).
 MAX_SOURCE_LINKS = 20_000
-INDICATORS = data.TOWN_INDICATORS
+INDICATORS = map_rows.TOWN_INDICATORS
 
 
 @dataclass(frozen=True)
@@ -40,17 +40,17 @@ def _city_name(conn: Connection, lang: Lang) -> str:
 
 def _chain_layers(page: MapPage, conn: Connection, indicator: str, town_id: int | None) -> None:
     """Towns, flows, villages, facilities, farms and toilets, bottom to top."""
-    layers.towns(page, data.towns(conn, town_id), indicator)
-    complete = town_id is not None or data.source_link_count(conn) <= MAX_SOURCE_LINKS
-    layers.flows(page, data.flows(conn, town_id, with_source_links=complete), complete)
-    layers.villages(page, data.villages(conn, town_id))
+    layers.towns(page, map_rows.towns(conn, town_id), indicator)
+    complete = town_id is not None or map_rows.source_link_count(conn) <= MAX_SOURCE_LINKS
+    layers.flows(page, map_rows.flows(conn, town_id, with_source_links=complete), complete)
+    layers.villages(page, map_rows.villages(conn, town_id))
     layers.facilities(
-        page, "collection_points", data.facilities(conn, "collection_points", town_id), show=False
+        page, "collection_points", map_rows.facilities(conn, "collection_points", town_id), show=False
     )
-    layers.farms(page, data.farms(conn, town_id))
-    layers.toilets(page, data.toilets(conn, town_id))
+    layers.farms(page, map_rows.farms(conn, town_id))
+    layers.toilets(page, map_rows.toilets(conn, town_id))
     for name in ("transfer_stations", "manure_centers", "biogas_centers", "treatment_plants"):
-        layers.facilities(page, name, data.facilities(conn, name, town_id))
+        layers.facilities(page, name, map_rows.facilities(conn, name, town_id))
     layers.utilisation_legend(page)
     layers.standard_links(page)
 

@@ -13,26 +13,26 @@ from sqlalchemy import Connection, Engine, text
 
 from service.coverage import gaps
 from service.coverage import query as cov
-from service.maps import data, layers, style
+from service.maps import layers, map_rows, style
 from service.maps.city import MapRequest
-from service.maps.data import Layer
+from service.maps.map_rows import LayerRows
 from service.maps.page import MapPage
 
 GAP_LIMIT = 10_000
 
 
-def _subjects(conn: Connection) -> tuple[Layer, Layer]:
+def _subjects(conn: Connection) -> tuple[LayerRows, LayerRows]:
     """Villages and farms with `served` and the distance to the nearest facility, from the coverage
     computation's own views."""
-    villages = data.read_layer(
+    villages = map_rows.read_layer(
         conn,
-        f"""SELECT v.id, g.code, g.name, {data.LATLON.format(a="g")}, v.population, v.served,
+        f"""SELECT v.id, g.code, g.name, {map_rows.LATLON.format(a="g")}, v.population, v.served,
                    round(v.nearest_m::numeric, 1) AS nearest_m
             FROM cov_village v JOIN villages g ON g.id = v.id ORDER BY v.id""",
     )
-    farms = data.read_layer(
+    farms = map_rows.read_layer(
         conn,
-        f"""SELECT f.id, g.code, g.name, {data.LATLON.format(a="g")}, g.species,
+        f"""SELECT f.id, g.code, g.name, {map_rows.LATLON.format(a="g")}, g.species,
                    round(f.pig_equivalents::numeric, 1) AS pig_equivalents, f.served,
                    round(f.nearest_m::numeric, 1) AS nearest_m
             FROM cov_farm f JOIN livestock_farms g ON g.id = f.id ORDER BY f.id""",
@@ -53,7 +53,7 @@ def _road_areas(conn: Connection, distance: float) -> list[dict[str, Any]]:
     return areas
 
 
-def _facilities(found: list[dict[str, Any]], distance: float) -> Layer:
+def _facilities(found: list[dict[str, Any]], distance: float) -> LayerRows:
     fields = [
         "id",
         "code",
@@ -65,7 +65,7 @@ def _facilities(found: list[dict[str, Any]], distance: float) -> Layer:
         "population_served",
         "farms_served",
     ]
-    d = data.COORD_DECIMALS
+    d = map_rows.COORD_DECIMALS
     rows = [
         [
             f["id"],
@@ -80,12 +80,12 @@ def _facilities(found: list[dict[str, Any]], distance: float) -> Layer:
         ]
         for f in found
     ]
-    return Layer([*fields, "reach_m"], [[*r, distance] for r in rows])
+    return LayerRows([*fields, "reach_m"], [[*r, distance] for r in rows])
 
 
-def _gap_clusters(found: dict[str, Any]) -> Layer:
-    d = data.COORD_DECIMALS
-    return Layer(
+def _gap_clusters(found: dict[str, Any]) -> LayerRows:
+    d = map_rows.COORD_DECIMALS
+    return LayerRows(
         ["rank", "name", "lat", "lon", "villages_count", "population", "farms_count", "pig_equivalents"],
         [
             [

@@ -6,20 +6,20 @@ import html
 
 from sqlalchemy import Engine
 
-from service.chain.session import computed
-from service.maps import data, layers, style
+from service.chain.computation import computed
+from service.maps import layers, map_rows, style
 from service.maps.city import MapRequest
-from service.maps.data import Layer
+from service.maps.map_rows import LayerRows
 from service.maps.page import MapPage
 
-MAP_LAYERS = data.POINT_LAYERS
+MAP_LAYERS = map_rows.POINT_LAYERS
 
 
 class UnknownFeature(LookupError):
     """No feature with that id in that layer."""
 
 
-def _ends(links: Layer, side: str) -> Layer:
+def _ends(links: LayerRows, side: str) -> LayerRows:
     """The far end of each link as a point (upstream: where it starts; downstream: where it ends)."""
     f = {name: i for i, name in enumerate(links.fields)}
     lat, lon = ("lat1", "lon1") if side == "upstream" else ("lat2", "lon2")
@@ -28,10 +28,10 @@ def _ends(links: Layer, side: str) -> Layer:
     for r in links.rows:
         key = (r[f[layer_of]], r[f[id_of]])
         seen.setdefault(key, [key[0], key[1], r[f["other_code"]], r[f["other_name"]], r[f[lat]], r[f[lon]]])
-    return Layer(["layer", "id", "code", "name", "lat", "lon"], list(seen.values()))
+    return LayerRows(["layer", "id", "code", "name", "lat", "lon"], list(seen.values()))
 
 
-def _link_table(w: dict[str, str], links: Layer, side: str, limit: int = 12) -> str:
+def _link_table(w: dict[str, str], links: LayerRows, side: str, limit: int = 12) -> str:
     """The largest flows of one side as a small table: other end, stream, t/day, km."""
     f = {name: i for i, name in enumerate(links.fields)}
     rows = sorted(links.rows, key=lambda r: -(r[f["flow"]] or 0))[:limit]
@@ -50,11 +50,11 @@ def facility_page(engine: Engine, layer: str, feature_id: int, req: MapRequest) 
     if layer not in MAP_LAYERS:
         raise ValueError(f"layer: {layer!r} has no facility map; one of {list(MAP_LAYERS)}")
     with computed(engine) as conn:
-        feature = data.point_feature(conn, layer, feature_id)
+        feature = map_rows.point_feature(conn, layer, feature_id)
         if feature is None:
             raise UnknownFeature(f"no feature {feature_id} in {layer}")
-        upstream, downstream = data.links_of(conn, layer, feature_id)
-        area = data.service_area(conn, layer, feature_id)
+        upstream, downstream = map_rows.links_of(conn, layer, feature_id)
+        area = map_rows.service_area(conn, layer, feature_id)
     page = MapPage("", req.lang, req.map_settings(), req.base_url)
     w = page.words
     page.title = w["title_facility"].format(name=feature["name"])

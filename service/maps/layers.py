@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.maps import style
-from service.maps.data import Layer
+from service.maps.map_rows import LayerRows
 from service.maps.page import MapPage
 
 POPUP_FIELDS = {
@@ -30,7 +30,7 @@ LITE_ROWS = 5_000
 LITE_DECIMALS = 4
 
 
-def point_spec(layer: Layer, spec: dict[str, Any]) -> dict[str, Any]:
+def point_spec(layer: LayerRows, spec: dict[str, Any]) -> dict[str, Any]:
     """The draw spec of a point layer, lite when the layer is large."""
     if len(layer) <= LITE_ROWS:
         return {**spec, **layer.as_json()}
@@ -78,7 +78,7 @@ def _town_name(town: dict[str, Any], lang: str) -> dict[str, Any]:
     return town
 
 
-def villages(page: MapPage, layer: Layer, show: bool = True) -> None:
+def villages(page: MapPage, layer: LayerRows, show: bool = True) -> None:
     w = page.words
     page.draw(
         page.group(w["villages"], show),
@@ -99,7 +99,7 @@ def villages(page: MapPage, layer: Layer, show: bool = True) -> None:
     page.legend(style.legend_row(style.GREEN, w["legend_village"], border=style.LAYER_COLOURS["villages"]))
 
 
-def facilities(page: MapPage, name: str, layer: Layer, show: bool = True) -> None:
+def facilities(page: MapPage, name: str, layer: LayerRows, show: bool = True) -> None:
     page.draw(
         page.group(page.words[name], show),
         "points",
@@ -131,7 +131,7 @@ def utilisation_legend(page: MapPage) -> None:
     page.legend(f'<div class="sc-note">{w["legend_outline"]}</div>')
 
 
-def farms(page: MapPage, layer: Layer) -> None:
+def farms(page: MapPage, layer: LayerRows) -> None:
     w = page.words
     page.draw(
         page.cluster(w["livestock_farms"]),
@@ -151,7 +151,7 @@ def farms(page: MapPage, layer: Layer) -> None:
     page.legend(style.legend_row(style.RED, w["legend_farms"], border=style.LAYER_COLOURS["livestock_farms"]))
 
 
-def toilets(page: MapPage, layer: Layer) -> None:
+def toilets(page: MapPage, layer: LayerRows) -> None:
     w = page.words
     page.draw(
         page.group(w["public_toilets"]),
@@ -168,7 +168,7 @@ def toilets(page: MapPage, layer: Layer) -> None:
     page.legend(style.legend_row(style.LAYER_COLOURS["public_toilets"], w["legend_toilets"]))
 
 
-def flows(page: MapPage, layer: Layer, complete: bool = True) -> None:
+def flows(page: MapPage, layer: LayerRows, complete: bool = True) -> None:
     """One group of lines per stream; width by t/day. Toilet sludge starts hidden: it runs along the
     waste lines from the same villages and would hide them."""
     w = page.words

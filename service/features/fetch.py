@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, CursorResult, Engine, Select, select, text
 
-from service.features import cursor, held
+from service.features import cursor, streamed_connections
 from service.features.query import (
     FeatureQuery,
     capped_count_statement,
@@ -108,12 +108,12 @@ class Page:
         try:
             self._result.close()
         finally:
-            held.release(self._conn)
+            streamed_connections.release(self._conn)
 
 
 def open_page(engine: Engine, q: FeatureQuery, count: bool = True, count_cap: int = COUNT_CAP) -> Page:
     """Start the page's transaction and query; database errors surface here, before any streaming."""
-    conn = held.hold(engine.connect())
+    conn = streamed_connections.hold(engine.connect())
     try:
         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         matched = None
@@ -127,7 +127,7 @@ def open_page(engine: Engine, q: FeatureQuery, count: bool = True, count_cap: in
         )
         return Page(q, matched, conn, result)
     except BaseException:
-        held.release(conn)
+        streamed_connections.release(conn)
         raise
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, func
 from sqlalchemy.sql.elements import ColumnElement
 
-from service.features import held
+from service.features import streamed_connections
 from service.features.catalogue import Field
 from service.features.query import FeatureQuery, all_rows_statement, count_statement, selected_fields
 
@@ -36,7 +36,7 @@ class LayerExport:
     def rows(self, columns: Sequence[ColumnElement[Any]]) -> Iterator[Any]:
         """(id, *columns) of every matching feature, in the query's order."""
         stmt = all_rows_statement(self.query, [self.query.layer.id_column, *columns])
-        conn = held.hold(self.engine.connect())  # see service/features/held.py
+        conn = streamed_connections.hold(self.engine.connect())  # see streamed_connections
         try:
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             result = conn.execution_options(stream_results=True, yield_per=ROWS_PER_FETCH).execute(stmt)
@@ -45,7 +45,7 @@ class LayerExport:
             finally:  # the server-side cursor before the connection
                 result.close()
         finally:
-            held.release(conn)
+            streamed_connections.release(conn)
 
     def attribute_columns(self) -> list[ColumnElement[Any]]:
         return [f.column for f in self.fields]

@@ -1,8 +1,8 @@
 """What the maps draw, read from PostGIS in compact rows (one array per feature, coordinates rounded).
 
-Run inside a chain computation (`service.chain.session.computed`): inflow and utilisation come from the
+Run inside a chain computation (`service.chain.computation.computed`): inflow and utilisation come from the
 `chain_facility` table and flows from `chain_link_flow` that `flows.compute()` fills. Rows are plain
-lists so that a page carries tens of thousands of features in a few megabytes; `Layer.fields` names
+lists so that a page carries tens of thousands of features in a few megabytes; `LayerRows.fields` names
 the columns for the page script.
 """
 
@@ -24,7 +24,7 @@ SOURCE_LAYERS = ("villages", "livestock_farms")
 
 
 @dataclass
-class Layer:
+class LayerRows:
     """Columnar rows of one layer: `fields` names the columns of every row in `rows`."""
 
     fields: list[str]
@@ -48,11 +48,11 @@ def _plain(value: Any) -> Any:
     return int(number) if number.is_integer() else number
 
 
-def read_layer(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> Layer:
+def read_layer(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> LayerRows:
     """A query's rows as a compact layer (column names once, values JSON-ready)."""
     result = conn.execute(text(sql), params)
     fields = list(result.keys())
-    return Layer(fields, [[_plain(v) for v in row] for row in result])
+    return LayerRows(fields, [[_plain(v) for v in row] for row in result])
 
 
 def _town_filter(alias: str) -> str:
@@ -105,7 +105,7 @@ TOWN_INDICATORS = (
 )
 
 
-def villages(conn: Connection, town_id: int | None = None) -> Layer:
+def villages(conn: Connection, town_id: int | None = None) -> LayerRows:
     """Villages with their people and whether their waste and sludge reach treatment."""
     layer = read_layer(
         conn,
@@ -133,7 +133,7 @@ FACILITY_EXTRAS = {
 }
 
 
-def facilities(conn: Connection, layer: str, town_id: int | None = None) -> Layer:
+def facilities(conn: Connection, layer: str, town_id: int | None = None) -> LayerRows:
     """A facility layer with capacity, inflow (t/day) and utilisation from the chain computation."""
     if layer not in FACILITY_LAYERS:
         raise ValueError(f"layer: {layer!r} is not a facility layer")
@@ -149,7 +149,7 @@ def facilities(conn: Connection, layer: str, town_id: int | None = None) -> Laye
     )
 
 
-def farms(conn: Connection, town_id: int | None = None) -> Layer:
+def farms(conn: Connection, town_id: int | None = None) -> LayerRows:
     """Livestock farms: species, size and whether they have an on-site manure facility."""
     return read_layer(
         conn,
@@ -162,7 +162,7 @@ def farms(conn: Connection, town_id: int | None = None) -> Layer:
     )
 
 
-def toilets(conn: Connection, town_id: int | None = None) -> Layer:
+def toilets(conn: Connection, town_id: int | None = None) -> LayerRows:
     return read_layer(
         conn,
         f"""
@@ -196,7 +196,7 @@ def source_link_count(conn: Connection) -> int:
     )
 
 
-def flows(conn: Connection, town_id: int | None = None, with_source_links: bool = True) -> Layer:
+def flows(conn: Connection, town_id: int | None = None, with_source_links: bool = True) -> LayerRows:
     """Chain links as lines with their flow (t/day) and length; a town's are those touching it."""
     where = ["l.geom IS NOT NULL"]
     if not with_source_links:
@@ -272,10 +272,10 @@ def point_feature(conn: Connection, layer: str, feature_id: int) -> dict[str, An
     return {k: _plain(v) for k, v in row.items()} if row else None
 
 
-def links_of(conn: Connection, layer: str, feature_id: int) -> tuple[Layer, Layer]:
+def links_of(conn: Connection, layer: str, feature_id: int) -> tuple[LayerRows, LayerRows]:
     """(upstream, downstream) links of one node, each with the other end's name, flow and distance."""
 
-    def side(this: str, other: str) -> Layer:
+    def side(this: str, other: str) -> LayerRows:
         return read_layer(
             conn,
             FLOW_SQL.replace("SELECT l.id,", "SELECT n.name AS other_name, n.code AS other_code, l.id,")

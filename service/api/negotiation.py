@@ -1,0 +1,48 @@
+"""Content negotiation: does the client want HTML or JSON? One rule for every route that has both.
+
+`f=html` / `f=json` (or `geojson`) decides; without it the Accept header does: HTML only when the client
+prefers it to JSON (browsers do; curl's `*/*` and GDAL's `application/json` get JSON).
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from service.errors import BadParameter
+
+FORMATS = ("json", "geojson", "html")
+JSON_TYPES = ("application/json", "application/geo+json", "application/schema+json")
+
+
+def _quality(accept: str, media_type: str) -> float:
+    """The q of the most specific range of `accept` that matches `media_type` (0 when none does)."""
+    main = media_type.split("/")[0]
+    best_specificity, best_q = -1, 0.0
+    for part in accept.split(","):
+        pieces = [p.strip() for p in part.split(";")]
+        media = pieces[0].lower()
+        q = 1.0
+        for param in pieces[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = max(0.0, min(1.0, float(value)))
+                except ValueError:
+                    q = 0.0
+        specificity = 2 if media == media_type else 1 if media == main + "/*" else 0 if media == "*/*" else -1
+        if specificity > best_specificity:
+            best_specificity, best_q = specificity, q
+    return best_q if best_specificity >= 0 else 0.0
+
+
+def wants_html(request: Request) -> bool:
+    """`f=html` / `f=json`, else the Accept header: HTML only when a client prefers it to JSON (browsers
+    do; curl's `*/*` and GDAL's `application/json` get JSON). BadParameter for another `f`."""
+    f = request.query_params.get("f")
+    if f:
+        if f.lower() not in FORMATS:
+            raise BadParameter("f", f"unknown format {f!r}; one of {list(FORMATS)}")
+        return f.lower() == "html"
+    accept = request.headers.get("accept", "")
+    json_q = max(_quality(accept, t) for t in JSON_TYPES)
+    return _quality(accept, "text/html") > json_q

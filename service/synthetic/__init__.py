@@ -1,0 +1,1 @@
+"""Synthetic data sets for benchmarks and scale tests (invented, not demo data)."""
