@@ -1,10 +1,16 @@
-"""Settings, one class per concern, read from the environment (and `.env` when present)."""
+"""Every setting of the service, one class per concern, read from the environment (and `.env`).
+
+Our own variables start with `SANICHAIN_`; `DATABASE_URL`, `HOST` and `PORT` keep their conventional
+names. Each class is read once: by `settings()` (cached for the process) or by `create_app`, which holds
+the ones a request needs on `app.state`. docs/settings-table.md lists every variable (a test keeps it
+in step with these classes).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal, TypeVar, cast
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,7 +44,8 @@ class LocalClusterSettings(BaseSettings):
     data_dir: Path = Field(default=REPO_ROOT / ".data" / "pg", validation_alias="SANICHAIN_PG_DATA")
     port: int = Field(default=55432, ge=1024, le=65535, validation_alias="SANICHAIN_PG_PORT")
     bindir: Path | None = Field(default=None, validation_alias="SANICHAIN_PG_BINDIR")
-    database: str = "sanichain"
+    # Not a setting: as a field it was read from a bare `DATABASE` variable that nobody meant to set.
+    database: ClassVar[str] = "sanichain"
 
 
 class DemoSettings(BaseSettings):
@@ -47,6 +54,14 @@ class DemoSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     data_dir: Path = Field(default=REPO_ROOT / "gis_data" / "zhucheng", validation_alias="SANICHAIN_DEMO_DIR")
+
+
+class AuthSettings(BaseSettings):
+    """The bearer token that guards writes, until users and roles exist. Unset: writes are disabled."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    admin_token: str | None = Field(default=None, validation_alias="SANICHAIN_ADMIN_TOKEN")
 
 
 class MapSettings(BaseSettings):
@@ -73,9 +88,71 @@ class MapSettings(BaseSettings):
         return self
 
 
+class ChainSettings(BaseSettings):
+    """The city's own values of the chain's planning parameters; unset ones keep the cited defaults.
+
+    Defaults, bounds and sources are facts of the chain and live in `service.chain.parameters`, whose
+    `ChainParameters` takes these overrides (and checks them against its bounds).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SANICHAIN_", env_file=".env", extra="ignore")
+
+    waste_kg_per_person_day: float | None = None
+    excreta_kg_per_person_day: float | None = None
+    max_village_collection_m: float | None = None
+    utilisation_warning: float | None = None
+
+    def overrides(self) -> dict[str, float]:
+        return self.model_dump(exclude_none=True)
+
+
+class SitingSettings(BaseSettings):
+    """Limits of a siting request: about the largest problems CBC solved to optimality within 60 s on the
+    demo city (docs/benchmarks.md, "Siting (issue 5)"); anything larger is refused with a 422."""
+
+    model_config = SettingsConfigDict(env_prefix="SANICHAIN_SITING_", env_file=".env", extra="ignore")
+
+    # demo, 2 cores: covering 19,075 variables optimal in 14 s of CBC; p-median 12,947 in 10 s, 20,195 not
+    # proven optimal in 60 s (gap 0.14 %)
+    max_variables_covering: int = Field(default=20_000, ge=1)
+    max_variables_median: int = Field(default=13_000, ge=1)
+    # reading the pairs and building the model cost as much as CBC itself on covering problems
+    max_pairs: int = Field(default=750_000, ge=1)
+    time_limit_s: float = Field(default=20.0, gt=0, le=600)
+
+
+# Every settings class, for the documentation check (tests/test_config_table.py).
+SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
+    DatabaseSettings,
+    ServerSettings,
+    LocalClusterSettings,
+    DemoSettings,
+    AuthSettings,
+    MapSettings,
+    ChainSettings,
+    SitingSettings,
+)
+
+S = TypeVar("S", bound=BaseSettings)
+
+
 @lru_cache
+def _read(kind: type[BaseSettings]) -> BaseSettings:
+    return kind()
+
+
+def settings(kind: type[S]) -> S:
+    """The settings of one concern, read from the environment once per process."""
+    return cast(S, _read(kind))
+
+
+def forget_settings() -> None:
+    """Read the environment again on next use (tests that change it)."""
+    _read.cache_clear()
+
+
 def database_settings() -> DatabaseSettings:
-    return DatabaseSettings()
+    return settings(DatabaseSettings)
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -19,6 +19,8 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
+from service.config import LocalClusterSettings, settings
+
 INSTALL_HINT = (
     "install PostgreSQL with PostGIS (Debian/Ubuntu: sudo apt-get install postgresql "
     "postgresql-<version>-postgis-3) or set DATABASE_URL to an existing PostGIS database"
@@ -85,6 +87,12 @@ class LocalCluster:
     def __post_init__(self) -> None:
         self.bindir = find_bindir(self.bindir)
         check_postgis_installed(self.bindir)
+
+    @classmethod
+    def configured(cls) -> LocalCluster:
+        """The cluster of `sanichain run`, where the settings (SANICHAIN_PG_*) put it."""
+        local = settings(LocalClusterSettings)
+        return cls(local.data_dir, local.port, local.bindir)
 
     # -- commands ---------------------------------------------------------------------------
     def _cmd(self, program: str, *args: str) -> list[str]:

@@ -12,7 +12,7 @@ import uvicorn
 
 from service import migrate
 from service.api.app import create_app
-from service.config import DatabaseSettings, DemoSettings, LocalClusterSettings, ServerSettings
+from service.config import DatabaseSettings, DemoSettings, LocalClusterSettings, ServerSettings, settings
 from service.db import make_engine
 from service.demo import loader
 from service.localdb import LocalCluster
@@ -28,15 +28,14 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 
 def local_cluster() -> tuple[LocalCluster, str]:
     """Start (or reuse) the private cluster and return it with the URL of its database."""
-    settings = LocalClusterSettings()
-    cluster = LocalCluster(settings.data_dir, settings.port, settings.bindir)
+    cluster = LocalCluster.configured()
     fresh = not cluster.initialized
     say(
         ("creating" if fresh else "starting")
         + f" local PostGIS cluster in {cluster.data_dir} (port {cluster.port})"
     )
     cluster.start()
-    return cluster, cluster.ensure_database(settings.database)
+    return cluster, cluster.ensure_database(LocalClusterSettings.database)
 
 
 def prepare_database(url: str) -> None:
@@ -45,7 +44,7 @@ def prepare_database(url: str) -> None:
     engine = make_engine(url)
     try:
         if loader.inventory_is_empty(engine):
-            data_dir = DemoSettings().data_dir
+            data_dir = settings(DemoSettings).data_dir
             say(f"empty inventory: loading the demo dataset from {data_dir}")
             counts = loader.load(engine, data_dir)
             say("loaded " + ", ".join(f"{n} {layer}" for layer, n in counts.items()))
@@ -54,13 +53,13 @@ def prepare_database(url: str) -> None:
 
 
 def run(host: str | None = None, port: int | None = None) -> int:
-    server_settings = ServerSettings()
+    server_settings = settings(ServerSettings)
     host = host or server_settings.host
     port = port or server_settings.port
     signal.signal(signal.SIGTERM, _interrupt)
     cluster: LocalCluster | None = None
     try:
-        url = DatabaseSettings().database_url
+        url = settings(DatabaseSettings).database_url
         if url:
             say("using DATABASE_URL")
         else:

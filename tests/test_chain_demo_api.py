@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from service.api.app import create_app
 from service.chain import flows, indicators, integrity
+from service.config import AuthSettings
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +159,7 @@ def test_assignment_dry_run_is_open_but_apply_needs_the_admin_token(client, monk
     dry = client.post("/chain/assignments", json={"stream": "manure"})
     assert dry.status_code == 200 and dry.json() == {"proposed": [], "unassigned": [], "applied": 0}
     assert client.post("/chain/assignments", json={"stream": "manure", "apply": True}).status_code == 403
-    monkeypatch.setenv("SANICHAIN_ADMIN_TOKEN", "s3cret")
+    monkeypatch.setattr(client.app.state, "auth_settings", AuthSettings(SANICHAIN_ADMIN_TOKEN="s3cret"))
     denied = client.post(
         "/chain/assignments",
         json={"stream": "manure", "apply": True},

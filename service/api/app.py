@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 
 from service import __version__
 from service.api import health, problems
+from service.config import AuthSettings, MapSettings, SitingSettings
 from service.db import get_engine
 
 
@@ -17,6 +18,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         description="Rural sanitation inventory of a city: household → village → town → city.",
     )
     app.state.engine = engine if engine is not None else get_engine()
+    # Settings a request needs, read once per application (a bad value stops the start, not a request).
+    app.state.auth_settings = AuthSettings()
+    app.state.siting_settings = SitingSettings()
     problems.install(app)
     app.include_router(health.router)
     # -- layers out: OGC API Features, export, tiles (register routers here) --
@@ -40,7 +44,6 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(planning.router)
     # -- maps: pages and their assets (the basemap settings are checked here, at start-up) --
     from service.api import maps
-    from service.config import MapSettings
 
     app.state.map_settings = MapSettings()
     app.include_router(maps.router)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import hmac
 
 from fastapi import HTTPException, Request
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.config import AuthSettings
 
 
-class AuthSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
-    admin_token: str | None = Field(default=None, validation_alias="SANICHAIN_ADMIN_TOKEN")
+def admin_token(request: Request) -> str | None:
+    """The token `create_app` read once for this application; an app built elsewhere reads it now."""
+    held = getattr(request.app.state, "auth_settings", None)
+    return (held if isinstance(held, AuthSettings) else AuthSettings()).admin_token
 
 
 def require_admin(request: Request) -> None:
-    token = AuthSettings().admin_token
+    token = admin_token(request)
     if not token:
         raise HTTPException(403, "writes are disabled: set SANICHAIN_ADMIN_TOKEN on the server")
     given = request.headers.get("authorization", "")

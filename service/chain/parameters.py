@@ -1,11 +1,16 @@
-"""Planning parameters of the chain computation, each with its source. Overridable via settings."""
+"""Planning parameters of the chain computation, each with its source.
+
+The city's own values come from the environment (`service.config.ChainSettings`, `SANICHAIN_…`).
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Any
 
-STREAMS = ("domestic_waste", "fecal_sludge", "manure")
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from service.config import ChainSettings, settings
+from service.models import STREAMS as STREAMS  # the chain's streams are the models' (one list)
 
 # Stage of each layer in each stream (household → village → town → city).
 STAGES: dict[str, dict[str, int]] = {
@@ -42,10 +47,11 @@ PIG_EQUIVALENT_PER_HEAD = {
 FEEDING_DAYS = {"pig": 180, "broiler": 60, "beef": 365, "sheep": 180}
 
 
-class ChainParameters(BaseSettings):
-    """Defaults from DESIGN.md; every one can be set per city through the environment."""
+class ChainParameters(BaseModel):
+    """Defaults from DESIGN.md; every one can be set per city through the environment. Values given
+    here win over the environment's, which win over the defaults."""
 
-    model_config = SettingsConfigDict(env_prefix="SANICHAIN_", env_file=".env", extra="ignore")
+    model_config = ConfigDict(extra="ignore")
 
     # Rural domestic waste per person (闫骏 et al. 2014; 李丹 et al. 2018; range seen 0.4–1.1).
     waste_kg_per_person_day: float = Field(default=0.4, gt=0, le=5)
@@ -57,3 +63,10 @@ class ChainParameters(BaseSettings):
     max_village_collection_m: float = Field(default=3000, gt=0)
     # Utilisation above this ratio is a warning; above 1.0 an error.
     utilisation_warning: float = Field(default=0.9, gt=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _city_values(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {**settings(ChainSettings).overrides(), **data}
+        return data
