@@ -305,9 +305,9 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from service.db import make_engine
-    from service.export.formats import prepare
+    from service.errors import SanichainError
+    from service.export.job import prepare
     from service.export.progress import ProgressBar
-    from service.features.errors import ParameterError, UnknownLayer
 
     params: dict[str, list[str]] = {}
     for option, name in (
@@ -332,7 +332,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         bar = ProgressBar(f"{args.layer}.{args.format}", job.count())
         job.write(Path(args.output), bar.update)
         bar.done()
-    except (ParameterError, UnknownLayer) as exc:
+    except SanichainError as exc:
         raise CommandError(str(exc)) from None
     print(
         json.dumps({"layer": args.layer, "format": args.format, "file": args.output, "features": bar.total})
@@ -358,6 +358,8 @@ def _town_code(value: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from service.export.formats import FORMATS, with_crs
+
     parser = argparse.ArgumentParser(
         prog="sanichain", description="Rural sanitation inventory and GIS service."
     )
@@ -410,13 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="write a layer (or all: every layer, GeoPackage) to a file")
     p.add_argument("layer", help="layer name, or all (with -f gpkg)")
-    p.add_argument(
-        "-f", "--format", required=True, choices=("geojson", "geojsonseq", "csv", "xlsx", "kml", "gpkg")
-    )
+    p.add_argument("-f", "--format", required=True, choices=tuple(FORMATS))
     p.add_argument("-o", "--output", required=True, help="file to write (replaced if it exists)")
     p.add_argument("--bbox", help="minx,miny,maxx,maxy (lon/lat unless --bbox-crs)")
     p.add_argument("--bbox-crs", help="CRS of --bbox, e.g. EPSG:4549")
-    p.add_argument("--crs", help="output CRS of csv/xlsx/gpkg, e.g. EPSG:4490 or EPSG:4528")
+    p.add_argument("--crs", help=f"output CRS of {with_crs()}, e.g. EPSG:4490 or EPSG:4528")
     p.add_argument("--datetime", help="instant or interval on updated_at, e.g. 2025-01-01/..")
     p.add_argument("--filter", help="CQL2 text, e.g. \"species = 'pig' AND head_count > 1000\"")
     p.add_argument(

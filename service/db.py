@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import database_settings, sqlalchemy_url
+from service.errors import Unavailable
 
 
 class DatabaseNotConfigured(RuntimeError):
@@ -60,17 +62,19 @@ class DatabaseStatus:
 
 
 def probe(engine: Engine) -> DatabaseStatus:
-    """Ask the database who it is; raises on any connection or PostGIS problem."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT current_database(), current_setting('server_version'), "
-                "extversion FROM pg_extension WHERE extname = 'postgis'"
-            )
-        ).one_or_none()
-        if row is None:
-            name, version = conn.execute(
-                text("SELECT current_database(), current_setting('server_version')")
-            ).one()
-            return DatabaseStatus(database=name, server_version=version, postgis="")
-        return DatabaseStatus(database=row[0], server_version=row[1], postgis=row[2])
+    """Ask the database who it is; Unavailable when it cannot be reached or has no PostGIS."""
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT current_database(), current_setting('server_version'), "
+                    "extversion FROM pg_extension WHERE extname = 'postgis'"
+                )
+            ).one_or_none()
+            if row is None:
+                name = conn.execute(text("SELECT current_database()")).scalar_one()
+                raise Unavailable(f"database {name} has no PostGIS extension: run `sanichain db upgrade`")
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise Unavailable(f"database unreachable: {reason}") from exc
+    return DatabaseStatus(database=row[0], server_version=row[1], postgis=row[2])

@@ -236,6 +236,23 @@ def test_bad_export_requests_are_problems(client, url, status, parameter):
         assert response.json()["parameter"] == parameter
 
 
+def test_an_unknown_layer_is_named_alike_by_the_export_the_tiles_and_the_collections(client):
+    for url in ("/export/farms.geojson", "/tiles/farms.json", "/tiles/farms/1/0/0.mvt", "/collections/farms"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert response.json()["detail"] == "no layer 'farms'"
+
+
+def test_too_many_features_for_one_sheet_is_a_limit_not_a_bad_parameter(client, monkeypatch):
+    from service.export import tabular
+
+    monkeypatch.setattr(tabular, "XLSX_MAX_ROWS", 3)
+    response = client.get("/export/villages.xlsx")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "more than 3 features: too many for one Excel sheet; use CSV"
+
+
 def test_export_command_writes_the_file_with_a_progress_bar(
     demo_database_url, farms_in_db, tmp_path, monkeypatch, capsys
 ):

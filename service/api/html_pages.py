@@ -89,7 +89,7 @@ def links_table(links: Sequence[Mapping[str, Any]]) -> str:
     return f"<h2>Links</h2><table><tr><th>rel</th><th>link</th><th>type</th></tr>{rows}</table>"
 
 
-def extent_text(doc: Mapping[str, Any]) -> str:
+def extent_summary(doc: Mapping[str, Any]) -> str:
     """The collection's bbox as "minx, miny – maxx, maxy" (CRS84), or a dash."""
     try:
         box = doc["extent"]["spatial"]["bbox"][0]
@@ -128,7 +128,7 @@ def collections_page(doc: Mapping[str, Any], root: str) -> str:
         items = _rel(c, "items")
         rows.append(
             f"<tr><td>{link(with_f(_rel(c, 'self')), c['id'])}</td><td>{esc(c['title'])}</td>"
-            f"<td>{esc(c['description'])}</td><td>{esc(extent_text(c))}</td>"
+            f"<td>{esc(c['description'])}</td><td>{esc(extent_summary(c))}</td>"
             f"<td>{link(with_f(items), 'features')} · {link(with_f(items, 'json'), 'GeoJSON')}</td></tr>"
         )
     return (
@@ -162,7 +162,7 @@ def collection_page(doc: Mapping[str, Any], queryables: Sequence[Queryable], roo
         + f"<p>{esc(doc['description'])}</p>"
         + f"<p>{link(with_f(items), 'Browse the features')} · {link(with_f(items, 'json'), 'GeoJSON')}</p>"
         + "<h2>Extent</h2><table>"
-        + f"<tr><th>spatial (lon/lat, CRS84)</th><td>{esc(extent_text(doc))}</td></tr>"
+        + f"<tr><th>spatial (lon/lat, CRS84)</th><td>{esc(extent_summary(doc))}</td></tr>"
         + f"<tr><th>storage CRS</th><td><code>{esc(doc.get('storageCrs', ''))}</code></td></tr></table>"
         + f"<h2>Output CRS</h2><ul>{crs}</ul>"
         + f"<h2>Queryables</h2><p>{len(queryables)} properties; each can filter the features "
@@ -173,7 +173,7 @@ def collection_page(doc: Mapping[str, Any], queryables: Sequence[Queryable], roo
     )
 
 
-def _geometry_text(geometry: Mapping[str, Any] | None) -> str:
+def _geometry_summary(geometry: Mapping[str, Any] | None) -> str:
     """Points as their coordinates, other geometries as their type (the full GeoJSON is one click away)."""
     if not geometry:
         return ""
@@ -236,7 +236,7 @@ def items_page(
         cells = "".join(f"<td>{cell(props.get(c))}</td>" for c in view.columns)
         row = (
             f"<tr><td>{link(f'{item_base}{fid}?f=html', str(fid))}</td>{cells}"
-            f"<td>{esc(_geometry_text(feature.get('geometry')))}</td></tr>\n"
+            f"<td>{esc(_geometry_summary(feature.get('geometry')))}</td></tr>\n"
         )
         buffer.append(row)
         returned += 1

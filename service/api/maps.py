@@ -11,13 +11,12 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import DataError, OperationalError
 
 from service.api.coverage_params import CoverageQueryParams
 from service.api.deps import engine_of
-from service.api.problems import problem
 from service.config import MapSettings
 from service.coverage import gaps
+from service.errors import BadParameter, NotFound
 from service.maps import assets
 from service.maps.cache import PageCache
 from service.maps.city import INDICATORS, MapRequest, city_page, town_page
@@ -91,27 +90,18 @@ def accepts_gzip(accept_encoding: str) -> bool:
 def _page(
     request: Request, lang: MapLang, build: Callable[[], MapPage], also_known: Iterable[str] = ()
 ) -> Response:
-    """The page as HTML (reused while the inventory is unchanged); bad input as problem+json."""
+    """The page as HTML (reused while the inventory is unchanged)."""
     switched = request.url.remove_query_params("lang").include_query_params(
         lang="zh" if lang is MapLang.en else "en"
     )
     language_href = f"{switched.path}?{switched.query}"
     unknown = sorted(set(request.query_params) - _known_parameters(request, also_known))
     if unknown:  # also keeps junk parameters from crowding real pages out of the page cache
-        return problem(400, f"{unknown[0]}: unknown query parameter", parameter=unknown[0])
+        raise BadParameter(unknown[0], "unknown query parameter")
     key = (request.url.path, tuple(sorted(request.query_params.multi_items())), repr(map_settings(request)))
-    try:
-        with engine_of(request).connect() as conn:
-            version = inventory_version(conn)
-        page = PAGES.get_or_build(key, version, lambda: build().render(language_href=language_href))
-    except ValueError as exc:  # CoverageError included
-        return problem(400, str(exc), parameter=str(exc).split(":")[0])
-    except LookupError as exc:
-        return problem(404, str(exc.args[0]) if exc.args else "not found")
-    except DataError as exc:
-        return problem(400, f"a parameter value cannot be used: {str(exc.orig).strip().splitlines()[0]}")
-    except OperationalError as exc:
-        return problem(503, f"database unreachable: {str(exc.orig).strip().splitlines()[0]}")
+    with engine_of(request).connect() as conn:
+        version = inventory_version(conn)
+    page = PAGES.get_or_build(key, version, lambda: build().render(language_href=language_href))
     body = page.encode("utf-8")
     if accepts_gzip(request.headers.get("accept-encoding", "")):  # a city map shrinks about fivefold
         return Response(
@@ -137,7 +127,7 @@ def landing_map(request: Request) -> Response:
     """The browser's view of `/`: the city map, with `lang` and `indicator` read from the query."""
     lang = request.query_params.get("lang", "zh")
     if lang not in MapLang.__members__:
-        return problem(400, f"lang: must be zh or en, got {lang!r}", parameter="lang")
+        raise BadParameter("lang", f"must be zh or en, got {lang!r}")
     indicator = request.query_params.get("indicator", "waste_connected_share")
     return city_map(request, MapLang(lang), indicator, also_known=("lang", "indicator"))
 
@@ -178,14 +168,7 @@ def facility(
     lang: Lang = MapLang.zh,
 ) -> Response:
     req = _request(request, lang)
-
-    def build() -> MapPage:
-        try:
-            return facility_page(engine_of(request), layer, feature_id, req)
-        except ValueError as exc:  # a layer without maps is a missing resource, not a bad value
-            raise LookupError(str(exc)) from exc
-
-    return _page(request, lang, build)
+    return _page(request, lang, lambda: facility_page(engine_of(request), layer, feature_id, req))
 
 
 @router.get(
@@ -212,5 +195,5 @@ def coverage(
 def asset(package: str, version: str, file: str) -> Response:
     path = assets.resolve(package, version, file)
     if path is None:
-        return problem(404, f"no asset {package}/{version}/{file}")
+        raise NotFound(f"no asset {package}/{version}/{file}")
     return FileResponse(path, media_type=assets.media_type(path), headers={"Cache-Control": ASSET_CACHE})

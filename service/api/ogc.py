@@ -1,26 +1,24 @@
 """OGC API – Features (Part 1 Core + GeoJSON, Part 2 CRS, Part 3 CQL2 text) over the public layers.
 
-Thin: parameters → service.features → streamed GeoJSON. Domain errors become problem+json here.
+Thin: parameters → service.features → streamed GeoJSON. Errors are raised, and answered by api.problems.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from sqlalchemy.exc import DataError, OperationalError
 
 from service.api import html_pages, openapi30
 from service.api.deps import engine_of, query_params
 from service.api.negotiation import wants_html
-from service.api.problems import problem
+from service.api.problems import problem_for
 from service.api.streaming import CursorStreamingResponse
 from service.features import catalogue, fetch
 from service.features import crs as crs_
 from service.features.catalogue import Layer
-from service.features.errors import ParameterError
+from service.features.errors import FeatureNotFound, ParameterError
 from service.features.params import feature_query, parse_crs
 from service.features.query import FeatureQuery, selected_fields
 
@@ -53,40 +51,13 @@ JSON_TYPES = {
     "date": "string",
     "datetime": "string",
 }
+JSON_SCHEMA = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_JSON = "application/schema+json"
 LayerName = Annotated[str, Path(description="layer name, e.g. livestock_farms")]
-
-
-def _layer(name: str) -> Layer:
-    try:
-        return catalogue.layer(name)
-    except KeyError:
-        raise LookupError(f"no collection {name!r}; see /collections") from None
 
 
 def _url(request: Request, path: str) -> str:
     return str(request.base_url).rstrip("/") + path
-
-
-def _problem_for(exc: Exception) -> Response:
-    if isinstance(exc, ParameterError):
-        return problem(
-            400, exc.detail if exc.detail.startswith(exc.parameter) else str(exc), parameter=exc.parameter
-        )
-    if isinstance(exc, LookupError):
-        return problem(404, str(exc.args[0]) if exc.args else "not found")
-    if isinstance(exc, DataError):  # a value PostgreSQL refuses (e.g. out of a type's range)
-        reason = str(exc.orig).strip().splitlines()[0]
-        return problem(400, f"a parameter value cannot be used: {reason}")
-    if isinstance(exc, OperationalError):
-        return problem(503, f"database unreachable: {str(exc.orig).strip().splitlines()[0]}")
-    raise exc
-
-
-def _answer(build: Callable[[], Response]) -> Response:
-    try:
-        return build()
-    except (ParameterError, LookupError, DataError, OperationalError) as exc:
-        return _problem_for(exc)
 
 
 # -- landing, conformance ------------------------------------------------------------------------
@@ -130,15 +101,11 @@ def landing(request: Request, f: Annotated[str | None, Query(description="json o
             },
         ],
     }
+    if wants_html(request):  # a browser gets the city map, whose panel carries these links
+        from service.api.maps import landing_map
 
-    def build() -> Response:
-        if wants_html(request):  # a browser gets the city map, whose panel carries these links
-            from service.api.maps import landing_map
-
-            return landing_map(request)
-        return JSONResponse(doc)
-
-    return _answer(build)
+        return landing_map(request)
+    return JSONResponse(doc)
 
 
 @router.get("/api", summary="The API definition (OpenAPI 3.0)", include_in_schema=False)
@@ -200,12 +167,9 @@ def _html_alternate(request: Request) -> dict[str, str]:
 
 @router.get("/conformance", summary="Conformance classes", response_model=None)
 def conformance(request: Request, f: Format = None) -> Response:
-    def build() -> Response:
-        if wants_html(request):
-            return HTMLResponse(html_pages.conformance_page(CONFORMANCE, _url(request, "/")))
-        return JSONResponse({"conformsTo": CONFORMANCE})
-
-    return _answer(build)
+    if wants_html(request):
+        return HTMLResponse(html_pages.conformance_page(CONFORMANCE, _url(request, "/")))
+    return JSONResponse({"conformsTo": CONFORMANCE})
 
 
 # -- collections ----------------------------------------------------------------------------------
@@ -255,72 +219,72 @@ def _collection(request: Request, layer: Layer, extent: list[float] | None) -> d
 
 @router.get("/collections", summary="The layers")
 def collections(request: Request, f: Format = None) -> Response:
-    def build() -> Response:
-        html = wants_html(request)
-        engine = engine_of(request)
-        docs = [
-            _collection(request, layer, fetch.spatial_extent(engine, layer.table.name))
-            for layer in catalogue.layers()
-        ]
-        doc = {
-            "links": [
-                {"rel": "self", "href": _url(request, "/collections"), "type": "application/json"},
-                _html_alternate(request),
-            ],
-            "collections": docs,
-        }
-        if html:
-            return HTMLResponse(html_pages.collections_page(doc, _url(request, "/")))
-        return JSONResponse(doc)
-
-    return _answer(build)
+    html = wants_html(request)
+    engine = engine_of(request)
+    docs = [
+        _collection(request, layer, fetch.spatial_extent(engine, layer.table.name))
+        for layer in catalogue.layers()
+    ]
+    doc = {
+        "links": [
+            {"rel": "self", "href": _url(request, "/collections"), "type": "application/json"},
+            _html_alternate(request),
+        ],
+        "collections": docs,
+    }
+    if html:
+        return HTMLResponse(html_pages.collections_page(doc, _url(request, "/")))
+    return JSONResponse(doc)
 
 
 @router.get("/collections/{layer}", summary="One layer")
 def collection(request: Request, layer: LayerName, f: Format = None) -> Response:
-    def build() -> Response:
-        html = wants_html(request)
-        found = _layer(layer)
-        doc = _collection(request, found, fetch.spatial_extent(engine_of(request), found.table.name))
-        doc["links"].insert(1, _html_alternate(request))
-        if html:
-            queryables = [
-                html_pages.Queryable(name, prop.get("type", "geometry"), prop.get("enum"))
-                for name, prop in _property_schemas(found).items()
-            ]
-            return HTMLResponse(html_pages.collection_page(doc, queryables, _url(request, "/")))
-        return JSONResponse(doc)
-
-    return _answer(build)
+    html = wants_html(request)
+    found = catalogue.layer(layer)
+    doc = _collection(request, found, fetch.spatial_extent(engine_of(request), found.table.name))
+    doc["links"].insert(1, _html_alternate(request))
+    if html:
+        queryables = [
+            html_pages.Queryable(name, prop.get("type", "geometry"), prop.get("enum"))
+            for name, prop in _property_schemas(found).items()
+        ]
+        return HTMLResponse(html_pages.collection_page(doc, queryables, _url(request, "/")))
+    return JSONResponse(doc)
 
 
 @router.get("/collections/{layer}/queryables", summary="Properties usable in filters")
 def queryables(request: Request, layer: LayerName) -> Response:
-    return _answer(lambda: _schema(request, layer, "queryables"))
+    # OGC API Features Part 3: every property, with its type and vocabulary
+    found = catalogue.layer(layer)
+    doc = {
+        "$schema": JSON_SCHEMA,
+        "$id": _url(request, f"/collections/{found.name}/queryables"),
+        "type": "object",
+        "title": found.title,
+        "properties": _property_schemas(found),
+    }
+    return JSONResponse(doc, media_type=SCHEMA_JSON)
 
 
 @router.get("/collections/{layer}/schema", summary="JSON Schema of the layer's GeoJSON features")
 def schema(request: Request, layer: LayerName) -> Response:
-    def build() -> Response:
-        found = _layer(layer)
-        properties = _property_schemas(found)
-        del properties["geom"]
-        doc = {
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": _url(request, f"/collections/{found.name}/schema"),
-            "title": found.title,
-            "type": "object",
-            "required": ["type", "id", "geometry", "properties"],
-            "properties": {
-                "type": {"type": "string", "enum": ["Feature"]},
-                "id": {"type": "integer"},
-                "geometry": {"type": "object", "description": f"GeoJSON {found.geometry_type}"},
-                "properties": {"type": "object", "properties": properties},
-            },
-        }
-        return JSONResponse(doc, media_type="application/schema+json")
-
-    return _answer(build)
+    found = catalogue.layer(layer)
+    properties = _property_schemas(found)
+    del properties["geom"]
+    doc = {
+        "$schema": JSON_SCHEMA,
+        "$id": _url(request, f"/collections/{found.name}/schema"),
+        "title": found.title,
+        "type": "object",
+        "required": ["type", "id", "geometry", "properties"],
+        "properties": {
+            "type": {"type": "string", "enum": ["Feature"]},
+            "id": {"type": "integer"},
+            "geometry": {"type": "object", "description": f"GeoJSON {found.geometry_type}"},
+            "properties": {"type": "object", "properties": properties},
+        },
+    }
+    return JSONResponse(doc, media_type=SCHEMA_JSON)
 
 
 def _property_schemas(found: Layer) -> dict[str, Any]:
@@ -335,21 +299,20 @@ def _property_schemas(found: Layer) -> dict[str, Any]:
     return props
 
 
-def _schema(request: Request, layer: str, kind: str) -> Response:
-    """The queryables (OGC API Features Part 3): every property, with its type and vocabulary."""
-    found = _layer(layer)
-    props = _property_schemas(found)
-    doc = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": _url(request, f"/collections/{found.name}/{kind}"),
-        "type": "object",
-        "title": found.title,
-        "properties": props,
-    }
-    return JSONResponse(doc, media_type="application/schema+json")
-
-
 # -- features -------------------------------------------------------------------------------------
+
+
+def _feature_links(request: Request, found: Layer, self_title: str | None = None) -> list[dict[str, Any]]:
+    """self, its HTML alternate and the collection: the links of an items page (titled) or a feature."""
+    own: dict[str, Any] = {"rel": "self", "href": str(request.url), "type": GEOJSON}
+    up: dict[str, Any] = {
+        "rel": "collection",
+        "href": _url(request, f"/collections/{found.name}"),
+        "type": "application/json",
+    }
+    if self_title is not None:
+        own["title"], up["title"] = self_title, found.title
+    return [own, _html_alternate(request), up]
 
 
 @router.get(
@@ -375,49 +338,36 @@ def items(
     cursor: Annotated[str | None, Query(description="opaque position from a next link")] = None,
     f: Format = None,
 ) -> Response:
-    def build() -> Response:
-        html = wants_html(request)
-        found = _layer(layer)
-        q = feature_query(found, query_params(request))
-        self_url = str(request.url)
-        if html:
-            return CursorStreamingResponse(
-                fetch.rendered_chunks(engine_of(request), q, _items_html(request, found, q)),
-                media_type=html_pages.HTML,
-                on_error=_problem_for,
-            )
-
-        def links(cursors: fetch.Cursors) -> list[dict[str, Any]]:
-            out = [
-                {"rel": "self", "href": self_url, "type": GEOJSON, "title": "This page"},
-                _html_alternate(request),
-                {
-                    "rel": "collection",
-                    "href": _url(request, f"/collections/{found.name}"),
-                    "type": "application/json",
-                    "title": found.title,
-                },
-            ]
-            for rel, token in (("next", cursors.next), ("prev", cursors.prev)):
-                if token is not None:
-                    out.append(
-                        {
-                            "rel": rel,
-                            "href": str(request.url.include_query_params(cursor=token)),
-                            "type": GEOJSON,
-                            "title": "Next page" if rel == "next" else "Previous page",
-                        }
-                    )
-            return out
-
+    html = wants_html(request)
+    found = catalogue.layer(layer)
+    q = feature_query(found, query_params(request))
+    if html:
         return CursorStreamingResponse(
-            fetch.page_chunks(engine_of(request), q, links),
-            media_type=GEOJSON,
-            headers={"Content-Crs": f"<{q.crs.uri}>"},
-            on_error=_problem_for,
+            fetch.rendered_chunks(engine_of(request), q, _items_html(request, found, q)),
+            media_type=html_pages.HTML,
+            on_error=problem_for,
         )
 
-    return _answer(build)
+    def links(cursors: fetch.Cursors) -> list[dict[str, Any]]:
+        out = _feature_links(request, found, "This page")
+        for rel, token in (("next", cursors.next), ("prev", cursors.prev)):
+            if token is not None:
+                out.append(
+                    {
+                        "rel": rel,
+                        "href": str(request.url.include_query_params(cursor=token)),
+                        "type": GEOJSON,
+                        "title": "Next page" if rel == "next" else "Previous page",
+                    }
+                )
+        return out
+
+    return CursorStreamingResponse(
+        fetch.page_chunks(engine_of(request), q, links),
+        media_type=GEOJSON,
+        headers={"Content-Crs": f"<{q.crs.uri}>"},
+        on_error=problem_for,
+    )
 
 
 def _items_html(request: Request, found: Layer, q: FeatureQuery) -> fetch.Render:
@@ -445,31 +395,19 @@ def item(
     crs: Annotated[str | None, Query(description="output CRS URI (default CRS84)")] = None,
     f: Format = None,
 ) -> Response:
-    def build() -> Response:
-        html = wants_html(request)
-        found = _layer(layer)
-        for name in request.query_params:
-            if name not in ("crs", "f"):
-                raise ParameterError(name, "unknown parameter")
-        out_crs = parse_crs("crs", crs)
-        if not feature_id.isdigit() or len(feature_id) > 18:
-            raise LookupError(f"no feature {feature_id!r} in {found.name}")
-        q = feature_query(found, {"crs": [crs]} if crs else {})
-        feature = fetch.one_feature(engine_of(request), q, int(feature_id))
-        if feature is None:
-            raise LookupError(f"no feature {feature_id} in {found.name}")
-        feature["links"] = [
-            {"rel": "self", "href": str(request.url), "type": GEOJSON},
-            _html_alternate(request),
-            {
-                "rel": "collection",
-                "href": _url(request, f"/collections/{found.name}"),
-                "type": "application/json",
-            },
-        ]
-        if html:
-            page = html_pages.item_page(feature, found.name, found.title, _url(request, "/"))
-            return HTMLResponse(page)
-        return JSONResponse(feature, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs.uri}>"})
-
-    return _answer(build)
+    html = wants_html(request)
+    found = catalogue.layer(layer)
+    for name in request.query_params:
+        if name not in ("crs", "f"):
+            raise ParameterError(name, "unknown parameter")
+    out_crs = parse_crs("crs", crs)
+    if not feature_id.isdigit() or len(feature_id) > 18:
+        raise FeatureNotFound(f"no feature {feature_id!r} in {found.name}")
+    q = feature_query(found, {"crs": [crs]} if crs else {})
+    feature = fetch.one_feature(engine_of(request), q, int(feature_id))
+    if feature is None:
+        raise FeatureNotFound(f"no feature {feature_id} in {found.name}")
+    feature["links"] = _feature_links(request, found)
+    if html:
+        return HTMLResponse(html_pages.item_page(feature, found.name, found.title, _url(request, "/")))
+    return JSONResponse(feature, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs.uri}>"})

@@ -8,19 +8,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from service.api.deps import engine_of
-from service.api.problems import problem
 from service.features import catalogue, fetch, tiles
-from service.features.errors import ParameterError
 
 router = APIRouter(tags=["Vector tiles"])
 
 
 @router.get("/tiles/{layer}.json", summary="TileJSON 3.0 of a layer's vector tiles")
 def tilejson(request: Request, layer: str) -> Response:
-    try:
-        found = catalogue.layer(layer)
-    except KeyError:
-        return problem(404, f"no layer {layer!r}")
+    found = catalogue.layer(layer)
     base = str(request.base_url).rstrip("/")
     doc: dict[str, Any] = {
         "tilejson": "3.0.0",
@@ -57,12 +52,5 @@ def _field_type(kind: str) -> str:
     responses={200: {"content": {tiles.MEDIA_TYPE: {}}}},
 )
 def tile(request: Request, layer: str, z: int, x: int, y: int) -> Response:
-    try:
-        found = catalogue.layer(layer)
-    except KeyError:
-        return problem(404, f"no layer {layer!r}")
-    try:
-        data = tiles.tile(engine_of(request), found, z, x, y)
-    except ParameterError as exc:
-        return problem(400, str(exc), parameter=exc.parameter)
+    data = tiles.tile(engine_of(request), catalogue.layer(layer), z, x, y)
     return Response(data, media_type=tiles.MEDIA_TYPE, headers={"Cache-Control": "public, max-age=60"})

@@ -10,9 +10,10 @@ from sqlalchemy import Connection, Engine, text
 
 from service.chain import flows
 from service.chain.parameters import ChainParameters
+from service.errors import NotFound
 
 
-class UnknownTown(LookupError):
+class UnknownTown(NotFound):
     """No town with that code."""
 
 

@@ -3,7 +3,6 @@ COPY (see copy_lines)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -11,6 +10,7 @@ from sqlalchemy import Select, func, select
 
 from service.export.copy_lines import copy_lines
 from service.export.layer_reader import LayerExport, Progress
+from service.features import collection_stream
 from service.features.fetch import planner_estimate
 from service.features.query import feature_blocks_statement, features_statement, matching_statement
 
@@ -53,16 +53,10 @@ def _blocks(export: LayerExport, progress: Progress | None) -> Iterator[bytes]:
 
 
 def feature_collection(export: LayerExport, progress: Progress | None = None) -> Generator[bytes, None, None]:
-    head = {"type": "FeatureCollection", "name": export.query.layer.name}
-    yield json.dumps(head, ensure_ascii=False)[:-1].encode() + b',"features":[\n'
-    # JSON text holds no raw line break, so every b"\n" ends a feature: each becomes ",\n", and a block
-    # waits for the next one to be sent, so that only the last block's final separator is cut
-    pending = b""
-    for block in _blocks(export, progress):
-        if pending:
-            yield pending
-        pending = block.replace(b"\n", b",\n")
-    yield pending[:-2] + b"\n]}\n" if pending else b"]}\n"
+    """The layer as one FeatureCollection, written by the service's one collection writer."""
+    return collection_stream.feature_collection_of_lines(
+        _blocks(export, progress), {"name": export.query.layer.name}, collection_stream.FILE
+    )
 
 
 def sequence(export: LayerExport, progress: Progress | None = None) -> Generator[bytes, None, None]:

@@ -3,25 +3,14 @@ ExtendedData, geometry from PostGIS's ST_AsKML (always WGS84 lon/lat)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Generator
 from xml.sax.saxutils import escape, quoteattr
 
 from sqlalchemy import func
 
-from service.export.layer_reader import LayerExport, Progress, counting, utc_text
+from service.export.layer_reader import LayerExport, Progress, counting, value_text
 
 CHUNK_BYTES = 1 << 16
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        return utc_text(value)
-    return str(value)
 
 
 def kml_chunks(export: LayerExport, progress: Progress | None = None) -> Generator[bytes, None, None]:
@@ -39,9 +28,9 @@ def kml_chunks(export: LayerExport, progress: Progress | None = None) -> Generat
     rows = export.rows([*export.attribute_columns(), func.ST_AsKML(layer.geom, 9)])
     for row in counting(rows, progress):
         values, geometry = row[:-1], row[-1]  # the id first, as a property of its own
-        title = escape(_text(values[label])) if label is not None else str(row[0])
+        title = escape(value_text(values[label])) if label is not None else str(row[0])
         data = "".join(
-            f"<SimpleData name={quoteattr(n)}>{escape(_text(v))}</SimpleData>"
+            f"<SimpleData name={quoteattr(n)}>{escape(value_text(v))}</SimpleData>"
             for n, v in zip(names, values, strict=True)
             if v is not None
         )

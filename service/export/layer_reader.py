@@ -62,6 +62,17 @@ def counting(rows: Iterator[Any], progress: Progress | None, every: int = 10_000
         progress(n)
 
 
+def value_text(value: Any) -> str:
+    """A property as the text formats (CSV, KML) write it: empty for NULL, true/false, UTC timestamps."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return utc_text(value)
+    return str(value)
+
+
 def utc_text(value: dt.datetime) -> str:
     """A timestamp as ISO 8601 in UTC with Z (what GDAL writes and Excel users expect)."""
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

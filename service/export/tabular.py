@@ -15,7 +15,8 @@ from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import func
 from sqlalchemy.sql.elements import ColumnElement
 
-from service.export.layer_reader import LayerExport, Progress, counting, utc_text
+from service.errors import TooLarge
+from service.export.layer_reader import LayerExport, Progress, counting, value_text, x_y
 from service.features.query import output_geometry
 
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header
@@ -27,22 +28,12 @@ def geometry_columns(export: LayerExport, mode: str) -> tuple[list[str], list[Co
     geom = output_geometry(export.query.layer, crs, crs_axis_order=False)
     if mode == "xy":
         names = ["lon", "lat"] if not crs.metres else ["x", "y"]
-        return names, [func.ST_X(geom), func.ST_Y(geom)]
+        return names, x_y(geom)
     return ["WKT"], [func.ST_AsText(geom, crs.digits)]  # the column name GDAL and QGIS look for
 
 
 def default_geometry_mode(export: LayerExport) -> str:
     return "xy" if export.query.layer.geometry_type == "Point" else "wkt"
-
-
-def _cell_text(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        return utc_text(value)
-    return value
 
 
 def csv_chunks(
@@ -55,7 +46,7 @@ def csv_chunks(
     text.write("\ufeff")
     writer.writerow(header)
     for n, row in enumerate(counting(export.rows([*export.attribute_columns(), *geometry]), progress), 1):
-        writer.writerow([_cell_text(v) for v in row])
+        writer.writerow([value_text(v) for v in row])
         if n % 2000 == 0:
             yield text.getvalue().encode()
             text.seek(0)
@@ -76,7 +67,7 @@ def _cell(sheet: Any, value: Any) -> Any:
 def write_xlsx(export: LayerExport, mode: str, path: Path, progress: Progress | None = None) -> int:
     """Write the sheet in openpyxl's write-only mode (rows go to disk as they come)."""
     if export.count() > XLSX_MAX_ROWS:
-        raise ValueError(f"more than {XLSX_MAX_ROWS:,} features: too many for one Excel sheet; use CSV")
+        raise TooLarge(f"more than {XLSX_MAX_ROWS:,} features: too many for one Excel sheet; use CSV")
     geometry_names, geometry = geometry_columns(export, mode)
     book = Workbook(write_only=True)
     sheet = book.create_sheet(export.query.layer.name[:31])

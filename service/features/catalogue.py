@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from service.features.errors import UnknownLayer
 from service.models import LAYERS, SOURCE_COLUMNS, STATUSES, STREAMS, TARGET_COLUMNS, Town
 from service.models.areas import TOWN_KINDS
 from service.models.facilities import (
@@ -167,9 +168,9 @@ def _field_map(name: str) -> dict[str, Field]:
 
 @cache
 def layer(name: str) -> Layer:
-    """The layer of that public name; KeyError when there is none."""
+    """The layer of that public name; UnknownLayer when there is none."""
     if name not in LAYERS:
-        raise KeyError(name)
+        raise UnknownLayer(f"no layer {name!r}")
     return _build(name)
 
 

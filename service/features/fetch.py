@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, CursorResult, Engine, Select, select, text
 
-from service.features import cursor, streamed_connections
+from service.features import collection_stream, cursor, streamed_connections
 from service.features.query import (
     FeatureQuery,
     capped_count_statement,
@@ -34,7 +34,6 @@ COUNT_CAP = 10_000
 # (see query.page_statement); broader ones walk the id index and stop after one page.
 SORT_AFTER_FILTER = 50_000
 ROWS_PER_FETCH = 1000
-CHUNK_BYTES = 1 << 16
 
 
 class Cursors(NamedTuple):
@@ -140,35 +139,33 @@ def planner_estimate(conn: Connection, stmt: Select[Any]) -> float:
 
 def feature_collection(page: Page, links: Links) -> Generator[bytes, None, None]:
     """The page as a GeoJSON FeatureCollection, in chunks; links(cursors) gives its links."""
-    head: dict[str, Any] = {"type": "FeatureCollection"}
+    head: dict[str, Any] = {}
     if page.number_matched is not None:
         head["numberMatched"] = page.number_matched
-    buffer = [json.dumps(head)[:-1], ',"features":[\n']
-    size, returned, cursors = 0, 0, Cursors(None, None)
+    cursors = Cursors(None, None)
     features = page.features()
-    try:
+
+    def texts() -> Iterator[str]:
+        nonlocal cursors
         for feature, after in features:
             if not feature:
                 cursors = after or cursors
                 break
-            if returned:
-                buffer.append(",\n")
-            buffer.append(feature)
-            returned += 1
-            size += len(feature)
-            if size >= CHUNK_BYTES:
-                yield "".join(buffer).encode()
-                buffer, size = [], 0
+            yield feature
+        features.close()  # the page's connection goes back before the last chunk is written
+
+    def tail(returned: int) -> dict[str, Any]:
+        return {
+            "numberReturned": returned,
+            "timeStamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "links": links(cursors),
+        }
+
+    try:
+        yield from collection_stream.feature_collection(texts(), head, tail, layout=collection_stream.PAGE)
     finally:
         features.close()
         page.close()
-    tail = {
-        "numberReturned": returned,
-        "timeStamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "links": links(cursors),
-    }
-    buffer.append("\n]," + json.dumps(tail, ensure_ascii=False)[1:])
-    yield "".join(buffer).encode()
 
 
 def one_feature(engine: Engine, q: FeatureQuery, feature_id: int) -> dict[str, Any] | None:

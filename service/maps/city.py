@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Engine, text
 
 from service.chain.computation import computed, find_town
 from service.config import MapSettings
+from service.errors import BadParameter
 from service.maps import layers, map_rows
 from service.maps.i18n import Lang
 from service.maps.page import MapPage
@@ -56,25 +57,26 @@ def _chain_layers(page: MapPage, conn: Connection, indicator: str, town_id: int 
 
 
 def city_page(engine: Engine, req: MapRequest) -> MapPage:
-    if req.indicator not in INDICATORS:
-        raise ValueError(f"indicator: {req.indicator!r} is not one of {list(INDICATORS)}")
-    with computed(engine) as conn:
-        name = _city_name(conn, req.lang)
-        page = MapPage("", req.lang, req.map_settings(), req.base_url)
-        page.title = page.words["title_city"].format(name=name)
-        _chain_layers(page, conn, req.indicator, None)
-    return page
+    return _chain_page(engine, req, None)
 
 
 def town_page(engine: Engine, code: str, req: MapRequest) -> MapPage:
-    """LookupError (UnknownTown) when no town has that code."""
+    """NotFound (UnknownTown) when no town has that code."""
+    return _chain_page(engine, req, code)
+
+
+def _chain_page(engine: Engine, req: MapRequest, town_code: str | None) -> MapPage:
+    """The chain's layers over the city, or over one town when a code is given."""
     if req.indicator not in INDICATORS:
-        raise ValueError(f"indicator: {req.indicator!r} is not one of {list(INDICATORS)}")
+        raise BadParameter("indicator", f"{req.indicator!r} is not one of {list(INDICATORS)}")
     with computed(engine) as conn:
-        town = find_town(conn, code)
-        assert town is not None
-        name = town["name_en"] if req.lang == "en" and town["name_en"] else town["name"]
+        town = find_town(conn, town_code)
+        if town is None:
+            title, name = "title_city", _city_name(conn, req.lang)
+        else:
+            local = town["name_en"] if req.lang == "en" and town["name_en"] else town["name"]
+            title, name = "title_town", local
         page = MapPage("", req.lang, req.map_settings(), req.base_url)
-        page.title = page.words["title_town"].format(name=name)
-        _chain_layers(page, conn, req.indicator, town["id"])
+        page.title = page.words[title].format(name=name)
+        _chain_layers(page, conn, req.indicator, None if town is None else town["id"])
     return page

@@ -7,6 +7,7 @@ import html
 from sqlalchemy import Engine
 
 from service.chain.computation import computed
+from service.errors import NotFound
 from service.maps import layers, map_rows, style
 from service.maps.city import MapRequest
 from service.maps.map_rows import LayerRows
@@ -15,7 +16,7 @@ from service.maps.page import MapPage
 MAP_LAYERS = map_rows.POINT_LAYERS
 
 
-class UnknownFeature(LookupError):
+class UnknownFeature(NotFound):
     """No feature with that id in that layer."""
 
 
@@ -46,9 +47,10 @@ def _link_table(w: dict[str, str], links: LayerRows, side: str, limit: int = 12)
 
 
 def facility_page(engine: Engine, layer: str, feature_id: int, req: MapRequest) -> MapPage:
-    """ValueError for a layer without maps, UnknownFeature when the id is not in the layer."""
+    """NotFound for a layer without maps (a missing resource, not a bad value), UnknownFeature when the
+    id is not in the layer."""
     if layer not in MAP_LAYERS:
-        raise ValueError(f"layer: {layer!r} has no facility map; one of {list(MAP_LAYERS)}")
+        raise NotFound(f"layer: {layer!r} has no facility map; one of {list(MAP_LAYERS)}")
     with computed(engine) as conn:
         feature = map_rows.point_feature(conn, layer, feature_id)
         if feature is None:

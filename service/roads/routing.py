@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from service.errors import DependencyMissing
+
 DEFAULT_SNAP_M = 1000.0
 MAX_SNAP_M = 10_000.0
 EDGES_SQL = "SELECT id, source, target, cost, cost AS reverse_cost FROM road_segments"
 
 
-class RoadNetworkMissing(LookupError):
+class RoadNetworkMissing(DependencyMissing):
     """distance_mode=road was asked for and no road network is loaded."""
 
 
