@@ -15,8 +15,8 @@ run_anchors.sh; or --server-url, a role with CREATEDB), the national-scale synth
            of the service and of tipg 1.6.1 (both uvicorn, 2 workers, same database);
   tiles    10 × curl of the z10 tile 851/402 and of z0, service and tipg.
 
-1 warm-up + --runs counted runs per figure, median (min–max). Needs psql, ogr2ogr, curl, wrk (installed
-with apt-get when missing and root) and tipg in --tipg-venv (created from
+1 warm-up + --runs counted runs per figure, median (min–max). Needs psql, ogr2ogr, curl, wrk for the items
+(installed with apt-get when missing and root) and tipg in --tipg-venv (created from
 /work/shared/bench-anchors/requirements-tipg.txt when missing). Prints a Markdown table with the ratios;
 JSON to --out. Everything started is stopped at the end, also on Ctrl-C.
 """
@@ -53,19 +53,20 @@ def timed(cmd: list[str], runs: int) -> dict[str, float]:
     return harness.timed(run, runs).spread
 
 
-def ensure_tools(tipg_venv: Path | None) -> None:
-    """The command-line tools, and tipg in its venv when it is compared (None: not needed)."""
-    missing = [t for t in ("psql", "ogr2ogr", "curl", "wrk") if shutil.which(t) is None]
+def ensure_tools(parts: set[str], tipg_venv: Path) -> None:
+    """The command-line tools the parts use, and tipg in its venv when it is compared."""
+    tools = ("psql", "ogr2ogr", "curl", "wrk") if "items" in parts else ("psql", "ogr2ogr", "curl")
+    missing = [t for t in tools if shutil.which(t) is None]
     if missing and os.geteuid() == 0:
         harness.say(f"apt-get install {' '.join(missing)}")
         packages = [
             "gdal-bin" if t == "ogr2ogr" else "postgresql-client" if t == "psql" else t for t in missing
         ]
         subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, stdout=subprocess.DEVNULL)
-    still = [t for t in ("psql", "ogr2ogr", "curl", "wrk") if shutil.which(t) is None]
+    still = [t for t in tools if shutil.which(t) is None]
     if still:
         raise SystemExit(f"missing tools: {', '.join(still)}")
-    if tipg_venv is not None:
+    if parts & {"items", "tiles"}:
         harness.anchor_venv(tipg_venv, harness.ANCHORS / "requirements-tipg.txt", "uvicorn")
 
 
@@ -247,7 +248,7 @@ def machine() -> dict[str, str]:
     return {
         "machine": f"{h['nproc']} cores, {h['cpu_model']}, kernel {h['kernel']}, Python {h['python']}",
         "gdal": harness.tool_version("ogr2ogr", "--version"),
-        "wrk": harness.tool_version("wrk", "--version"),
+        "wrk": harness.tool_version("wrk", "--version"),  # "" when the items were not measured
     }
 
 
@@ -315,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.parts.split(",")) - {"export", "items", "tiles"}
     if unknown:
         parser.error(f"unknown parts: {sorted(unknown)}")
-    ensure_tools(Path(args.tipg_venv) if set(args.parts.split(",")) & {"items", "tiles"} else None)
+    ensure_tools(set(args.parts.split(",")), Path(args.tipg_venv))
     harness.stop_on_sigterm()
     out = Path(args.out)
     with harness.workdir("sanichain-bench-lo-") as work:

@@ -40,7 +40,10 @@ from service.synthetic import national_scale as scale
 
 CHROMIUM = "/usr/bin/chromium"
 READY = "window.Sanichain && Sanichain.ready === true"
-TARGETS = {"demo": {"mb": 1.5, "drawn_s": 2.0}, "province": {"mb": 5.0, "drawn_s": None}}
+TARGETS: dict[str, dict[str, float | None]] = {
+    "demo": {"mb": 1.5, "drawn_s": 2.0},
+    "province": {"mb": 5.0, "drawn_s": None},
+}
 DATABASES = {"demo": "maps_demo", "province": "maps_province"}
 
 ZOOM_JS = """

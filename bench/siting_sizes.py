@@ -31,7 +31,7 @@ from service.planning import siting
 
 DATABASE = "sanichain_siting_bench"
 UNLIMITED = siting.SitingSettings(max_variables_covering=10**8, max_variables_median=10**8, max_pairs=10**9)
-DEFAULT_SPACINGS = {
+DEFAULT_SPACINGS: dict[str, list[float]] = {
     "maximal_covering": [4000, 2000, 1000, 700, 500, 350, 250],
     "p_median": [6000, 5000, 4000, 3000, 2500, 2000, 1500],
 }
