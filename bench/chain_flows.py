@@ -25,34 +25,24 @@ removed at the end (Ctrl-C too).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import math
-import os
-import platform
 import re
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import harness
 import psycopg2
-from psycopg2 import sql
 from sqlalchemy import Engine, event, text
-from sqlalchemy.engine import make_url
 
-from service import migrate
 from service.chain import flows, indicators, integrity
 from service.chain.parameters import (
     ALLOWED_SKIPS,
@@ -63,97 +53,14 @@ from service.chain.parameters import (
 )
 from service.config import REPO_ROOT, sqlalchemy_url
 from service.db import make_engine
-from service.demo import loader, scale
-from service.localdb import LocalCluster
+from service.demo import loader
+from service.synthetic import national_scale as scale
 
 DEMO_DB = "sanichain_chain_demo"
 NATIONAL_DB = "sanichain_chain_national"
-CLUSTER_SETTINGS = ("shared_buffers = 1GB", "work_mem = 64MB")  # as run_anchors.sh
-BUSY_PORTS = frozenset({5432, 55432, 55440})
-GEO_VENV = Path("/tmp/bench-geo-venv")
-GEO_REQUIREMENTS = Path("/work/shared/bench-anchors/requirements-geo.txt")
 PANDAS_SCRIPT = Path(__file__).resolve().parent / "chain_flows_pandas.py"
 OTHER_BENCHMARKS = "bench/scale_dataset.py|bench/features"
 REL_TOL = 1e-6
-
-
-class BenchError(RuntimeError):
-    """A step of the benchmark failed; the message says which and why."""
-
-
-def say(msg: str) -> None:
-    print(f"[{dt.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
-
-
-def spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
-def fmt_s(s: dict[str, float]) -> str:
-    def one(v: float) -> str:
-        return f"{v * 1000:.0f} ms" if v < 1 else f"{v:.2f} s"
-
-    return f"{one(s['median'])} ({one(s['min'])}–{one(s['max'])})"
-
-
-# --- server and cluster -------------------------------------------------------------------------
-
-
-class Server:
-    """A PostgreSQL server reached through any database URL on it; makes URLs for other databases."""
-
-    def __init__(self, url: str) -> None:
-        self.base = make_url(sqlalchemy_url(url))
-
-    def url(self, database: str) -> str:
-        return self.base.set(database=database).render_as_string(hide_password=False)
-
-    @contextlib.contextmanager
-    def cursor(self, database: str) -> Iterator[Any]:
-        conn = psycopg2.connect(scale.libpq_url(self.url(database)))
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                yield cur
-        finally:
-            conn.close()
-
-    def admin_database(self) -> str:
-        return self.base.database or "postgres"
-
-    def recreate(self, database: str) -> None:
-        self.drop(database)
-        with self.cursor(self.admin_database()) as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-        migrate.upgrade(self.url(database))
-
-    def drop(self, database: str) -> None:
-        with self.cursor(self.admin_database()) as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
-
-    def one(self, database: str, query: str) -> Any:
-        with self.cursor(database) as cur:
-            cur.execute(query)
-            row = cur.fetchone()
-            return None if row is None else row[0]
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port not in BUSY_PORTS:
-            return port
-
-
-def start_cluster(parent: Path) -> LocalCluster:
-    cluster = LocalCluster(parent / "pg", free_port())
-    cluster.init()
-    with (cluster.data_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
-        conf.write("\n# bench/chain_flows.py\n" + "\n".join(CLUSTER_SETTINGS) + "\n")
-    cluster.start()
-    return cluster
 
 
 def other_benchmarks() -> list[str]:
@@ -167,11 +74,11 @@ def wait_idle(enabled: bool, limit_s: float = 1800) -> list[str]:
     busy = other_benchmarks()
     deadline = time.monotonic() + limit_s
     while enabled and busy and time.monotonic() < deadline:
-        say(f"waiting for another benchmark to finish: {busy[0][:100]}")
+        harness.say(f"waiting for another benchmark to finish: {busy[0][:100]}")
         time.sleep(20)
         busy = other_benchmarks()
     if busy:
-        say(f"WARNING: measuring while another benchmark runs: {busy[0][:100]}")
+        harness.say(f"WARNING: measuring while another benchmark runs: {busy[0][:100]}")
     return busy
 
 
@@ -255,22 +162,19 @@ class InProcess:
     last_statements: list[Statement]
 
     def phase(self, name: str) -> dict[str, float]:
-        return spread([r[name] for r in self.runs])
+        return harness.spread([r[name] for r in self.runs])
 
     def sql_spread(self) -> dict[str, dict[str, float]]:
         labels = sorted({k for run in self.sql for k in run})
-        return {k: spread([run.get(k, 0.0) for run in self.sql]) for k in labels}
+        return {k: harness.spread([run.get(k, 0.0) for run in self.sql]) for k in labels}
 
 
 def run_chain(
     engine: Engine, clock: StatementClock, params: ChainParameters, runs: int, with_indicators: bool, key: str
 ) -> InProcess:
     """1 warm-up + `runs`: flows.compute + integrity.check (+ indicators.compute), one transaction."""
-    done: list[dict[str, float]] = []
-    sql_times: list[dict[str, float]] = []
-    findings: list[integrity.Finding] = []
-    statements: list[Statement] = []
-    for i in range(runs + 1):
+
+    def one(label: str) -> tuple[dict[str, float], list[integrity.Finding], list[Statement]]:
         clock.take()
         clock.on = True
         with engine.connect() as conn, conn.begin():
@@ -292,16 +196,17 @@ def run_chain(
             "indicators_s": t3 - t2,
             "total_s": t3 - t0,
         }
-        say(
-            f"{key}: {'warm-up' if i == 0 else f'run {i}/{runs}'}: flows {phases['flows_s']:.3f} s, "
+        harness.say(
+            f"{key}: {label}: flows {phases['flows_s']:.3f} s, "
             f"integrity {phases['integrity_s']:.3f} s, indicators {phases['indicators_s']:.3f} s, "
             f"{len(findings)} findings"
         )
-        if i:
-            done.append(phases)
-            sql_times.append(by_label(statements))
+        return phases, findings, statements
+
+    _, counted = harness.repeat(one, runs)
+    _, findings, statements = counted[-1]
     summary = integrity.report(findings)["summary"]["by_rule"]
-    return InProcess(done, sql_times, summary, statements)
+    return InProcess([c[0] for c in counted], [by_label(c[2]) for c in counted], summary, statements)
 
 
 def our_totals(engine: Engine, params: ChainParameters) -> dict[str, Any]:
@@ -357,79 +262,22 @@ def explain(engine: Engine, params: ChainParameters, statements: list[Statement]
 # --- HTTP through a real server -----------------------------------------------------------------
 
 
-def sanichain_cmd() -> str:
-    beside = Path(sys.executable).parent / "sanichain"
-    found = str(beside) if beside.exists() else shutil.which("sanichain")
-    if not found:
-        raise BenchError("the `sanichain` command is not installed (pip install -e .)")
-    return found
-
-
-@contextlib.contextmanager
-def served(url: str, log: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url}
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            [sanichain_cmd(), "serve", "--port", str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=REPO_ROOT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(OSError), urllib.request.urlopen(base + "/health", timeout=5) as r:
-                if r.status == 200:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise BenchError(f"sanichain serve did not come up: {log.read_text(errors='replace')[-500:]}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def time_requests(base: str, path: str, n: int) -> dict[str, Any]:
     """1 warm-up + n sequential GETs; wall time per request including reading the body."""
-    times: list[float] = []
-    size = 0
-    for i in range(n + 1):
-        req = urllib.request.Request(base + path, headers={"Accept": "application/json"})
-        t0 = time.perf_counter()
+    req = urllib.request.Request(base + path, headers={"Accept": "application/json"})
+
+    def get() -> int:
         with urllib.request.urlopen(req, timeout=600) as r:
             body = r.read()
-            status = r.status
-        elapsed = time.perf_counter() - t0
-        if status != 200:
-            raise BenchError(f"GET {path}: HTTP {status}")
-        size = len(body)
-        if i:
-            times.append(elapsed)
-    return {"path": path, "requests": n, "seconds": spread(times), "bytes": size}
+            if r.status != 200:
+                raise harness.BenchError(f"GET {path}: HTTP {r.status}")
+        return len(body)
+
+    got = harness.timed(get, n)
+    return {"path": path, "requests": n, "seconds": got.spread, "bytes": got.result}
 
 
 # --- the pandas reference -----------------------------------------------------------------------
-
-
-def geo_python() -> Path:
-    python = GEO_VENV / "bin" / "python"
-    if not python.exists():
-        say(f"creating {GEO_VENV} (pip install -r {GEO_REQUIREMENTS})")
-        subprocess.run([sys.executable, "-m", "venv", str(GEO_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(GEO_REQUIREMENTS)], check=True)
-    return python
 
 
 def reference_params(params: ChainParameters) -> dict[str, Any]:
@@ -452,35 +300,36 @@ def reference_params(params: ChainParameters) -> dict[str, Any]:
 def run_pandas(url: str, params: ChainParameters, runs: int, key: str) -> dict[str, Any]:
     """1 warm-up + `runs` child processes; phase times from its JSON line, wall time from here."""
     cmd = [
-        str(geo_python()),
+        str(harness.geo_python()),
         str(PANDAS_SCRIPT),
         "--url",
         sqlalchemy_url(url),
         "--params",
         json.dumps(reference_params(params)),
     ]
-    outs: list[dict[str, Any]] = []
-    walls: list[float] = []
-    for i in range(runs + 1):
+
+    def one(label: str) -> tuple[float, dict[str, Any]]:
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
-            raise BenchError(f"{key}: pandas reference failed: {proc.stderr.strip()[-800:]}")
+            raise harness.BenchError(f"{key}: pandas reference failed: {proc.stderr.strip()[-800:]}")
         out = json.loads(proc.stdout.strip().splitlines()[-1])
         t = out["times"]
-        say(
-            f"{key}: {'warm-up' if i == 0 else f'run {i}/{runs}'}: process {wall:.2f} s, load "
+        harness.say(
+            f"{key}: {label}: process {wall:.2f} s, load "
             f"{t['load_s']:.2f} s, flows {t['flows_s']:.2f} s, integrity {t['integrity_s']:.2f} s"
         )
-        if i:
-            outs.append(out)
-            walls.append(wall)
+        return wall, out
+
+    _, counted = harness.repeat(one, runs)
+    walls = [wall for wall, _ in counted]
+    outs = [out for _, out in counted]
     names = outs[0]["times"].keys()
     return {
         "cmd": [*cmd[:5], "<params JSON>"],
-        "process_s": spread(walls),
-        "times": {n: spread([o["times"][n] for o in outs]) for n in names},
+        "process_s": harness.spread(walls),
+        "times": {n: harness.spread([o["times"][n] for o in outs]) for n in names},
         "last": outs[-1],
     }
 
@@ -596,7 +445,7 @@ CHAIN_SETUP: tuple[tuple[str, str], ...] = (
 )
 
 
-def build_chain(server: Server) -> list[dict[str, Any]]:
+def build_chain(server: harness.Server) -> list[dict[str, Any]]:
     steps = []
     with server.cursor(NATIONAL_DB) as cur:
         for label, statement in CHAIN_SETUP:
@@ -604,12 +453,14 @@ def build_chain(server: Server) -> list[dict[str, Any]]:
             cur.execute(statement)
             elapsed = time.perf_counter() - t0
             rows = cur.rowcount if statement.lstrip().startswith("INSERT") else None
-            say(f"setup: {label}: " + (f"{rows:,} rows, " if rows is not None else "") + f"{elapsed:.1f} s")
+            harness.say(
+                f"setup: {label}: " + (f"{rows:,} rows, " if rows is not None else "") + f"{elapsed:.1f} s"
+            )
             steps.append({"step": label, "rows": rows, "seconds": elapsed})
         cur.execute("SELECT count(*) FROM chain_links WHERE geom IS NULL")
         missing = cur.fetchone()[0]
     if missing:
-        raise BenchError(f"setup: {missing} chain links without a line")
+        raise harness.BenchError(f"setup: {missing} chain links without a line")
     return steps
 
 
@@ -617,9 +468,9 @@ def build_chain(server: Server) -> list[dict[str, Any]]:
 
 
 def demo_section(
-    server: Server, args: argparse.Namespace, params: ChainParameters, work: Path
+    server: harness.Server, args: argparse.Namespace, params: ChainParameters, work: Path
 ) -> dict[str, Any]:
-    say("demo: database, migrate, load gis_data/zhucheng")
+    harness.say("demo: database, migrate, load gis_data/zhucheng")
     server.recreate(DEMO_DB)
     url = server.url(DEMO_DB)
     engine = make_engine(url)
@@ -631,10 +482,10 @@ def demo_section(
     finally:
         engine.dispose()
     http: list[dict[str, Any]] = []
-    with served(url, work / "serve-demo.log") as base:
+    with harness.served(url, work / "serve-demo.log") as service:
         for path in ("/indicators", "/chain/integrity"):
-            say(f"demo: GET {path} × {args.http_requests}")
-            http.append(time_requests(base, path, args.http_requests))
+            harness.say(f"demo: GET {path} × {args.http_requests}")
+            http.append(time_requests(service.base, path, args.http_requests))
     pandas = run_pandas(url, params, args.demo_runs, "demo pandas")
     checks, ok = compare(totals, pandas["last"]["totals"])
     return {
@@ -653,25 +504,31 @@ def demo_section(
 
 
 def national_section(
-    server: Server, args: argparse.Namespace, params: ChainParameters, work: Path, partial: dict[str, Any]
+    server: harness.Server,
+    args: argparse.Namespace,
+    params: ChainParameters,
+    work: Path,
+    partial: dict[str, Any],
 ) -> dict[str, Any]:
     """Fills `partial` as it goes, so an interrupted run still leaves its figures in the JSON."""
     data = work / "national"
-    say(f"national: generate {args.villages:,} villages, {args.farms:,} farms, {args.stations:,} stations")
+    harness.say(
+        f"national: generate {args.villages:,} villages, {args.farms:,} farms, {args.stations:,} stations"
+    )
     t0 = time.perf_counter()
     counts = scale.generate(data, args.villages, args.farms, args.stations, args.seed)
     t_gen = time.perf_counter() - t0
     server.recreate(NATIONAL_DB)
-    say("national: load (COPY)")
+    harness.say("national: load (COPY)")
     t0 = time.perf_counter()
     scale.load(server.url(NATIONAL_DB), data)
     t_load = time.perf_counter() - t0
     shutil.rmtree(data, ignore_errors=True)
-    say(f"national: generated in {t_gen:.1f} s, loaded in {t_load:.1f} s; building the chain")
+    harness.say(f"national: generated in {t_gen:.1f} s, loaded in {t_load:.1f} s; building the chain")
     t0 = time.perf_counter()
     steps = build_chain(server)
     t_chain = time.perf_counter() - t0
-    say(f"national: chain built in {t_chain:.1f} s")
+    harness.say(f"national: chain built in {t_chain:.1f} s")
     links = server.one(NATIONAL_DB, "SELECT count(*) FROM chain_links")
     counts["collection_points"] = server.one(NATIONAL_DB, "SELECT count(*) FROM collection_points")
     counts["chain_links"] = links
@@ -697,10 +554,12 @@ def national_section(
         )
         integrity_sql = {k: v for k, v in sql_spread.items() if k.startswith("integrity:")}
         costly = sorted(integrity_sql, key=lambda k: -integrity_sql[k]["median"])[: args.explain]
+        # The costliest temporary table of flows (ANALYZE, DROP and CREATE INDEX cannot be EXPLAINed;
+        # on small sets they can cost more than any table).
         flow_costly = sorted(
-            (k for k in sql_spread if k.startswith("flows:")), key=lambda k: -sql_spread[k]["median"]
+            (k for k in sql_spread if k.startswith("flows: chain_")), key=lambda k: -sql_spread[k]["median"]
         )[:1]
-        say(f"national: EXPLAIN ANALYZE of {', '.join(costly + flow_costly)}")
+        harness.say(f"national: EXPLAIN ANALYZE of {', '.join(costly + flow_costly)}")
         picked = [s for s in ours.last_statements if s.label in costly + flow_costly]
         plans = explain(engine, params, picked)
         partial["plans"] = plans
@@ -757,12 +616,12 @@ def table(results: dict[str, Any]) -> list[str]:
             rows.append(("flows + integrity + indicators", ph["total_s"], None))
         for label, ours, theirs in rows:
             lines.append(
-                f"| {key} | {label} | {fmt_s(ours)} | {fmt_s(theirs) if theirs else '–'} | "
+                f"| {key} | {label} | {harness.fmt_s(ours)} | {harness.fmt_s(theirs) if theirs else '–'} | "
                 f"{ratio(ours, theirs) if theirs else '–'} |"
             )
         for h in r.get("http", []):
             lines.append(
-                f"| {key} | HTTP GET {h['path']} ({h['bytes']:,} B) | {fmt_s(h['seconds'])} | – | – |"
+                f"| {key} | HTTP GET {h['path']} ({h['bytes']:,} B) | {harness.fmt_s(h['seconds'])} | – | – |"
             )
     return lines
 
@@ -800,48 +659,25 @@ def sql_table(results: dict[str, Any]) -> list[str]:
         return []
     lines = ["| national: SQL time per statement | median (min–max) |", "|---|---|"]
     items = sorted(r["in_process"]["sql_by_statement"].items(), key=lambda kv: -kv[1]["median"])
-    lines += [f"| {label} | {fmt_s(s)} |" for label, s in items]
+    lines += [f"| {label} | {harness.fmt_s(s)} |" for label, s in items]
     return lines
 
 
 # --- main ---------------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def machine_meta(server: Server, own_cluster: bool) -> dict[str, Any]:
-    db = DEMO_DB
+def machine_meta(server: harness.Server) -> dict[str, Any]:
     return {
-        "nproc": os.cpu_count(),
-        "cpu_model": cpu_model(),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "postgresql": server.one(db, "SELECT version()"),
-        "postgis": server.one(db, "SELECT postgis_lib_version()"),
-        "server": "own throwaway cluster" if own_cluster else "--server-url",
-        "settings": {n: server.one(db, f"SHOW {n}") for n in ("shared_buffers", "work_mem", "jit", "fsync")},
-        "pandas_venv": str(GEO_VENV),
-        "pandas_requirements": str(GEO_REQUIREMENTS),
+        **harness.host(),
+        **harness.postgres_versions(server, DEMO_DB, ("shared_buffers", "work_mem", "jit", "fsync")),
+        "pandas_venv": str(harness.GEO_VENV),
+        "pandas_requirements": str(harness.GEO_REQUIREMENTS),
     }
-
-
-def default_out() -> Path:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path("/tmp/sanichain-bench") / f"chain_flows-{stamp}.json"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--villages", type=int, default=500_000)
-    ap.add_argument("--farms", type=int, default=1_000_000)
-    ap.add_argument("--stations", type=int, default=5_000)
-    ap.add_argument("--seed", type=int, default=scale.DEFAULT_SEED)
+    harness.dataset_options(ap)
     ap.add_argument("--runs", type=int, default=3, help="counted national runs, after 1 warm-up")
     ap.add_argument("--demo-runs", type=int, default=10, help="counted demo runs, after 1 warm-up")
     ap.add_argument("--http-requests", type=int, default=10, help="sequential requests per endpoint")
@@ -852,11 +688,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help=f"before each timed national section wait (≤30 min) until no '{OTHER_BENCHMARKS}' runs",
     )
-    ap.add_argument(
-        "--server-url",
-        help=f"use this server instead of an own cluster (role needs CREATEDB; databases {DEMO_DB} and "
-        f"{NATIONAL_DB} are created and dropped there)",
-    )
+    harness.server_option(ap, DEMO_DB, NATIONAL_DB)
     ap.add_argument("--out", type=Path, default=None, help="JSON results (default /tmp/sanichain-bench/…)")
     args = ap.parse_args(argv)
     if (
@@ -869,46 +701,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def save_partial(out: Path, results: dict[str, Any]) -> None:
     """What was measured before an error or Ctrl-C, marked incomplete."""
-    out.parent.mkdir(parents=True, exist_ok=True)
     results["complete"] = False
-    out.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
+    harness.write_json(out, results)
     print(f"partial JSON: {out}", file=sys.stderr)
-
-
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    out: Path = args.out or default_out()
-    signal.signal(signal.SIGTERM, _interrupt)
+    out: Path = args.out or harness.default_out("chain_flows")
+    harness.stop_on_sigterm()
     params = ChainParameters()
-    work = Path(tempfile.mkdtemp(prefix="sanichain-chain-bench-"))
-    work.chmod(0o755)  # the cluster's postgres user must traverse it
-    cluster: LocalCluster | None = None
-    server: Server | None = None
     results: dict[str, Any] = {
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "parameters": reference_params(params),
     }
     try:
-        if args.server_url:
-            server = Server(args.server_url)
-        else:
-            say("starting a throwaway cluster")
-            cluster = start_cluster(work)
-            server = Server(cluster.url("postgres"))
-        geo_python()
-        results["demo"] = demo_section(server, args, params, work)
-        results["machine"] = machine_meta(server, cluster is not None)
-        if not args.skip_national:
-            partial: dict[str, Any] = {}
-            results["national_partial"] = partial
-            results["national"] = national_section(server, args, params, work, partial)
-            del results["national_partial"]
-    except (BenchError, scale.ScaleDataError, loader.DemoDataError, psycopg2.Error) as exc:
+        with (
+            harness.workdir("sanichain-chain-bench-") as work,
+            harness.postgres(work, args.server_url, drop=[DEMO_DB, NATIONAL_DB]) as server,
+        ):
+            harness.geo_python()
+            results["demo"] = demo_section(server, args, params, work)
+            results["machine"] = machine_meta(server)
+            if not args.skip_national:
+                partial: dict[str, Any] = {}
+                results["national_partial"] = partial
+                results["national"] = national_section(server, args, params, work, partial)
+                del results["national_partial"]
+    except (harness.BenchError, scale.ScaleDataError, loader.DemoDataError, psycopg2.Error) as exc:
         print(f"chain_flows: error: {exc}", file=sys.stderr)
         save_partial(out, results)
         return 1
@@ -916,18 +737,8 @@ def main(argv: list[str] | None = None) -> int:
         print("chain_flows: interrupted", file=sys.stderr)
         save_partial(out, results)
         return 130
-    finally:
-        say("cleaning up")
-        if server is not None and cluster is None:
-            for db in (DEMO_DB, NATIONAL_DB):
-                with contextlib.suppress(psycopg2.Error):
-                    server.drop(db)
-        if cluster is not None:
-            cluster.destroy()
-        shutil.rmtree(work, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
     results["table"] = table(results)
-    out.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
+    harness.write_json(out, results)
     for lines in (results["table"], totals_table(results), findings_table(results), sql_table(results)):
         print("\n".join(lines) + "\n")
     ok = all(results[k]["totals_equal"] for k in ("demo", "national") if k in results)

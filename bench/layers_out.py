@@ -5,8 +5,8 @@
         --wrk-seconds 5                                                # a quick smoke run
 
 Start to end: a throwaway PostgreSQL cluster (shared_buffers=1GB, work_mem=64MB as the anchors'
-run_anchors.sh), the national-scale synthetic set loaded with `sanichain demo load`, then on the same
-table `livestock_farms`:
+run_anchors.sh; or --server-url, a role with CREATEDB), the national-scale synthetic set loaded with
+`sanichain demo load`, then on the same table `livestock_farms`:
 
   export   the PostGIS floor `psql \\copy (SELECT ST_AsGeoJSON(t.*)::text ...) TO /dev/null`, `ogr2ogr -f
            GeoJSON`, and the service's `GET /export/livestock_farms.geojson` (curl to /dev/null; peak RSS
@@ -15,8 +15,8 @@ table `livestock_farms`:
            of the service and of tipg 1.6.1 (both uvicorn, 2 workers, same database);
   tiles    10 × curl of the z10 tile 851/402 and of z0, service and tipg.
 
-1 warm-up + --runs counted runs per figure, median (min–max). Needs psql, ogr2ogr, curl, wrk (installed
-with apt-get when missing and root) and tipg in --tipg-venv (created from
+1 warm-up + --runs counted runs per figure, median (min–max). Needs psql, ogr2ogr, curl, wrk for the items
+(installed with apt-get when missing and root) and tipg in --tipg-venv (created from
 /work/shared/bench-anchors/requirements-tipg.txt when missing). Prints a Markdown table with the ratios;
 JSON to --out. Everything started is stopped at the end, also on Ctrl-C.
 """
@@ -26,108 +26,48 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import os
-import platform
 import re
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+import harness
 
-from service import migrate  # noqa: E402
-from service.localdb import LocalCluster  # noqa: E402
-from service.synthetic import national_scale as scale  # noqa: E402
+from service.synthetic import national_scale as scale
 
 BBOX = "119.0,35.7,119.8,36.3"  # as the anchors: about 14,800 farms
 Z10 = "10/851/402"
-ANCHORS = Path("/work/shared/bench-anchors")
-CLUSTER_SETTINGS = ("shared_buffers = 1GB", "work_mem = 64MB")
+DB = "layers_out"
 
 
-def say(msg: str) -> None:
-    print(f"[{dt.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
-def fmt(s: dict[str, float], unit: str = "s", scale_by: float = 1.0) -> str:
-    return f"{s['median'] * scale_by:.3g} {unit} ({s['min'] * scale_by:.3g}–{s['max'] * scale_by:.3g})"
-
-
-def timed(cmd: list[str], runs: int, env: dict[str, str] | None = None) -> dict[str, float]:
+def timed(cmd: list[str], runs: int) -> dict[str, float]:
     """Wall time of a whole command: 1 warm-up + `runs`."""
-    times = []
-    for i in range(runs + 1):
-        t0 = time.monotonic()
-        subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if i:
-            times.append(time.monotonic() - t0)
-    return spread(times)
+
+    def run() -> None:
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    return harness.timed(run, runs).spread
 
 
-def ensure_tools(tipg_venv: Path | None) -> None:
-    """The command-line tools, and tipg in its venv when it is compared (None: not needed)."""
-    missing = [t for t in ("psql", "ogr2ogr", "curl", "wrk") if shutil.which(t) is None]
+def ensure_tools(parts: set[str], tipg_venv: Path) -> None:
+    """The command-line tools the parts use, and tipg in its venv when it is compared."""
+    tools = ("psql", "ogr2ogr", "curl", "wrk") if "items" in parts else ("psql", "ogr2ogr", "curl")
+    missing = [t for t in tools if shutil.which(t) is None]
     if missing and os.geteuid() == 0:
-        say(f"apt-get install {' '.join(missing)}")
+        harness.say(f"apt-get install {' '.join(missing)}")
         packages = [
             "gdal-bin" if t == "ogr2ogr" else "postgresql-client" if t == "psql" else t for t in missing
         ]
         subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, stdout=subprocess.DEVNULL)
-    still = [t for t in ("psql", "ogr2ogr", "curl", "wrk") if shutil.which(t) is None]
+    still = [t for t in tools if shutil.which(t) is None]
     if still:
         raise SystemExit(f"missing tools: {', '.join(still)}")
-    if tipg_venv is not None and not (tipg_venv / "bin" / "uvicorn").exists():
-        say(f"tipg venv in {tipg_venv}")
-        subprocess.run([sys.executable, "-m", "venv", str(tipg_venv)], check=True)
-        pip = str(tipg_venv / "bin" / "pip")
-        subprocess.run([pip, "install", "-q", "-r", str(ANCHORS / "requirements-tipg.txt")], check=True)
-
-
-@contextlib.contextmanager
-def server(cmd: list[str], env: dict[str, str], probe: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(probe, timeout=5).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"{cmd[0]} did not start; see {log}") from None
-                time.sleep(0.5)
-        yield proc
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    if parts & {"items", "tiles"}:
+        harness.anchor_venv(tipg_venv, harness.ANCHORS / "requirements-tipg.txt", "uvicorn")
 
 
 def worker_peak_mib(pid: int) -> float:
@@ -164,7 +104,12 @@ def wrk(url: str, seconds: int, runs: int, out_dir: Path, label: str) -> dict[st
         bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         timeouts = re.search(r"timeout (\d+)", out)
         errors += (int(bad.group(1)) if bad else 0) + (int(timeouts.group(1)) if timeouts else 0)
-    return {"req_s": spread(rates), "p50_s": spread(p50s), "p99_s": spread(p99s), "errors": errors}
+    return {
+        "req_s": harness.spread(rates),
+        "p50_s": harness.spread(p50s),
+        "p99_s": harness.spread(p99s),
+        "errors": errors,
+    }
 
 
 def _latency(out: str, pct: str) -> float:
@@ -184,68 +129,46 @@ def curl_times(url: str, n: int = 10) -> dict[str, Any]:
         ).stdout.split()
         times.append(float(out[0]))
         size = int(out[1])
-    return {"time_s": spread(times), "bytes": size}
+    return {"time_s": harness.spread(times), "bytes": size}
 
 
-def psql(url: str, *args: str) -> str:
-    return subprocess.run(
-        ["psql", url, "-qAtX", *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+def run(args: argparse.Namespace, work: Path, server: harness.Server) -> dict[str, Any]:
     data = Path(args.data) if args.data else work / "data"
     if not (data / "manifest.json").exists():
-        say(f"generating {args.farms:,} farms, {args.villages:,} villages into {data}")
-        scale.generate(data, villages=args.villages, farms=args.farms, stations=args.stations, seed=20261127)
-    cluster = LocalCluster(work / "pg", free_port())
-    cluster.init()
-    with (cluster.data_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
-        conf.write("\n# bench/layers_out.py\n" + "\n".join(CLUSTER_SETTINGS) + "\n")
-    cluster.start()
-    try:
-        url = cluster.ensure_database("layers_out")
-        libpq = url.replace("postgresql+psycopg2://", "postgresql://")
-        say("migrate and load")
-        migrate.upgrade(url)
-        scale.load(url, data, progress=lambda m: None)
-        psql(libpq, "-c", "VACUUM ANALYZE")
-        farms = int(psql(libpq, "-c", "SELECT count(*) FROM livestock_farms"))
-        in_bbox = int(
-            psql(
-                libpq,
-                "-c",
-                f"SELECT count(*) FROM livestock_farms WHERE geom && ST_MakeEnvelope({BBOX}, 4326)",
-            )
-        )
-        return measure(args, work, libpq, farms, in_bbox)
-    finally:
-        cluster.destroy()
+        harness.say(f"generating {args.farms:,} farms, {args.villages:,} villages into {data}")
+        scale.generate(data, args.villages, args.farms, args.stations, args.seed)
+    url = server.recreate(DB)
+    harness.say("migrate and load")
+    scale.load(url, data, progress=lambda m: None)
+    with server.cursor(DB) as cur:
+        cur.execute("VACUUM ANALYZE")
+    farms = int(server.one(DB, "SELECT count(*) FROM livestock_farms"))
+    in_bbox = int(
+        server.one(DB, f"SELECT count(*) FROM livestock_farms WHERE geom && ST_MakeEnvelope({BBOX}, 4326)")
+    )
+    return measure(args, work, server, farms, in_bbox)
 
 
-def export_anchors(args: argparse.Namespace, work: Path, libpq: str, results: dict[str, Any]) -> None:
-    say("export anchors: SQL floor and ogr2ogr")
+def export_anchors(
+    args: argparse.Namespace, work: Path, server: harness.Server, results: dict[str, Any]
+) -> None:
+    harness.say("export anchors: SQL floor and ogr2ogr")
     results["floor"] = timed(
         [
             "psql",
-            libpq,
+            server.libpq_url(DB),
             "-qX",
             "-c",
             "\\copy (SELECT ST_AsGeoJSON(t.*)::text FROM livestock_farms t) TO '/dev/null'",
         ],
         args.runs,
     )
-    pg = libpq.replace("postgresql://", "").split("@")
-    user, hostdb = pg[0], pg[1]
-    host_port, db = hostdb.split("/")
-    host, port = host_port.split(":")
     ogr_out = work / "farms.geojson"
     results["ogr2ogr"] = timed(
         [
             "sh",
             "-c",
-            f"rm -f {ogr_out} && ogr2ogr -f GeoJSON {ogr_out} "
-            f"PG:'host={host} port={port} dbname={db} user={user}' livestock_farms",
+            f"rm -f {ogr_out} && ogr2ogr -f GeoJSON {ogr_out} PG:'{server.dsn(DB)}' livestock_farms",
         ],
         args.runs,
     )
@@ -253,36 +176,39 @@ def export_anchors(args: argparse.Namespace, work: Path, libpq: str, results: di
     ogr_out.unlink()
 
 
-def measure(args: argparse.Namespace, work: Path, libpq: str, farms: int, in_bbox: int) -> dict[str, Any]:
-    env = {**os.environ, "DATABASE_URL": libpq}
+def items_and_tiles(
+    args: argparse.Namespace,
+    work: Path,
+    parts: set[str],
+    results: dict[str, Any],
+    who: str,
+    items_url: str,
+    tile_url: Callable[[str], str],
+) -> None:
+    """The items under wrk and the two tiles of one server (ours: "service", or "tipg")."""
+    key = "" if who == "service" else f"{who}_"
+    if "items" in parts:
+        harness.say(f"{who}: items under wrk")
+        results[f"{key}items"] = wrk(items_url, args.wrk_seconds, args.runs, work, who)
+    if "tiles" in parts:
+        harness.say(f"{who}: tiles")
+        results[f"{key}tile_z10"] = curl_times(tile_url(Z10))
+        results[f"{key}tile_z0"] = curl_times(tile_url("0/0/0"))
+
+
+def measure(
+    args: argparse.Namespace, work: Path, server: harness.Server, farms: int, in_bbox: int
+) -> dict[str, Any]:
+    libpq = server.libpq_url(DB)
     results: dict[str, Any] = {"farms": farms, "farms_in_bbox": in_bbox}
     parts = set(args.parts.split(","))
     if "export" in parts:
-        export_anchors(args, work, libpq, results)
-    port_ours, port_tipg = free_port(), free_port()
-    ours = f"http://127.0.0.1:{port_ours}"
-    tipg = f"http://127.0.0.1:{port_tipg}"
-    uvicorn = str(Path(sys.executable).parent / "uvicorn")
-    with server(
-        [
-            uvicorn,
-            "--factory",
-            "service.api.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port_ours),
-            "--workers",
-            "2",
-            "--log-level",
-            "warning",
-        ],
-        env,
-        ours + "/health",
-        work / "service.log",
-    ) as service:
+        export_anchors(args, work, server, results)
+    # Two uvicorn workers each, ours and tipg alike.
+    with harness.served(libpq, work / "service.log", workers=2) as service:
+        ours = service.base
         if "export" in parts:
-            say("service: GeoJSON export of the whole layer")
+            harness.say("service: GeoJSON export of the whole layer")
             export_url = f"{ours}/export/livestock_farms.geojson"
             results["export"] = timed(["curl", "-fs", "-o", "/dev/null", export_url], args.runs)
             results["export_bytes"] = int(
@@ -294,76 +220,41 @@ def measure(args: argparse.Namespace, work: Path, libpq: str, farms: int, in_bbo
                 ).stdout
             )
             results["export_peak_mib"] = worker_peak_mib(service.pid)
-        if "items" in parts:
-            say("service: items under wrk")
-            results["items"] = wrk(
-                f"{ours}/collections/livestock_farms/items?bbox={BBOX}&limit=1000",
-                args.wrk_seconds,
-                args.runs,
-                work,
-                "service",
-            )
-        if "tiles" in parts:
-            say("service: tiles")
-            results["tile_z10"] = curl_times(f"{ours}/tiles/livestock_farms/{Z10}.mvt")
-            results["tile_z0"] = curl_times(f"{ours}/tiles/livestock_farms/0/0/0.mvt")
+        items_and_tiles(
+            args, work, parts, results, "service",
+            f"{ours}/collections/livestock_farms/items?bbox={BBOX}&limit=1000",
+            lambda tile: f"{ours}/tiles/livestock_farms/{tile}.mvt",
+        )  # fmt: skip
         results["service_peak_mib"] = worker_peak_mib(service.pid)
     if not parts & {"items", "tiles"}:
         return results
-    tipg_env = {**env, "TIPG_DB_SCHEMAS": '["public"]'}
-    with server(
-        [
-            str(Path(args.tipg_venv) / "bin" / "uvicorn"),
-            "tipg.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port_tipg),
-            "--workers",
-            "2",
-            "--log-level",
-            "warning",
-        ],
-        tipg_env,
-        tipg + "/collections/public.livestock_farms",
-        work / "tipg.log",
-    ):
-        if "items" in parts:
-            say("tipg: items under wrk")
-            results["tipg_items"] = wrk(
-                f"{tipg}/collections/public.livestock_farms/items?bbox={BBOX}&limit=1000",
-                args.wrk_seconds,
-                args.runs,
-                work,
-                "tipg",
-            )
-        if "tiles" in parts:
-            say("tipg: tiles")
-            base = f"{tipg}/collections/public.livestock_farms/tiles/WebMercatorQuad"
-            results["tipg_tile_z10"] = curl_times(f"{base}/{Z10}")
-            results["tipg_tile_z0"] = curl_times(f"{base}/0/0/0")
+    tipg_env = {**os.environ, "DATABASE_URL": libpq, "TIPG_DB_SCHEMAS": '["public"]'}
+    port_tipg = harness.free_port()
+    tipg_cmd = [str(Path(args.tipg_venv) / "bin" / "uvicorn"), "tipg.main:app", "--host", "127.0.0.1"]
+    tipg_cmd += ["--port", str(port_tipg), "--workers", "2", "--log-level", "warning"]
+    probe = "/collections/public.livestock_farms"
+    with harness.running(tipg_cmd, port_tipg, tipg_env, probe, work / "tipg.log") as tipg:
+        base = tipg.base + probe
+        items_and_tiles(
+            args, work, parts, results, "tipg",
+            f"{base}/items?bbox={BBOX}&limit=1000",
+            lambda tile: f"{base}/tiles/WebMercatorQuad/{tile}",
+        )  # fmt: skip
     return results
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    versions = {
-        "machine": f"{os.cpu_count()} cores, {cpu}, kernel {platform.release()}, "
-        f"Python {platform.python_version()}",
-        "gdal": subprocess.run(["ogr2ogr", "--version"], capture_output=True, text=True).stdout.strip(),
-        "wrk": subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.splitlines()[0],
+    h = harness.host()
+    return {
+        "machine": f"{h['nproc']} cores, {h['cpu_model']}, kernel {h['kernel']}, Python {h['python']}",
+        "gdal": harness.tool_version("ogr2ogr", "--version"),
+        "wrk": harness.tool_version("wrk", "--version"),  # "" when the items were not measured
     }
-    return versions
 
 
 def report(r: dict[str, Any]) -> str:
     ratio = lambda a, b: f"{a / b:.2f}×"  # noqa: E731
+    fmt = harness.fmt
     lines = [
         f"farms: {r['farms']:,}; in the items bbox {BBOX}: {r['farms_in_bbox']:,}",
         "",
@@ -412,37 +303,33 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data", help="generated dataset directory (made when missing)")
-    parser.add_argument("--farms", type=int, default=1_000_000)
-    parser.add_argument("--villages", type=int, default=500_000)
-    parser.add_argument("--stations", type=int, default=5_000)
+    harness.dataset_options(parser)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--wrk-seconds", type=int, default=20)
     parser.add_argument("--tipg-venv", default="/tmp/tipg-venv")
     parser.add_argument(
         "--parts", default="export,items,tiles", help="comma-separated subset of export,items,tiles"
     )
-    parser.add_argument(
-        "--out", default=f"/tmp/sanichain-bench/layers_out-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.json"
-    )
+    harness.server_option(parser, DB)
+    parser.add_argument("--out", default=str(harness.default_out("layers_out")))
     args = parser.parse_args(argv)
     unknown = set(args.parts.split(",")) - {"export", "items", "tiles"}
     if unknown:
         parser.error(f"unknown parts: {sorted(unknown)}")
-    ensure_tools(Path(args.tipg_venv) if set(args.parts.split(",")) & {"items", "tiles"} else None)
-    work = Path(tempfile.mkdtemp(prefix="sanichain-bench-lo-"))
-    work.chmod(0o755)
-    try:
-        results = run(args, work)
-    finally:
-        keep = [p for p in work.glob("wrk_*.txt")] + [p for p in work.glob("*.log")]
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        for p in keep:
-            shutil.copy(p, out.parent / f"{out.stem}-{p.name}")
-        shutil.rmtree(work, ignore_errors=True)
+    ensure_tools(set(args.parts.split(",")), Path(args.tipg_venv))
+    harness.stop_on_sigterm()
+    out = Path(args.out)
+    with harness.workdir("sanichain-bench-lo-") as work:
+        try:
+            with harness.postgres(work, args.server_url, drop=[DB]) as server:
+                results = run(args, work, server)
+        finally:  # wrk's and the servers' own output, kept beside the JSON
+            out.parent.mkdir(parents=True, exist_ok=True)
+            for p in [*work.glob("wrk_*.txt"), *work.glob("*.log")]:
+                shutil.copy(p, out.parent / f"{out.stem}-{p.name}")
     results["meta"] = machine()
     results["meta"]["when"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    Path(args.out).write_text(json.dumps(results, indent=1))
+    harness.write_json(out, results)
     print(report(results))
     print(f"\nJSON: {args.out}")
     return 0

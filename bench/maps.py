@@ -3,10 +3,11 @@
     .venv/bin/python bench/maps.py                      # demo city + a province with 100,000 farms
     .venv/bin/python bench/maps.py --farms 20000 --runs 1   # a quick smoke run
 
-A throwaway PostgreSQL cluster holds two databases: the Zhucheng demo, and the synthetic national-scale
-generator's set (`service.synthetic.national_scale`, an 8°×4° box: a province) with --farms farms,
---villages villages and --stations stations. For each, the real service (`sanichain serve`, basemap
-'none' so that no tile is fetched) and Debian's Chromium (Playwright, headless):
+A throwaway PostgreSQL cluster (or --server-url, a role with CREATEDB) holds two databases: the Zhucheng
+demo, and the synthetic national-scale generator's set (`service.synthetic.national_scale`, an 8°×4°
+box: a province) with --farms farms, --villages villages and --stations stations. For each, the real
+service (`sanichain serve`, basemap 'none' so that no tile is fetched) and Debian's Chromium
+(Playwright, headless):
 
   html     size of GET /maps/city (and gzipped, as browsers get it); the server's time for the first
            request (building the page) and for --runs more (the page reused: the inventory is unchanged)
@@ -23,35 +24,27 @@ Prints a Markdown table; JSON to --out. The cluster is removed at the end, also 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gzip
-import json
-import os
-import platform
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+import harness
 
-from service import migrate  # noqa: E402
-from service.config import DemoSettings  # noqa: E402
-from service.db import make_engine  # noqa: E402
-from service.demo import loader, scale  # noqa: E402
-from service.localdb import LocalCluster  # noqa: E402
-from service.maps import assets  # noqa: E402
+from service.config import DemoSettings
+from service.db import make_engine
+from service.demo import loader
+from service.maps import assets
+from service.synthetic import national_scale as scale
 
 CHROMIUM = "/usr/bin/chromium"
 READY = "window.Sanichain && Sanichain.ready === true"
-TARGETS = {"demo": {"mb": 1.5, "drawn_s": 2.0}, "province": {"mb": 5.0, "drawn_s": None}}
+TARGETS: dict[str, dict[str, float | None]] = {
+    "demo": {"mb": 1.5, "drawn_s": 2.0},
+    "province": {"mb": 5.0, "drawn_s": None},
+}
+DATABASES = {"demo": "maps_demo", "province": "maps_province"}
 
 ZOOM_JS = """
 () => new Promise(done => {
@@ -88,58 +81,12 @@ POPUP_JS = """
 """
 
 
-def say(msg: str) -> None:
-    print(f"[{dt.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
-
-
-def spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
-def fmt(s: dict[str, float], unit: str, scale_by: float = 1.0) -> str:
-    return f"{s['median'] * scale_by:.3g} {unit} ({s['min'] * scale_by:.3g}–{s['max'] * scale_by:.3g})"
-
-
-@contextmanager
-def service(url: str) -> Iterator[str]:
-    from tests.conftest import free_port
-
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "SANICHAIN_BASEMAP": "none"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-
 def measure(base: str, runs: int, browser: Any, with_popup: bool) -> dict[str, Any]:
     # The first request builds the page (chain computation, queries, rendering); later ones reuse it
     # until the inventory changes. Both are reported.
-    fetch, size, cold = [], 0, 0.0
-    for i in range(runs + 1):
-        t0 = time.perf_counter()
-        body = urllib.request.urlopen(base + "/maps/city", timeout=600).read()
-        if i:
-            fetch.append(time.perf_counter() - t0)
-        else:
-            cold = time.perf_counter() - t0
-        size = len(body)
-    gzipped = len(gzip.compress(body, 6))
+    fetch = harness.timed(lambda: urllib.request.urlopen(base + "/maps/city", timeout=600).read(), runs)
+    body = fetch.result
+    size, gzipped = len(body), len(gzip.compress(body, 6))
     drawn, zoom, pan, popup = [], [], [], []
     for i in range(runs + 1):
         page = browser.new_page(viewport={"width": 1280, "height": 860})
@@ -161,69 +108,67 @@ def measure(base: str, runs: int, browser: Any, with_popup: bool) -> dict[str, A
     out: dict[str, Any] = {
         "html_bytes": size,
         "gzip_bytes": gzipped,
-        "build_s": cold,
-        "cached_s": spread(fetch),
-        "drawn_s": spread(drawn),
-        "zoom_s": spread(zoom),
-        "pan_s": spread(pan),
+        "build_s": fetch.warmup_s,
+        "cached_s": fetch.spread,
+        "drawn_s": harness.spread(drawn),
+        "zoom_s": harness.spread(zoom),
+        "pan_s": harness.spread(pan),
         "counts": counts,
     }
     if popup:
-        out["popup_s"] = spread(popup)
+        out["popup_s"] = harness.spread(popup)
     return out
+
+
+def load(server: harness.Server, args: argparse.Namespace, work: Path) -> dict[str, str]:
+    """The demo and the province, each in a migrated database of its own: their URLs."""
+    urls = {name: server.recreate(database) for name, database in DATABASES.items()}
+    engine = make_engine(urls["demo"])
+    loader.load(engine, DemoSettings().data_dir)
+    engine.dispose()
+    harness.say(f"generating {args.farms:,} farms, {args.villages:,} villages, {args.stations:,} stations")
+    data = work / "province"
+    scale.generate(data, args.villages, args.farms, args.stations, args.seed)
+    scale.load(urls["province"], data, progress=lambda *_: None)
+    return urls
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--farms", type=int, default=100_000)
-    ap.add_argument("--villages", type=int, default=20_000)
-    ap.add_argument("--stations", type=int, default=200)
+    harness.dataset_options(ap, villages=20_000, farms=100_000, stations=200)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument(
-        "--out", default=f"/tmp/sanichain-bench/maps-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.json"
-    )
+    harness.server_option(ap, *DATABASES.values())
+    ap.add_argument("--out", default=str(harness.default_out("maps")))
     args = ap.parse_args()
 
     from playwright.sync_api import sync_playwright
 
+    harness.stop_on_sigterm()
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="sanichain-maps-bench-") as tmp:
-        work = Path(tmp)
-        os.chmod(work, 0o755)  # the cluster runs as postgres when we are root
-        from tests.conftest import free_port
-
-        cluster = LocalCluster(work / "pg", free_port())
-        cluster.init()
-        cluster.start()
-        try:
-            demo_url = cluster.ensure_database("maps_demo")
-            migrate.upgrade(demo_url)
-            engine = make_engine(demo_url)
-            loader.load(engine, DemoSettings().data_dir)
-            engine.dispose()
-            say(f"generating {args.farms:,} farms, {args.villages:,} villages, {args.stations:,} stations")
-            data = work / "province"
-            scale.generate(data, villages=args.villages, farms=args.farms, stations=args.stations)
-            province_url = cluster.ensure_database("maps_province")
-            migrate.upgrade(province_url)
-            scale.load(province_url, data, progress=lambda *_: None)
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-                results["chromium"] = browser.version
-                for name, url in (("demo", demo_url), ("province", province_url)):
-                    say(f"measuring {name}")
-                    with service(url) as base:
-                        results[name] = measure(base, args.runs, browser, with_popup=True)
-                browser.close()
-        finally:
-            cluster.destroy()
+    with (
+        harness.workdir("sanichain-maps-bench-") as work,
+        harness.postgres(work, args.server_url, drop=list(DATABASES.values()), settings=()) as server,
+    ):
+        urls = load(server, args, work)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
+            results["chromium"] = browser.version
+            for name, url in urls.items():
+                harness.say(f"measuring {name}")
+                # basemap 'none': no tile is fetched, the figures are the page's own
+                with harness.served(
+                    url, work / f"serve-{name}.log", {"SANICHAIN_BASEMAP": "none"}
+                ) as service:
+                    results[name] = measure(service.base, args.runs, browser, with_popup=True)
+            browser.close()
 
     import folium
 
+    host = harness.host()
     results["machine"] = {
-        "cpu": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
+        "cpu": host["cpu_model"],
+        "cores": host["nproc"],
+        "python": host["python"],
         "folium": folium.__version__,
         "assets": {p.name: p.version for p in assets.packages()},
         "farms": args.farms,
@@ -238,20 +183,19 @@ def main() -> int:
         print(
             f"| {name} ({r['counts'].get('livestock_farms', 0):,} farms) | {r['html_bytes'] / 1e6:.2f} MB "
             f"({r['gzip_bytes'] / 1e6:.2f}) | ≤ {t['mb']} MB | {r['build_s']:.2f} s | "
-            f"{fmt(r['cached_s'], 's')} | {fmt(r['drawn_s'], 's')} | "
+            f"{harness.fmt(r['cached_s'], 's')} | {harness.fmt(r['drawn_s'], 's')} | "
             f"{'≤ ' + str(t['drawn_s']) + ' s' if t['drawn_s'] else 'interactive'} | "
-            f"{fmt(r['zoom_s'], 'ms', 1000)} |"
+            f"{harness.fmt(r['zoom_s'], 'ms', 1000)} |"
         )
     print()
     print("| map | pan 400 px | popup opened → content shown |")
     print("|---|---|---|")
     for name in ("demo", "province"):
         r = results[name]
-        print(f"| {name} | {fmt(r['pan_s'], 'ms', 1000)} | {fmt(r['popup_s'], 'ms', 1000)} |")
+        print(f"| {name} | {harness.fmt(r['pan_s'], 'ms', 1000)} | {harness.fmt(r['popup_s'], 'ms', 1000)} |")
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    say(f"JSON: {out}")
+    harness.write_json(out, results)
+    harness.say(f"JSON: {out}")
     return 0
 
 

@@ -13,13 +13,12 @@ with what lies off the network. JSON to --out. The cluster is removed at the end
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from demo_database import demo_database, say
+import harness
+from demo_database import demo_database
 
 from service.coverage import query as cov
 from service.roads import circuity, network
@@ -81,7 +80,7 @@ def report(result: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--server-url", help="use this PostgreSQL server instead of a throwaway cluster")
+    harness.server_option(ap, DATABASE)
     ap.add_argument("--out", type=Path, help="JSON (default /tmp/sanichain-bench/road_circuity-<time>.json)")
     args = ap.parse_args(argv)
     try:
@@ -91,10 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         print("road_circuity: interrupted", file=sys.stderr)
         return 130
     print("\n".join(report(result)))
-    out = args.out or Path("/tmp/sanichain-bench") / f"road_circuity-{dt.datetime.now():%Y%m%dT%H%M%S}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
-    say(f"JSON: {out}")
+    out = args.out or harness.default_out("road_circuity")
+    harness.write_json(out, result)
+    harness.say(f"JSON: {out}")
     return 0
 
 

@@ -28,48 +28,29 @@ import datetime as dt
 import itertools
 import json
 import os
-import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-import psycopg2
+import harness
 from psycopg2 import sql
-from psycopg2.extensions import make_dsn, parse_dsn
-from sqlalchemy.engine import make_url
 
-from service import migrate
-from service.config import sqlalchemy_url
-from service.localdb import LocalCluster
 from service.synthetic import national_scale as scale
 
 DATABASE = "sanichain_bench"
 FARMS = "livestock_farms"
 FLOOR_TABLE = "farms_floor"
 IMPORT_TABLE = "farm_import"  # the name anchor "d" imports into
-CLUSTER_SETTINGS = ("shared_buffers = 1GB", "work_mem = 64MB")  # as run_anchors.sh
-BUSY_PORTS = frozenset({5432, 55432, 55440})
-MIB = 1024 * 1024
-
-
-class BenchError(RuntimeError):
-    """A step of the benchmark failed; the message says which and why."""
-
-
-def say(msg: str) -> None:
-    print(f"[{dt.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
-
+SERVER_SETTINGS = ("shared_buffers", "work_mem", "fsync", "max_wal_size", "jit", "lc_collate")
 
 # --- timing a child process --------------------------------------------------------------------
 
@@ -133,7 +114,7 @@ def run_timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | Non
         text = Path(result.name).read_text(encoding="utf-8")
     if proc.returncode != 0 or not text:
         tail = " | ".join(line for _, line in lines[-5:])
-        raise BenchError(f"{cmd[0]} could not be run (launcher exit {proc.returncode}): {tail}")
+        raise harness.BenchError(f"{cmd[0]} could not be run (launcher exit {proc.returncode}): {tail}")
     got = json.loads(text)
     return Run(
         wall_s=got["wall_s"],
@@ -157,7 +138,7 @@ class Measure:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def stat(self, name: str) -> dict[str, float]:
-        return spread([getattr(r, name) for r in self.runs])
+        return harness.spread([getattr(r, name) for r in self.runs])
 
     def summary(self) -> dict[str, Any]:
         wall = self.stat("wall_s")
@@ -168,17 +149,13 @@ class Measure:
             "cmd": self.cmd,
             "wall_s": wall,
             "rows_per_s": self.rows / wall["median"] if wall["median"] > 0 else None,
-            "cpu_s": spread([r.user_s + r.sys_s for r in self.runs]),
+            "cpu_s": harness.spread([r.user_s + r.sys_s for r in self.runs]),
             "peak_mib": self.stat("peak_mib"),
             "warmup_wall_s": self.warmup.wall_s,
             "loadavg_1m": self.loadavg,
             **self.extra,
             "runs": [{k: v for k, v in asdict(r).items() if k != "marks"} for r in self.runs],
         }
-
-
-def spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def repeat(
@@ -192,117 +169,26 @@ def repeat(
     cwd: Path | None = None,
 ) -> Measure:
     """1 warm-up + `runs` counted runs of `cmd`, each after an untimed `prepare()`."""
-    done: list[Run] = []
-    loads: list[float] = []
-    for i in range(runs + 1):
-        say(f"{key}: {'warm-up' if i == 0 else f'run {i}/{runs}'}")
+
+    def one(run_label: str) -> tuple[Run, float]:
+        harness.say(f"{key}: {run_label}")
         prepare()
         run = run_timed(cmd, env, cwd)
         if run.exit != 0:
             tail = " | ".join(line for _, line in run.marks[-5:])
-            raise BenchError(f"{key}: exit {run.exit}: {tail}")
-        loads.append(os.getloadavg()[0])
-        say(f"{key}: {run.wall_s:.2f} s, peak {run.peak_mib:.0f} MiB, load average {loads[-1]:.2f}")
-        done.append(run)
-    return Measure(key, label, rows, done[1:], done[0], cmd, loads[1:])
+            raise harness.BenchError(f"{key}: exit {run.exit}: {tail}")
+        load = os.getloadavg()[0]
+        harness.say(f"{key}: {run.wall_s:.2f} s, peak {run.peak_mib:.0f} MiB, load average {load:.2f}")
+        return run, load
 
-
-# --- the server --------------------------------------------------------------------------------
-
-
-class Server:
-    """A PostgreSQL server reached through any database URL on it; makes URLs for other databases."""
-
-    def __init__(self, url: str) -> None:
-        self.base = make_url(sqlalchemy_url(url))
-
-    def url(self, database: str) -> str:
-        return self.base.set(database=database).render_as_string(hide_password=False)
-
-    def dsn(self, database: str) -> str:
-        """libpq key=value string, for psql and for ogr2ogr's PG: prefix."""
-        return str(make_dsn(**parse_dsn(scale.libpq_url(self.url(database)))))
-
-    @contextlib.contextmanager
-    def connect(self, database: str) -> Iterator[Any]:
-        conn = psycopg2.connect(self.dsn(database))
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                yield cur
-        finally:
-            conn.close()
-
-    def admin_database(self) -> str:
-        return self.base.database or "postgres"
-
-    def recreate(self, database: str) -> None:
-        self.drop(database)
-        with self.connect(self.admin_database()) as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-
-    def drop(self, database: str) -> None:
-        with self.connect(self.admin_database()) as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
-
-    def checkpoint(self) -> None:
-        """Flush what earlier runs left dirty, so a run does not pay for its predecessor's writes."""
-        with self.connect(self.admin_database()) as cur, contextlib.suppress(psycopg2.Error):
-            cur.execute("CHECKPOINT")  # needs superuser or pg_checkpoint; skipped without
-
-    def one(self, database: str, query: str) -> Any:
-        with self.connect(database) as cur:
-            cur.execute(query)
-            row = cur.fetchone()
-            return None if row is None else row[0]
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port not in BUSY_PORTS:
-            return port
-
-
-def start_cluster(parent: Path) -> LocalCluster:
-    cluster = LocalCluster(parent / "pg", free_port())
-    cluster.init()
-    with (cluster.data_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
-        conf.write("\n# bench/scale_dataset.py\n" + "\n".join(CLUSTER_SETTINGS) + "\n")
-    cluster.start()
-    return cluster
+    (warmup, _), counted = harness.repeat(one, runs)
+    return Measure(key, label, rows, [r for r, _ in counted], warmup, cmd, [load for _, load in counted])
 
 
 # --- machine and versions ----------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def mem_gib() -> float | None:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024 / 1024, 1)
-    return None
-
-
-def gdal_version() -> str:
-    try:
-        out = subprocess.run(["ogr2ogr", "--version"], capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise BenchError(f"ogr2ogr not usable (apt-get install gdal-bin): {exc}") from exc
-    return out.stdout.strip()
-
-
-def source_meta(server: Server) -> dict[str, Any]:
+def source_meta(server: harness.Server) -> dict[str, Any]:
     """Which code and schema were measured: git commit (and whether the tree was clean), migration."""
     repo = Path(__file__).resolve().parent.parent
 
@@ -317,34 +203,16 @@ def source_meta(server: Server) -> dict[str, Any]:
     }
 
 
-def machine_meta(server: Server, own_cluster: bool) -> dict[str, Any]:
-    settings = {
-        name: server.one(DATABASE, f"SHOW {name}")
-        for name in ("shared_buffers", "work_mem", "fsync", "max_wal_size", "jit", "lc_collate")
-    }
+def machine_meta(server: harness.Server) -> dict[str, Any]:
     return {
-        "nproc": os.cpu_count(),
-        "cpu_model": cpu_model(),
-        "mem_gib": mem_gib(),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "postgresql": server.one(DATABASE, "SELECT version()"),
-        "postgis": server.one(DATABASE, "SELECT postgis_full_version()"),
-        "gdal": gdal_version(),
-        "server": "own throwaway cluster" if own_cluster else "--server-url",
-        "settings": settings,
+        **harness.host(),
+        "mem_gib": harness.mem_gib(),
+        **harness.postgres_versions(server, DATABASE, SERVER_SETTINGS),
+        "gdal": harness.tool_version("ogr2ogr", "--version"),
     }
 
 
 # --- data --------------------------------------------------------------------------------------
-
-
-def sanichain_cmd() -> str:
-    beside = Path(sys.executable).parent / "sanichain"
-    found = str(beside) if beside.exists() else shutil.which("sanichain")
-    if not found:
-        raise BenchError("the `sanichain` command is not installed (pip install -e .)")
-    return found
 
 
 def dir_bytes(path: Path) -> int:
@@ -366,7 +234,7 @@ def write_lonlat_csv(src: Path, dst: Path) -> int:
         for row in reader:
             point = _POINT.match(row[g])
             if point is None:
-                raise BenchError(f"{src}: row {rows + 1}: not a point EWKT: {row[g]!r}")
+                raise harness.BenchError(f"{src}: row {rows + 1}: not a point EWKT: {row[g]!r}")
             writer.writerow([point[1], point[2], *row[:g], *row[g + 1 :]])
             rows += 1
     return rows
@@ -376,7 +244,7 @@ def write_lonlat_csv(src: Path, dst: Path) -> int:
 
 
 def bench_generate(args: argparse.Namespace, data: Path, cwd: Path) -> Measure:
-    cmd = [sanichain_cmd(), "demo", "generate", "--villages", str(args.villages), "--farms"]
+    cmd = [harness.sanichain_cmd(), "demo", "generate", "--villages", str(args.villages), "--farms"]
     cmd += [str(args.farms), "--stations", str(args.stations), "--seed", str(args.seed), "-o", str(data)]
 
     def fresh_dir() -> None:
@@ -388,16 +256,15 @@ def bench_generate(args: argparse.Namespace, data: Path, cwd: Path) -> Measure:
     return measure
 
 
-def bench_load(server: Server, data: Path, runs: int, cwd: Path) -> Measure:
+def bench_load(server: harness.Server, data: Path, runs: int, cwd: Path) -> Measure:
     env = {**os.environ, "DATABASE_URL": server.url(DATABASE)}
     rows = sum(scale.read_manifest(data)["counts"].values())
 
     def fresh_database() -> None:
         server.recreate(DATABASE)
-        migrate.upgrade(server.url(DATABASE))
         server.checkpoint()
 
-    cmd = [sanichain_cmd(), "demo", "load", "--dir", str(data)]
+    cmd = [harness.sanichain_cmd(), "demo", "load", "--dir", str(data)]
     label = "load (all tables, one transaction, + ANALYZE)"
     return repeat("load", label, rows, cmd, runs, fresh_database, env, cwd)
 
@@ -416,7 +283,7 @@ def load_phases(run: Run) -> dict[str, float]:
         elif text in ("analyze", "committed"):
             points.append((t, text))
     if not points:
-        raise BenchError("load printed no progress lines: cannot split its time per table")
+        raise harness.BenchError("load printed no progress lines: cannot split its time per table")
     phases = {"startup": points[0][0]}
     for (t0, name), (t1, _) in itertools.pairwise(points):
         phases["analyze+commit" if name == "analyze" else name] = t1 - t0
@@ -480,9 +347,9 @@ def floor_ddl(variant: FloorVariant, generated_columns: list[str]) -> list[sql.C
     return ddl
 
 
-def keys_and_indexes_of(server: Server, table: str) -> tuple[str, ...]:
+def keys_and_indexes_of(server: harness.Server, table: str) -> tuple[str, ...]:
     """`table`'s primary/unique/foreign keys and other indexes, as DDL on the floor table."""
-    with server.connect(DATABASE) as cur:
+    with server.cursor(DATABASE) as cur:
         cur.execute(
             "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass"
             " AND contype IN ('p', 'u', 'f') ORDER BY contype DESC, conname",
@@ -515,8 +382,8 @@ def drop_indexes(cur: Any, table: str, matching: str) -> None:
         cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
 
 
-def generated_columns_of(server: Server, table: str) -> list[str]:
-    with server.connect(DATABASE) as cur:
+def generated_columns_of(server: harness.Server, table: str) -> list[str]:
+    with server.cursor(DATABASE) as cur:
         cur.execute(
             "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attgenerated = 's'"
             " AND NOT attisdropped ORDER BY attnum",
@@ -525,7 +392,9 @@ def generated_columns_of(server: Server, table: str) -> list[str]:
         return [r[0] for r in cur.fetchall()]
 
 
-def bench_floor(server: Server, variant: FloorVariant, csv_path: Path, rows: int, runs: int) -> Measure:
+def bench_floor(
+    server: harness.Server, variant: FloorVariant, csv_path: Path, rows: int, runs: int
+) -> Measure:
     generated = generated_columns_of(server, FARMS)
     columns = ", ".join(scale.COLUMNS[FARMS])
     copy = f"\\copy {FLOOR_TABLE} ({columns}) FROM '{csv_path}' WITH (FORMAT csv, HEADER)"
@@ -535,7 +404,7 @@ def bench_floor(server: Server, variant: FloorVariant, csv_path: Path, rows: int
         cmd += ["-c", statement]
 
     def fresh_table() -> None:
-        with server.connect(DATABASE) as cur:
+        with server.cursor(DATABASE) as cur:
             for statement in floor_ddl(variant, generated):
                 cur.execute(statement)
             if variant.drop_indexes:
@@ -547,9 +416,9 @@ def bench_floor(server: Server, variant: FloorVariant, csv_path: Path, rows: int
     return measure
 
 
-def describe_table(server: Server, table: str) -> dict[str, list[str]]:
+def describe_table(server: harness.Server, table: str) -> dict[str, list[str]]:
     """What the table had after its last run: index and constraint definitions (for the record)."""
-    with server.connect(DATABASE) as cur:
+    with server.cursor(DATABASE) as cur:
         cur.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s ORDER BY indexname", (table,))
         indexes = [r[0] for r in cur.fetchall()]
         cur.execute(
@@ -561,7 +430,7 @@ def describe_table(server: Server, table: str) -> dict[str, list[str]]:
     return {"indexes": indexes, "constraints": constraints}
 
 
-def bench_ogr2ogr(server: Server, lonlat: Path, rows: int, runs: int) -> Measure:
+def bench_ogr2ogr(server: harness.Server, lonlat: Path, rows: int, runs: int) -> Measure:
     cmd = ["ogr2ogr", "-f", "PostgreSQL", f"PG:{server.dsn(DATABASE)}", str(lonlat)]
     cmd += ["-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat", "-a_srs", "EPSG:4326"]
     cmd += ["-nln", IMPORT_TABLE, "-overwrite", "--config", "PG_USE_COPY", "YES"]
@@ -569,8 +438,8 @@ def bench_ogr2ogr(server: Server, lonlat: Path, rows: int, runs: int) -> Measure
     return repeat("ogr2ogr_import", label, rows, cmd, runs, server.checkpoint)
 
 
-def drop_tables(server: Server, *tables: str) -> None:
-    with server.connect(DATABASE) as cur:
+def drop_tables(server: harness.Server, *tables: str) -> None:
+    with server.cursor(DATABASE) as cur:
         for table in tables:
             cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
 
@@ -610,23 +479,11 @@ def table_rows(
     return lines
 
 
-def default_out() -> Path:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path("/tmp/sanichain-bench") / f"scale_dataset-{stamp}.json"
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--villages", type=int, default=500_000)
-    ap.add_argument("--farms", type=int, default=1_000_000)
-    ap.add_argument("--stations", type=int, default=5_000)
-    ap.add_argument("--seed", type=int, default=scale.DEFAULT_SEED)
+    harness.dataset_options(ap)
     ap.add_argument("--runs", type=int, default=3, help="counted runs per figure, after 1 warm-up")
-    ap.add_argument(
-        "--server-url",
-        help=f"use this server instead of an own cluster (role needs CREATEDB; database {DATABASE} "
-        "is created, dropped and re-created there)",
-    )
+    harness.server_option(ap, DATABASE)
     ap.add_argument("--out", type=Path, default=None, help="JSON results (default /tmp/sanichain-bench/…)")
     args = ap.parse_args(argv)
     if args.runs < 1 or min(args.villages, args.farms, args.stations) < 0:
@@ -634,25 +491,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def run_all(args: argparse.Namespace, work: Path, server: Server, own_cluster: bool) -> dict[str, Any]:
+def run_all(args: argparse.Namespace, work: Path, server: harness.Server) -> dict[str, Any]:
     data = work / "data"
     generate = bench_generate(args, data, work)
     counts: dict[str, int] = scale.read_manifest(data)["counts"]
     load = bench_load(server, data, args.runs, work)
     source = source_meta(server)
     per_run = [load_phases(r) for r in load.runs]
-    phases = {name: spread([p[name] for p in per_run]) for name in per_run[0]}
+    phases = {name: harness.spread([p[name] for p in per_run]) for name in per_run[0]}
     sizes = {
         "generated_bytes": dir_bytes(data),
         "farms_csv_bytes": (data / f"{FARMS}.csv").stat().st_size,
         "database_bytes_after_load": server.one(DATABASE, f"SELECT pg_database_size('{DATABASE}')"),
         "farms_table_bytes": server.one(DATABASE, f"SELECT pg_total_relation_size('{FARMS}')"),
     }
-    say("writing the lon/lat CSV for ogr2ogr (untimed)")
+    harness.say("writing the lon/lat CSV for ogr2ogr (untimed)")
     lonlat = work / "farms_lonlat.csv"
     farms = write_lonlat_csv(data / f"{FARMS}.csv", lonlat)
     sizes["farms_lonlat_csv_bytes"] = lonlat.stat().st_size
@@ -663,7 +516,7 @@ def run_all(args: argparse.Namespace, work: Path, server: Server, own_cluster: b
     return {
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "machine": machine_meta(server, own_cluster),
+        "machine": machine_meta(server),
         "source": source,
         "counts": counts,
         "sizes": sizes,
@@ -675,38 +528,22 @@ def run_all(args: argparse.Namespace, work: Path, server: Server, own_cluster: b
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    out: Path = args.out or default_out()
-    signal.signal(signal.SIGTERM, _interrupt)
-    work = Path(tempfile.mkdtemp(prefix="sanichain-bench-"))
-    work.chmod(0o755)  # the cluster's postgres user must traverse it
-    cluster: LocalCluster | None = None
-    server: Server | None = None
+    out: Path = args.out or harness.default_out("scale_dataset")
+    harness.stop_on_sigterm()
     try:
-        if args.server_url:
-            server = Server(args.server_url)
-        else:
-            say("starting a throwaway cluster")
-            cluster = start_cluster(work)
-            server = Server(cluster.url("postgres"))
-        server.recreate(DATABASE)
-        migrate.upgrade(server.url(DATABASE))
-        results = run_all(args, work, server, cluster is not None)
-    except (BenchError, scale.ScaleDataError) as exc:
+        with (
+            harness.workdir("sanichain-bench-") as work,
+            harness.postgres(work, args.server_url, drop=[DATABASE]) as server,
+        ):
+            server.recreate(DATABASE)
+            results = run_all(args, work, server)
+    except (harness.BenchError, scale.ScaleDataError) as exc:
         print(f"scale_dataset: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("scale_dataset: interrupted", file=sys.stderr)
         return 130
-    finally:
-        say("cleaning up")
-        if server is not None and cluster is None:
-            with contextlib.suppress(psycopg2.Error):
-                server.drop(DATABASE)
-        if cluster is not None:
-            cluster.destroy()
-        shutil.rmtree(work, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    harness.write_json(out, results)
     print("\n".join(results["table"]))
     print(f"\nJSON: {out}")
     return 0

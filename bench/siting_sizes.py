@@ -17,14 +17,13 @@ A Markdown table goes to stdout, JSON to --out. The cluster is removed at the en
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from demo_database import demo_database, say
+import harness
+from demo_database import demo_database
 from sqlalchemy import Engine, text
 
 from service.chain.parameters import ChainParameters
@@ -32,7 +31,7 @@ from service.planning import siting
 
 DATABASE = "sanichain_siting_bench"
 UNLIMITED = siting.SitingSettings(max_variables_covering=10**8, max_variables_median=10**8, max_pairs=10**9)
-DEFAULT_SPACINGS = {
+DEFAULT_SPACINGS: dict[str, list[float]] = {
     "maximal_covering": [4000, 2000, 1000, 700, 500, 350, 250],
     "p_median": [6000, 5000, 4000, 3000, 2500, 2000, 1500],
 }
@@ -43,7 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--model", choices=siting.MODELS, action="append", help="default: both")
     ap.add_argument("--spacings", type=float, nargs="+", help="grid spacings in m (default per model)")
     ap.add_argument("--time-limit", type=float, default=60.0, help="CBC wall-clock limit per run (s)")
-    ap.add_argument("--server-url", help="use this PostgreSQL server instead of a throwaway cluster")
+    harness.server_option(ap, DATABASE)
     ap.add_argument("--out", type=Path, help="JSON results (default /tmp/sanichain-bench/siting-<time>.json)")
     return ap.parse_args(argv)
 
@@ -104,10 +103,10 @@ def sweep(engine: Engine, model: str, spacings: list[float], limit: float) -> li
     rows = []
     sources = [siting.Candidates("villages")] + [siting.Candidates("grid", spacing_m=s) for s in spacings]
     for candidates in sources:
-        say(f"{model}: {candidates.source} {candidates.spacing_m or ''}")
+        harness.say(f"{model}: {candidates.source} {candidates.spacing_m or ''}")
         row = run_one(engine, query(model, candidates, waste, limit))
         rows.append(row)
-        say(f"  {row}")
+        harness.say(f"  {row}")
         if candidates.source == "grid" and row["status"] != "optimal":
             break  # finer grids only get harder
     return rows
@@ -137,11 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("siting_sizes: interrupted", file=sys.stderr)
         return 130
-    out = args.out or Path("/tmp/sanichain-bench") / f"siting-{dt.datetime.now():%Y%m%dT%H%M%S}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps({"time_limit_s": args.time_limit, "runs": rows}, indent=1) + "\n", encoding="utf-8"
-    )
+    out = args.out or harness.default_out("siting")
+    harness.write_json(out, {"time_limit_s": args.time_limit, "runs": rows})
     print("\n".join(table(rows)))
     print(f"JSON: {out}")
     return 0
