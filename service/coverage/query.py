@@ -3,7 +3,8 @@
 A village or farm is served when a facility of the layer (with the chosen statuses and kind) lies within
 `distance_m` of it: geodesically on the WGS84 spheroid (`ST_DWithin` on geography, answered by the
 `geom::geography` GIST indexes), or along the road network (`distance_mode="road"`, pgRouting, see
-`road_reach`). `prepare()` fills temporary tables and views in the caller's transaction:
+`road_reach`). `prepare()` (run by `computation.compute`, the package's entry point) fills temporary
+tables and views in the caller's transaction, private to this package:
 
 - `cov_facility` (id, code, name, town_id, geom, hypothetical): the facilities considered
 - `cov_village_pair` / `cov_farm_pair` (facility_id, subject_id, town_id, values…): every pair within
