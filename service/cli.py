@@ -359,6 +359,7 @@ def _town_code(value: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from service.export.formats import FORMATS, with_crs
+    from service.vocabulary import DISTANCE_MODES, STREAMS
 
     parser = argparse.ArgumentParser(
         prog="sanichain", description="Rural sanitation inventory and GIS service."
@@ -438,12 +439,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the full report as JSON")
     p.set_defaults(func=cmd_chain_check)
     p = chain.add_parser("assign", help="attach unconnected sources to the nearest facility (dry run)")
-    p.add_argument("--stream", required=True, choices=("domestic_waste", "fecal_sludge", "manure"))
+    p.add_argument("--stream", required=True, choices=STREAMS)
     p.add_argument("--respect-capacity", action="store_true", help="only within remaining capacity")
     p.add_argument("--apply", action="store_true", help="write the proposed links")
     p.set_defaults(func=cmd_chain_assign)
     p = chain.add_parser("diagram", help="flow diagram of a stream as .svg, .png or .html")
-    p.add_argument("--stream", default="domestic_waste", choices=("domestic_waste", "fecal_sludge", "manure"))
+    p.add_argument("--stream", default=STREAMS[0], choices=STREAMS)
     p.add_argument("--town", type=_town_code, help="one town (9-digit code); default the city")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_chain_diagram)
@@ -476,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind")
     p.add_argument(
         "--distance-mode",
-        choices=("geodesic", "road"),
+        choices=DISTANCE_MODES,
         default="geodesic",
         help="road: along the road network",
     )

@@ -108,6 +108,10 @@ def test_scenarios_api_play_save_list_fetch(world):
     assert listed[0]["difference"]["villages_served"] == -1
     fetched = client.get(f"/planning/scenarios/{result['id']}").json()
     assert fetched["request"]["remove"] == ["CP2"] and fetched["result"]["coverage"] == result["coverage"]
+    outside = client.post("/planning/scenarios", json={**body, "add": [{"lon": 100, "lat": 20}]})
+    assert outside.status_code == 400 and outside.headers["content-type"] == "application/problem+json"
+    assert outside.json()["parameter"] == "add[0]" and outside.json()["detail"].startswith("add[0]: ")
+    assert client.get("/planning/scenarios/999999").json()["detail"] == "no saved scenario 999999"
     assert client.get("/planning/scenarios/999999").status_code == 404
     for bad in (
         {**body, "colour": "red"},

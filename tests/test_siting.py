@@ -20,6 +20,7 @@ from service.api.app import create_app
 from service.chain.parameters import ChainParameters
 from service.db import make_engine
 from service.planning import siting
+from service.planning.siting import models, solver
 from tests.conftest import PgServer
 
 GEOD = Geod(ellps="WGS84")
@@ -301,11 +302,11 @@ def test_demo_transfer_stations_at_villages_solve_to_optimality(demo_engine):
 
 def test_cbc_is_killed_when_it_overruns_its_time_limit(monkeypatch):
     # CBC checks its own limit only between nodes; the subprocess timeout is what keeps a request finite
-    monkeypatch.setattr(siting, "KILL_GRACE_S", 0.0)
+    monkeypatch.setattr(solver, "KILL_GRACE_S", 0.0)
     lp = pulp.LpProblem("tiny", pulp.LpMaximize)
     x = lp.add_variable("x", cat=pulp.LpBinary)
     lp += x
     run = siting.run_cbc(lp, 0.001)  # less than it takes to start the process
     assert run.status == "time_limit_exceeded" and run.objective is None
     with pytest.raises(siting.Unsolvable, match="time_limit_s"):
-        siting._checked(run, 0.001)
+        models._checked(run, 0.001)

@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-from sqlalchemy import Engine, text
+from fastapi.responses import JSONResponse, Response
 
 from service.api.coverage_params import CoverageQueryParams
 from service.api.deps import engine_of
-from service.coverage import gaps, report
-from service.coverage import query as cov
+from service.api.problems import problem_for
+from service.api.streaming import CursorStreamingResponse
+from service.coverage import gaps
+from service.coverage.computation import computed, feature_texts
+from service.features.collection_stream import feature_collection
 
 router = APIRouter(tags=["coverage"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class CoverageFormat(StrEnum):
     json = "json"
     geojson = "geojson"
     xlsx = "xlsx"
-
-
-def _meta(q: cov.CoverageQuery, distance: float) -> dict[str, Any]:
-    road = q.distance_mode == "road"
-    return {
-        "layer": q.layer,
-        "distance_m": distance,
-        "method": "road (pgRouting pgr_drivingDistance)" if road else "geodesic",
-        "statuses": list(q.statuses),
-        "kind": q.kind,
-        **({} if q.subjects == cov.SUBJECTS else {"subjects": list(q.subjects)}),
-        "distance_source": cov.DISTANCE_SOURCES.get(q.layer) if q.distance_m is None else "request",
-    }
 
 
 @router.get("/coverage", summary="Villages, people and farms served by a facility layer within a distance")
@@ -45,37 +34,19 @@ def coverage(
 ) -> Any:
     engine = engine_of(request)
     if format is CoverageFormat.geojson:
-        return StreamingResponse(_geojson(engine, q), media_type="application/geo+json")
-    with engine.connect() as conn, conn.begin():
-        distance = cov.prepare(conn, q)
-        result = cov.summary(conn, q.subjects)
-        meta = _meta(q, distance)
-        if q.distance_mode == "road":
-            meta["road"] = cov.road_access(conn, q)
+        chunks = feature_collection(feature_texts(engine, q))
+        return CursorStreamingResponse(chunks, "application/geo+json", on_error=problem_for)
+    with computed(engine, q) as found:
+        meta = found.about()
+        result = found.summary()
         if format is CoverageFormat.xlsx:
-            body = report.workbook(conn, meta, result)
+            filename = f"coverage-{q.layer}-{found.distance_m:.0f}m.xlsx"
             return Response(
-                body,
-                media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                headers={
-                    "content-disposition": f'attachment; filename="coverage-{q.layer}-{distance:.0f}m.xlsx"'
-                },
+                found.workbook(meta, result),
+                media_type=XLSX,
+                headers={"content-disposition": f'attachment; filename="{filename}"'},
             )
     return JSONResponse({**meta, **result})
-
-
-def _geojson(engine: Engine, q: cov.CoverageQuery) -> Iterator[str]:
-    with engine.connect() as conn, conn.begin():
-        distance = cov.prepare(conn, q)
-        rows = conn.execution_options(stream_results=True, max_row_buffer=500).execute(
-            text(cov.features_sql(distance, road=q.distance_mode == "road"))
-        )
-        yield '{"type":"FeatureCollection","features":['
-        first = True
-        for (feature,) in rows:
-            yield ("" if first else ",\n") + feature
-            first = False
-        yield "]}\n"
 
 
 @router.get("/coverage/gaps", summary="Unserved villages and farms, ranked and clustered into gap areas")
@@ -88,9 +59,13 @@ def coverage_gaps(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> dict[str, Any]:
-    engine = engine_of(request)
-    with engine.connect() as conn, conn.begin():
-        distance = cov.prepare(conn, q)
-        found = gaps.find(conn, cluster_radius_m or distance, limit)
-        road = {"method": "road", "road": cov.road_access(conn, q)} if q.distance_mode == "road" else {}
-    return {"layer": q.layer, "distance_m": distance, "statuses": list(q.statuses), **road, **found}
+    with computed(engine_of(request), q) as found:
+        gap_areas = found.gaps(cluster_radius_m, limit)
+        road = {"method": "road", "road": found.road_access()} if found.road else {}
+    return {
+        "layer": q.layer,
+        "distance_m": found.distance_m,
+        "statuses": list(q.statuses),
+        **road,
+        **gap_areas,
+    }

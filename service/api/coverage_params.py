@@ -6,28 +6,20 @@ One FastAPI dependency reads and checks them, so the three answer the same param
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, Query, Request
 
 from service.api.deps import engine_of
 from service.coverage import query as cov
-from service.models import STATUSES
-from service.roads import network, routing
+from service.coverage.computation import require_network
+from service.errors import BadParameter
+from service.models import STATUSES, FacilityLayer
+from service.roads.graph import DEFAULT_SNAP_M, MAX_SNAP_M
+from service.vocabulary import DISTANCE_MODES, DistanceMode
 
-
-class CoverageLayer(StrEnum):
-    collection_points = "collection_points"
-    transfer_stations = "transfer_stations"
-    treatment_plants = "treatment_plants"
-    manure_centers = "manure_centers"
-    biogas_centers = "biogas_centers"
-
-
-class DistanceMode(StrEnum):
-    geodesic = "geodesic"
-    road = "road"
+CoverageLayer = FacilityLayer  # the layers coverage answers for: every facility layer
+GEODESIC = DistanceMode(DISTANCE_MODES[0])  # the default distance mode
 
 
 Distance = Annotated[
@@ -53,25 +45,25 @@ Snap = Annotated[
     float,
     Query(
         ge=0,
-        le=routing.MAX_SNAP_M,
+        le=MAX_SNAP_M,
         description="road mode: farthest a village, farm or facility may lie from its road node (m)",
     ),
 ]
 
 
 def coverage_query(
-    layer: CoverageLayer,
+    layer: FacilityLayer,
     distance_m: Distance = None,
     status: Statuses = None,
     kind: str | None = None,
     subjects: Subjects = None,
-    distance_mode: Mode = DistanceMode.geodesic,
-    snap_m: Snap = routing.DEFAULT_SNAP_M,
+    distance_mode: Mode = GEODESIC,
+    snap_m: Snap = DEFAULT_SNAP_M,
 ) -> cov.CoverageQuery:
     statuses = tuple(status or ["operational"])
     unknown = [s for s in statuses if s not in STATUSES]
     if unknown:
-        raise HTTPException(400, f"status: unknown value(s) {unknown}; one of {list(STATUSES)}")
+        raise BadParameter("status", f"unknown value(s) {unknown}; one of {list(STATUSES)}")
     chosen = tuple(dict.fromkeys(subjects or cov.SUBJECTS))
     if set(chosen) <= set(cov.SUBJECTS):
         chosen = tuple(s for s in cov.SUBJECTS if s in chosen)
@@ -84,10 +76,7 @@ def coverage_query(
         distance_mode=distance_mode.value,
         snap_m=snap_m,
     )
-    try:
-        q.resolved_distance()
-    except cov.CoverageError as exc:
-        raise HTTPException(400, str(exc)) from exc
+    q.resolved_distance()  # CoverageError (a 400) before any work
     return q
 
 
@@ -95,14 +84,7 @@ def answerable_coverage_query(
     request: Request, q: Annotated[cov.CoverageQuery, Depends(coverage_query)]
 ) -> cov.CoverageQuery:
     """Road mode without a network is a conflict with the database's state, said before any work."""
-    if q.distance_mode == "road":
-        with engine_of(request).connect() as conn:
-            if not network.loaded(conn):
-                raise HTTPException(
-                    409,
-                    "distance_mode: road needs a road network and none is loaded "
-                    "(import one with `sanichain roads import FILE`)",
-                )
+    require_network(engine_of(request), q)
     return q
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.api.coverage_params import CoverageLayer
 from service.api.deps import engine_of
 from service.coverage.query import MAX_DISTANCE_M
+from service.errors import NotFound
+from service.models import FacilityLayer
 from service.planning import scenarios as sc
-from service.roads import routing
 
 router = APIRouter(tags=["planning"])
 
@@ -31,7 +31,7 @@ class ScenarioBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field("scenario", min_length=1, max_length=200)
-    layer: CoverageLayer
+    layer: FacilityLayer
     distance_m: float | None = Field(None, gt=0, le=MAX_DISTANCE_M, description="coverage reach before")
     distance_m_after: float | None = Field(
         None, gt=0, le=MAX_DISTANCE_M, description="reach after; default same"
@@ -58,13 +58,7 @@ def play_scenario(request: Request, body: ScenarioBody) -> dict[str, Any]:
         distance_mode=body.distance_mode,
     )
     engine = engine_of(request)
-    try:
-        result = sc.play(engine, scenario)
-    except sc.ScenarioError as exc:
-        raise HTTPException(400, str(exc)) from exc
-    except routing.RoadNetworkMissing as exc:
-        raise HTTPException(409, str(exc)) from exc
-    result = jsonable_encoder(result)
+    result = jsonable_encoder(sc.play(engine, scenario))
     result["id"] = (
         sc.save(engine, body.name, body.model_dump(mode="json", exclude={"save"}), result)
         if body.save
@@ -82,5 +76,5 @@ def list_scenarios(request: Request) -> dict[str, Any]:
 def get_scenario(request: Request, scenario_id: int) -> dict[str, Any]:
     found = sc.fetch(engine_of(request), scenario_id)
     if found is None:
-        raise HTTPException(404, f"no saved scenario {scenario_id}")
+        raise NotFound(f"no saved scenario {scenario_id}")
     return dict(jsonable_encoder(found))

@@ -5,24 +5,16 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
-from service.api import problems
 from service.api.deps import engine_of
 from service.coverage.query import MAX_DISTANCE_M
+from service.models import FacilityLayer
 from service.planning import siting
 
 router = APIRouter(tags=["planning"])
-
-
-class SitingLayer(StrEnum):
-    collection_points = "collection_points"
-    transfer_stations = "transfer_stations"
-    treatment_plants = "treatment_plants"
-    manure_centers = "manure_centers"
-    biogas_centers = "biogas_centers"
 
 
 class SitingModel(StrEnum):
@@ -54,7 +46,7 @@ class VillageCandidates(Strict):
 
 
 class SitingRequest(Strict):
-    layer: SitingLayer
+    layer: FacilityLayer
     model: SitingModel
     k: int = Field(ge=1, description="number of new sites to choose")
     distance_m: float = Field(
@@ -99,14 +91,7 @@ def settings(request: Request) -> siting.SitingSettings:
 def plan_siting(request: Request, body: SitingRequest) -> Any:
     limits = settings(request)
     engine: Engine = engine_of(request)
-    try:
-        with engine.connect() as conn, conn.begin():
-            problem = siting.prepare(conn, body.query(), limits)
-        # the connection is back in the pool before CBC runs
-        return siting.solve(problem, limits)
-    except siting.ProblemTooLarge as exc:
-        return problems.problem(422, str(exc), measure=exc.measure, size=exc.size, max_size=exc.limit)
-    except siting.Unsolvable as exc:
-        raise HTTPException(422, str(exc)) from exc
-    except siting.SitingError as exc:
-        raise HTTPException(400, str(exc)) from exc
+    with engine.connect() as conn, conn.begin():
+        problem = siting.prepare(conn, body.query(), limits)
+    # the connection is back in the pool before CBC runs
+    return siting.solve(problem, limits)

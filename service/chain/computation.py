@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -37,3 +37,13 @@ def find_town(conn: Connection, code: str | None) -> dict[str, Any] | None:
     if row is None:
         raise UnknownTown(f"no town with code {code!r}")
     return dict(row)
+
+
+def flow_features(
+    engine: Engine, params: ChainParameters, stream: str | None = None, town_code: str | None = None
+) -> Generator[str, None, None]:
+    """The chain links with their flows as GeoJSON Feature texts. The flows are computed (and the town
+    checked: UnknownTown) on the first `next()`, once, so a stream can open it when it starts."""
+    with computed(engine, params) as conn:
+        town = find_town(conn, town_code)
+        yield from flows.link_features(conn, stream, town["id"] if town else None)

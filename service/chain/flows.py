@@ -15,6 +15,7 @@ reported by the integrity check, never looped.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,8 @@ from sqlalchemy import Connection, text
 
 from service.chain.livestock import FARM_MEASURES_CTE, species_json
 from service.chain.parameters import ChainParameters
-from service.models import FACILITY_LAYERS
+from service.models import END_LAYERS, FACILITY_LAYERS, STREAMS
+from service.models.base import sql_in
 
 MAX_DEPTH = 16  # far more stages than any chain has; a safety net besides the path check
 
@@ -170,7 +172,7 @@ class StreamTotals:
 def stream_totals(conn: Connection, town_id: int | None = None) -> list[StreamTotals]:
     rows = conn.execute(
         text(
-            """
+            f"""
             WITH g AS (
                 SELECT g.stream, sum(g.t_per_day) AS generated,
                        sum(g.t_per_day) FILTER (WHERE NOT EXISTS (
@@ -180,7 +182,7 @@ def stream_totals(conn: Connection, town_id: int | None = None) -> list[StreamTo
                 GROUP BY g.stream
             )
             SELECT s.stream, coalesce(g.generated, 0), coalesce(g.unconnected, 0)
-            FROM unnest(ARRAY['domestic_waste', 'fecal_sludge', 'manure']) AS s(stream)
+            FROM unnest(ARRAY[{", ".join(repr(stream) for stream in STREAMS)}]) AS s(stream)
             LEFT JOIN g ON g.stream = s.stream ORDER BY 1
             """
         ),
@@ -189,10 +191,10 @@ def stream_totals(conn: Connection, town_id: int | None = None) -> list[StreamTo
     ends: dict[str, float] = dict(
         conn.execute(
             text(
-                """
+                f"""
                 SELECT l.stream, sum(f.flow_t_per_day)
                 FROM chain_links l JOIN chain_link_flow f ON f.link_id = l.id
-                WHERE l.target_layer IN ('treatment_plants', 'biogas_centers')
+                WHERE {sql_in("l.target_layer", END_LAYERS)}
                 GROUP BY l.stream
                 """
             )
@@ -227,3 +229,35 @@ def facility_loads(
         {"layer": layer, "town": town_id},
     ).mappings()
     return [dict(r) for r in rows]
+
+
+# Each link as a GeoJSON Feature (text) with its flow and geodesic length; needs `compute()`.
+LINK_FEATURES_SQL = """
+SELECT json_build_object(
+    'type', 'Feature', 'id', l.id,
+    'geometry', ST_AsGeoJSON(l.geom, 6)::json,
+    'properties', json_build_object(
+        'stream', l.stream,
+        'source_layer', l.source_layer, 'source_id', l.source_id,
+        'source_code', s.code, 'source_name', s.name,
+        'target_layer', l.target_layer, 'target_id', l.target_id,
+        'target_code', t.code, 'target_name', t.name,
+        'flow_t_per_day', round(f.flow_t_per_day::numeric, 4),
+        'length_m', round(ST_Length(l.geom::geography)::numeric, 1)))::text
+FROM chain_links l
+JOIN chain_link_flow f ON f.link_id = l.id
+JOIN chain_node s ON s.layer = l.source_layer AND s.id = l.source_id
+JOIN chain_node t ON t.layer = l.target_layer AND t.id = l.target_id
+WHERE (CAST(:stream AS text) IS NULL OR l.stream = :stream)
+  AND (CAST(:town AS bigint) IS NULL OR s.town_id = :town OR t.town_id = :town)
+ORDER BY l.id
+"""
+
+
+def link_features(conn: Connection, stream: str | None = None, town_id: int | None = None) -> Iterator[str]:
+    """The links (of a stream, touching a town) as GeoJSON Feature texts, read from a server-side cursor."""
+    rows = conn.execution_options(stream_results=True, max_row_buffer=500).execute(
+        text(LINK_FEATURES_SQL), {"stream": stream, "town": town_id}
+    )
+    for (feature,) in rows:
+        yield feature

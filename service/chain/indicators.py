@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from service.models import MANURE_FACILITY_LAYERS
+
 # What each figure means (README "Indicators" explains how they are computed).
 DEFINITIONS = {
     "population": "residents: villages plus urban communities",
@@ -49,8 +51,8 @@ DEFINITIONS = {
 # Where each stream's material counts as treated.
 TREATING_LAYERS = {
     "domestic_waste": ("treatment_plants",),
-    "fecal_sludge": ("manure_centers", "biogas_centers"),
-    "manure": ("manure_centers", "biogas_centers"),
+    "fecal_sludge": MANURE_FACILITY_LAYERS,
+    "manure": MANURE_FACILITY_LAYERS,
 }
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from service.chain.parameters import ALLOWED_SKIPS, SOURCE_LAYERS, STAGES, ChainParameters
+from service.models import END_LAYERS
+from service.models.base import sql_in
 
 ERROR, WARNING = "error", "warning"
 
@@ -111,7 +113,7 @@ def _no_downstream(conn: Connection) -> list[Finding]:
         JOIN chain_node n ON n.layer = f.layer AND n.id = f.id
         LEFT JOIN towns t ON t.id = n.town_id
         LEFT JOIN manure_centers mc ON f.layer = 'manure_centers' AND mc.id = f.id
-        WHERE f.layer NOT IN ('treatment_plants', 'biogas_centers')
+        WHERE NOT {sql_in("f.layer", END_LAYERS)}
           AND s.value::float8 > 0 AND coalesce(mc.forwarded_share, 1) > 0
           AND NOT EXISTS (SELECT 1 FROM chain_links l
                           WHERE l.stream = s.key AND l.source_layer = f.layer AND l.source_id = f.id)

@@ -1,10 +1,12 @@
-"""Gaps: the unserved villages and farms, ranked, and clustered into gap areas (after `query.prepare`)."""
+"""Gaps: the unserved villages and farms, ranked, and clustered into gap areas (`Coverage.gaps`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import Connection, text
+
+from service.errors import BadParameter
 
 MAX_CLUSTER_M = 50_000.0
 
@@ -69,8 +71,8 @@ def find(conn: Connection, cluster_radius_m: float, limit: int = 100) -> dict[st
     ST_ClusterKMeans with max_radius), so each one could be served by one new facility of that reach.
     """
     if not 0 < cluster_radius_m <= MAX_CLUSTER_M:
-        raise ValueError(
-            f"cluster_radius_m: must be > 0 and ≤ {MAX_CLUSTER_M:,.0f}, got {cluster_radius_m:g}"
+        raise BadParameter(
+            "cluster_radius_m", f"must be > 0 and ≤ {MAX_CLUSTER_M:,.0f}, got {cluster_radius_m:g}"
         )
     params = {"srid": utm_srid(conn), "radius": cluster_radius_m}
     members = [dict(r) for r in conn.execute(text(GAPS_SQL), params).mappings()]

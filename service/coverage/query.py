@@ -3,7 +3,8 @@
 A village or farm is served when a facility of the layer (with the chosen statuses and kind) lies within
 `distance_m` of it: geodesically on the WGS84 spheroid (`ST_DWithin` on geography, answered by the
 `geom::geography` GIST indexes), or along the road network (`distance_mode="road"`, pgRouting, see
-`service.roads.routing`). `prepare()` fills temporary tables and views in the caller's transaction:
+`road_reach`). `prepare()` (run by `computation.compute`, the package's entry point) fills temporary
+tables and views in the caller's transaction, private to this package:
 
 - `cov_facility` (id, code, name, town_id, geom, hypothetical): the facilities considered
 - `cov_village_pair` / `cov_farm_pair` (facility_id, subject_id, town_id, values…): every pair within
@@ -22,8 +23,11 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from service.chain.livestock import FARM_MEASURES_CTE, SPECIES_SQL, head_on_hand_sql, species_json
+from service.coverage import road_reach
+from service.errors import BadParameter
 from service.models import FACILITY_LAYERS
-from service.roads import routing
+from service.roads.graph import DEFAULT_SNAP_M, MAX_SNAP_M
+from service.vocabulary import DISTANCE_MODES
 
 COVERAGE_LAYERS = FACILITY_LAYERS  # every facility layer of the chain serves the places around it
 LAYERS_WITH_KIND = {"collection_points", "treatment_plants"}
@@ -31,12 +35,11 @@ LAYERS_WITH_KIND = {"collection_points", "treatment_plants"}
 DEFAULT_DISTANCE_M = {"collection_points": 3000.0}  # ≤3 km by small motor vehicle, GB/T 51435-2021 §4.4
 DISTANCE_SOURCES = {"collection_points": "GB/T 51435-2021 §4.4: ≤1 km by cart, ≤3 km by small motor vehicle"}
 SUBJECTS = ("villages", "farms")
-DISTANCE_MODES = ("geodesic", "road")
 MAX_DISTANCE_M = 100_000.0  # beyond a truck's day trip: refuse rather than compute nonsense
 
 
-class CoverageError(ValueError):
-    """A request that cannot be answered; the message names the parameter."""
+class CoverageError(BadParameter):
+    """A coverage question that cannot be answered as asked; names the parameter."""
 
 
 @dataclass(frozen=True)
@@ -49,29 +52,31 @@ class CoverageQuery:
     removed_codes: tuple[str, ...] = ()  # what-if: facilities closed or removed
     subjects: tuple[str, ...] = ("villages", "farms")  # what to compute; the other gets empty results
     distance_mode: str = "geodesic"  # or "road": along the road network (pgRouting)
-    snap_m: float = routing.DEFAULT_SNAP_M  # road: farthest a point may lie from its road node
+    snap_m: float = DEFAULT_SNAP_M  # road: farthest a point may lie from its road node
 
     def resolved_distance(self) -> float:
         if self.layer not in COVERAGE_LAYERS:
             raise CoverageError(
-                f"layer: {self.layer!r} is not a facility layer ({', '.join(COVERAGE_LAYERS)})"
+                "layer", f"{self.layer!r} is not a facility layer ({', '.join(COVERAGE_LAYERS)})"
             )
         distance = self.distance_m if self.distance_m is not None else DEFAULT_DISTANCE_M.get(self.layer)
         if distance is None:
-            raise CoverageError(f"distance_m: no standard default for {self.layer}; give one in metres")
+            raise CoverageError("distance_m", f"no standard default for {self.layer}; give one in metres")
         if not 0 < distance <= MAX_DISTANCE_M:
-            raise CoverageError(f"distance_m: must be > 0 and ≤ {MAX_DISTANCE_M:,.0f} m, got {distance:g}")
+            raise CoverageError("distance_m", f"must be > 0 and ≤ {MAX_DISTANCE_M:,.0f} m, got {distance:g}")
         unknown = [s for s in self.subjects if s not in SUBJECTS]
         if unknown or not self.subjects:
-            raise CoverageError(f"subjects: one or more of {', '.join(SUBJECTS)}, got {list(self.subjects)}")
+            raise CoverageError(
+                "subjects", f"one or more of {', '.join(SUBJECTS)}, got {list(self.subjects)}"
+            )
         if self.distance_mode not in DISTANCE_MODES:
             raise CoverageError(
-                f"distance_mode: one of {', '.join(DISTANCE_MODES)}, got {self.distance_mode!r}"
+                "distance_mode", f"one of {', '.join(DISTANCE_MODES)}, got {self.distance_mode!r}"
             )
-        if not 0 <= self.snap_m <= routing.MAX_SNAP_M:
-            raise CoverageError(f"snap_m: must be ≥ 0 and ≤ {routing.MAX_SNAP_M:,.0f} m, got {self.snap_m:g}")
+        if not 0 <= self.snap_m <= MAX_SNAP_M:
+            raise CoverageError("snap_m", f"must be ≥ 0 and ≤ {MAX_SNAP_M:,.0f} m, got {self.snap_m:g}")
         if self.kind is not None and self.layer not in LAYERS_WITH_KIND:
-            raise CoverageError(f"kind: {self.layer} has no kind")
+            raise CoverageError("kind", f"{self.layer} has no kind")
         return float(distance)
 
 
@@ -133,7 +138,7 @@ def prepare(conn: Connection, q: CoverageQuery) -> float:
     conn.execute(text(f"CREATE TEMP TABLE cov_facility ON COMMIT DROP AS {facilities}"), params)
     road = q.distance_mode == "road"
     if road:
-        routing.prepare_reach(conn, distance, q.snap_m)
+        road_reach.prepare_reach(conn, distance, q.snap_m)
         params["snap"] = q.snap_m
     for subject in subjects().values():
         asked = subject.name in q.subjects
@@ -198,10 +203,10 @@ def pairs_sql(subject: Subject, facilities: str, asked: bool = True) -> str:
 def _pairs(
     conn: Connection, subject: Subject, facilities: str, params: dict[str, Any], asked: bool, road: bool
 ) -> None:
-    if road:  # reach along the roads, from routing.prepare_reach
+    if road:  # reach along the roads, from road_reach.prepare_reach
         values = ", ".join(f"{sql} AS {key}" for key, sql in subject.values.items())
         where = f"{subject.where} AND {'true' if asked else 'false'}"
-        sql = routing.pairs_sql(subject.source, values, where)
+        sql = road_reach.pairs_sql(subject.source, values, where)
     else:
         for setting in PARALLEL_PROBES:
             conn.execute(text(setting))
@@ -314,17 +319,8 @@ def _town_sums(conn: Connection, subject: Subject) -> dict[Any, dict[str, Any]]:
 
 def road_access(conn: Connection, q: CoverageQuery) -> dict[str, Any]:
     """Road mode: the snap tolerance and what lies off the road network (unreachable, so unserved)."""
-    off = conn.execute(
-        text("SELECT code FROM cov_facility WHERE id NOT IN (SELECT id FROM cov_road_facility) ORDER BY code")
-    ).scalars()
-    access: dict[str, Any] = {"snap_m": q.snap_m, "facilities_off_road": list(off)}
-    for subject in subjects().values():
-        if subject.name in q.subjects:
-            access[f"{subject.name}_off_road"] = conn.execute(
-                text(routing.off_road_sql(subject.source, subject.where)),
-                {"snap": q.snap_m, **subject.params},
-            ).scalar_one()
-    return access
+    asked = [(s.name, s.source, s.where, s.params) for s in subjects().values() if s.name in q.subjects]
+    return road_reach.road_access(conn, q.snap_m, asked)
 
 
 def summary(conn: Connection, asked: tuple[str, ...] = SUBJECTS) -> dict[str, Any]:

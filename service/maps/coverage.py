@@ -1,18 +1,17 @@
 """The coverage map: served and unserved villages and farms, each facility's reach, the gap areas.
 
-Reads only the public parts of `service.coverage` (prepare, its cov_* views, summary, service_areas_sql,
-gaps.find).
+Reads everything through the coverage entry point (`service.coverage.computation`): one computation
+per page.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine
 
-from service.coverage import gaps
 from service.coverage import query as cov
+from service.coverage.computation import Coverage, computed
 from service.maps import layers, map_rows, style
 from service.maps.city import MapRequest
 from service.maps.map_rows import LayerRows
@@ -21,36 +20,13 @@ from service.maps.page import MapPage
 GAP_LIMIT = 10_000
 
 
-def _subjects(conn: Connection) -> tuple[LayerRows, LayerRows]:
-    """Villages and farms with `served` and the distance to the nearest facility, from the coverage
-    computation's own views."""
-    villages = map_rows.read_layer(
-        conn,
-        f"""SELECT v.id, g.code, g.name, {map_rows.LATLON.format(a="g")}, v.population, v.served,
-                   round(v.nearest_m::numeric, 1) AS nearest_m
-            FROM cov_village v JOIN villages g ON g.id = v.id ORDER BY v.id""",
-    )
-    farms = map_rows.read_layer(
-        conn,
-        f"""SELECT f.id, g.code, g.name, {map_rows.LATLON.format(a="g")}, g.species,
-                   round(f.pig_equivalents::numeric, 1) AS pig_equivalents, f.served,
-                   round(f.nearest_m::numeric, 1) AS nearest_m
-            FROM cov_farm f JOIN livestock_farms g ON g.id = f.id ORDER BY f.id""",
-    )
-    return villages, farms
-
-
-def _road_areas(conn: Connection, distance: float) -> list[dict[str, Any]]:
+def _road_areas(found: Coverage) -> list[dict[str, Any]]:
     """Road mode's service areas (hulls of the road nodes within reach) as features to draw; geodesic
     mode draws its discs as plain circles instead."""
-    areas = []
-    for (feature_text,) in conn.execute(text(cov.service_areas_sql(distance, road=True))):
-        f = json.loads(feature_text)
-        if f["geometry"] is not None:  # a facility off the road network reaches nothing
-            areas.append(
-                {"geometry": f["geometry"], "properties": {**f["properties"], "id": int(f["id"][5:])}}
-            )
-    return areas
+    return [
+        {"geometry": f["geometry"], "properties": {**f["properties"], "id": int(f["id"][5:])}}
+        for f in found.road_service_areas()
+    ]
 
 
 def _facilities(found: list[dict[str, Any]], distance: float) -> LayerRows:
@@ -107,13 +83,12 @@ def coverage_page(
     engine: Engine, query: cov.CoverageQuery, cluster_radius_m: float | None, req: MapRequest
 ) -> MapPage:
     """CoverageError / ValueError for parameters the coverage functions refuse."""
-    with engine.connect() as conn, conn.begin():
-        distance = cov.prepare(conn, query)
-        road = query.distance_mode == "road"
-        villages, farms = _subjects(conn)
-        areas = _road_areas(conn, distance) if road else []
-        facilities = _facilities(cov.summary(conn)["facilities"], distance)
-        found = gaps.find(conn, cluster_radius_m or distance, GAP_LIMIT)
+    with computed(engine, query) as coverage:
+        distance, road = coverage.distance_m, coverage.road
+        villages, farms = coverage.subject_layers(map_rows.read_layer, map_rows.LATLON.format(a="g"))
+        areas = _road_areas(coverage) if road else []
+        facilities = _facilities(coverage.summary(cov.SUBJECTS)["facilities"], distance)
+        found = coverage.gaps(cluster_radius_m, GAP_LIMIT)
     page = MapPage("", req.lang, req.map_settings(), req.base_url)
     w = page.words
     page.title = w["title_coverage_road" if road else "title_coverage"].format(

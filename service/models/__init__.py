@@ -1,7 +1,7 @@
 """The inventory's tables. `LAYERS` maps the public layer names to their models."""
 
 from service.models.areas import City, Community, Town, Village
-from service.models.base import SRID, STATUSES, STREAMS, Base
+from service.models.base import SRID, STATUSES, Base
 from service.models.chain import SOURCE_COLUMNS, TARGET_COLUMNS, ChainLink
 from service.models.facilities import (
     BiogasCenter,
@@ -14,6 +14,17 @@ from service.models.facilities import (
 )
 from service.models.planning import PlanningScenario
 from service.models.roads import ROAD_CLASSES, RoadNode, RoadSegment
+from service.vocabulary import (
+    DISTANCE_MODES,
+    END_LAYERS,
+    FACILITY_LAYERS,
+    MANURE_FACILITY_LAYERS,
+    STREAMS,
+    WASTE_FACILITY_LAYERS,
+    DistanceMode,
+    FacilityLayer,
+    Stream,
+)
 
 # The public layer names: fixed, used by export, OGC API, maps and import.
 LAYERS: dict[str, type[Base]] = {
@@ -29,36 +40,34 @@ LAYERS: dict[str, type[Base]] = {
     "chain_links": ChainLink,
 }
 
-# The chain's facility layers, upstream to downstream: what flows, coverage and maps iterate over.
-FACILITY_LAYERS = (
-    "collection_points",
-    "transfer_stations",
-    "treatment_plants",
-    "manure_centers",
-    "biogas_centers",
-)
-
 __all__ = [
+    "DISTANCE_MODES",
+    "END_LAYERS",
     "FACILITY_LAYERS",
     "LAYERS",
+    "MANURE_FACILITY_LAYERS",
     "ROAD_CLASSES",
     "SOURCE_COLUMNS",
     "SRID",
     "STATUSES",
     "STREAMS",
     "TARGET_COLUMNS",
+    "WASTE_FACILITY_LAYERS",
     "Base",
     "BiogasCenter",
     "ChainLink",
     "City",
     "CollectionPoint",
     "Community",
+    "DistanceMode",
+    "FacilityLayer",
     "LivestockFarm",
     "ManureCenter",
     "PlanningScenario",
     "PublicToilet",
     "RoadNode",
     "RoadSegment",
+    "Stream",
     "Town",
     "TransferStation",
     "TreatmentPlant",

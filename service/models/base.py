@@ -21,7 +21,6 @@ NAMING_CONVENTION = {
 SRID = 4326
 
 STATUSES = ("planned", "under_construction", "operational", "suspended", "closed")
-STREAMS = ("domestic_waste", "fecal_sludge", "manure")
 
 
 class Base(DeclarativeBase):

@@ -10,7 +10,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, CheckConstraint, Computed, ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.models.base import STREAMS, Base, Timestamped, geometry, identity_pk, sql_in
+from service.models.base import Base, Timestamped, geometry, identity_pk, sql_in
+from service.vocabulary import STREAMS
 
 # column -> layer it points at. Order matters only for readability.
 SOURCE_COLUMNS = {

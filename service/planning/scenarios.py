@@ -13,6 +13,7 @@ its current one. New sites are linked to the nearest operational facility of the
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,9 @@ from sqlalchemy import Connection, Engine, text
 
 from service.chain import assignment, flows
 from service.chain.parameters import STAGES
+from service.coverage import computation as coverage
 from service.coverage import query as cov
+from service.errors import BadParameter
 from service.models import TARGET_COLUMNS
 
 # Columns a new site needs besides the common ones, per layer (defaults for a hypothetical site).
@@ -40,8 +43,8 @@ COMPARED = (
 )
 
 
-class ScenarioError(ValueError):
-    """The scenario cannot be played; the message names the field."""
+class ScenarioError(BadParameter):
+    """The scenario cannot be played; names the field (`add[0]`, `capacity.CP1`)."""
 
 
 @dataclass(frozen=True)
@@ -89,10 +92,10 @@ def _validate(conn: Connection, s: Scenario) -> None:
         for field_name, values in (("remove", s.remove), ("capacity", list(s.capacity))):
             missing = [c for c in values if c not in found]
             if missing:
-                raise ScenarioError(f"{field_name}: no {s.layer} with code(s) {missing}")
+                raise ScenarioError(field_name, f"no {s.layer} with code(s) {missing}")
     for name, value in s.capacity.items():
         if value < 0:
-            raise ScenarioError(f"capacity.{name}: must be ≥ 0, got {value:g}")
+            raise ScenarioError(f"capacity.{name}", f"must be ≥ 0, got {value:g}")
     for i, site in enumerate(s.add):
         inside = conn.execute(
             text(
@@ -102,23 +105,40 @@ def _validate(conn: Connection, s: Scenario) -> None:
             {"lon": site.lon, "lat": site.lat},
         ).scalar()
         if not inside:
-            raise ScenarioError(f"add[{i}]: ({site.lon}, {site.lat}) lies outside every town of the city")
+            raise ScenarioError(f"add[{i}]", f"({site.lon}, {site.lat}) lies outside every town of the city")
         if site.capacity is not None and site.capacity < 0:
-            raise ScenarioError(f"add[{i}].capacity: must be ≥ 0, got {site.capacity:g}")
+            raise ScenarioError(f"add[{i}].capacity", f"must be ≥ 0, got {site.capacity:g}")
 
 
-def _coverage(conn: Connection, s: Scenario, distance: float | None) -> tuple[float, dict[str, Any]]:
-    used = cov.prepare(conn, cov.CoverageQuery(s.layer, distance, distance_mode=s.distance_mode))
-    return used, cov.summary(conn)
+@dataclass(frozen=True)
+class State:
+    """What a scenario compares, measured before or after its changes."""
+
+    coverage: dict[str, Any]  # the coverage summary
+    loads: dict[str, dict[str, Any]]  # facility code → load
+    unconnected: dict[str, float]  # stream → t/day with no link
 
 
-def _loads(conn: Connection, layer: str) -> dict[str, dict[str, Any]]:
+def _distances(s: Scenario) -> tuple[float, float]:
+    """The reach before and after (CoverageError, as a ScenarioError, for a bad one)."""
+    try:
+        before = cov.CoverageQuery(s.layer, s.distance_m, distance_mode=s.distance_mode).resolved_distance()
+        if s.distance_m_after is None:
+            return before, before
+        return before, cov.CoverageQuery(s.layer, s.distance_m_after).resolved_distance()
+    except cov.CoverageError as exc:
+        raise ScenarioError(exc.parameter, exc.detail) from exc
+
+
+def _measure(conn: Connection, s: Scenario, distance: float) -> State:
+    query = cov.CoverageQuery(s.layer, distance, distance_mode=s.distance_mode)
+    summary = coverage.compute(conn, query).summary()
     flows.compute(conn)
-    return {f["code"]: f for f in flows.facility_loads(conn, layer)}
-
-
-def _unconnected(conn: Connection) -> dict[str, float]:
-    return {t.stream: t.unconnected_t_per_day for t in flows.stream_totals(conn)}
+    return State(
+        summary,
+        {f["code"]: f for f in flows.facility_loads(conn, s.layer)},
+        {t.stream: t.unconnected_t_per_day for t in flows.stream_totals(conn)},
+    )
 
 
 def _apply_changes(conn: Connection, s: Scenario) -> list[str]:
@@ -243,56 +263,45 @@ def _load(row: dict[str, Any] | None) -> dict[str, Any] | None:
 def play(engine: Engine, s: Scenario) -> dict[str, Any]:
     """Coverage and chain load before and after the scenario; the inventory is left as it was."""
     if s.layer not in cov.COVERAGE_LAYERS:
-        raise ScenarioError(f"layer: {s.layer!r} is not a facility layer ({', '.join(cov.COVERAGE_LAYERS)})")
+        raise ScenarioError(
+            "layer", f"{s.layer!r} is not a facility layer ({', '.join(cov.COVERAGE_LAYERS)})"
+        )
     with engine.connect() as conn:
         trans = conn.begin()
         try:
             _validate(conn, s)
-            try:
-                distance, cov_before = _coverage(conn, s, s.distance_m)
-                distance_after, _ = (
-                    (distance, None)
-                    if s.distance_m_after is None
-                    else (cov.CoverageQuery(s.layer, s.distance_m_after).resolved_distance(), None)
-                )
-            except cov.CoverageError as exc:
-                raise ScenarioError(str(exc)) from exc
-            loads_before = _loads(conn, s.layer)
-            unconnected_before = _unconnected(conn)
+            distance, distance_after = _distances(s)
+            before = _measure(conn, s, distance)
             new_codes = _apply_changes(conn, s)
             moved = _reroute(conn, s.layer, new_codes)
             _link_new_sites_downstream(conn, s.layer, new_codes)
-            _, cov_after = _coverage(conn, s, distance_after)
-            loads_after = _loads(conn, s.layer)
-            unconnected_after = _unconnected(conn)
+            after = _measure(conn, s, distance_after)
         finally:
             trans.rollback()  # a scenario never changes the inventory
-    towns_after = {t["code"]: t for t in cov_after["towns"]}
+    towns_after = {t["code"]: t for t in after.coverage["towns"]}
     return {
         "name": s.name,
         "layer": s.layer,
         "distance_m": {"before": distance, "after": distance_after},
         "distance_mode": s.distance_mode,
         "coverage": {
-            "before": {k: cov_before["city"][k] for k in COMPARED},
-            "after": {k: cov_after["city"][k] for k in COMPARED},
-            "difference": _difference(cov_before["city"], cov_after["city"]),
+            "before": {k: before.coverage["city"][k] for k in COMPARED},
+            "after": {k: after.coverage["city"][k] for k in COMPARED},
+            "difference": _difference(before.coverage["city"], after.coverage["city"]),
             "towns": [
                 {"code": t["code"], "name": t["name"], "difference": _difference(t, towns_after[t["code"]])}
-                for t in cov_before["towns"]
+                for t in before.coverage["towns"]
             ],
         },
         "chain": {
             "sources_moved": moved,
-            "unconnected_t_per_day": {"before": unconnected_before, "after": unconnected_after},
-            "facilities": _facility_rows(loads_before, loads_after, new_codes),
+            "unconnected_t_per_day": {"before": before.unconnected, "after": after.unconnected},
+            "facilities": _facility_rows(before.loads, after.loads, new_codes),
         },
     }
 
 
 def save(engine: Engine, name: str, request: dict[str, Any], result: dict[str, Any]) -> int:
-    import json
-
     with engine.begin() as conn:
         return int(
             conn.execute(

@@ -1,1 +1,2 @@
-"""The road network: import and noding (`network`), distances along it with pgRouting (`routing`)."""
+"""The road network: import and noding (`network`), the routing graph and how points join it (`graph`),
+its detour index (`circuity`)."""

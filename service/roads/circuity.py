@@ -1,7 +1,7 @@
 """Detour index (circuity) of the loaded road network: road distance / geodesic distance.
 
 Measured from each village to its geodesically nearest facility of a layer, the trip coverage asks
-about. Both ends join the network as in `routing` (nearest road node within `snap_m`, access legs
+about. Both ends join the network as in `graph` (nearest road node within `snap_m`, access legs
 counted); the network part is pgRouting's `pgr_dijkstraCost` over the same edges.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from service.coverage.query import COVERAGE_LAYERS
-from service.roads import routing
+from service.models import FACILITY_LAYERS
+from service.roads import graph
 
 TRIPS_SQL = """
     CREATE TEMP TABLE circuity_trip ON COMMIT DROP AS
@@ -44,22 +44,22 @@ DETOURS_SQL = """
 
 
 def village_detours(
-    conn: Connection, layer: str, snap_m: float = routing.DEFAULT_SNAP_M
+    conn: Connection, layer: str, snap_m: float = graph.DEFAULT_SNAP_M
 ) -> list[dict[str, Any]]:
     """Per village on the network: code, geodesic and road metres to its nearest facility of `layer`.
 
     A pair is left out when either end is off the network or no road joins them.
     """
-    if layer not in COVERAGE_LAYERS:
-        raise ValueError(f"layer: {layer!r} is not a facility layer ({', '.join(COVERAGE_LAYERS)})")
+    if layer not in FACILITY_LAYERS:
+        raise ValueError(f"layer: {layer!r} is not a facility layer ({', '.join(FACILITY_LAYERS)})")
     conn.execute(text("DROP TABLE IF EXISTS pg_temp.circuity_trip"))
     trips = TRIPS_SQL.format(
         layer=layer,
-        villages_snapped=routing.nearest_node_sql("SELECT id, geom FROM villages"),
-        facilities_snapped=routing.nearest_node_sql(f"SELECT id, geom FROM {layer}"),
+        villages_snapped=graph.nearest_node_sql("SELECT id, geom FROM villages"),
+        facilities_snapped=graph.nearest_node_sql(f"SELECT id, geom FROM {layer}"),
     )
     conn.execute(text(trips), {"snap": snap_m})
-    rows = conn.execute(text(DETOURS_SQL), {"edges": routing.EDGES_SQL, "combinations": COMBINATIONS_SQL})
+    rows = conn.execute(text(DETOURS_SQL), {"edges": graph.EDGES_SQL, "combinations": COMBINATIONS_SQL})
     return [dict(r) for r in rows.mappings()]
 
 

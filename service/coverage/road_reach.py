@@ -1,41 +1,30 @@
-"""Distances along the road network with pgRouting, for coverage.
+"""Coverage along the roads (pgRouting): which road nodes each facility reaches, and the pairs within reach.
 
-A point (facility, village, farm) joins the network at its nearest road node, if that node lies within
-`snap_m` (geodesic); beyond it the point is off the road network: unreachable, and reported. The road
-distance between two points is access leg + network distance between their nodes + access leg, the
-network distance being pgRouting's shortest path over `road_segments.cost` (geodesic metres, both
-directions). `pgr_drivingDistance` from all facility nodes at once, bounded by the reach, finds every
-node within reach of each facility without computing paths to the rest of the network.
+The road distance between a facility and a village or farm is access leg + network distance between
+their nodes + access leg (`service.roads.graph`). `pgr_drivingDistance` from all facility nodes at once,
+bounded by the reach, finds every node within reach of each facility without computing paths to the
+rest of the network. A point farther than `snap_m` from every road node is off the network:
+unreachable, so unserved, and reported.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection, text
 
 from service.errors import DependencyMissing
+from service.roads import network
+from service.roads.graph import EDGES_SQL, nearest_node_sql
 
-DEFAULT_SNAP_M = 1000.0
-MAX_SNAP_M = 10_000.0
-EDGES_SQL = "SELECT id, source, target, cost, cost AS reverse_cost FROM road_segments"
+NO_NETWORK = "distance_mode: road needs a road network and none is loaded (sanichain roads import FILE)"
 
 
 class RoadNetworkMissing(DependencyMissing):
     """distance_mode=road was asked for and no road network is loaded."""
 
-
-def nearest_node_sql(points: str) -> str:
-    """(id, node, leg_m) for each row of `points` (id, geom) whose nearest road node is within :snap.
-
-    The index orders a few candidates by planar distance; the geodesic distance picks among them.
-    """
-    return f"""
-        SELECT p.id, n.node, n.leg_m
-        FROM ({points}) p CROSS JOIN LATERAL (
-            SELECT c.id AS node, ST_Distance(c.geom::geography, p.geom::geography) AS leg_m
-            FROM (SELECT id, geom FROM road_nodes ORDER BY geom <-> p.geom LIMIT 4) c
-            ORDER BY 2, 1 LIMIT 1
-        ) n
-        WHERE n.leg_m <= :snap"""
+    def __init__(self, message: str = NO_NETWORK) -> None:
+        super().__init__(message, parameter="distance_mode")
 
 
 def _start_column(conn: Connection) -> str:
@@ -51,11 +40,8 @@ def prepare_reach(conn: Connection, distance: float, snap_m: float) -> None:
 
     Needs `cov_facility`; `road_m` includes the facility's access leg (not yet the subject's).
     """
-    exists = conn.execute(text("SELECT EXISTS (SELECT 1 FROM road_segments)")).scalar()
-    if not exists:
-        raise RoadNetworkMissing(
-            "distance_mode: road needs a road network and none is loaded (sanichain roads import FILE)"
-        )
+    if not network.loaded(conn):
+        raise RoadNetworkMissing()
     for table in ("cov_road_facility", "cov_road_reach"):
         conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{table}"))
     conn.execute(
@@ -101,10 +87,26 @@ def pairs_sql(subject_source: str, values: str, where: str) -> str:
         WHERE r.road_m + a.leg_m <= :d"""
 
 
-def off_road_sql(subject_source: str, where: str) -> str:
-    """How many subjects have no road node within :snap."""
-    return f"""
-        SELECT count(*) FROM {subject_source}
+OFF_ROAD_SQL = """
+        SELECT count(*) FROM {source}
         WHERE {where} AND NOT EXISTS (
             SELECT 1 FROM road_nodes n
             WHERE ST_DWithin(n.geom::geography, s.geom::geography, :snap))"""
+
+
+def road_access(
+    conn: Connection, snap_m: float, subjects: list[tuple[str, str, str, dict[str, Any]]]
+) -> dict[str, Any]:
+    """The snap tolerance and what lies off the road network (unreachable, so unserved).
+
+    `subjects`: (name, source aliased `s`, where, params) of each subject asked for.
+    """
+    off = conn.execute(
+        text("SELECT code FROM cov_facility WHERE id NOT IN (SELECT id FROM cov_road_facility) ORDER BY code")
+    ).scalars()
+    access: dict[str, Any] = {"snap_m": snap_m, "facilities_off_road": list(off)}
+    for name, source, where, params in subjects:
+        access[f"{name}_off_road"] = conn.execute(
+            text(OFF_ROAD_SQL.format(source=source, where=where)), {"snap": snap_m, **params}
+        ).scalar_one()
+    return access

@@ -1,0 +1,315 @@
+"""A siting problem set up in PostGIS: candidates, demand and the pairs within reach, read back for the model.
+
+`prepare()` fills temporary tables in the caller's transaction (see the package's description) and
+refuses, before the expensive steps, a problem too large to solve in the time budget.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, text
+
+from service.chain.livestock import FARM_MEASURES_CTE, species_json
+from service.chain.parameters import ChainParameters
+from service.coverage.gaps import utm_srid
+from service.planning.siting.query import ProblemTooLarge, SitingError, SitingQuery
+from service.planning.siting.settings import SitingSettings
+
+
+@dataclass
+class Site:
+    lon: float
+    lat: float
+    label: str | None  # village code (village candidates) or facility code (existing)
+    town_code: str | None
+    existing: bool = False
+    capacity: float | None = None  # t/day; None = not recorded (no limit in the model)
+
+
+@dataclass
+class Demand:
+    code: str
+    weight: float  # population, or pig equivalents for manure layers
+    t_per_day: float
+    covered_by_existing: bool
+
+
+@dataclass
+class SitingProblem:
+    query: SitingQuery
+    sites: list[Site]  # candidates first (0 .. n_candidates-1), then existing facilities
+    n_candidates: int
+    demand: list[Demand]
+    pairs: list[tuple[int, int, float]] = field(default_factory=list)  # (site, demand, distance_m)
+
+    def model_demand(self) -> list[int]:
+        """Demand points the model decides on: within reach of some site, not served already (covering)."""
+        reachable = {i for _, i, _ in self.pairs}
+        covering = self.query.model == "maximal_covering"
+        return [
+            i
+            for i in sorted(reachable)
+            if not (covering and self.query.include_existing and self.demand[i].covered_by_existing)
+        ]
+
+
+def _reset(conn: Connection) -> None:
+    for table in ("siting_pair", "siting_demand", "siting_existing", "siting_candidate"):
+        conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{table}"))
+    conn.execute(
+        text(
+            "CREATE TEMP TABLE siting_candidate (idx int PRIMARY KEY, label text, "
+            "geom geometry(Point, 4326) NOT NULL) ON COMMIT DROP"
+        )
+    )
+
+
+def _city_outline_area_m2(conn: Connection, srid: int) -> float | None:
+    return conn.execute(
+        text("SELECT ST_Area(ST_Transform(ST_Union(geom), :srid)) FROM cities"), {"srid": srid}
+    ).scalar_one()
+
+
+def _load_given(conn: Connection, points: tuple[tuple[float, float], ...]) -> None:
+    if conn.execute(text("SELECT count(*) FROM cities")).scalar_one() == 0:
+        raise SitingError("candidates.points", "no city outline in the inventory to check them against")
+    conn.execute(
+        text(
+            "INSERT INTO siting_candidate (idx, geom) "
+            "SELECT i - 1, ST_SetSRID(ST_MakePoint(lons[i], lats[i]), 4326) "
+            "FROM (SELECT CAST(:lons AS float8[]) AS lons, CAST(:lats AS float8[]) AS lats) a, "
+            "generate_subscripts(CAST(:lons AS float8[]), 1) AS i"
+        ),
+        {"lons": [p[0] for p in points], "lats": [p[1] for p in points]},
+    )
+    outside = (
+        conn.execute(
+            text(
+                "SELECT idx FROM siting_candidate c "
+                "WHERE NOT EXISTS (SELECT 1 FROM cities o WHERE ST_Intersects(o.geom, c.geom)) ORDER BY idx"
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if outside:
+        shown = ", ".join(str(i) for i in outside[:10])
+        raise SitingError(
+            "candidates.points", f"{len(outside)} point(s) outside the city outline (index {shown})"
+        )
+
+
+def _load_grid(conn: Connection, spacing_m: float, max_points: int) -> None:
+    srid = utm_srid(conn)
+    area = _city_outline_area_m2(conn, srid)
+    if area is None:
+        raise SitingError("candidates", "no city outline in the inventory to lay a grid over")
+    # refuse before generating: a fine grid over a large city would take the database a long time
+    estimate = math.ceil(area / spacing_m**2)
+    if estimate > max_points:
+        raise ProblemTooLarge(
+            "candidates.spacing_m", "variables (one per grid point, at least)", estimate, max_points
+        )
+    conn.execute(
+        text(
+            """
+            INSERT INTO siting_candidate (idx, geom)
+            WITH city AS (SELECT ST_Transform(ST_Union(geom), :srid) AS g FROM cities),
+            cell AS (SELECT ST_Centroid(s.geom) AS c FROM city, ST_SquareGrid(:spacing, city.g) AS s)
+            SELECT row_number() OVER (ORDER BY ST_Y(cell.c), ST_X(cell.c)) - 1, ST_Transform(cell.c, 4326)
+            FROM cell, city WHERE ST_Intersects(cell.c, city.g)
+            """
+        ),
+        {"srid": srid, "spacing": spacing_m},
+    )
+
+
+def _load_villages(conn: Connection) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO siting_candidate (idx, label, geom) "
+            "SELECT row_number() OVER (ORDER BY code) - 1, code, geom FROM villages"
+        )
+    )
+
+
+def _load_candidates(conn: Connection, q: SitingQuery, max_points: int) -> int:
+    c = q.candidates
+    if c.source == "points":
+        _load_given(conn, c.points)
+    elif c.source == "grid":
+        assert c.spacing_m is not None
+        _load_grid(conn, c.spacing_m, max_points)
+    else:
+        _load_villages(conn)
+    count: int = conn.execute(text("SELECT count(*) FROM siting_candidate")).scalar_one()
+    if count == 0:
+        raise SitingError("candidates", f"the {c.source} candidate set is empty")
+    if q.k > count:
+        raise SitingError("k", f"{q.k} is more than the {count} candidate site(s)")
+    conn.execute(text("CREATE INDEX ON siting_candidate USING gist ((geom::geography))"))
+    conn.execute(text("ANALYZE siting_candidate"))
+    return count
+
+
+DEMAND_SQL = {
+    "villages": """
+        CREATE TEMP TABLE siting_demand ON COMMIT DROP AS
+        SELECT row_number() OVER (ORDER BY v.code) - 1 AS idx, v.code, v.population::float8 AS weight,
+               v.population * coalesce(v.waste_rate_kg_per_person_day, :waste_rate)::float8 / 1000.0
+                   AS t_per_day, v.geom
+        FROM villages v
+    """,
+    "farms": f"""
+        CREATE TEMP TABLE siting_demand ON COMMIT DROP AS
+        WITH {FARM_MEASURES_CTE}
+        SELECT row_number() OVER (ORDER BY f.code) - 1 AS idx, f.code, m.head_on_hand * m.pig_eq AS weight,
+               m.head_on_hand * m.manure_kg / 1000.0 AS t_per_day, f.geom
+        FROM farm_measure m JOIN livestock_farms f ON f.id = m.id
+        WHERE m.status = 'operational'
+    """,
+}
+
+
+def _load_demand(conn: Connection, q: SitingQuery, params: ChainParameters) -> None:
+    sql = DEMAND_SQL["farms" if q.is_manure else "villages"]
+    conn.execute(text(sql), {"waste_rate": params.waste_kg_per_person_day, "species": species_json()})
+    conn.execute(
+        text("ALTER TABLE siting_demand ADD COLUMN covered_by_existing boolean NOT NULL DEFAULT false")
+    )
+    conn.execute(text("CREATE INDEX ON siting_demand USING gist ((geom::geography))"))
+    conn.execute(text("ANALYZE siting_demand"))
+    if q.include_existing:
+        # layer comes from the SITING_LAYERS whitelist (validated), never from raw input
+        conn.execute(
+            text(
+                f"CREATE TEMP TABLE siting_existing ON COMMIT DROP AS "
+                f"SELECT row_number() OVER (ORDER BY code) - 1 AS idx, code, capacity::float8 AS capacity, "
+                f"geom FROM {q.layer} WHERE status = 'operational'"
+            )
+        )
+        conn.execute(
+            text(
+                "UPDATE siting_demand d SET covered_by_existing = true WHERE EXISTS "
+                "(SELECT 1 FROM siting_existing e WHERE ST_DWithin(d.geom::geography, e.geom::geography, :d))"
+            ),
+            {"d": q.distance_m},
+        )
+
+
+def _load_pairs(conn: Connection, q: SitingQuery, n_candidates: int) -> None:
+    existing = ""
+    if q.include_existing and q.model == "p_median":
+        existing = """
+            UNION ALL
+            SELECT :n + e.idx, d.idx, ST_Distance(e.geom::geography, d.geom::geography)
+            FROM siting_existing e
+            JOIN siting_demand d ON ST_DWithin(d.geom::geography, e.geom::geography, :d)
+        """
+    conn.execute(
+        text(
+            f"""
+            CREATE TEMP TABLE siting_pair ON COMMIT DROP AS
+            SELECT c.idx AS site_idx, d.idx AS demand_idx,
+                   ST_Distance(c.geom::geography, d.geom::geography) AS distance_m
+            FROM siting_candidate c
+            JOIN siting_demand d ON ST_DWithin(d.geom::geography, c.geom::geography, :d)
+            {existing}
+            """
+        ),
+        {"d": q.distance_m, "n": n_candidates},
+    )
+
+
+def _refuse_too_many_pairs(conn: Connection, q: SitingQuery, n_candidates: int, max_pairs: int) -> None:
+    """Refuse before the pair join when even a rough count (candidates × demand × reach disc / city area)
+    is far above the limit: with a 100 km reach the join alone would take minutes."""
+    srid = utm_srid(conn)
+    area = _city_outline_area_m2(conn, srid)
+    if not area:
+        return
+    n_demand: int = conn.execute(text("SELECT count(*) FROM siting_demand")).scalar_one()
+    share = min(1.0, math.pi * q.distance_m**2 / area)
+    estimate = math.ceil(n_candidates * n_demand * share)
+    if estimate > 3 * max_pairs:  # the estimate ignores edges and clustering: refuse only clear cases
+        raise ProblemTooLarge(
+            "distance_m", "candidate–demand pairs within reach (estimated)", estimate, max_pairs
+        )
+
+
+def _estimated_variables(conn: Connection, q: SitingQuery, n_candidates: int) -> int:
+    """Variables of the model before it is built: y per candidate, plus z per demand point in reach
+    (covering) or x per candidate/existing–demand pair (p-median)."""
+    if q.model == "p_median":
+        pairs: int = conn.execute(text("SELECT count(*) FROM siting_pair")).scalar_one()
+        return n_candidates + pairs
+    reachable: int = conn.execute(
+        text(
+            "SELECT count(DISTINCT p.demand_idx) FROM siting_pair p "
+            "JOIN siting_demand d ON d.idx = p.demand_idx WHERE NOT (:existing AND d.covered_by_existing)"
+        ),
+        {"existing": q.include_existing},
+    ).scalar_one()
+    return n_candidates + reachable
+
+
+def _read_sites(conn: Connection, q: SitingQuery) -> list[Site]:
+    town = "(SELECT t.code FROM towns t WHERE ST_Intersects(t.geom, x.geom) ORDER BY t.code LIMIT 1)"
+    sites = [
+        Site(lon, lat, label, town_code)
+        for lon, lat, label, town_code in conn.execute(
+            text(f"SELECT ST_X(x.geom), ST_Y(x.geom), x.label, {town} FROM siting_candidate x ORDER BY x.idx")
+        )
+    ]
+    if q.include_existing and q.model == "p_median":
+        sites += [
+            Site(lon, lat, code, town_code, existing=True, capacity=capacity)
+            for lon, lat, code, capacity, town_code in conn.execute(
+                text(
+                    f"SELECT ST_X(x.geom), ST_Y(x.geom), x.code, x.capacity, {town} "
+                    "FROM siting_existing x ORDER BY x.idx"
+                )
+            )
+        ]
+    return sites
+
+
+def prepare(
+    conn: Connection,
+    q: SitingQuery,
+    settings: SitingSettings | None = None,
+    params: ChainParameters | None = None,
+) -> SitingProblem:
+    """Candidates, demand and the pairs within reach, from PostGIS; refuses a problem too large to solve."""
+    settings = settings or SitingSettings()
+    q.validate()
+    _reset(conn)
+    n_candidates = _load_candidates(conn, q, max_variables_for(q.model, settings))
+    _load_demand(conn, q, params or ChainParameters())
+    _refuse_too_many_pairs(conn, q, n_candidates, settings.max_pairs)
+    _load_pairs(conn, q, n_candidates)
+    _check_size(conn, q, n_candidates, settings)
+    demand = [
+        Demand(code, float(weight or 0), float(t or 0), covered)
+        for code, weight, t, covered in conn.execute(
+            text("SELECT code, weight, t_per_day, covered_by_existing FROM siting_demand ORDER BY idx")
+        )
+    ]
+    pairs = [(int(j), int(i), float(d)) for j, i, d in conn.execute(text("SELECT * FROM siting_pair"))]
+    return SitingProblem(q, _read_sites(conn, q), n_candidates, demand, pairs)
+
+
+def _check_size(conn: Connection, q: SitingQuery, n_candidates: int, settings: SitingSettings) -> None:
+    max_variables = max_variables_for(q.model, settings)
+    variables = _estimated_variables(conn, q, n_candidates)
+    if variables > max_variables:
+        raise ProblemTooLarge("candidates", f"variables ({q.model})", variables, max_variables)
+    pairs: int = conn.execute(text("SELECT count(*) FROM siting_pair")).scalar_one()
+    if pairs > settings.max_pairs:
+        raise ProblemTooLarge("distance_m", "candidate–demand pairs within reach", pairs, settings.max_pairs)
+
+
+def max_variables_for(model: str, settings: SitingSettings) -> int:
+    return settings.max_variables_median if model == "p_median" else settings.max_variables_covering
