@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.config import DatabaseSettings, DemoSettings, LocalClusterSettings, ServerSettings
+from service.errors import SanichainError
 from service.localdb import ClusterError, LocalCluster
 
 
@@ -305,7 +306,6 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from service.db import make_engine
-    from service.errors import SanichainError
     from service.export.job import prepare
     from service.export.progress import ProgressBar
 
@@ -327,13 +327,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         if not sep:
             raise CommandError(f"--where {condition!r}: expected PROPERTY=VALUE")
         params.setdefault(name.strip(), []).append(value)
-    try:
-        job = prepare(make_engine(database_url()), args.layer, args.format, params)
-        bar = ProgressBar(f"{args.layer}.{args.format}", job.count())
-        job.write(Path(args.output), bar.update)
-        bar.done()
-    except SanichainError as exc:
-        raise CommandError(str(exc)) from None
+    job = prepare(make_engine(database_url()), args.layer, args.format, params)
+    bar = ProgressBar(f"{args.layer}.{args.format}", job.count())
+    job.write(Path(args.output), bar.update)
+    bar.done()
     print(
         json.dumps({"layer": args.layer, "format": args.format, "file": args.output, "features": bar.total})
     )
@@ -493,17 +490,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CommandError, ClusterError) as exc:
-        print(f"sanichain: error: {exc}", file=sys.stderr)
-        return 1
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         print(f"sanichain: database error: {reason}", file=sys.stderr)
         return 1
-    except LookupError as exc:  # UnknownTown
-        print(f"sanichain: error: {exc}", file=sys.stderr)
-        return 1
-    except ValueError as exc:  # DemoDataError, ScaleDataError and friends
+    # the domain's errors (service.errors), the commands' own, and bad files (DemoDataError, ScaleDataError)
+    except (CommandError, ClusterError, SanichainError, LookupError, ValueError) as exc:
         print(f"sanichain: error: {exc}", file=sys.stderr)
         return 1
 

@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 
 from service.api.coverage_params import CoverageQueryParams
 from service.api.deps import engine_of
+from service.api.negotiation import accepts_gzip
 from service.config import MapSettings
 from service.coverage import gaps
 from service.errors import BadParameter, NotFound
@@ -68,23 +69,6 @@ def _known_parameters(request: Request, also_known: Iterable[str]) -> set[str]:
     if isinstance(route, APIRoute):
         collect(route.dependant)
     return names
-
-
-def accepts_gzip(accept_encoding: str) -> bool:
-    """gzip (or *) listed with a quality above zero."""
-    for part in accept_encoding.split(","):
-        name, *params = (p.strip() for p in part.split(";"))
-        if name.lower() not in ("gzip", "*"):
-            continue
-        quality = 1.0
-        for param in params:
-            if param.startswith("q="):
-                try:
-                    quality = float(param[2:])
-                except ValueError:
-                    quality = 0.0
-        return quality > 0
-    return False
 
 
 def _page(

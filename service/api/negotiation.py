@@ -1,4 +1,5 @@
-"""Content negotiation: does the client want HTML or JSON? One rule for every route that has both.
+"""Content negotiation: does the client want HTML or JSON (one rule for every route that has both), and
+does it take gzip?
 
 `f=html` / `f=json` (or `geojson`) decides; without it the Accept header does: HTML only when the client
 prefers it to JSON (browsers do; curl's `*/*` and GDAL's `application/json` get JSON).
@@ -14,13 +15,12 @@ FORMATS = ("json", "geojson", "html")
 JSON_TYPES = ("application/json", "application/geo+json", "application/schema+json")
 
 
-def _quality(accept: str, media_type: str) -> float:
-    """The q of the most specific range of `accept` that matches `media_type` (0 when none does)."""
-    main = media_type.split("/")[0]
-    best_specificity, best_q = -1, 0.0
-    for part in accept.split(","):
+def _ranges(header: str) -> list[tuple[str, float]]:
+    """(value, q) of each comma-separated entry of an Accept or Accept-Encoding header; a malformed q
+    counts as 0 (refused), a missing one as 1."""
+    ranges = []
+    for part in header.split(","):
         pieces = [p.strip() for p in part.split(";")]
-        media = pieces[0].lower()
         q = 1.0
         for param in pieces[1:]:
             name, _, value = param.partition("=")
@@ -29,10 +29,27 @@ def _quality(accept: str, media_type: str) -> float:
                     q = max(0.0, min(1.0, float(value)))
                 except ValueError:
                     q = 0.0
+        ranges.append((pieces[0].lower(), q))
+    return ranges
+
+
+def _quality(accept: str, media_type: str) -> float:
+    """The q of the most specific range of `accept` that matches `media_type` (0 when none does)."""
+    main = media_type.split("/")[0]
+    best_specificity, best_q = -1, 0.0
+    for media, q in _ranges(accept):
         specificity = 2 if media == media_type else 1 if media == main + "/*" else 0 if media == "*/*" else -1
         if specificity > best_specificity:
             best_specificity, best_q = specificity, q
     return best_q if best_specificity >= 0 else 0.0
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """gzip (or *) listed first with a quality above zero."""
+    for name, q in _ranges(accept_encoding):
+        if name in ("gzip", "*"):
+            return q > 0
+    return False
 
 
 def wants_html(request: Request) -> bool:
