@@ -18,17 +18,22 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from fastapi.testclient import TestClient
 from psycopg2 import sql
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from service import migrate
+from service.api.app import create_app
 from service.config import REPO_ROOT, sqlalchemy_url
 from service.db import make_engine
 from service.demo import loader
 from service.localdb import LocalCluster
+from service.models import LAYERS
 
 DEMO_DIR = REPO_ROOT / "gis_data" / "zhucheng"
+# The layers drawn as points (all but the town outlines and the link lines), in the models' order.
+POINT_LAYERS = tuple(name for name in LAYERS if name not in ("towns", "chain_links"))
 TEMPLATE = "sanichain_test_template"
 
 
@@ -144,3 +149,16 @@ def demo_engine(demo_database_url: str) -> Iterator[Engine]:
     engine = make_engine(demo_database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def app_engine(demo_engine: Engine) -> Engine:
+    """The database `client` serves: the demo, unless a module overrides this with a world of its own."""
+    return demo_engine
+
+
+@pytest.fixture
+def client(app_engine: Engine) -> Iterator[TestClient]:
+    """The HTTP API over `app_engine`, a fresh application per test (tests may change its settings)."""
+    with TestClient(create_app(app_engine)) as c:
+        yield c

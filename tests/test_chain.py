@@ -2,80 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
-from pyproj import Geod
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from service.chain import assignment, flows, indicators, integrity
 from service.chain.parameters import ChainParameters
+from tests import worlds
 
-GEOD = Geod(ellps="WGS84")
-SQUARE = "SRID=4326;MULTIPOLYGON(((119 36,119.2 36,119.2 36.2,119 36.2,119 36)))"
-
-# name -> (lon, lat)
-AT = {
-    "V1": (119.05, 36.05),
-    "V2": (119.06, 36.05),
-    "V3": (119.15, 36.15),
-    "CP1": (119.051, 36.051),
-    "CP2": (119.061, 36.051),
-    "CP3": (119.14, 36.14),
-    "S1": (119.10, 36.10),
-    "P1": (119.18, 36.02),
-    "P2": (119.19, 36.03),
-    "M1": (119.02, 36.12),
-    "B1": (119.03, 36.18),
-    "F1": (119.01, 36.10),
-    "F2": (119.04, 36.17),
-}
-
-
-def pt(name: str) -> str:
-    return f"SRID=4326;POINT({AT[name][0]} {AT[name][1]})"
-
-
-WORLD_SQL = f"""
-INSERT INTO cities (id, code, name, geom) VALUES (1, '370782', '测试市', '{SQUARE}');
-INSERT INTO towns (id, code, name, name_en, kind, city_id, geom)
-    VALUES (1, '370782101', '甲镇', 'Jia', 'town', 1, '{SQUARE}');
-INSERT INTO communities (id, code, name, kind, town_id, geom)
-    VALUES (1, '370782101201', '甲社区', 'rural', 1, '{pt("V1")}');
-INSERT INTO villages (id, code, name, town_id, community_id, population, households, toilets_rebuilt,
-                      waste_rate_kg_per_person_day, geom) VALUES
-    (1, 'V1', '一村', 1, 1, 1000, 400, 300, NULL, '{pt("V1")}'),
-    (2, 'V2', '二村', 1, 1, 500, 200, 200, 1.0, '{pt("V2")}'),
-    (3, 'V3', '三村', 1, 1, 200, 80, 0, NULL, '{pt("V3")}');
-INSERT INTO collection_points (id, code, name, capacity, capacity_unit, town_id, village_id, geom) VALUES
-    (1, 'CP1', '一村收集点', 1.0, 't/d', 1, 1, '{pt("CP1")}'),
-    (2, 'CP2', '二村收集点', 0.6, 't/d', 1, 2, '{pt("CP2")}'),
-    (3, 'CP3', '三村收集点', 0.05, 't/d', 1, 3, '{pt("CP3")}');
-INSERT INTO transfer_stations (id, code, name, capacity, capacity_unit, town_id, geom)
-    VALUES (1, 'S1', '甲镇中转站', 10, 't/d', 1, '{pt("S1")}');
-INSERT INTO treatment_plants (id, code, name, kind, phase, capacity, capacity_unit, town_id, status,
-                              geom) VALUES
-    (1, 'P1', '焚烧厂', 'incineration', 2, 100, 't/d', 1, 'operational', '{pt("P1")}'),
-    (2, 'P2', '填埋场', 'landfill', NULL, 50, 't/d', 1, 'closed', '{pt("P2")}');
-INSERT INTO manure_centers (id, code, name, capacity, capacity_unit, town_id, forwarded_share, geom)
-    VALUES (1, 'M1', '粪污中心', 5, 't/d', 1, 0.5, '{pt("M1")}');
-INSERT INTO biogas_centers (id, code, name, capacity, capacity_unit, town_id, geom)
-    VALUES (1, 'B1', '沼气中心', 10, 't/d', 1, '{pt("B1")}');
-INSERT INTO livestock_farms (id, code, name, capacity_unit, town_id, species, head_count,
-                             manure_facility_type, geom)
-    VALUES (1, 'F1', '猪场', 'm3', 1, 'pig', 730, 'composting', '{pt("F1")}'),
-           (2, 'F2', '奶牛场', 'm3', 1, 'dairy', 150, 'storage_lagoon', '{pt("F2")}');
-INSERT INTO chain_links (stream, source_village_id, target_collection_point_id) VALUES
-    ('domestic_waste', 1, 1), ('domestic_waste', 2, 2);
-INSERT INTO chain_links (stream, source_collection_point_id, target_transfer_station_id) VALUES
-    ('domestic_waste', 1, 1), ('domestic_waste', 2, 1);
-INSERT INTO chain_links (stream, source_transfer_station_id, target_treatment_plant_id) VALUES
-    ('domestic_waste', 1, 1);
-INSERT INTO chain_links (stream, source_village_id, target_manure_center_id) VALUES
-    ('fecal_sludge', 1, 1), ('fecal_sludge', 2, 1);
-INSERT INTO chain_links (stream, source_manure_center_id, target_biogas_center_id) VALUES
-    ('fecal_sludge', 1, 1), ('manure', 1, 1);
-INSERT INTO chain_links (stream, source_farm_id, target_manure_center_id) VALUES ('manure', 1, 1);
-INSERT INTO chain_links (stream, source_farm_id, target_biogas_center_id) VALUES ('manure', 2, 1)
-"""
+GEOD = worlds.GEOD
+AT = worlds.CHAIN_AT
+Change = str | Callable[[Connection], Any]  # what run() applies to the world before computing
 
 # Known answers (t/day): waste 0.4 kg/person (V2 overrides 1.0); sludge = toilets × persons per
 # household × 1.55 kg; pig: 730 sold/yr × 180/365 = 360 on hand × 2 kg; dairy: 150 × 20 kg.
@@ -89,17 +28,18 @@ B1_IN = 0.5 * M1_IN + MANURE["F2"]
 @pytest.fixture
 def world(empty_engine: Engine) -> Engine:
     with empty_engine.begin() as conn:
-        for statement in WORLD_SQL.split(";\n"):
-            conn.execute(text(statement))
+        worlds.chain(conn)
     return empty_engine
 
 
-def run(engine: Engine, sql: str | None = None, params: ChainParameters | None = None):
-    """Optionally change the world, then compute and return (loads by code, findings, indicators)."""
+def run(engine: Engine, change: Change | None = None, params: ChainParameters | None = None):
+    """Optionally change the world (an SQL statement or a builder), then compute and return (loads by
+    code, findings, indicators); the change is rolled back."""
     with engine.connect() as conn, conn.begin():
-        if sql:
-            for statement in sql.split(";\n"):
-                conn.execute(text(statement))
+        if isinstance(change, str):
+            conn.execute(text(change))
+        elif change is not None:
+            change(conn)
         flows.compute(conn, params)
         loads = {f["code"]: f for f in flows.facility_loads(conn)}
         found = integrity.check(conn, params)
@@ -178,8 +118,7 @@ def test_only_the_unconnected_village_and_its_unused_point_are_reported_on_the_c
 def test_stage_skip_fires_for_village_straight_to_station_but_not_for_farm_to_biogas(world):
     _, found, _ = run(
         world,
-        "INSERT INTO chain_links (stream, source_village_id, target_transfer_station_id) "
-        "VALUES ('domestic_waste', 3, 1)",
+        lambda c: worlds.link(c, "domestic_waste", ("villages", 3), ("transfer_stations", 1)),
     )
     assert rules(found) == {"stage_skip": {"V3"}, "facility_unfed": {"CP3"}}
 
@@ -187,8 +126,7 @@ def test_stage_skip_fires_for_village_straight_to_station_but_not_for_farm_to_bi
 def test_stage_reverse_and_cycle_are_reported_and_the_computation_terminates(world):
     loads, found, _ = run(
         world,
-        "INSERT INTO chain_links (stream, source_transfer_station_id, target_collection_point_id) "
-        "VALUES ('domestic_waste', 1, 1)",
+        lambda c: worlds.link(c, "domestic_waste", ("transfer_stations", 1), ("collection_points", 1)),
     )
     got = rules(found)
     assert got["stage_reverse"] == {"S1"}
@@ -199,8 +137,7 @@ def test_stage_reverse_and_cycle_are_reported_and_the_computation_terminates(wor
 def test_wrong_stream_layer_is_an_error(world):
     _, found, _ = run(
         world,
-        "INSERT INTO chain_links (stream, source_collection_point_id, "
-        "target_manure_center_id) VALUES ('domestic_waste', 1, 1)",
+        lambda c: worlds.link(c, "domestic_waste", ("collection_points", 1), ("manure_centers", 1)),
     )
     assert rules(found)["wrong_stream"] == {"CP1"}
 
@@ -208,8 +145,7 @@ def test_wrong_stream_layer_is_an_error(world):
 def test_link_to_a_closed_plant_is_an_error_and_splits_the_flow(world):
     loads, found, _ = run(
         world,
-        "INSERT INTO chain_links (stream, source_transfer_station_id, "
-        "target_treatment_plant_id) VALUES ('domestic_waste', 1, 2)",
+        lambda c: worlds.link(c, "domestic_waste", ("transfer_stations", 1), ("treatment_plants", 2)),
     )
     assert rules(found)["inactive_target"] == {"P2"}
     assert loads["P1"]["inflow_t_per_day"] == pytest.approx(0.45)
@@ -242,12 +178,11 @@ def test_link_longer_than_the_collection_radius_is_a_warning(world):
 
 
 def test_station_passing_waste_nowhere_and_unfed_station_are_reported(world):
-    _, found, _ = run(
-        world,
-        "DELETE FROM chain_links WHERE source_transfer_station_id = 1;\n"
-        "INSERT INTO transfer_stations (id, code, name, capacity, capacity_unit, town_id, geom) "
-        f"VALUES (2, 'S2', '空站', 10, 't/d', 1, '{pt('S1')}')",
-    )
+    def unlink_s1_and_add_an_empty_station(conn: Connection) -> None:
+        conn.execute(text("DELETE FROM chain_links WHERE source_transfer_station_id = 1"))
+        worlds.facility(conn, "transfer_stations", "S2", AT["S1"], name="空站", capacity=10)
+
+    _, found, _ = run(world, unlink_s1_and_add_an_empty_station)
     got = rules(found)
     assert got["no_downstream"] == {"S1"}
     assert got["facility_unfed"] == {"S2", "P1", "CP3"}

@@ -8,17 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from service.api.app import create_app
 from service.chain import flows, indicators, integrity
 from service.config import AuthSettings
-
-
-@pytest.fixture(scope="module")
-def client(demo_engine):
-    return TestClient(create_app(demo_engine))
+from tests import worlds
 
 
 def test_demo_chain_is_clean_every_village_connected_and_figures_equal_the_source(demo_engine):
@@ -190,21 +184,9 @@ def test_cli_chain_check_exit_codes(demo_database_url, empty_database_url):
     from service.db import make_engine
 
     engine = make_engine(empty_database_url)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO cities (id, code, name, geom) VALUES (1, '370782', 'x', "
-                "'SRID=4326;MULTIPOLYGON(((119 36,119.1 36,119.1 36.1,119 36)))');"
-                "INSERT INTO towns (id, code, name, kind, city_id, geom) "
-                "VALUES (1, '370782101', '甲', 'town', 1, "
-                "'SRID=4326;MULTIPOLYGON(((119 36,119.1 36,119.1 36.1,119 36)))');"
-                "INSERT INTO communities (id, code, name, kind, town_id, geom) VALUES "
-                "(1, '370782101201', '社区', 'rural', 1, 'SRID=4326;POINT(119.05 36.02)');"
-                "INSERT INTO villages (code, name, town_id, community_id, population, households, geom) "
-                "VALUES "
-                "('V1', '孤村', 1, 1, 100, 30, 'SRID=4326;POINT(119.05 36.02)')"
-            )
-        )
+    with engine.begin() as conn:  # one village and nothing to take its waste
+        worlds.one_town(conn, worlds.square(119, 36, 0.1), (119.05, 36.02), name="甲")
+        worlds.village(conn, "V1", (119.05, 36.02), 100, 30, name="孤村")
     engine.dispose()
     broken = subprocess.run(
         [sys.executable, "-m", "service.cli", "chain", "check", "--json"],

@@ -6,44 +6,22 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, InternalError, StatementError
 
-SQUARE = "SRID=4326;MULTIPOLYGON(((119 36,119.1 36,119.1 36.1,119 36.1,119 36)))"
+from tests import worlds
+
+SQUARE = worlds.square(119, 36, 0.1)
 BOWTIE = "SRID=4326;MULTIPOLYGON(((119 36,119.1 36.1,119.1 36,119 36.1,119 36)))"
 
 
 @pytest.fixture
 def conn(empty_engine):
-    """A connection with a city, a town, a community and a village, rolled back afterwards."""
+    """A connection with a city, a town, a community, a village and a station, rolled back afterwards."""
     with empty_engine.connect() as c:
         trans = c.begin()
-        c.execute(
-            text(f"INSERT INTO cities (id, code, name, geom) VALUES (1, '370782', '诸城市', '{SQUARE}')")
-        )
-        c.execute(
-            text(
-                "INSERT INTO towns (id, code, name, kind, city_id, geom) "
-                f"VALUES (1, '370782101', '枳沟镇', 'town', 1, "
-                f"'{SQUARE}')"
-            )
-        )
-        c.execute(
-            text(
-                "INSERT INTO communities (id, code, name, kind, town_id, geom) "
-                "VALUES (1, '370782101201', '甲社区', 'rural', 1, 'SRID=4326;POINT(119.05 36.05)')"
-            )
-        )
-        c.execute(
-            text(
-                "INSERT INTO villages (id, code, name, town_id, community_id, population, households, "
-                "toilets_rebuilt, geom) "
-                "VALUES (1, 'V1', '王家庄村', 1, 1, 300, 100, 90, 'SRID=4326;POINT(119.05 36.05)')"
-            )
-        )
-        c.execute(
-            text(
-                "INSERT INTO transfer_stations (id, code, name, capacity, capacity_unit, town_id, geom) "
-                "VALUES (1, 'TS-1', '枳沟镇中转站', 60, 't/d', 1, 'SRID=4326;POINT(119.06 36.06)')"
-            )
-        )
+        worlds.city(c, SQUARE, name="诸城市")
+        worlds.town(c, SQUARE, name="枳沟镇")
+        worlds.community(c, (119.05, 36.05), name="甲社区")
+        worlds.village(c, "V1", (119.05, 36.05), 300, 100, name="王家庄村", toilets_rebuilt=90)
+        worlds.facility(c, "transfer_stations", "TS-1", (119.06, 36.06), name="枳沟镇中转站", capacity=60)
         yield c
         trans.rollback()
 
@@ -162,15 +140,9 @@ def test_unknown_farm_species_is_refused(conn):
 
 
 def test_large_scale_flag_follows_the_species_threshold(conn):
-    conn.execute(
-        text(
-            "INSERT INTO livestock_farms (code, name, capacity_unit, town_id, species, head_count, "
-            "manure_facility_type, geom) "
-            "VALUES ('LF-P499', '甲', 'm3', 1, 'pig', 499, 'composting', 'SRID=4326;POINT(119.05 36.05)'), "
-            "       ('LF-P500', '乙', 'm3', 1, 'pig', 500, 'none', 'SRID=4326;POINT(119.05 36.05)'), "
-            "       ('LF-L2000', '丙', 'm3', 1, 'layer', 2000, 'composting', 'SRID=4326;POINT(119.05 36.05)')"
-        )
-    )
+    worlds.farm(conn, "LF-P499", (119.05, 36.05), "pig", 499, name="甲")
+    worlds.farm(conn, "LF-P500", (119.05, 36.05), "pig", 500, name="乙", manure_facility_type="none")
+    worlds.farm(conn, "LF-L2000", (119.05, 36.05), "layer", 2000, name="丙")
     rows = dict(
         (r[0], r[1:])
         for r in conn.execute(
@@ -234,12 +206,7 @@ def test_link_needs_exactly_one_source_and_one_target(conn):
 
 
 def test_duplicate_link_is_refused_and_link_line_is_derived(conn):
-    conn.execute(
-        text(
-            "INSERT INTO chain_links (stream, source_village_id, target_transfer_station_id) "
-            "VALUES ('domestic_waste', 1, 1)"
-        )
-    )
+    worlds.link(conn, "domestic_waste", ("villages", 1), ("transfer_stations", 1))
     row = conn.execute(
         text("SELECT source_layer, source_id, target_layer, target_id, ST_AsText(geom) FROM chain_links")
     ).one()
@@ -253,18 +220,13 @@ def test_duplicate_link_is_refused_and_link_line_is_derived(conn):
 
 
 def test_feature_referenced_by_a_link_cannot_be_deleted(conn):
-    conn.execute(
-        text(
-            "INSERT INTO chain_links (stream, source_village_id, target_transfer_station_id) "
-            "VALUES ('domestic_waste', 1, 1)"
-        )
-    )
+    worlds.link(conn, "domestic_waste", ("villages", 1), ("transfer_stations", 1))
     refused(conn, "DELETE FROM transfer_stations WHERE id = 1", "fk_chain_links_target_transfer_station_id")
 
 
 def test_updated_at_moves_on_update_and_created_at_stays(empty_engine):
     with empty_engine.begin() as c:
-        c.execute(text(f"INSERT INTO cities (code, name, geom) VALUES ('370782', '诸城市', '{SQUARE}')"))
+        worlds.city(c, SQUARE, name="诸城市")
     with empty_engine.connect() as c:
         created, before = c.execute(text("SELECT created_at, updated_at FROM cities")).one()
     with empty_engine.begin() as c:
@@ -285,12 +247,7 @@ def test_a_facility_cannot_feed_itself(conn):
 
 
 def test_link_lines_follow_a_moved_endpoint(conn):
-    conn.execute(
-        text(
-            "INSERT INTO chain_links (stream, source_village_id, target_transfer_station_id) "
-            "VALUES ('domestic_waste', 1, 1)"
-        )
-    )
+    worlds.link(conn, "domestic_waste", ("villages", 1), ("transfer_stations", 1))
     conn.execute(text("UPDATE transfer_stations SET geom = 'SRID=4326;POINT(119.08 36.02)' WHERE id = 1"))
     assert conn.execute(text("SELECT ST_AsText(geom) FROM chain_links")).scalar() == (
         "LINESTRING(119.05 36.05,119.08 36.02)"
@@ -298,14 +255,8 @@ def test_link_lines_follow_a_moved_endpoint(conn):
 
 
 def test_village_community_must_be_in_the_village_town(conn):
-    conn.execute(
-        text(
-            "INSERT INTO towns (id, code, name, kind, city_id, geom) "
-            f"VALUES (2, '370782102', '贾悦镇', 'town', 1, "
-            f"'{SQUARE}')"
-        )
-    )
-    refused(conn, "UPDATE villages SET town_id = 2 WHERE id = 1", "fk_villages_community_id_town_id")
+    other = worlds.town(conn, SQUARE, code="370782102", name="贾悦镇")
+    refused(conn, f"UPDATE villages SET town_id = {other} WHERE id = 1", "fk_villages_community_id_town_id")
 
 
 def test_polygon_in_projected_metres_is_refused(conn):

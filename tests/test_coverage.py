@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from pyproj import Geod
 from sqlalchemy import Engine, text
 
 from service.api.app import create_app
 from service.coverage import gaps
 from service.coverage import query as cov
+from tests import worlds
 
-GEOD = Geod(ellps="WGS84")
-SQUARE = "SRID=4326;MULTIPOLYGON(((119 36,119.4 36,119.4 36.4,119 36.4,119 36)))"
+GEOD = worlds.GEOD
+SQUARE = worlds.square(119, 36, 0.4)
 STATION = (119.2, 36.2)
 
 
-def at(distance_m: float, azimuth: float, origin: tuple[float, float] = STATION) -> tuple[float, float]:
-    lon, lat, _ = GEOD.fwd(origin[0], origin[1], azimuth, distance_m)
-    return round(lon, 9), round(lat, 9)
+def at(distance_m: float, azimuth: float) -> tuple[float, float]:
+    return worlds.offset(STATION, azimuth, distance_m)
 
 
 # Villages placed at exact geodesic distances from the station: 2,990 m and 3,010 m straddle 3 km.
@@ -34,31 +33,14 @@ FARMS = {"PIG_IN": (at(2500, 45), "pig", 730), "COW_OUT": (at(5000, 135), "dairy
 
 @pytest.fixture
 def world(empty_engine: Engine) -> Engine:
-    statements = [
-        f"INSERT INTO cities (id, code, name, geom) VALUES (1, '370782', '测试市', '{SQUARE}')",
-        f"INSERT INTO towns (id, code, name, kind, city_id, geom) VALUES (1, '370782101', '甲镇', 'town', 1, "
-        f"'{SQUARE}')",
-        "INSERT INTO communities (id, code, name, kind, town_id, geom) "
-        "VALUES (1, '370782101201', '社区', 'rural', 1, 'SRID=4326;POINT(119.2 36.2)')",
-        f"INSERT INTO transfer_stations (id, code, name, capacity, capacity_unit, town_id, geom) "
-        f"VALUES (1, 'S1', '中转站', 50, 't/d', 1, 'SRID=4326;POINT({STATION[0]} {STATION[1]})'), "
-        f"(2, 'S2', '停用站', 50, 't/d', 1, 'SRID=4326;POINT({FAR[0]} {FAR[1]})')",
-        "UPDATE transfer_stations SET status = 'closed' WHERE code = 'S2'",
-    ]
-    for i, (code, ((lon, lat), pop)) in enumerate(VILLAGES.items(), start=1):
-        statements.append(
-            "INSERT INTO villages (id, code, name, town_id, community_id, population, households, geom) "
-            f"VALUES ({i}, '{code}', '{code}村', 1, 1, {pop}, {pop // 3}, 'SRID=4326;POINT({lon} {lat})')"
-        )
-    for i, (code, ((lon, lat), species, head)) in enumerate(FARMS.items(), start=1):
-        statements.append(
-            "INSERT INTO livestock_farms (id, code, name, capacity_unit, town_id, species, head_count, "
-            f"manure_facility_type, geom) VALUES ({i}, '{code}', '{code}场', 'm3', 1, '{species}', {head}, "
-            f"'composting', 'SRID=4326;POINT({lon} {lat})')"
-        )
     with empty_engine.begin() as conn:
-        for s in statements:
-            conn.execute(text(s))
+        worlds.one_town(conn, SQUARE, STATION)
+        worlds.facility(conn, "transfer_stations", "S1", STATION, name="中转站", capacity=50)
+        worlds.facility(conn, "transfer_stations", "S2", FAR, name="停用站", capacity=50, status="closed")
+        for code, (place, population) in VILLAGES.items():
+            worlds.village(conn, code, place, population)
+        for code, (place, species, head_count) in FARMS.items():
+            worlds.farm(conn, code, place, species, head_count)
     return empty_engine
 
 

@@ -6,33 +6,13 @@ import json
 import shutil
 
 import pytest
-from sqlalchemy import text
 
 from service.demo import facts, loader, zhucheng
 from service.demo.loader import DemoDataError
-from tests.conftest import DEMO_DIR
+from tests.conftest import DEMO_DIR, POINT_LAYERS
+from tests.queries import rows, scalar
 
-POINT_LAYERS_WITH_TOWN = (
-    "communities",
-    "villages",
-    "collection_points",
-    "transfer_stations",
-    "treatment_plants",
-    "manure_centers",
-    "biogas_centers",
-    "livestock_farms",
-    "public_toilets",
-)
-
-
-def scalar(engine, sql: str):
-    with engine.connect() as conn:
-        return conn.execute(text(sql)).scalar()
-
-
-def rows(engine, sql: str):
-    with engine.connect() as conn:
-        return conn.execute(text(sql)).all()
+POINT_LAYERS_WITH_TOWN = ("communities", *POINT_LAYERS)
 
 
 def test_generator_output_is_identical_to_the_committed_files():

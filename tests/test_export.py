@@ -7,7 +7,6 @@ import csv
 import io
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +16,10 @@ from pyproj import Transformer
 from sqlalchemy import text
 
 from service import cli
-from service.api.app import create_app
 from service.models import LAYERS
+from tests.gdal import field_types, ogr
 
 pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="gdal-bin is not installed")
-
-
-@pytest.fixture(scope="module")
-def client(demo_engine) -> TestClient:
-    return TestClient(create_app(demo_engine))
 
 
 @pytest.fixture(scope="module")
@@ -44,20 +38,10 @@ def download(client: TestClient, url: str, path: Path) -> Path:
     return path
 
 
-def ogr(*args: str) -> str:
-    result = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 def gdal_rows(path: Path, *open_options: str) -> list[dict[str, str]]:
     """The features as GDAL reads them, dumped to CSV with X/Y columns."""
     out = ogr("ogr2ogr", "-f", "CSV", "/vsistdout/", str(path), *open_options, "-lco", "GEOMETRY=AS_XY")
     return list(csv.DictReader(io.StringIO(out)))
-
-
-def field_types(info: str) -> dict[str, str]:
-    return dict(re.findall(r"^(\S+(?: \(UTC\))?): (\w+(?:\(\w+\))?) \(", info, flags=re.M))
 
 
 def assert_farms_match(rows: list[dict[str, str]], db: dict[int, tuple[Any, ...]], x="X", y="Y", fid="id"):

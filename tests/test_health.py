@@ -10,12 +10,12 @@ from service.db import make_engine
 from tests.conftest import free_port
 
 
-def test_health_reports_the_postgis_version_of_the_database(demo_engine):
+def test_health_reports_the_postgis_version_of_the_database(demo_engine, client):
     with demo_engine.connect() as conn:
         version, database = conn.execute(
             text("SELECT extversion, current_database() FROM pg_extension WHERE extname = 'postgis'")
         ).one()
-    response = TestClient(create_app(demo_engine)).get("/health")
+    response = client.get("/health")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
@@ -43,8 +43,8 @@ def test_health_is_503_when_the_database_lacks_postgis(database_factory):
     assert "has no PostGIS extension" in response.json()["detail"]
 
 
-def test_unknown_path_is_a_404_problem(demo_engine):
-    response = TestClient(create_app(demo_engine)).get("/no-such-thing")
+def test_unknown_path_is_a_404_problem(client):
+    response = client.get("/no-such-thing")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == 404

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from tests.conftest import POINT_LAYERS
 from tests.service_process import running_service
 
 CHROMIUM = "/usr/bin/chromium"
@@ -93,20 +94,10 @@ def open_page(browser: Any) -> Iterator[Any]:
 def counts(engine: Any, town_id: int | None = None) -> dict[str, int]:
     """What PostGIS holds per map layer (the whole city, or one town)."""
     where = "" if town_id is None else f"WHERE town_id = {int(town_id)}"
-    layers = [
-        "villages",
-        "collection_points",
-        "transfer_stations",
-        "treatment_plants",
-        "manure_centers",
-        "biogas_centers",
-        "livestock_farms",
-        "public_toilets",
-    ]
     with engine.connect() as conn:
         out = {
             layer: conn.execute(text(f"SELECT count(*) FROM {layer} {where}")).scalar_one()
-            for layer in layers
+            for layer in POINT_LAYERS
         }
         out["towns"] = conn.execute(
             text("SELECT count(*) FROM towns" + ("" if town_id is None else f" WHERE id = {int(town_id)}"))

@@ -12,11 +12,6 @@ from service.config import MapSettings
 from service.maps import assets
 
 
-@pytest.fixture(scope="module")
-def client(demo_engine) -> TestClient:
-    return TestClient(create_app(demo_engine))
-
-
 @pytest.mark.parametrize(
     ("url", "status", "words"),
     [

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from pyproj import Transformer
 from sqlalchemy import text
 
-from service.api.app import create_app
+from tests.queries import scalar
 
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-
-
-@pytest.fixture(scope="module")
-def client(demo_engine) -> TestClient:
-    return TestClient(create_app(demo_engine))
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +89,7 @@ def test_bbox_axis_order_follows_the_bbox_crs(client):
 
 
 def count(engine, where: str) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text(f"SELECT count(*) FROM livestock_farms f WHERE {where}")).scalar_one())
+    return int(scalar(engine, f"SELECT count(*) FROM livestock_farms f WHERE {where}"))
 
 
 CQL = [

@@ -9,20 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from service.api.app import create_app
 from service.models import LAYERS
+from tests.queries import scalar
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-
-
-@pytest.fixture(scope="module")
-def client(demo_engine) -> TestClient:
-    return TestClient(create_app(demo_engine))
-
-
-def sql_scalar(engine, query: str, **params: Any) -> Any:
-    with engine.connect() as conn:
-        return conn.execute(text(query), params).scalar()
 
 
 def all_features(client: TestClient, url: str) -> list[dict[str, Any]]:
@@ -67,15 +57,15 @@ def test_collections_list_the_ten_layers_with_extent_crs_and_items_links(client,
         for link in farms["links"]
     )
     minx, _, _, maxy = farms["extent"]["spatial"]["bbox"][0]
-    x0 = sql_scalar(demo_engine, "SELECT ST_XMin(ST_Extent(geom)) FROM livestock_farms")
-    y1 = sql_scalar(demo_engine, "SELECT ST_YMax(ST_Extent(geom)) FROM livestock_farms")
+    x0 = scalar(demo_engine, "SELECT ST_XMin(ST_Extent(geom)) FROM livestock_farms")
+    y1 = scalar(demo_engine, "SELECT ST_YMax(ST_Extent(geom)) FROM livestock_farms")
     assert minx <= x0 + 1e-3 and maxy >= y1 - 1e-3  # the planner's estimate may be a little larger
 
 
 @pytest.mark.parametrize("layer", list(LAYERS))
 def test_number_matched_equals_the_sql_count_of_every_layer(client, demo_engine, layer):
     body = client.get(f"/collections/{layer}/items?limit=1").json()
-    assert body["numberMatched"] == sql_scalar(demo_engine, f"SELECT count(*) FROM {layer}")
+    assert body["numberMatched"] == scalar(demo_engine, f"SELECT count(*) FROM {layer}")
     assert body["numberReturned"] == 1
 
 
@@ -110,7 +100,7 @@ def test_items_are_geojson_with_content_crs_and_polygons_from_postgis(client, de
     assert response.headers["content-crs"] == f"<{CRS84}>"
     towns = response.json()["features"]
     assert len(towns) == 14 and {t["geometry"]["type"] for t in towns} == {"MultiPolygon"}
-    area = sql_scalar(demo_engine, "SELECT ST_Area(geom) FROM towns WHERE id = :id", id=towns[0]["id"])
+    area = scalar(demo_engine, "SELECT ST_Area(geom) FROM towns WHERE id = :id", id=towns[0]["id"])
     from shapely.geometry import shape
 
     assert shape(towns[0]["geometry"]).area == pytest.approx(area, rel=1e-9)
@@ -120,7 +110,7 @@ def test_bbox_selects_what_st_intersects_selects(client, demo_engine):
     bbox = (119.3, 35.85, 119.5, 36.0)
     for layer in ("villages", "towns", "chain_links"):
         got = all_features(client, f"/collections/{layer}/items?limit=500&bbox={','.join(map(str, bbox))}")
-        expected = sql_scalar(
+        expected = scalar(
             demo_engine,
             f"SELECT count(*) FROM {layer} WHERE ST_Intersects(geom, ST_MakeEnvelope(:a, :b, :c, :d, 4326))",
             a=bbox[0],
@@ -132,7 +122,7 @@ def test_bbox_selects_what_st_intersects_selects(client, demo_engine):
 
 
 def test_property_filters_town_status_species_and_stream(client, demo_engine):
-    town = sql_scalar(demo_engine, "SELECT code FROM towns ORDER BY code LIMIT 1")
+    town = scalar(demo_engine, "SELECT code FROM towns ORDER BY code LIMIT 1")
     cases = {
         f"/collections/villages/items?town={town}": (
             "SELECT count(*) FROM villages v JOIN towns t ON t.id = v.town_id WHERE t.code = :town"
@@ -150,15 +140,15 @@ def test_property_filters_town_status_species_and_stream(client, demo_engine):
     }
     for url, query in cases.items():
         body = client.get(url + "&limit=1").json()
-        assert body["numberMatched"] == sql_scalar(demo_engine, query, town=town) > 0, url
+        assert body["numberMatched"] == scalar(demo_engine, query, town=town) > 0, url
 
 
 def test_datetime_filters_on_updated_at(client, demo_engine):
-    latest = sql_scalar(demo_engine, "SELECT max(updated_at) FROM villages")
+    latest = scalar(demo_engine, "SELECT max(updated_at) FROM villages")
     stamp = latest.isoformat()
     assert client.get("/collections/villages/items", params={"datetime": f"{stamp}/.."}).json()[
         "numberMatched"
-    ] == (sql_scalar(demo_engine, "SELECT count(*) FROM villages WHERE updated_at >= :t", t=latest))
+    ] == (scalar(demo_engine, "SELECT count(*) FROM villages WHERE updated_at >= :t", t=latest))
     assert (
         client.get("/collections/villages/items?datetime=../2000-01-01T00:00:00Z").json()["numberMatched"]
         == 0
@@ -203,7 +193,7 @@ def test_items_stream_valid_json_for_a_large_page(client, demo_engine):
     assert (
         len(body["features"])
         == body["numberMatched"]
-        == sql_scalar(demo_engine, "SELECT count(*) FROM chain_links")
+        == scalar(demo_engine, "SELECT count(*) FROM chain_links")
     )
     assert not any(link["rel"] == "next" for link in body["links"])
 
@@ -269,7 +259,7 @@ def test_unknown_vocabulary_values_are_400_and_injection_in_free_text_matches_no
     assert body["numberMatched"] == 0
     for cql in ("name = 'x'' OR ''1''=''1'", "name = 'x'; DROP TABLE villages", "name = 'x' --"):
         assert client.get("/collections/villages/items", params={"filter": cql}).status_code == 400, cql
-    assert sql_scalar(demo_engine, "SELECT count(*) FROM villages") == 1249
+    assert scalar(demo_engine, "SELECT count(*) FROM villages") == 1249
 
 
 def test_the_openapi_document_describes_the_items_parameters(client):

@@ -14,6 +14,8 @@ from sqlalchemy import text
 
 from service.features import catalogue
 from service.models import LAYERS
+from tests.gdal import field_types as ogr_fields
+from tests.gdal import ogr as run
 from tests.service_process import running_service
 
 pytestmark = [
@@ -26,16 +28,6 @@ pytestmark = [
 def service_url(demo_database_url: str) -> Iterator[str]:
     with running_service(demo_database_url) as url:
         yield url
-
-
-def run(*args: str) -> str:
-    result = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def ogr_fields(info: str) -> dict[str, str]:
-    return dict(re.findall(r"^(\w+): (\w+(?:\(\w+\))?) \(", info, flags=re.M))
 
 
 @pytest.mark.parametrize("layer", list(LAYERS))

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from service.api.app import create_app
 from service.models import LAYERS
+from tests import worlds
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
 HTML_CLASS = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html"
@@ -64,11 +65,6 @@ class Page(HTMLParser):
 
     def href(self, rel: str) -> str | None:
         return next((a["href"] for a in self.anchors if a.get("rel") == rel), None)
-
-
-@pytest.fixture(scope="module")
-def client(demo_engine) -> TestClient:
-    return TestClient(create_app(demo_engine))
 
 
 def html_page(client: TestClient, url: str) -> Page:
@@ -197,14 +193,16 @@ HOSTILE = "<script>alert('x')</script>\"&<b>诸城</b>"
 
 def test_hostile_text_in_data_and_in_the_url_is_escaped(empty_engine):
     with empty_engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO treatment_plants (code, name, capacity, capacity_unit, kind, geom) "
-                "VALUES ('P1', :name, 10, 't/d', 'landfill', ST_SetSRID(ST_MakePoint(119.4, 36), 4326))"
-            ),
-            {"name": HOSTILE},
+        fid = worlds.facility(
+            conn,
+            "treatment_plants",
+            "P1",
+            (119.4, 36),
+            name=HOSTILE,
+            capacity=10,
+            kind="landfill",
+            town_id=None,
         )
-        fid = conn.execute(text("SELECT id FROM treatment_plants")).scalar_one()
     client = TestClient(create_app(empty_engine))
     for url in (
         "/collections/treatment_plants/items?f=html",

@@ -5,9 +5,6 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from fastapi.testclient import TestClient
-
-from service.api.app import create_app
 
 ODD_VALUES = [
     "",
@@ -46,11 +43,6 @@ PARAMETERS = [
     "filter-crs",
     "f",
 ]
-
-
-@pytest.fixture(scope="module")
-def client(demo_engine) -> TestClient:
-    return TestClient(create_app(demo_engine))
 
 
 @pytest.mark.parametrize("parameter", PARAMETERS)

@@ -9,21 +9,23 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from service.api.app import create_app
+from tests import worlds
 
 
 def insert_plants(engine, codes: list[str], capacities: list[float | None]) -> None:
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO treatment_plants (code, name, capacity, capacity_unit, kind, geom) "
-                "VALUES (:code, :name, :capacity, 't/d', 'landfill', "
-                "ST_SetSRID(ST_MakePoint(119 + :i * 0.001, 36), 4326))"
-            ),
-            [
-                {"code": c, "name": f"填埋场 {c}", "capacity": cap, "i": i}
-                for i, (c, cap) in enumerate(zip(codes, capacities, strict=True))
-            ],
-        )
+        for i, (code, capacity) in enumerate(zip(codes, capacities, strict=True)):
+            place = (round(119 + i * 0.001, 3), 36)
+            worlds.facility(
+                conn,
+                "treatment_plants",
+                code,
+                place,
+                name=f"填埋场 {code}",
+                capacity=capacity,
+                kind="landfill",
+                town_id=None,
+            )
 
 
 def ids_of(engine, codes: list[str]) -> set[int]:

@@ -5,20 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from fastapi.testclient import TestClient
 from openapi_spec_validator import OpenAPIV30SpecValidator
 
-from service.api.app import create_app
 from service.api.openapi30 import document_30, schema_30
 from service.models import LAYERS
 
 OAS30 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30"
 REF = {"$ref": "#/components/schemas/Point"}
-
-
-@pytest.fixture(scope="module")
-def client(demo_engine) -> TestClient:
-    return TestClient(create_app(demo_engine))
 
 
 @pytest.mark.parametrize(

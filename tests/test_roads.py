@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from pyproj import Geod
 from sqlalchemy import Engine, text
 
 from service import cli
@@ -21,16 +20,16 @@ from service.api.app import create_app
 from service.coverage import query as cov
 from service.demo import roads as demo_roads
 from service.roads import circuity, network
+from tests import worlds
 
-GEOD = Geod(ellps="WGS84")
-SQUARE = "SRID=4326;MULTIPOLYGON(((119 36,119.4 36,119.4 36.4,119 36.4,119 36)))"
+GEOD = worlds.GEOD
+SQUARE = worlds.square(119, 36, 0.4)
 A = (119.2, 36.2)  # the transfer station, on node A
 
 
 def at(origin: tuple[float, float], azimuth: float, distance_m: float) -> tuple[float, float]:
     """A point at a geodesic distance and azimuth, on the 1e-7° grid the noding uses."""
-    lon, lat, _ = GEOD.fwd(origin[0], origin[1], azimuth, distance_m)
-    return round(lon, 7), round(lat, 7)
+    return worlds.offset(origin, azimuth, distance_m, digits=7)
 
 
 def metres(*points: tuple[float, float]) -> float:
@@ -67,23 +66,11 @@ VILLAGES = {
 
 @pytest.fixture
 def road_world(empty_engine: Engine) -> Engine:
-    statements = [
-        f"INSERT INTO cities (id, code, name, geom) VALUES (1, '370782', '测试市', '{SQUARE}')",
-        f"INSERT INTO towns (id, code, name, kind, city_id, geom) VALUES (1, '370782101', '甲镇', 'town', 1, "
-        f"'{SQUARE}')",
-        "INSERT INTO communities (id, code, name, kind, town_id, geom) "
-        f"VALUES (1, '370782101201', '社区', 'rural', 1, 'SRID=4326;POINT({A[0]} {A[1]})')",
-        "INSERT INTO transfer_stations (code, name, capacity, capacity_unit, town_id, geom) "
-        f"VALUES ('S1', '中转站', 50, 't/d', 1, 'SRID=4326;POINT({A[0]} {A[1]})')",
-    ]
-    for i, (code, (lon, lat)) in enumerate(VILLAGES.items(), start=1):
-        statements.append(
-            "INSERT INTO villages (id, code, name, town_id, community_id, population, households, geom) "
-            f"VALUES ({i}, '{code}', '{code}村', 1, 1, {100 * i}, {30 * i}, 'SRID=4326;POINT({lon} {lat})')"
-        )
     with empty_engine.begin() as conn:
-        for s in statements:
-            conn.execute(text(s))
+        worlds.one_town(conn, SQUARE, A)
+        worlds.facility(conn, "transfer_stations", "S1", A, name="中转站", capacity=50)
+        for i, (code, place) in enumerate(VILLAGES.items(), start=1):
+            worlds.village(conn, code, place, 100 * i, 30 * i)
         network.import_network(conn, ROADS)
     return empty_engine
 

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from service.models.facilities import LARGE_FARM_THRESHOLDS
 from service.synthetic import national_scale as scale
+from tests import worlds
 
 SMALL = {"villages": 2_000, "farms": 5_000, "stations": 50}
 SMALL_COUNTS = {
@@ -185,19 +186,8 @@ def test_large_scale_flag_follows_the_species_thresholds(
 def test_inserts_after_load_get_fresh_ids(engine: Engine, empty_database_url: str, small_set: Path) -> None:
     scale.load(empty_database_url, small_set)
     with engine.begin() as conn:
-        village_id = conn.execute(
-            text(
-                "INSERT INTO villages (code, name, town_id, community_id, population, households, geom) "
-                "VALUES ('EXTRA1', '追加村', 1, 1, 100, 30, 'SRID=4326;POINT(114.1 34.1)') RETURNING id"
-            )
-        ).scalar_one()
-        town_id = conn.execute(
-            text(
-                "INSERT INTO towns (code, name, kind, city_id, geom) "
-                "VALUES ('990009999', '追加镇', 'town', 1, "
-                "'SRID=4326;MULTIPOLYGON(((114 34,114.1 34,114.1 34.1,114 34.1,114 34)))') RETURNING id"
-            )
-        ).scalar_one()
+        village_id = worlds.village(conn, "EXTRA1", (114.1, 34.1), 100, 30, name="追加村")
+        town_id = worlds.town(conn, worlds.square(114, 34, 0.1), code="990009999", name="追加镇")
     assert village_id == SMALL_COUNTS["villages"] + 1
     assert town_id == SMALL_COUNTS["towns"] + 1
 

@@ -8,19 +8,13 @@ from sqlalchemy import Engine, text
 
 from service.api.app import create_app
 from service.planning import scenarios as sc
-from tests.test_chain import WORLD_SQL
+from tests import worlds
 
 
 @pytest.fixture
 def world(empty_engine: Engine) -> Engine:
     with empty_engine.begin() as conn:
-        for statement in WORLD_SQL.split(";\n"):
-            conn.execute(text(statement))
-        # the world is written with explicit ids: move the identity sequences past them
-        for table in ("collection_points", "transfer_stations", "treatment_plants", "manure_centers"):
-            conn.execute(
-                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}")
-            )
+        worlds.chain(conn)
     return empty_engine
 
 

@@ -34,24 +34,25 @@ def setup(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_missing_postgresql_that_apt_cannot_install_is_one_line_and_exit_1(failing_apt, tmp_path):
-    env = {**failing_apt, "SANICHAIN_PG_ROOT": str(tmp_path / "no-postgresql")}
+def refusal(env: dict[str, str]) -> str:
+    """The one line setup prints when it stops with exit status 1."""
     result = setup(env)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("sanichain: PostgreSQL is missing and could not be installed with apt-get")
-    assert "or set DATABASE_URL" in lines[0]
+    return lines[0]
+
+
+def test_missing_postgresql_that_apt_cannot_install_is_one_line_and_exit_1(failing_apt, tmp_path):
+    line = refusal({**failing_apt, "SANICHAIN_PG_ROOT": str(tmp_path / "no-postgresql")})
+    assert line.startswith("sanichain: PostgreSQL is missing and could not be installed with apt-get")
+    assert "or set DATABASE_URL" in line
 
 
 def test_missing_postgis_names_the_package_to_install(failing_apt, tmp_path):
-    env = {**failing_apt, "SANICHAIN_PG_SHARE": str(tmp_path / "no-share")}
-    result = setup(env)
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "PostGIS for PostgreSQL" in lines[0]
-    assert "-postgis-3" in lines[0]
+    line = refusal({**failing_apt, "SANICHAIN_PG_SHARE": str(tmp_path / "no-share")})
+    assert "PostGIS for PostgreSQL" in line
+    assert "-postgis-3" in line
 
 
 def test_make_run_stops_at_the_same_line(failing_apt, tmp_path):
@@ -81,8 +82,6 @@ def test_missing_pgrouting_names_the_package_to_install(failing_apt, tmp_path):
     extension = tmp_path / "share" / major / "extension"
     extension.mkdir(parents=True)
     (extension / "postgis.control").write_text("")  # PostGIS there, pgRouting not
-    result = setup({**failing_apt, "SANICHAIN_PG_SHARE": str(tmp_path / "share")})
-    assert result.returncode == 1
-    (line,) = result.stderr.strip().splitlines()
+    line = refusal({**failing_apt, "SANICHAIN_PG_SHARE": str(tmp_path / "share")})
     assert f"pgRouting for PostgreSQL {major} is missing" in line
     assert f"postgresql-{major}-pgrouting" in line

@@ -13,18 +13,18 @@ from typing import Any
 import pulp
 import pytest
 from fastapi.testclient import TestClient
-from pyproj import Geod
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from service.api.app import create_app
 from service.chain.parameters import ChainParameters
 from service.db import make_engine
 from service.planning import siting
 from service.planning.siting import models, solver
+from tests import worlds
 from tests.conftest import PgServer
 
-GEOD = Geod(ellps="WGS84")
-SQUARE = "SRID=4326;MULTIPOLYGON(((119 36,119.4 36,119.4 36.4,119 36.4,119 36)))"
+GEOD = worlds.GEOD
+SQUARE = worlds.square(119, 36, 0.4)
 CENTRE = (119.2, 36.2)
 REACH_M = 6000.0
 MEDIAN_REACH_M = 13000.0  # p-median: every village must find an open site within reach
@@ -32,8 +32,7 @@ WASTE_T_PER_PERSON_DAY = ChainParameters().waste_kg_per_person_day / 1000
 
 
 def at(distance_m: float, azimuth: float) -> tuple[float, float]:
-    lon, lat, _ = GEOD.fwd(CENTRE[0], CENTRE[1], azimuth, distance_m)
-    return round(lon, 9), round(lat, 9)
+    return worlds.offset(CENTRE, azimuth, distance_m)
 
 
 # (distance from the centre in m, azimuth in degrees): 7 candidate sites and 12 villages with populations.
@@ -62,33 +61,20 @@ def world(pg_server: PgServer, migrated_template: str) -> Iterator[Engine]:
     """One database for the module: siting only reads, and a database per test would double the run time."""
     name = f"sanichain_test_siting_{uuid.uuid4().hex[:8]}"
     engine = make_engine(pg_server.create(name, migrated_template))
-    statements = [
-        f"INSERT INTO cities (id, code, name, geom) VALUES (1, '370782', '测试市', '{SQUARE}')",
-        f"INSERT INTO towns (id, code, name, kind, city_id, geom) VALUES (1, '370782101', '甲镇', 'town', 1, "
-        f"'{SQUARE}')",
-        "INSERT INTO communities (id, code, name, kind, town_id, geom) "
-        "VALUES (1, '370782101201', '社区', 'rural', 1, 'SRID=4326;POINT(119.2 36.2)')",
-        "INSERT INTO transfer_stations (id, code, name, capacity, capacity_unit, town_id, geom) VALUES "
-        f"(1, 'S1', '中转站', 50, 't/d', 1, 'SRID=4326;POINT({EXISTING_STATION[0]} {EXISTING_STATION[1]})')",
-    ]
-    for i, ((lon, lat), pop) in enumerate(VILLAGES):
-        statements.append(
-            "INSERT INTO villages (id, code, name, town_id, community_id, population, households, geom) "
-            f"VALUES ({i + 1}, 'V{i:02d}', 'V{i:02d}村', 1, 1, {pop}, {pop // 3}, "
-            f"'SRID=4326;POINT({lon} {lat})')"
-        )
     with engine.begin() as conn:
-        for s in statements:
-            conn.execute(text(s))
+        worlds.one_town(conn, SQUARE, CENTRE)
+        worlds.facility(conn, "transfer_stations", "S1", EXISTING_STATION, name="中转站", capacity=50)
+        for i, (place, population) in enumerate(VILLAGES):
+            worlds.village(conn, f"V{i:02d}", place, population)
     yield engine
     engine.dispose()
     pg_server.drop(name)
 
 
-@pytest.fixture
-def client(world: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(world)) as c:
-        yield c
+@pytest.fixture(scope="module")
+def app_engine(world: Engine) -> Engine:
+    """`client` serves this module's world."""
+    return world
 
 
 def body(**changes: Any) -> dict[str, Any]:

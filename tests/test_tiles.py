@@ -4,45 +4,27 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 
 import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import text
 
-from service.api.app import create_app
+from tests.gdal import ogr
+from tests.queries import scalar
 
 pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="gdal-bin is not installed")
 
 
-@pytest.fixture(scope="module")
-def client(demo_engine) -> TestClient:
-    return TestClient(create_app(demo_engine))
-
-
 def decoded(path, z: int, x: int, y: int, layer: str) -> str:
-    result = subprocess.run(
-        ["ogrinfo", "-so", "-oo", f"Z={z}", "-oo", f"X={x}", "-oo", f"Y={y}", str(path), layer],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return ogr(
+        "ogrinfo", "-so", "-oo", f"Z={z}", "-oo", f"X={x}", "-oo", f"Y={y}", str(path), layer, timeout=60
     )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def in_tile(engine, layer: str, z: int, x: int, y: int) -> int:
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                text(
-                    f"SELECT count(*) FROM {layer} WHERE ST_Intersects(ST_Transform(geom, 3857), "
-                    "ST_TileEnvelope(:z, :x, :y, margin => 64.0 / 4096))"
-                ),
-                {"z": z, "x": x, "y": y},
-            ).scalar_one()
-        )
+    query = (
+        f"SELECT count(*) FROM {layer} WHERE ST_Intersects(ST_Transform(geom, 3857), "
+        "ST_TileEnvelope(:z, :x, :y, margin => 64.0 / 4096))"
+    )
+    return int(scalar(engine, query, z=z, x=x, y=y))
 
 
 @pytest.mark.parametrize(
