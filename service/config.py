@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar, Literal, TypeVar, cast
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -161,3 +162,51 @@ def sqlalchemy_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg2://" + url[len(prefix) :]
     return url
+
+
+class FilterSettings(BaseSettings):
+    """Limits of a CQL2 filter (items and exports). The parser and the translation recurse once per
+    nested term, so a few thousand terms would exhaust Python's stack; the defaults leave a wide margin
+    for filters people write or tools generate."""
+
+    model_config = SettingsConfigDict(env_prefix="SANICHAIN_CQL_", env_file=".env", extra="ignore")
+
+    max_length: int = Field(default=20_000, ge=1, le=1_000_000)  # characters of the filter text
+    max_predicates: int = Field(default=256, ge=1, le=2_000)  # conditions joined by AND/OR/NOT
+    max_depth: int = Field(default=20, ge=1, le=100)  # levels of nesting (a chain of one operator: one)
+
+
+class PublicAddressSettings(BaseSettings):
+    """Where clients reach the service, for the absolute links it writes (OGC links, map pages).
+
+    With `SANICHAIN_PUBLIC_URL` (e.g. https://gis.example.org/sanichain behind a proxy) every link
+    starts with it, whatever Host a request names. Without it links follow the request's Host, so only
+    the hosts listed in `SANICHAIN_TRUSTED_HOSTS` (plus the bound HOST) are answered: anything else is
+    a 400, and never ends up in a page cached for others.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    public_url: str | None = Field(default=None, validation_alias="SANICHAIN_PUBLIC_URL")
+    # comma-separated host names (ports are ignored); the bound HOST is always added
+    trusted_hosts: str = Field(default="localhost,127.0.0.1,::1", validation_alias="SANICHAIN_TRUSTED_HOSTS")
+
+    @model_validator(mode="after")
+    def _absolute(self) -> PublicAddressSettings:
+        url = (self.public_url or "").strip().rstrip("/")
+        parts = urlsplit(url)
+        if url and not (
+            parts.scheme in ("http", "https") and parts.netloc and not parts.query + parts.fragment
+        ):
+            raise ValueError(
+                "SANICHAIN_PUBLIC_URL must be an absolute http(s) URL, e.g. https://gis.example.org/sanichain"
+            )
+        self.public_url = url or None
+        return self
+
+    def hosts(self, bound_host: str) -> frozenset[str]:
+        names = {h.strip().lower().strip("[]") for h in self.trusted_hosts.split(",")}
+        return frozenset(n for n in (*names, bound_host.lower().strip("[]")) if n)
+
+
+SETTINGS_CLASSES += (FilterSettings, PublicAddressSettings)

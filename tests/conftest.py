@@ -32,6 +32,8 @@ from service.localdb import LocalCluster
 from service.models import LAYERS
 
 DEMO_DIR = REPO_ROOT / "gis_data" / "zhucheng"
+# Starlette's test client sends `Host: testserver`, which the service answers only when trusted.
+os.environ.setdefault("SANICHAIN_TRUSTED_HOSTS", "testserver,localhost,127.0.0.1,::1")
 # The layers drawn as points (all but the town outlines and the link lines), in the models' order.
 POINT_LAYERS = tuple(name for name in LAYERS if name not in ("towns", "chain_links"))
 TEMPLATE = "sanichain_test_template"

@@ -32,9 +32,16 @@ class DiagramFormat(StrEnum):
 
 DIAGRAM_STREAM = Stream(STREAMS[0])  # the diagram's default: domestic waste
 TownCode = Annotated[str | None, Query(pattern=r"^[0-9]{9}$", description="9-digit town code")]
+# 10 g per person and day: a fortieth of the lowest rural rate measured (0.4). Smaller values are no
+# planning question; the tiniest (5e-324) even underflow PostgreSQL's arithmetic.
+MIN_WASTE_KG_PER_PERSON_DAY = 0.01
 WasteRate = Annotated[
     float | None,
-    Query(gt=0, le=5, description="override the per-capita waste rate, kg/person/day (0 < x ≤ 5)"),
+    Query(
+        ge=MIN_WASTE_KG_PER_PERSON_DAY,
+        le=5,
+        description="override the per-capita waste rate, kg/person/day (0.01 ≤ x ≤ 5)",
+    ),
 ]
 
 

@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 
 from service.api.coverage_params import CoverageQueryParams
 from service.api.deps import engine_of
+from service.api.headers import base_url
 from service.api.negotiation import accepts_gzip
 from service.config import MapSettings
 from service.coverage import gaps
@@ -51,7 +52,7 @@ def _request(request: Request, lang: MapLang, indicator: str = "waste_connected_
     return MapRequest(
         lang="en" if lang is MapLang.en else "zh",
         settings=map_settings(request),
-        base_url=str(request.base_url).rstrip("/"),  # absolute, like the OGC API's own links
+        base_url=base_url(request),  # absolute, like the OGC API's own links (see api.headers)
         indicator=indicator,
     )
 
@@ -82,7 +83,9 @@ def _page(
     unknown = sorted(set(request.query_params) - _known_parameters(request, also_known))
     if unknown:  # also keeps junk parameters from crowding real pages out of the page cache
         raise BadParameter(unknown[0], "unknown query parameter")
-    key = (request.url.path, tuple(sorted(request.query_params.multi_items())), repr(map_settings(request)))
+    # the base is in the page (links, the popups' fetches): pages for different trusted names differ
+    parameters = tuple(sorted(request.query_params.multi_items()))
+    key = (base_url(request), request.url.path, parameters, repr(map_settings(request)))
     with engine_of(request).connect() as conn:
         version = inventory_version(conn)
     page = PAGES.get_or_build(key, version, lambda: build().render(language_href=language_href))

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 
 from service.api import html_pages, openapi30
 from service.api.deps import engine_of, query_params
+from service.api.headers import base_url, public_url
 from service.api.negotiation import wants_html
 from service.api.problems import problem_for
 from service.api.streaming import CursorStreamingResponse
@@ -57,7 +58,7 @@ LayerName = Annotated[str, Path(description="layer name, e.g. livestock_farms")]
 
 
 def _url(request: Request, path: str) -> str:
-    return str(request.base_url).rstrip("/") + path
+    return base_url(request) + path
 
 
 # -- landing, conformance ------------------------------------------------------------------------
@@ -159,7 +160,7 @@ Format = Annotated[str | None, Query(description="json or html (default: by the 
 def _html_alternate(request: Request) -> dict[str, str]:
     return {
         "rel": "alternate",
-        "href": html_pages.with_f(str(request.url)),
+        "href": html_pages.with_f(str(public_url(request))),
         "type": "text/html",
         "title": "This document as HTML",
     }
@@ -304,7 +305,7 @@ def _property_schemas(found: Layer) -> dict[str, Any]:
 
 def _feature_links(request: Request, found: Layer, self_title: str | None = None) -> list[dict[str, Any]]:
     """self, its HTML alternate and the collection: the links of an items page (titled) or a feature."""
-    own: dict[str, Any] = {"rel": "self", "href": str(request.url), "type": GEOJSON}
+    own: dict[str, Any] = {"rel": "self", "href": str(public_url(request)), "type": GEOJSON}
     up: dict[str, Any] = {
         "rel": "collection",
         "href": _url(request, f"/collections/{found.name}"),
@@ -355,7 +356,7 @@ def items(
                 out.append(
                     {
                         "rel": rel,
-                        "href": str(request.url.include_query_params(cursor=token)),
+                        "href": str(public_url(request).include_query_params(cursor=token)),
                         "type": GEOJSON,
                         "title": "Next page" if rel == "next" else "Previous page",
                     }
@@ -376,9 +377,9 @@ def _items_html(request: Request, found: Layer, q: FeatureQuery) -> fetch.Render
         title=found.title,
         columns=[f.name for f in selected_fields(q)],
         root=_url(request, "/"),
-        self_href=str(request.url),
-        first_href=str(request.url.remove_query_params("cursor")),
-        cursor_href=lambda token: str(request.url.include_query_params(cursor=token)),
+        self_href=str(public_url(request)),
+        first_href=str(public_url(request).remove_query_params("cursor")),
+        cursor_href=lambda token: str(public_url(request).include_query_params(cursor=token)),
     )
     return lambda number_matched, features: html_pages.items_page(view, number_matched, features)
 
@@ -401,8 +402,9 @@ def item(
         if name not in ("crs", "f"):
             raise ParameterError(name, "unknown parameter")
     out_crs = parse_crs("crs", crs)
-    if not feature_id.isdigit() or len(feature_id) > 18:
-        raise FeatureNotFound(f"no feature {feature_id!r} in {found.name}")
+    # ids are ASCII decimal integers: str.isdigit alone also accepts '²' and '١' (int('١') is 1)
+    if not (feature_id.isascii() and feature_id.isdigit()) or len(feature_id) > 18:
+        raise FeatureNotFound(f"no feature {feature_id!r} in {found.name} (ids are decimal integers)")
     q = feature_query(found, {"crs": [crs]} if crs else {})
     feature = fetch.one_feature(engine_of(request), q, int(feature_id))
     if feature is None:

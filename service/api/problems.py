@@ -88,4 +88,6 @@ def install(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         detail = "; ".join(f"{e['parameter']}: {e['message']}" for e in errors_) or "invalid request"
-        return problem(400, detail, errors=errors_)
+        named = {e["parameter"] for e in errors_}
+        extra = {"parameter": named.pop()} if len(named) == 1 else {}  # one parameter at fault: name it
+        return problem(400, detail, errors=errors_, **extra)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from service.api.deps import engine_of
+from service.api.headers import base_url
 from service.features import catalogue, fetch, tiles
 
 router = APIRouter(tags=["Vector tiles"])
@@ -16,7 +17,7 @@ router = APIRouter(tags=["Vector tiles"])
 @router.get("/tiles/{layer}.json", summary="TileJSON 3.0 of a layer's vector tiles")
 def tilejson(request: Request, layer: str) -> Response:
     found = catalogue.layer(layer)
-    base = str(request.base_url).rstrip("/")
+    base = base_url(request)
     doc: dict[str, Any] = {
         "tilejson": "3.0.0",
         "name": found.name,

@@ -94,7 +94,8 @@ def render(d: Diagram, fmt: str) -> bytes:
     columns = max((n.column for n in d.nodes), default=0) + 1
     rows = max((sum(1 for n in d.nodes if n.column == c) for c in range(columns)), default=1)
     height = max(6.0, 0.32 * rows + 2)
-    params = {"svg.fonttype": "none"}
+    # names are data, never TeX: with math text on, a facility named "$…$" would be typeset (or fail)
+    params: dict[str, Any] = {"svg.fonttype": "none", "text.parse_math": False}
     if font:
         params["font.family"] = font
     with plt.rc_context(cast(Any, params)), warnings.catch_warnings():

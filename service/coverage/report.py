@@ -8,6 +8,8 @@ from typing import Any
 from openpyxl import Workbook
 from sqlalchemy import Connection, text
 
+from service.export.cells import sheet_value
+
 CITY_KEYS = (
     "villages_total",
     "villages_served",
@@ -72,15 +74,15 @@ def workbook(conn: Connection, meta: dict[str, Any], result: dict[str, Any]) -> 
     towns = book.create_sheet("towns")
     towns.append(list(TOWN_KEYS))
     for t in result["towns"]:
-        towns.append([t.get(k) for k in TOWN_KEYS])
+        towns.append([sheet_value(t.get(k)) for k in TOWN_KEYS])
     facilities = book.create_sheet("facilities")
     facilities.append(list(FACILITY_KEYS))
     for f in result["facilities"]:
-        facilities.append([f.get(k) for k in FACILITY_KEYS])
+        facilities.append([sheet_value(f.get(k)) for k in FACILITY_KEYS])
     unserved = book.create_sheet("unserved")
     unserved.append(["kind", "code", "name", "town_code", "population", "pig_equivalents", "lon", "lat"])
     for row in conn.execute(text(UNSERVED_SQL)):
-        unserved.append(list(row))
+        unserved.append([sheet_value(v) for v in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

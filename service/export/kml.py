@@ -8,6 +8,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from sqlalchemy import func
 
+from service.export.cells import xml_text
 from service.export.layer_reader import LayerExport, Progress, counting, value_text
 
 CHUNK_BYTES = 1 << 16
@@ -28,9 +29,9 @@ def kml_chunks(export: LayerExport, progress: Progress | None = None) -> Generat
     rows = export.rows([*export.attribute_columns(), func.ST_AsKML(layer.geom, 9)])
     for row in counting(rows, progress):
         values, geometry = row[:-1], row[-1]  # the id first, as a property of its own
-        title = escape(value_text(values[label])) if label is not None else str(row[0])
+        title = escape(xml_text(value_text(values[label]))) if label is not None else str(row[0])
         data = "".join(
-            f"<SimpleData name={quoteattr(n)}>{escape(value_text(v))}</SimpleData>"
+            f"<SimpleData name={quoteattr(n)}>{escape(xml_text(value_text(v)))}</SimpleData>"
             for n, v in zip(names, values, strict=True)
             if v is not None
         )

@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlalchemy.sql.elements import ColumnElement
 
 from service.errors import TooLarge
+from service.export.cells import inert_text, sheet_value
 from service.export.layer_reader import LayerExport, Progress, counting, value_text, x_y
 from service.features.query import output_geometry
 
@@ -46,7 +47,7 @@ def csv_chunks(
     text.write("\ufeff")
     writer.writerow(header)
     for n, row in enumerate(counting(export.rows([*export.attribute_columns(), *geometry]), progress), 1):
-        writer.writerow([value_text(v) for v in row])
+        writer.writerow([inert_text(v) if isinstance(v, str) else value_text(v) for v in row])
         if n % 2000 == 0:
             yield text.getvalue().encode()
             text.seek(0)
@@ -61,7 +62,7 @@ def _cell(sheet: Any, value: Any) -> Any:
         return cell
     if isinstance(value, Decimal):
         return float(value)
-    return value
+    return sheet_value(value)  # openpyxl would store "=…" as a formula, and refuses control characters
 
 
 def write_xlsx(export: LayerExport, mode: str, path: Path, progress: Progress | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 from sqlalchemy import and_, func, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
+from service.config import FilterSettings, settings
 from service.features import crs as crs_
 from service.features.catalogue import Field, Layer
 from service.features.errors import ParameterError
@@ -27,7 +29,6 @@ from service.features.query import id_field
 from service.features.values import INT_RANGE, finite_decimal, parse_datetime
 
 GEOMETRY_NAMES = ("geom", "geometry")
-MAX_LENGTH = 20_000
 
 _COMPARISONS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Equal: lambda a, b: a == b,
@@ -53,14 +54,132 @@ def _bad(detail: str) -> ParameterError:
     return ParameterError("filter", detail)
 
 
+def _over(detail: str, setting: str, measure: str, size: int | None, limit: int) -> ParameterError:
+    """A filter past one of the limits: which one, and what would fit."""
+    extra = {"measure": measure, "max_size": limit, "setting": setting}
+    return ParameterError("filter", detail, **extra, **({"size": size} if size is not None else {}))
+
+
+def _too_long(size: int, limits: FilterSettings) -> ParameterError:
+    name = "SANICHAIN_CQL_MAX_LENGTH"
+    detail = f"{size:,} characters; the limit is {limits.max_length:,} ({name})"
+    return _over(detail, name, "characters", size, limits.max_length)
+
+
+def _too_many(size: int, limits: FilterSettings) -> ParameterError:
+    name = "SANICHAIN_CQL_MAX_PREDICATES"
+    detail = (
+        f"{size:,} conditions joined by AND/OR/NOT; the limit is {limits.max_predicates:,} ({name}): "
+        "ask for fewer at once, or use IN (…) for a list of values"
+    )
+    return _over(detail, name, "conditions", size, limits.max_predicates)
+
+
+def _too_deep(limits: FilterSettings) -> ParameterError:
+    name = "SANICHAIN_CQL_MAX_DEPTH"
+    detail = (
+        f"nested deeper than {limits.max_depth} levels of AND/OR/NOT or parentheses ({name}): "
+        "a chain of one operator (a AND b AND c) is one level; drop the extra parentheses"
+    )
+    return _over(detail, name, "levels", None, limits.max_depth)
+
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+_LOGICAL = re.compile(r"\b(AND|OR|NOT)\b", re.IGNORECASE)
+
+
+def check_size(text: str, limits: FilterSettings) -> None:
+    """Refuse, from the text alone, expressions far past the limits: the parser and the translator
+    both recurse per level, and a few thousand terms exhaust Python's stack."""
+    code = _LITERAL.sub("''", text)
+    operators = len(_LOGICAL.findall(code))
+    if operators > 2 * limits.max_predicates:  # BETWEEN … AND and NOT also match: leave room
+        raise _too_many(operators, limits)
+    depth = deepest = 0
+    for char in code:
+        depth += 1 if char == "(" else -1 if char == ")" else 0
+        deepest = max(deepest, depth)
+    # a geometry literal nests up to 4 parentheses of its own: MULTIPOLYGON(((…))) inside S_WITHIN(…)
+    if deepest > limits.max_depth + 4:
+        raise _too_deep(limits)
+
+
+def and_before_or(text: str) -> str:
+    """The text with every operand of OR in parentheses: pygeofilter 0.4 reads AND and OR at one
+    precedence, left to right (`a OR b AND c` as `(a OR b) AND c`), where CQL2, like SQL, binds AND
+    tighter (`a OR (b AND c)`). Literals are left alone; malformed text stays malformed."""
+    code = _LITERAL.sub(lambda m: m.group()[0] + "_" * (len(m.group()) - 2) + m.group()[-1], text)
+    group_at: list[int] = []  # the innermost parenthesised group each character lies in (0: none)
+    bounds = {0: [0, len(text)]}
+    open_groups = [0]
+    for i, char in enumerate(code):
+        if char == ")" and len(open_groups) > 1:
+            bounds[open_groups.pop()][1] = i
+        group_at.append(open_groups[-1])
+        if char == "(":
+            open_groups.append(len(bounds))
+            bounds[len(bounds)] = [i + 1, len(text)]
+    ors: dict[int, list[int]] = {}
+    for match in re.finditer(r"\bOR\b", code, re.IGNORECASE):
+        ors.setdefault(group_at[match.start()], []).extend(match.span())
+    inserts: list[tuple[int, str]] = []
+    for group, edges in ors.items():
+        start, end = bounds[group]
+        cuts = [start, *edges, end]
+        for left, right in zip(cuts[::2], cuts[1::2], strict=True):
+            inserts += [(left, "("), (right, ")")]
+    for position, paren in sorted(inserts, reverse=True):
+        text = text[:position] + paren + text[position:]
+    return text
+
+
+def check_tree(tree: Any, limits: FilterSettings) -> None:
+    """The parsed expression's conditions and nesting within the limits (a chain of one operator,
+    `a AND b AND c`, is one level)."""
+    predicates = 0
+    stack: list[tuple[Any, int, type | None]] = [(tree, 0, None)]
+    while stack:
+        node, depth, parent = stack.pop()
+        if isinstance(node, ast.And | ast.Or):
+            level = depth if type(node) is parent else depth + 1
+            if level > limits.max_depth:
+                raise _too_deep(limits)
+            stack += [(node.lhs, level, type(node)), (node.rhs, level, type(node))]
+        elif isinstance(node, ast.Not):
+            if depth + 1 > limits.max_depth:
+                raise _too_deep(limits)
+            stack.append((node.sub_node, depth + 1, ast.Not))
+        else:
+            predicates += 1
+    if predicates > limits.max_predicates:
+        raise _too_many(predicates, limits)
+
+
+def _chain(node: Any) -> list[Any]:
+    """The operands of a chain of one operator (`a AND b AND c` → [a, b, c]), without recursing."""
+    operands, stack = [], [node]
+    while stack:
+        item = stack.pop()
+        if type(item) is type(node):
+            stack += [item.rhs, item.lhs]
+        else:
+            operands.append(item)
+    return operands
+
+
 def to_sql(layer: Layer, text: str, filter_crs: crs_.Crs = crs_.DEFAULT) -> ColumnElement[bool]:
-    if len(text) > MAX_LENGTH:
-        raise _bad(f"longer than {MAX_LENGTH} characters")
+    limits = settings(FilterSettings)
+    if len(text) > limits.max_length:
+        raise _too_long(len(text), limits)
+    check_size(text, limits)  # before parsing: the parser recurses once per nested term
     try:
-        tree = parse_cql2_text(text)
+        tree = parse_cql2_text(and_before_or(text))
+    except RecursionError:
+        raise _too_deep(limits) from None
     except Exception as exc:  # lark raises many kinds; all mean the text is not CQL2
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _bad(f"not valid CQL2 text: {first}") from None
+    check_tree(tree, limits)
     return _Translator(layer, filter_crs).condition(tree)
 
 
@@ -71,9 +190,9 @@ class _Translator:
 
     def condition(self, node: Any) -> ColumnElement[bool]:
         if isinstance(node, ast.And):
-            return and_(self.condition(node.lhs), self.condition(node.rhs))
+            return and_(*[self.condition(n) for n in _chain(node)])
         if isinstance(node, ast.Or):
-            return or_(self.condition(node.lhs), self.condition(node.rhs))
+            return or_(*[self.condition(n) for n in _chain(node)])
         if isinstance(node, ast.Not):
             return not_(self.condition(node.sub_node))
         if isinstance(node, bool):  # the literals TRUE / FALSE as a whole condition
@@ -208,8 +327,15 @@ class _Translator:
         if shape.is_empty or not shapely.is_valid(shape):
             raise _bad(f"invalid geometry: {shapely.is_valid_reason(shape)}")
         coords = shapely.get_coordinates(shape)
-        if not (abs(coords) < 1e15).all():
-            raise _bad("geometry coordinates out of range")
+        # in the filter-crs's axis order, as written; outside its area a projection has no answer
+        x0, y0, x1, y1 = self.crs.domain
+        inside = (coords[:, 0] >= x0) & (coords[:, 0] <= x1) & (coords[:, 1] >= y0) & (coords[:, 1] <= y1)
+        if not inside.all():
+            x, y = coords[~inside][0]
+            raise _bad(
+                f"geometry coordinate ({x:g} {y:g}) lies outside the area of {self.crs.uri} "
+                f"(first axis {x0:g} to {x1:g}, second axis {y0:g} to {y1:g})"
+            )
         if self.crs.swap_axes:
             shape = shapely.transform(shape, lambda xy: xy[:, ::-1])
         geom = func.ST_GeomFromWKB(shapely.to_wkb(shape), self.crs.srid)

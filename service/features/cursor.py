@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from service.features.catalogue import Kind
-from service.features.values import parse_datetime
+from service.features.values import INT_RANGE, finite_decimal, parse_datetime, plain_text
 
 
 class BadCursor(ValueError):
@@ -37,18 +37,27 @@ def _decode_value(kind: Kind, value: Any) -> Any:
     if value is None:
         return None
     checks: dict[Kind, Any] = {
-        "string": lambda v: v if isinstance(v, str) else _fail(),
-        "integer": lambda v: v if isinstance(v, int) and not isinstance(v, bool) else _fail(),
-        "number": lambda v: Decimal(v) if isinstance(v, str) and Decimal(v).is_finite() else _fail(),
+        "string": lambda v: plain_text(v) if isinstance(v, str) else _fail(),
+        "integer": lambda v: v if _is_int(v) and INT_RANGE[0] <= v <= INT_RANGE[1] else _fail(),
+        "number": lambda v: finite_decimal(v) if isinstance(v, str) else _fail(),
         "boolean": lambda v: v if isinstance(v, bool) else _fail(),
-        "date": lambda v: dt.date.fromisoformat(v),
-        "datetime": lambda v: parse_datetime(v),
+        "date": lambda v: dt.date.fromisoformat(v) if isinstance(v, str) else _fail(),
+        "datetime": lambda v: parse_datetime(v) if isinstance(v, str) else _fail(),
     }
-    return checks[kind](value)
+    try:
+        return checks[kind](value)
+    except BadCursor:
+        raise
+    except (ValueError, TypeError, ArithmeticError) as exc:  # e.g. a NUL, a date out of range
+        raise BadCursor(f"a {kind} key that cannot be used: {str(exc)[:200]}") from None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _fail() -> Any:
-    raise BadCursor("value of the wrong type")
+    raise BadCursor("a value of the wrong type or out of range")
 
 
 def encode(order: str, position: Sequence[Any], backward: bool = False) -> str:
@@ -76,5 +85,6 @@ def decode(token: str, order: str, kinds: Sequence[Kind]) -> tuple[tuple[Any, ..
         return tuple(_decode_value(kind, v) for kind, v in zip(kinds, keys, strict=True)), backward
     except BadCursor:
         raise
-    except (ValueError, TypeError, KeyError, binascii.Error, ArithmeticError) as exc:
+    # RecursionError: JSON nested deeper than the parser's stack
+    except (ValueError, TypeError, KeyError, binascii.Error, ArithmeticError, RecursionError) as exc:
         raise BadCursor(f"not a cursor of this service ({type(exc).__name__})") from None

@@ -13,7 +13,14 @@ from service.features import cursor as cursor_
 from service.features.catalogue import Layer
 from service.features.errors import ParameterError
 from service.features.query import DEFAULT_LIMIT, MAX_LIMIT, FeatureQuery, SortKey, sortable_field
-from service.features.values import finite_float, parse_datetime, parse_value
+from service.features.values import (
+    RANGE_TEXT,
+    OutOfRange,
+    finite_float,
+    in_range,
+    parse_datetime,
+    parse_value,
+)
 
 # Parameters with a meaning of their own; every other one must name a property of the layer.
 STANDARD = (
@@ -88,8 +95,8 @@ def _instant(text: str) -> tuple[dt.datetime, dt.datetime]:
     """A date-time is one instant; a date is the whole day (UTC)."""
     if "T" not in text.upper() and len(text.strip()) == 10:
         day = dt.date.fromisoformat(text.strip())
-        start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-        return start, start + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+        start = in_range(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC))
+        return start, in_range(start.replace(hour=23, minute=59, second=59, microsecond=999999))
     instant = parse_datetime(text)
     return instant, instant
 
@@ -101,6 +108,8 @@ def parse_interval(value: str) -> tuple[dt.datetime | None, dt.datetime | None]:
         start_text, end_text = value.split("/", 1)
         start = None if start_text in ("", "..") else _instant(start_text)[0]
         end = None if end_text in ("", "..") else _instant(end_text)[1]
+    except OutOfRange:
+        raise ParameterError("datetime", f"{value!r} lies outside the supported range {RANGE_TEXT}") from None
     except ValueError:
         raise ParameterError("datetime", f"not an RFC 3339 date-time or interval: {value!r}") from None
     if start and end and start > end:

@@ -14,7 +14,9 @@ its current one. New sites are linked to the nearest operational facility of the
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -23,8 +25,8 @@ from service.chain import assignment, flows
 from service.chain.parameters import STAGES
 from service.coverage import computation as coverage
 from service.coverage import query as cov
-from service.errors import BadParameter
-from service.models import TARGET_COLUMNS
+from service.errors import BadParameter, Conflict
+from service.models import LAYERS, TARGET_COLUMNS
 
 # Columns a new site needs besides the common ones, per layer (defaults for a hypothetical site).
 NEW_SITE_EXTRAS = {
@@ -45,6 +47,15 @@ COMPARED = (
 
 class ScenarioError(BadParameter):
     """The scenario cannot be played; names the field (`add[0]`, `capacity.CP1`)."""
+
+
+def _largest(column: Any) -> Decimal:
+    """The largest value a NUMERIC(p, s) column holds (99,999,999.99 for p=10, s=2)."""
+    return Decimal(10) ** (column.type.precision - column.type.scale) - Decimal(10) ** -column.type.scale
+
+
+# every facility layer shares the inventory's capacity column (t/day or m³)
+MAX_CAPACITY = _largest(LAYERS["transfer_stations"].__table__.c.capacity)
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,65 @@ def _column(columns: dict[str, str], side: str, layer: str) -> str:
     return next(c for c, lay in columns.items() if lay == layer and c.startswith(side))
 
 
+def _text(name: str, value: str | None) -> None:
+    if value is not None and "\x00" in value:  # PostgreSQL text cannot hold NUL
+        raise ScenarioError(name, "contains a NUL character")
+
+
+def _capacity(name: str, value: float | None) -> None:
+    if value is None:
+        return
+    if not math.isfinite(value):  # NaN would be stored as NULL, infinity overflows
+        raise ScenarioError(name, f"must be a finite number, got {value}")
+    if value < 0:
+        raise ScenarioError(name, f"must be ≥ 0, got {value:g}")
+    if value > MAX_CAPACITY:
+        raise ScenarioError(name, f"must be from 0 to {MAX_CAPACITY:,} (the column's range), got {value:g}")
+
+
+def new_site_codes(s: Scenario) -> list[str]:
+    """The codes the new sites get: their own, else SCENARIO-<n> (n from 1, in the order given)."""
+    return [site.code or f"SCENARIO-{i}" for i, site in enumerate(s.add, start=1)]
+
+
+def check_request(s: Scenario) -> None:
+    """What the request itself must satisfy before any work: text PostgreSQL can store, capacities
+    the column can hold, and every new site's code given once."""
+    _text("name", s.name)
+    for i, code in enumerate(s.remove):
+        _text(f"remove[{i}]", code)
+    for code, value in s.capacity.items():
+        _text("capacity", code)
+        _capacity(f"capacity.{code}", value)
+    for i, site in enumerate(s.add):
+        _text(f"add[{i}].code", site.code)
+        _text(f"add[{i}].name", site.name)
+        _capacity(f"add[{i}].capacity", site.capacity)
+    first: dict[str, int] = {}
+    for i, code in enumerate(new_site_codes(s)):
+        if code in first:
+            raise ScenarioError(
+                f"add[{i}].code",
+                f"{code!r} is also the code of add[{first[code]}] (a site without code is SCENARIO-<n>)",
+            )
+        first[code] = i
+
+
+def _new_codes_free(conn: Connection, s: Scenario) -> None:
+    """A new site's code must not be one the layer already has: 409, the inventory holds it."""
+    codes = new_site_codes(s)
+    taken = set(
+        conn.execute(text(f"SELECT code FROM {s.layer} WHERE code = ANY(:c)"), {"c": codes}).scalars()
+    )
+    for i, code in enumerate(codes):
+        if code in taken:
+            raise Conflict(
+                f"add[{i}].code: {code!r} is already the code of one of the {s.layer}; "
+                "choose another code or leave it out",
+                parameter=f"add[{i}].code",
+            )
+
+
 def _validate(conn: Connection, s: Scenario) -> None:
     codes = set(s.remove) | set(s.capacity)
     if codes:
@@ -93,9 +163,6 @@ def _validate(conn: Connection, s: Scenario) -> None:
             missing = [c for c in values if c not in found]
             if missing:
                 raise ScenarioError(field_name, f"no {s.layer} with code(s) {missing}")
-    for name, value in s.capacity.items():
-        if value < 0:
-            raise ScenarioError(f"capacity.{name}", f"must be ≥ 0, got {value:g}")
     for i, site in enumerate(s.add):
         inside = conn.execute(
             text(
@@ -106,8 +173,8 @@ def _validate(conn: Connection, s: Scenario) -> None:
         ).scalar()
         if not inside:
             raise ScenarioError(f"add[{i}]", f"({site.lon}, {site.lat}) lies outside every town of the city")
-        if site.capacity is not None and site.capacity < 0:
-            raise ScenarioError(f"add[{i}].capacity", f"must be ≥ 0, got {site.capacity:g}")
+    if s.add:
+        _new_codes_free(conn, s)
 
 
 @dataclass(frozen=True)
@@ -266,6 +333,7 @@ def play(engine: Engine, s: Scenario) -> dict[str, Any]:
         raise ScenarioError(
             "layer", f"{s.layer!r} is not a facility layer ({', '.join(cov.COVERAGE_LAYERS)})"
         )
+    check_request(s)
     with engine.connect() as conn:
         trans = conn.begin()
         try:
