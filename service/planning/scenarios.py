@@ -1,9 +1,10 @@
 """What-if scenarios: add hypothetical sites, close existing ones, change capacities or the reach, and see
 coverage and chain load before and after — without touching the inventory.
 
-The scenario is played inside a transaction that is always rolled back: the changes are written to the
-real tables there (so every constraint and trigger applies as for real data), sources are re-routed,
-the flows and coverage are computed again, and everything is undone. Saving keeps only the request and
+The scenario is played inside a transaction that is always rolled back, on private copies of the tables
+it changes (the facility layer and `chain_links`, see `copies`): the changes are written to the copies
+(with the real tables' constraints), sources are re-routed, the flows and coverage are computed again.
+The inventory rows are never updated nor locked, so real writers and other scenarios run alongside. Saving keeps only the request and
 the result, in `planning_scenarios`.
 
 Re-routing rule: a source of the layer's previous stage moves to the nearest operational facility of
@@ -24,6 +25,7 @@ from service.chain.parameters import STAGES
 from service.coverage import computation as coverage
 from service.coverage import query as cov
 from service.errors import BadParameter
+from service.planning import copies
 from service.models import TARGET_COLUMNS
 
 # Columns a new site needs besides the common ones, per layer (defaults for a hypothetical site).
@@ -142,7 +144,7 @@ def _measure(conn: Connection, s: Scenario, distance: float) -> State:
 
 
 def _apply_changes(conn: Connection, s: Scenario) -> list[str]:
-    """Write the scenario into the tables (inside the doomed transaction); returns the new codes."""
+    """Write the scenario into the copies of the tables; returns the new codes."""
     if s.remove:
         conn.execute(text(f"UPDATE {s.layer} SET status = 'closed' WHERE code = ANY(:c)"), {"c": s.remove})
     for code, capacity in s.capacity.items():
@@ -266,18 +268,21 @@ def play(engine: Engine, s: Scenario) -> dict[str, Any]:
         raise ScenarioError(
             "layer", f"{s.layer!r} is not a facility layer ({', '.join(cov.COVERAGE_LAYERS)})"
         )
-    with engine.connect() as conn:
+    # one snapshot for the copies and every read: the scenario sees the inventory as of its start
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
         trans = conn.begin()
         try:
             _validate(conn, s)
             distance, distance_after = _distances(s)
+            for table in (s.layer, "chain_links"):  # what the scenario changes, copied
+                copies.shadow(conn, table)
             before = _measure(conn, s, distance)
             new_codes = _apply_changes(conn, s)
             moved = _reroute(conn, s.layer, new_codes)
             _link_new_sites_downstream(conn, s.layer, new_codes)
             after = _measure(conn, s, distance_after)
         finally:
-            trans.rollback()  # a scenario never changes the inventory
+            trans.rollback()  # drops the copies
     towns_after = {t["code"]: t for t in after.coverage["towns"]}
     return {
         "name": s.name,
