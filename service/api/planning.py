@@ -9,6 +9,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.deps import engine_of
+from service.api.limits import analysis_limits
 from service.coverage.query import MAX_DISTANCE_M
 from service.errors import NotFound
 from service.models import FacilityLayer
@@ -58,7 +59,8 @@ def play_scenario(request: Request, body: ScenarioBody) -> dict[str, Any]:
         distance_mode=body.distance_mode,
     )
     engine = engine_of(request)
-    result = jsonable_encoder(sc.play(engine, scenario))
+    limits = analysis_limits(request)
+    result = jsonable_encoder(sc.play(engine, scenario, limits.road_max_node_visits))
     result["id"] = (
         sc.save(engine, body.name, body.model_dump(mode="json", exclude={"save"}), result)
         if body.save

@@ -4,8 +4,8 @@ coverage and chain load before and after — without touching the inventory.
 The scenario is played inside a transaction that is always rolled back, on private copies of the tables
 it changes (the facility layer and `chain_links`, see `copies`): the changes are written to the copies
 (with the real tables' constraints), sources are re-routed, the flows and coverage are computed again.
-The inventory rows are never updated nor locked, so real writers and other scenarios run alongside. Saving keeps only the request and
-the result, in `planning_scenarios`.
+The inventory rows are never updated nor locked, so real writers and other scenarios run alongside.
+Saving keeps only the request and the result, in `planning_scenarios`.
 
 Re-routing rule: a source of the layer's previous stage moves to the nearest operational facility of
 the layer (geodesic) when its current one is closed by the scenario, or when a new site is nearer than
@@ -25,8 +25,8 @@ from service.chain.parameters import STAGES
 from service.coverage import computation as coverage
 from service.coverage import query as cov
 from service.errors import BadParameter
-from service.planning import copies
 from service.models import TARGET_COLUMNS
+from service.planning import copies
 
 # Columns a new site needs besides the common ones, per layer (defaults for a hypothetical site).
 NEW_SITE_EXTRAS = {
@@ -132,8 +132,10 @@ def _distances(s: Scenario) -> tuple[float, float]:
         raise ScenarioError(exc.parameter, exc.detail) from exc
 
 
-def _measure(conn: Connection, s: Scenario, distance: float) -> State:
-    query = cov.CoverageQuery(s.layer, distance, distance_mode=s.distance_mode)
+def _measure(conn: Connection, s: Scenario, distance: float, max_road_node_visits: int | None) -> State:
+    query = cov.CoverageQuery(
+        s.layer, distance, distance_mode=s.distance_mode, max_road_node_visits=max_road_node_visits
+    )
     summary = coverage.compute(conn, query).summary()
     flows.compute(conn)
     return State(
@@ -262,8 +264,11 @@ def _load(row: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def play(engine: Engine, s: Scenario) -> dict[str, Any]:
-    """Coverage and chain load before and after the scenario; the inventory is left as it was."""
+def play(engine: Engine, s: Scenario, max_road_node_visits: int | None = None) -> dict[str, Any]:
+    """Coverage and chain load before and after the scenario; the inventory is left as it was.
+
+    Road mode is held to `max_road_node_visits` (default: the configured limit), checked before routing.
+    """
     if s.layer not in cov.COVERAGE_LAYERS:
         raise ScenarioError(
             "layer", f"{s.layer!r} is not a facility layer ({', '.join(cov.COVERAGE_LAYERS)})"
@@ -276,11 +281,11 @@ def play(engine: Engine, s: Scenario) -> dict[str, Any]:
             distance, distance_after = _distances(s)
             for table in (s.layer, "chain_links"):  # what the scenario changes, copied
                 copies.shadow(conn, table)
-            before = _measure(conn, s, distance)
+            before = _measure(conn, s, distance, max_road_node_visits)
             new_codes = _apply_changes(conn, s)
             moved = _reroute(conn, s.layer, new_codes)
             _link_new_sites_downstream(conn, s.layer, new_codes)
-            after = _measure(conn, s, distance_after)
+            after = _measure(conn, s, distance_after, max_road_node_visits)
         finally:
             trans.rollback()  # drops the copies
     towns_after = {t["code"]: t for t in after.coverage["towns"]}
