@@ -7,13 +7,15 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from service.api.app import create_app
+from service.api.limits import solver_slots
 from service.config import AnalysisLimitSettings
 from service.coverage import query as cov
 from service.coverage.computation import computed
 from service.coverage.road_reach import ReachEstimate, RoadReachTooLarge
+from service.planning import siting
 
 PROBLEM_JSON = "application/problem+json"
 # the probe's request: 140 s of database time before the estimate
@@ -48,7 +50,7 @@ def test_road_coverage_of_100_km_from_every_collection_point_is_refused_before_r
     body = assert_problem(response, 422, "distance_m")
     # 1,240 road nodes of collection points × all 1,852 nodes of the demo network
     assert (body["size"], body["max_size"]) == (1240 * 1852, 1_000_000)
-    assert body["limit"] == "SANICHAIN_ROAD_MAX_NODE_VISITS" and body["fits_distance_m"] == 20_730
+    assert body["setting"] == "SANICHAIN_ROAD_MAX_NODE_VISITS" and body["fits_distance_m"] == 20_730
     assert (
         "the limit is 1,000,000 (SANICHAIN_ROAD_MAX_NODE_VISITS); ask for at most 20,730 m" in body["detail"]
     )
@@ -101,4 +103,67 @@ def test_the_domain_refuses_with_the_limit_it_is_given(demo_engine):
     q = cov.CoverageQuery("transfer_stations", 5000, distance_mode="road", max_road_node_visits=10)
     refused = pytest.raises(RoadReachTooLarge, match=r"distance_m: road reach of 5,000 m from 14 facility")
     with refused, computed(demo_engine, q):
+        pass
+
+
+VILLAGE_SITES = {
+    "layer": "collection_points",
+    "model": "maximal_covering",
+    "k": 5,
+    "candidates": {"source": "villages"},
+}
+
+
+def test_siting_with_too_many_pairs_is_refused_before_they_are_computed(demo_engine):
+    q = siting.SitingQuery("collection_points", "maximal_covering", 5, 100_000, siting.Candidates("villages"))
+    with demo_engine.connect() as conn, conn.begin():
+        with pytest.raises(siting.TooManyPairs) as refused:
+            siting.prepare(conn, q, siting.SitingSettings(max_pairs=20_000))
+        # the pair table (distances of every pair within reach) was never made
+        assert conn.execute(text("SELECT to_regclass('pg_temp.siting_pair')")).scalar() is None
+    assert refused.value.extra["fits_distance_m"] < 100_000
+
+
+def test_the_probes_siting_request_is_a_422_naming_the_limit_and_a_reach_that_fits(client):
+    client.app.state.siting_settings = siting.SitingSettings(max_pairs=20_000)
+    started = time.perf_counter()
+    response = client.post("/planning/siting", json={**VILLAGE_SITES, "distance_m": 100_000})
+    seconds = time.perf_counter() - started
+    body = assert_problem(response, 422, "distance_m")
+    # 1,249 village candidates × 1,249 villages, all within 100 km; the count stops at 20,001
+    assert (body["size"], body["max_size"], body["setting"]) == (
+        1249 * 1249,
+        20_000,
+        "SANICHAIN_SITING_MAX_PAIRS",
+    )
+    assert "the limit is 20,000 (SANICHAIN_SITING_MAX_PAIRS)" in body["detail"]
+    assert seconds < 5, seconds
+    fits = body["fits_distance_m"]
+    answered = client.post("/planning/siting", json={**VILLAGE_SITES, "distance_m": fits, "time_limit_s": 10})
+    assert answered.status_code == 200, answered.text
+    # the suggestion is near the limit, not a timid fraction of it
+    assert 8_000 < answered.json()["problem"]["pairs_within_reach"] <= 20_000
+
+
+def test_a_siting_request_over_the_solver_cap_is_a_503_with_retry_after(client):
+    client.app.state.analysis_limits = AnalysisLimitSettings(siting_max_concurrent_solves=1)
+    slots = solver_slots(client.app)
+    with slots.held(1):  # a solve in progress
+        started = time.perf_counter()
+        busy = client.post("/planning/siting", json={**VILLAGE_SITES, "distance_m": 2000, "time_limit_s": 7})
+        refused_in = time.perf_counter() - started
+    body = assert_problem(busy, 503)
+    assert busy.headers["retry-after"] == "12"  # the running solve's time limit (7 s) + CBC's kill grace
+    assert body["setting"] == "SANICHAIN_SITING_MAX_CONCURRENT_SOLVES" and body["max_size"] == 1
+    assert refused_in < 2, refused_in  # refused at once, not queued
+    # the slot is free again: the same request is solved
+    solved = client.post("/planning/siting", json={**VILLAGE_SITES, "distance_m": 2000, "time_limit_s": 7})
+    assert solved.status_code == 200, solved.text
+
+
+def test_solver_slots_free_a_slot_when_a_solve_fails():
+    slots = siting.SolverSlots(1)
+    with pytest.raises(RuntimeError), slots.held(5):
+        raise RuntimeError("the solve failed")
+    with slots.held(5), pytest.raises(siting.SolverBusy, match="retry in about 5 s"), slots.held(5):
         pass

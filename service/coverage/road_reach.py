@@ -89,7 +89,7 @@ class RoadReachTooLarge(TooLarge):
             measure="road node visits (estimated)",
             size=visits,
             max_size=max_visits,
-            limit=LIMIT_VARIABLE,
+            setting=LIMIT_VARIABLE,
             fits_distance_m=fits,
         )
 
