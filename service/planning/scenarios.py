@@ -25,6 +25,7 @@ from service.chain.parameters import STAGES
 from service.coverage import computation as coverage
 from service.coverage import query as cov
 from service.errors import BadParameter
+from service.features import cursor
 from service.models import TARGET_COLUMNS
 from service.planning import copies
 
@@ -328,17 +329,49 @@ def save(engine: Engine, name: str, request: dict[str, Any], result: dict[str, A
         )
 
 
-def listing(engine: Engine) -> list[dict[str, Any]]:
+LISTING_ORDER = "planning_scenarios:id"  # the keyset of the list: a cursor of another list is refused
+MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class ScenarioPage:
+    scenarios: list[dict[str, Any]]
+    next_cursor: str | None  # None: this is the last page
+
+
+def _after_id(token: str | None) -> int | None:
+    if token is None:
+        return None
+    try:
+        (after, *_), backward = cursor.decode(token, LISTING_ORDER, ("integer",))
+    except cursor.BadCursor as exc:
+        raise ScenarioError("cursor", f"{exc}; use the next link of a page") from None
+    if backward or not 0 <= after <= MAX_ID:
+        raise ScenarioError("cursor", "not a cursor of this list; use the next link of a page")
+    return int(after)
+
+
+def listing(engine: Engine, limit: int, max_limit: int, after: str | None = None) -> ScenarioPage:
+    """Saved scenarios in the order they were saved, `limit` per page, after the cursor's scenario
+    (keyset: a page neither skips nor repeats one while others are saved)."""
+    if not 1 <= limit <= max_limit:
+        raise ScenarioError("limit", f"must be between 1 and {max_limit}, got {limit}")
+    after_id = _after_id(after)
     with engine.connect() as conn:
-        return [
+        rows = [
             dict(r)
             for r in conn.execute(
                 text(
                     "SELECT id, name, created_at, request ->> 'layer' AS layer, "
-                    "result -> 'coverage' -> 'difference' AS difference FROM planning_scenarios ORDER BY id"
-                )
+                    "result -> 'coverage' -> 'difference' AS difference FROM planning_scenarios "
+                    "WHERE CAST(:after AS bigint) IS NULL OR id > :after ORDER BY id LIMIT :n"
+                ),
+                {"after": after_id, "n": limit + 1},
             ).mappings()
         ]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ScenarioPage(rows, cursor.encode(LISTING_ORDER, (rows[-1]["id"],)) if more else None)
 
 
 def fetch(engine: Engine, scenario_id: int) -> dict[str, Any] | None:
@@ -358,6 +391,7 @@ __all__ = [
     "NewSite",
     "Scenario",
     "ScenarioError",
+    "ScenarioPage",
     "feeding_streams",
     "fetch",
     "listing",
