@@ -122,6 +122,27 @@ class SitingSettings(BaseSettings):
     time_limit_s: float = Field(default=20.0, gt=0, le=600)
 
 
+class AnalysisLimitSettings(BaseSettings):
+    """Bounds on analysis work, checked before the work starts: road-mode coverage (also under scenarios
+    and the coverage map), concurrent siting solves, and the page size of the saved scenarios."""
+
+    model_config = SettingsConfigDict(env_prefix="SANICHAIN_", env_file=".env", extra="ignore")
+
+    # demo, 2 cores: 2.3 M visits (1,240 collection points, 100 km) made the reach table in 3.2 s and a
+    # coverage answer in 9 s; 1 M keeps a road question within a few seconds
+    road_max_node_visits: int = Field(default=1_000_000, ge=1)
+    # CBC takes a core each: about one solve per two cores leaves the rest to everything else
+    siting_max_concurrent_solves: int = Field(default=1, ge=1)
+    scenarios_page_limit: int = Field(default=50, ge=1)
+    scenarios_max_page_limit: int = Field(default=1000, ge=1)
+
+    @model_validator(mode="after")
+    def _page_within_maximum(self) -> AnalysisLimitSettings:
+        if self.scenarios_page_limit > self.scenarios_max_page_limit:
+            raise ValueError("SANICHAIN_SCENARIOS_PAGE_LIMIT exceeds SANICHAIN_SCENARIOS_MAX_PAGE_LIMIT")
+        return self
+
+
 # Every settings class, for the documentation check (tests/test_config_table.py).
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     DatabaseSettings,
@@ -132,6 +153,7 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     MapSettings,
     ChainSettings,
     SitingSettings,
+    AnalysisLimitSettings,
 )
 
 S = TypeVar("S", bound=BaseSettings)

@@ -6,11 +6,13 @@ One FastAPI dependency reads and checks them, so the three answer the same param
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
 from service.api.deps import engine_of
+from service.api.limits import analysis_limits
 from service.coverage import query as cov
 from service.coverage.computation import require_network
 from service.errors import BadParameter
@@ -83,9 +85,10 @@ def coverage_query(
 def answerable_coverage_query(
     request: Request, q: Annotated[cov.CoverageQuery, Depends(coverage_query)]
 ) -> cov.CoverageQuery:
-    """Road mode without a network is a conflict with the database's state, said before any work."""
+    """Road mode without a network is a conflict with the database's state, said before any work;
+    the query carries the routing limit this application holds it to."""
     require_network(engine_of(request), q)
-    return q
+    return replace(q, max_road_node_visits=analysis_limits(request).road_max_node_visits)
 
 
 CoverageQueryParams = Annotated[cov.CoverageQuery, Depends(answerable_coverage_query)]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.deps import engine_of
+from service.api.limits import analysis_limits
 from service.coverage.query import MAX_DISTANCE_M
 from service.errors import NotFound
 from service.models import FacilityLayer
@@ -58,7 +59,8 @@ def play_scenario(request: Request, body: ScenarioBody) -> dict[str, Any]:
         distance_mode=body.distance_mode,
     )
     engine = engine_of(request)
-    result = jsonable_encoder(sc.play(engine, scenario))
+    limits = analysis_limits(request)
+    result = jsonable_encoder(sc.play(engine, scenario, limits.road_max_node_visits))
     result["id"] = (
         sc.save(engine, body.name, body.model_dump(mode="json", exclude={"save"}), result)
         if body.save
@@ -67,9 +69,26 @@ def play_scenario(request: Request, body: ScenarioBody) -> dict[str, Any]:
     return result
 
 
-@router.get("/planning/scenarios", summary="Saved scenarios")
-def list_scenarios(request: Request) -> dict[str, Any]:
-    return {"scenarios": jsonable_encoder(sc.listing(engine_of(request)))}
+@router.get("/planning/scenarios", summary="Saved scenarios, oldest first, a page at a time")
+def list_scenarios(
+    request: Request,
+    limit: Annotated[
+        int | None, Query(description="scenarios per page; default and maximum are settings")
+    ] = None,
+    cursor: Annotated[str | None, Query(description="from the `next` link of the previous page")] = None,
+) -> dict[str, Any]:
+    limits = analysis_limits(request)
+    page = sc.listing(
+        engine_of(request),
+        limits.scenarios_page_limit if limit is None else limit,
+        limits.scenarios_max_page_limit,
+        cursor,
+    )
+    links = []
+    if page.next_cursor is not None:
+        href = str(request.url.include_query_params(cursor=page.next_cursor))
+        links.append({"rel": "next", "type": "application/json", "href": href, "title": "Next page"})
+    return {"scenarios": jsonable_encoder(page.scenarios), "links": links}
 
 
 @router.get("/planning/scenarios/{scenario_id}", summary="One saved scenario: its request and result")

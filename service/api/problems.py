@@ -58,7 +58,8 @@ def problem_for(exc: Exception) -> JSONResponse:
         extra = dict(exc.extra)
         if isinstance(exc, errors.BadParameter):
             extra = {"parameter": exc.parameter, **extra}
-        return problem(status, exc.message, **extra)
+        retry = {"Retry-After": str(extra["retry_after_s"])} if "retry_after_s" in extra else None
+        return problem(status, exc.message, headers=retry, **extra)
     if isinstance(exc, DataError):  # a value PostgreSQL refuses (e.g. out of a type's range)
         return problem(400, f"a parameter value cannot be used: {_first_line(exc)}")
     if isinstance(exc, OperationalError):

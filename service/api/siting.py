@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
 from service.api.deps import engine_of
+from service.api.limits import solver_slots
 from service.coverage.query import MAX_DISTANCE_M
 from service.models import FacilityLayer
 from service.planning import siting
@@ -91,7 +92,10 @@ def settings(request: Request) -> siting.SitingSettings:
 def plan_siting(request: Request, body: SitingRequest) -> Any:
     limits = settings(request)
     engine: Engine = engine_of(request)
-    with engine.connect() as conn, conn.begin():
-        problem = siting.prepare(conn, body.query(), limits)
-    # the connection is back in the pool before CBC runs
-    return siting.solve(problem, limits)
+    query = body.query()
+    # the slot is taken before any work, so a refused request costs nothing
+    with solver_slots(request.app).held((query.time_limit_s or limits.time_limit_s) + siting.KILL_GRACE_S):
+        with engine.connect() as conn, conn.begin():
+            problem = siting.prepare(conn, query, limits)
+        # the connection is back in the pool before CBC runs
+        return siting.solve(problem, limits)

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from service.chain.livestock import FARM_MEASURES_CTE, SPECIES_SQL, head_on_hand_sql, species_json
+from service.config import AnalysisLimitSettings, settings
 from service.coverage import road_reach
 from service.errors import BadParameter
 from service.models import FACILITY_LAYERS
@@ -53,6 +54,12 @@ class CoverageQuery:
     subjects: tuple[str, ...] = ("villages", "farms")  # what to compute; the other gets empty results
     distance_mode: str = "geodesic"  # or "road": along the road network (pgRouting)
     snap_m: float = DEFAULT_SNAP_M  # road: farthest a point may lie from its road node
+    max_road_node_visits: int | None = None  # road: the routing's limit; None: the configured one
+
+    def road_visit_limit(self) -> int:
+        if self.max_road_node_visits is not None:
+            return self.max_road_node_visits
+        return settings(AnalysisLimitSettings).road_max_node_visits
 
     def resolved_distance(self) -> float:
         if self.layer not in COVERAGE_LAYERS:
@@ -138,7 +145,7 @@ def prepare(conn: Connection, q: CoverageQuery) -> float:
     conn.execute(text(f"CREATE TEMP TABLE cov_facility ON COMMIT DROP AS {facilities}"), params)
     road = q.distance_mode == "road"
     if road:
-        road_reach.prepare_reach(conn, distance, q.snap_m)
+        road_reach.prepare_reach(conn, distance, q.snap_m, q.road_visit_limit())
         params["snap"] = q.snap_m
     for subject in subjects().values():
         asked = subject.name in q.subjects

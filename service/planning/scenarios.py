@@ -1,10 +1,11 @@
 """What-if scenarios: add hypothetical sites, close existing ones, change capacities or the reach, and see
 coverage and chain load before and after — without touching the inventory.
 
-The scenario is played inside a transaction that is always rolled back: the changes are written to the
-real tables there (so every constraint and trigger applies as for real data), sources are re-routed,
-the flows and coverage are computed again, and everything is undone. Saving keeps only the request and
-the result, in `planning_scenarios`.
+The scenario is played inside a transaction that is always rolled back, on private copies of the tables
+it changes (the facility layer and `chain_links`, see `copies`): the changes are written to the copies
+(with the real tables' constraints), sources are re-routed, the flows and coverage are computed again.
+The inventory rows are never updated nor locked, so real writers and other scenarios run alongside.
+Saving keeps only the request and the result, in `planning_scenarios`.
 
 Re-routing rule: a source of the layer's previous stage moves to the nearest operational facility of
 the layer (geodesic) when its current one is closed by the scenario, or when a new site is nearer than
@@ -26,7 +27,9 @@ from service.chain.parameters import STAGES
 from service.coverage import computation as coverage
 from service.coverage import query as cov
 from service.errors import BadParameter, Conflict
+from service.features import cursor
 from service.models import LAYERS, TARGET_COLUMNS
+from service.planning import copies
 
 # Columns a new site needs besides the common ones, per layer (defaults for a hypothetical site).
 NEW_SITE_EXTRAS = {
@@ -197,8 +200,10 @@ def _distances(s: Scenario) -> tuple[float, float]:
         raise ScenarioError(exc.parameter, exc.detail) from exc
 
 
-def _measure(conn: Connection, s: Scenario, distance: float) -> State:
-    query = cov.CoverageQuery(s.layer, distance, distance_mode=s.distance_mode)
+def _measure(conn: Connection, s: Scenario, distance: float, max_road_node_visits: int | None) -> State:
+    query = cov.CoverageQuery(
+        s.layer, distance, distance_mode=s.distance_mode, max_road_node_visits=max_road_node_visits
+    )
     summary = coverage.compute(conn, query).summary()
     flows.compute(conn)
     return State(
@@ -209,7 +214,7 @@ def _measure(conn: Connection, s: Scenario, distance: float) -> State:
 
 
 def _apply_changes(conn: Connection, s: Scenario) -> list[str]:
-    """Write the scenario into the tables (inside the doomed transaction); returns the new codes."""
+    """Write the scenario into the copies of the tables; returns the new codes."""
     if s.remove:
         conn.execute(text(f"UPDATE {s.layer} SET status = 'closed' WHERE code = ANY(:c)"), {"c": s.remove})
     for code, capacity in s.capacity.items():
@@ -327,25 +332,31 @@ def _load(row: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def play(engine: Engine, s: Scenario) -> dict[str, Any]:
-    """Coverage and chain load before and after the scenario; the inventory is left as it was."""
+def play(engine: Engine, s: Scenario, max_road_node_visits: int | None = None) -> dict[str, Any]:
+    """Coverage and chain load before and after the scenario; the inventory is left as it was.
+
+    Road mode is held to `max_road_node_visits` (default: the configured limit), checked before routing.
+    """
     if s.layer not in cov.COVERAGE_LAYERS:
         raise ScenarioError(
             "layer", f"{s.layer!r} is not a facility layer ({', '.join(cov.COVERAGE_LAYERS)})"
         )
     check_request(s)
-    with engine.connect() as conn:
+    # one snapshot for the copies and every read: the scenario sees the inventory as of its start
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
         trans = conn.begin()
         try:
             _validate(conn, s)
             distance, distance_after = _distances(s)
-            before = _measure(conn, s, distance)
+            for table in (s.layer, "chain_links"):  # what the scenario changes, copied
+                copies.shadow(conn, table)
+            before = _measure(conn, s, distance, max_road_node_visits)
             new_codes = _apply_changes(conn, s)
             moved = _reroute(conn, s.layer, new_codes)
             _link_new_sites_downstream(conn, s.layer, new_codes)
-            after = _measure(conn, s, distance_after)
+            after = _measure(conn, s, distance_after, max_road_node_visits)
         finally:
-            trans.rollback()  # a scenario never changes the inventory
+            trans.rollback()  # drops the copies
     towns_after = {t["code"]: t for t in after.coverage["towns"]}
     return {
         "name": s.name,
@@ -386,17 +397,49 @@ def save(engine: Engine, name: str, request: dict[str, Any], result: dict[str, A
         )
 
 
-def listing(engine: Engine) -> list[dict[str, Any]]:
+LISTING_ORDER = "planning_scenarios:id"  # the keyset of the list: a cursor of another list is refused
+MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class ScenarioPage:
+    scenarios: list[dict[str, Any]]
+    next_cursor: str | None  # None: this is the last page
+
+
+def _after_id(token: str | None) -> int | None:
+    if token is None:
+        return None
+    try:
+        (after, *_), backward = cursor.decode(token, LISTING_ORDER, ("integer",))
+    except cursor.BadCursor as exc:
+        raise ScenarioError("cursor", f"{exc}; use the next link of a page") from None
+    if backward or not 0 <= after <= MAX_ID:
+        raise ScenarioError("cursor", "not a cursor of this list; use the next link of a page")
+    return int(after)
+
+
+def listing(engine: Engine, limit: int, max_limit: int, after: str | None = None) -> ScenarioPage:
+    """Saved scenarios in the order they were saved, `limit` per page, after the cursor's scenario
+    (keyset: a page neither skips nor repeats one while others are saved)."""
+    if not 1 <= limit <= max_limit:
+        raise ScenarioError("limit", f"must be between 1 and {max_limit}, got {limit}")
+    after_id = _after_id(after)
     with engine.connect() as conn:
-        return [
+        rows = [
             dict(r)
             for r in conn.execute(
                 text(
                     "SELECT id, name, created_at, request ->> 'layer' AS layer, "
-                    "result -> 'coverage' -> 'difference' AS difference FROM planning_scenarios ORDER BY id"
-                )
+                    "result -> 'coverage' -> 'difference' AS difference FROM planning_scenarios "
+                    "WHERE CAST(:after AS bigint) IS NULL OR id > :after ORDER BY id LIMIT :n"
+                ),
+                {"after": after_id, "n": limit + 1},
             ).mappings()
         ]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ScenarioPage(rows, cursor.encode(LISTING_ORDER, (rows[-1]["id"],)) if more else None)
 
 
 def fetch(engine: Engine, scenario_id: int) -> dict[str, Any] | None:
@@ -416,6 +459,7 @@ __all__ = [
     "NewSite",
     "Scenario",
     "ScenarioError",
+    "ScenarioPage",
     "feeding_streams",
     "fetch",
     "listing",

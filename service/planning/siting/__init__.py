@@ -34,13 +34,16 @@ from service.planning.siting.query import (
     ProblemTooLarge,
     SitingError,
     SitingQuery,
+    TooManyPairs,
     Unsolvable,
 )
 from service.planning.siting.settings import SitingSettings
-from service.planning.siting.solver import SolverRun, run_cbc
+from service.planning.siting.slots import SolverBusy, SolverSlots
+from service.planning.siting.solver import KILL_GRACE_S, SolverRun, run_cbc
 
 __all__ = [
     "CANDIDATE_SOURCES",
+    "KILL_GRACE_S",
     "MAX_GRID_SPACING_M",
     "MIN_GRID_SPACING_M",
     "MODELS",
@@ -53,7 +56,10 @@ __all__ = [
     "SitingProblem",
     "SitingQuery",
     "SitingSettings",
+    "SolverBusy",
     "SolverRun",
+    "SolverSlots",
+    "TooManyPairs",
     "Unsolvable",
     "max_variables_for",
     "prepare",

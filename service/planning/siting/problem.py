@@ -14,7 +14,7 @@ from sqlalchemy import Connection, text
 from service.chain.livestock import FARM_MEASURES_CTE, species_json
 from service.chain.parameters import ChainParameters
 from service.coverage.gaps import utm_srid
-from service.planning.siting.query import ProblemTooLarge, SitingError, SitingQuery
+from service.planning.siting.query import ProblemTooLarge, SitingError, SitingQuery, TooManyPairs
 from service.planning.siting.settings import SitingSettings
 
 
@@ -199,44 +199,77 @@ def _load_demand(conn: Connection, q: SitingQuery, params: ChainParameters) -> N
         )
 
 
-def _load_pairs(conn: Connection, q: SitingQuery, n_candidates: int) -> None:
+def _pair_sources(q: SitingQuery) -> str:
+    """Every site–demand pair within :d (candidates, and existing facilities for the p-median)."""
     existing = ""
     if q.include_existing and q.model == "p_median":
         existing = """
             UNION ALL
-            SELECT :n + e.idx, d.idx, ST_Distance(e.geom::geography, d.geom::geography)
+            SELECT :n + e.idx, d.idx, e.geom, d.geom
             FROM siting_existing e
-            JOIN siting_demand d ON ST_DWithin(d.geom::geography, e.geom::geography, :d)
-        """
+            JOIN siting_demand d ON ST_DWithin(d.geom::geography, e.geom::geography, :d)"""
+    return f"""
+            SELECT c.idx AS site_idx, d.idx AS demand_idx, c.geom AS site, d.geom AS demand
+            FROM siting_candidate c
+            JOIN siting_demand d ON ST_DWithin(d.geom::geography, c.geom::geography, :d){existing}"""
+
+
+def _load_pairs(conn: Connection, q: SitingQuery, n_candidates: int) -> None:
     conn.execute(
         text(
-            f"""
-            CREATE TEMP TABLE siting_pair ON COMMIT DROP AS
-            SELECT c.idx AS site_idx, d.idx AS demand_idx,
-                   ST_Distance(c.geom::geography, d.geom::geography) AS distance_m
-            FROM siting_candidate c
-            JOIN siting_demand d ON ST_DWithin(d.geom::geography, c.geom::geography, :d)
-            {existing}
-            """
+            "CREATE TEMP TABLE siting_pair ON COMMIT DROP AS "
+            "SELECT site_idx, demand_idx, ST_Distance(site::geography, demand::geography) AS distance_m "
+            f"FROM ({_pair_sources(q)}) p"
         ),
         {"d": q.distance_m, "n": n_candidates},
     )
 
 
 def _refuse_too_many_pairs(conn: Connection, q: SitingQuery, n_candidates: int, max_pairs: int) -> None:
-    """Refuse before the pair join when even a rough count (candidates × demand × reach disc / city area)
-    is far above the limit: with a 100 km reach the join alone would take minutes."""
-    srid = utm_srid(conn)
-    area = _city_outline_area_m2(conn, srid)
-    if not area:
+    """Refuse before the pairs are computed: count them up to `max_pairs` + 1 (index probes only, no
+    distances; at most that many rows whatever the reach), then say what would fit."""
+    counted: int = conn.execute(
+        text(f"SELECT count(*) FROM ({_pair_sources(q)} LIMIT :cap) p"),
+        {"d": q.distance_m, "n": n_candidates, "cap": max_pairs + 1},
+    ).scalar_one()
+    if counted <= max_pairs:
         return
     n_demand: int = conn.execute(text("SELECT count(*) FROM siting_demand")).scalar_one()
-    share = min(1.0, math.pi * q.distance_m**2 / area)
-    estimate = math.ceil(n_candidates * n_demand * share)
-    if estimate > 3 * max_pairs:  # the estimate ignores edges and clustering: refuse only clear cases
-        raise ProblemTooLarge(
-            "distance_m", "candidate–demand pairs within reach (estimated)", estimate, max_pairs
-        )
+    area = _city_outline_area_m2(conn, utm_srid(conn))
+    share = min(1.0, math.pi * q.distance_m**2 / area) if area else 1.0
+    estimate = math.ceil(n_candidates * n_demand * share)  # mean density: the size, roughly
+    raise TooManyPairs(estimate, max_pairs, _fitting_distance(conn, n_candidates, max_pairs))
+
+
+FIT_SAMPLE = 64  # candidates sampled for the reach that fits
+# Each sampled candidate's nearest demand points (geodesic KNN on the demand's geography index).
+NEAREST_DEMAND_SQL = """
+    SELECT n.m FROM siting_candidate c CROSS JOIN LATERAL (
+        SELECT c.geom::geography <-> d.geom::geography AS m FROM siting_demand d
+        ORDER BY c.geom::geography <-> d.geom::geography LIMIT :per) n
+    WHERE c.idx % :step = 0"""
+
+
+def _fitting_distance(conn: Connection, n_candidates: int, max_pairs: int) -> float | None:
+    """About the longest reach with at most `max_pairs` pairs, from a sample of candidates: the pooled
+    distances to their nearest demand points estimate the pairs within r as n_candidates / sample × the
+    distances ≤ r. Bounded: at most 1.5 × the pairs a candidate may have, per sampled candidate."""
+    per_candidate = max_pairs / n_candidates
+    if per_candidate < 1:
+        return None
+    step = max(1, math.ceil(n_candidates / FIT_SAMPLE))
+    sample = math.ceil(n_candidates / step)
+    distances = sorted(
+        conn.execute(
+            text(NEAREST_DEMAND_SQL), {"per": math.ceil(1.5 * per_candidate) + 1, "step": step}
+        ).scalars()
+    )
+    allowed = math.floor(per_candidate * sample)  # sampled pairs that scale up to the limit
+    if allowed >= len(distances):
+        return None
+    # a little under the estimate: the sample's error
+    fits = math.floor(0.9 * distances[allowed] / 10) * 10
+    return float(fits) if fits > 0 else None
 
 
 def _estimated_variables(conn: Connection, q: SitingQuery, n_candidates: int) -> int:

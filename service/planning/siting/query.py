@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from service.coverage.query import MAX_DISTANCE_M
 from service.errors import BadParameter, TooLarge, Unprocessable
@@ -13,6 +14,7 @@ MODELS = ("maximal_covering", "p_median")
 CANDIDATE_SOURCES = ("points", "grid", "villages")
 MIN_GRID_SPACING_M = 100.0
 MAX_GRID_SPACING_M = 50_000.0
+PAIRS_LIMIT_VARIABLE = "SANICHAIN_SITING_MAX_PAIRS"
 
 
 class SitingError(BadParameter):
@@ -22,18 +24,46 @@ class SitingError(BadParameter):
 class ProblemTooLarge(TooLarge):
     """The model would have more variables than can be solved within the time budget (HTTP 422)."""
 
-    def __init__(self, parameter: str, measure: str, size: int, limit: int) -> None:
+    def __init__(
+        self, parameter: str, measure: str, size: int, limit: int, detail: str | None = None, **extra: Any
+    ) -> None:
         super().__init__(
-            f"{parameter}: the problem would have {size:,} {measure}; this service solves up to {limit:,} "
-            "within its time budget — use fewer candidates (a wider grid spacing) or a shorter distance_m",
+            detail
+            or f"{parameter}: the problem would have {size:,} {measure}; this service solves up to "
+            f"{limit:,} within its time budget — use fewer candidates (a wider grid spacing) or a shorter "
+            "distance_m",
             measure=measure,
             size=size,
             max_size=limit,
+            **extra,
         )
         self.parameter = parameter
         self.measure = measure
         self.size = size
         self.limit = limit
+
+
+class TooManyPairs(ProblemTooLarge):
+    """More candidate–demand pairs within reach than the limit, found before they are computed."""
+
+    def __init__(self, estimate: int, limit: int, fits_distance_m: float | None) -> None:
+        advice = (
+            f"ask for at most about {fits_distance_m:,.0f} m or use fewer candidates"
+            if fits_distance_m
+            else "use fewer candidates (a wider grid spacing) or a shorter distance_m"
+        )
+        super().__init__(
+            "distance_m",
+            "candidate–demand pairs within reach",
+            max(estimate, limit + 1),
+            limit,
+            detail=f"distance_m: the problem would have more than {limit:,} candidate–demand pairs within "
+            f"reach (about {max(estimate, limit + 1):,}); the limit is {limit:,} ({PAIRS_LIMIT_VARIABLE}); "
+            + advice,
+            setting=PAIRS_LIMIT_VARIABLE,
+            fits_distance_m=fits_distance_m,
+        )
+        self.extra = {"parameter": "distance_m", **self.extra}
 
 
 class Unsolvable(Unprocessable):
