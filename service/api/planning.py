@@ -9,6 +9,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.deps import engine_of
+from service.api.headers import public_url
 from service.api.limits import analysis_limits
 from service.coverage.query import MAX_DISTANCE_M
 from service.errors import NotFound
@@ -86,7 +87,7 @@ def list_scenarios(
     )
     links = []
     if page.next_cursor is not None:
-        href = str(request.url.include_query_params(cursor=page.next_cursor))
+        href = str(public_url(request).include_query_params(cursor=page.next_cursor))
         links.append({"rel": "next", "type": "application/json", "href": href, "title": "Next page"})
     return {"scenarios": jsonable_encoder(page.scenarios), "links": links}
 
