@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from service import __version__
 from service.api import headers, health, problems
+from service.api.deps import reject_unknown_query_parameters
 from service.config import AuthSettings, MapSettings, SitingSettings
 from service.db import get_engine
 
@@ -16,6 +17,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         title="sanichain",
         version=__version__,
         description="Rural sanitation inventory of a city: household → village → town → city.",
+        dependencies=[Depends(reject_unknown_query_parameters)],
     )
     app.state.engine = engine if engine is not None else get_engine()
     # Settings a request needs, read once per application (a bad value stops the start, not a request).

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine
+
+from service.errors import BadParameter
 
 
 def engine_of(request: Request) -> Engine:
@@ -18,3 +24,36 @@ def query_params(request: Request) -> dict[str, list[str]]:
     for key, value in request.query_params.multi_items():
         params.setdefault(key, []).append(value)
     return params
+
+
+# Routes that read open-ended parameters (a layer's property names as filters) and check them
+# against the layer themselves; and `/`, whose browser view also takes the city map's parameters.
+OPEN_QUERY_ROUTES = frozenset(
+    {"/", "/collections/{layer}/items", "/collections/{layer}/items/{feature_id}", "/export/{filename}"}
+)
+
+
+def declared_query_parameters(request: Request, also_known: Iterable[str] = ()) -> set[str]:
+    """The query parameters the matched route declares, its dependencies' included."""
+    names = set(also_known)
+
+    def collect(dependant: Dependant) -> None:
+        names.update(p.alias for p in dependant.query_params)
+        for sub in dependant.dependencies:
+            collect(sub)
+
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute):
+        collect(route.dependant)
+    return names
+
+
+def reject_unknown_query_parameters(request: Request) -> None:
+    """A parameter the route does not know is a 400, not silently ignored (a typo such as `distanse_m`
+    would otherwise answer for the default)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or route.path in OPEN_QUERY_ROUTES:
+        return
+    unknown = sorted(set(request.query_params) - declared_query_parameters(request))
+    if unknown:
+        raise BadParameter(unknown[0], "unknown query parameter")

@@ -8,12 +8,10 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.dependencies.models import Dependant
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from fastapi.routing import APIRoute
 
 from service.api.coverage_params import CoverageQueryParams
-from service.api.deps import engine_of
+from service.api.deps import declared_query_parameters, engine_of
 from service.api.headers import base_url
 from service.api.negotiation import accepts_gzip
 from service.config import MapSettings
@@ -57,21 +55,6 @@ def _request(request: Request, lang: MapLang, indicator: str = "waste_connected_
     )
 
 
-def _known_parameters(request: Request, also_known: Iterable[str]) -> set[str]:
-    """The query parameters the matched route declares, its dependencies' included."""
-    names = set(also_known)
-
-    def collect(dependant: Dependant) -> None:
-        names.update(p.alias for p in dependant.query_params)
-        for sub in dependant.dependencies:
-            collect(sub)
-
-    route = request.scope.get("route")
-    if isinstance(route, APIRoute):
-        collect(route.dependant)
-    return names
-
-
 def _page(
     request: Request, lang: MapLang, build: Callable[[], MapPage], also_known: Iterable[str] = ()
 ) -> Response:
@@ -80,7 +63,7 @@ def _page(
         lang="zh" if lang is MapLang.en else "en"
     )
     language_href = f"{switched.path}?{switched.query}"
-    unknown = sorted(set(request.query_params) - _known_parameters(request, also_known))
+    unknown = sorted(set(request.query_params) - declared_query_parameters(request, also_known))
     if unknown:  # also keeps junk parameters from crowding real pages out of the page cache
         raise BadParameter(unknown[0], "unknown query parameter")
     # the base is in the page (links, the popups' fetches): pages for different trusted names differ
