@@ -5,11 +5,14 @@ from __future__ import annotations
 from fastapi import Request
 from sqlalchemy import Engine
 
+from service.api.request_classes import classify
+from service.db import Engines
+
 
 def engine_of(request: Request) -> Engine:
-    """The application's database engine (set by `create_app`)."""
-    engine: Engine = request.app.state.engine
-    return engine
+    """The engine of the request's class (its own pool and statement timeout; set by `create_app`)."""
+    engines: Engines = request.app.state.engines
+    return engines.of(classify(request.url.path))
 
 
 def query_params(request: Request) -> dict[str, list[str]]:
