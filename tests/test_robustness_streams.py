@@ -3,9 +3,11 @@ that stops reading is dropped after the send timeout (a real uvicorn, real socke
 
 from __future__ import annotations
 
+import socket
 import time
 import urllib.request
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -108,3 +110,27 @@ def test_sixteen_clients_that_never_read_an_export_do_not_hold_the_pool(large_se
     finally:
         for sock, _ in sockets:
             sock.close()
+
+
+@pytest.mark.parametrize("path", ["/export/livestock_farms.xlsx", "/export/livestock_farms.gpkg"])
+def test_a_file_export_stops_and_removes_its_file_when_the_client_leaves(
+    large_url, large_engine, tmp_path, path
+):
+    # livestock_farms.xlsx of 60,000 farms takes about 28 s to build here, the GeoPackage about 6 s
+    with running_service(large_url, {**ENV, "TMPDIR": str(tmp_path)}) as base:
+        parts = urlsplit(base)
+        sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+        try:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
+            building = eventually(lambda: list(tmp_path.glob("sanichain-export-*")), bool, 10)
+            assert building, "no temporary file appeared"
+            time.sleep(0.5)
+        finally:
+            sock.close()
+        left_at = time.monotonic()
+        left = eventually(lambda: list(tmp_path.glob("sanichain-export-*")), lambda f: not f, 10)
+        assert left == []
+        assert time.monotonic() - left_at < 3.0  # stopped, not built in full and then removed
+        assert eventually(lambda: busy_sessions(large_engine), lambda s: not s, 5) == []
+        with urllib.request.urlopen(base + "/health", timeout=10) as response:
+            assert response.status == 200

@@ -23,8 +23,15 @@ async def while_connected(request: Request, work: Callable[[Callable[[], bool]],
             pass
         left.set()
 
+    failure: list[Exception] = []
+    result: list[T] = []
     async with anyio.create_task_group() as group:
         group.start_soon(watch)
-        result = await run_in_threadpool(work, left.is_set)
+        try:
+            result.append(await run_in_threadpool(work, left.is_set))
+        except Exception as exc:  # raised below, outside the group (which would wrap it)
+            failure.append(exc)
         group.cancel_scope.cancel()
-    return result
+    if failure:
+        raise failure[0]
+    return result[0]
