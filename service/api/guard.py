@@ -6,7 +6,7 @@
 - Notices a database that is down or frozen: while a request has no response yet (or its stream has
   sent nothing for a while), it asks `liveness`; when the database does not answer, the request gets
   a 503 problem (or, once bytes have gone out, the transfer is aborted) instead of waiting for it.
-  Requests arriving while the database is known to be down get their 503 without being run.
+  Once a check found it down, requests get their 503 without being run until a check finds it back.
 
 The application runs as a task of its own: a worker thread blocked on a frozen server cannot be
 cancelled, so the guard answers without waiting for it and drops whatever it sends later.
@@ -89,7 +89,9 @@ class DatabaseGuard:
         if not uses_database(scope["path"]):
             await self._run(self.app(scope, receive, watched))
             return
-        if self.liveness.known_down():
+        # after a check found it down, a request is run only once a new check finds it back (a request
+        # run meanwhile would block a worker thread for as long as a frozen server stays frozen)
+        if self.liveness.was_down() and not await self.liveness.alive():
             await self._unavailable(UNREACHABLE)(scope, receive, send)
             return
         kind = classify(scope["path"])

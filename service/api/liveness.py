@@ -27,9 +27,9 @@ class Liveness:
     def _fresh(self) -> bool:
         return self._answer is not None and time.monotonic() - self._at < self.ttl_s
 
-    def known_down(self) -> bool:
-        """The last check, still fresh, found the database not answering."""
-        return self._fresh() and self._answer is False
+    def was_down(self) -> bool:
+        """The last check found the database not answering."""
+        return self._answer is False
 
     async def alive(self) -> bool:
         if self._fresh():
