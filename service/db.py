@@ -16,7 +16,7 @@ import psycopg2
 import psycopg2.extensions
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, ExceptionContext, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -102,21 +102,38 @@ def class_engines(url: URL | str, runtime: RuntimeSettings, connect_timeout_s: i
     return Engines(make_url(url), engines)
 
 
+def statement_timeout_error(kind: RequestClass, timeout_s: float | None) -> Unavailable:
+    """A statement ended by its class's timeout, said with the limit."""
+    variable = f"SANICHAIN_STATEMENT_TIMEOUT_{kind.value.upper()}_S"
+    took = f"longer than {timeout_s:g} s, the limit" if timeout_s is not None else "longer than the limit"
+    extra: dict[str, Any] = {"limit": variable} | ({"limit_s": timeout_s} if timeout_s is not None else {})
+    return Unavailable(
+        f"statement timeout: the database worked on this {kind.value} request {took} ({variable}); "
+        "ask for less (a smaller area, distance or layer) or retry later",
+        **extra,
+    )
+
+
 def _statement_timeout(kind: RequestClass, timeout_s: float) -> Any:
     """A statement ended by the class's timeout becomes Unavailable naming the limit."""
-    variable = f"SANICHAIN_STATEMENT_TIMEOUT_{kind.value.upper()}_S"
 
     def handle(context: ExceptionContext) -> None:
         if getattr(context.original_exception, "pgcode", None) == QUERY_CANCELED:
-            raise Unavailable(
-                f"statement timeout: the database worked on this {kind.value} request longer than "
-                f"{timeout_s:g} s, the limit ({variable}); ask for less (a smaller area, distance "
-                "or layer) or retry later",
-                limit=variable,
-                limit_s=timeout_s,
-            ) from context.original_exception
+            raise statement_timeout_error(kind, timeout_s) from context.original_exception
 
     return handle
+
+
+def driver_error(exc: psycopg2.Error) -> Exception:
+    """A psycopg2 error raised outside SQLAlchemy (code driving COPY itself), as SQLAlchemy and the
+    engines' handlers would have raised it."""
+    if exc.pgcode == QUERY_CANCELED:
+        conn = getattr(getattr(exc, "cursor", None), "connection", None)
+        dsn = str(getattr(conn, "dsn", ""))  # kept after the connection is closed
+        for kind in RequestClass:
+            if f"application_name=sanichain-{kind.value}" in dsn:
+                return statement_timeout_error(kind, None)
+    return DBAPIError.instance(None, None, exc, psycopg2.Error)
 
 
 def unavailable_detail(exc: BaseException) -> str:
@@ -147,6 +164,9 @@ def answers(url: URL, timeout_s: float) -> bool:
         cur.execute("SELECT 1")
         _wait(conn, deadline)
         return bool(cur.fetchone() == (1,))
+    except psycopg2.OperationalError as exc:
+        # a server that refuses for want of connection slots is answering (our pools keep theirs)
+        return any(words in str(exc) for words in ("too many clients", "connection slots"))
     except (psycopg2.Error, OSError, TimeoutError):
         return False
     finally:

@@ -3,13 +3,16 @@ is a quick 503 problem naming the limit, and the other classes keep working."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 from service.api.app import create_app
 from service.config import RuntimeSettings
-from service.db import RequestClass
+from service.db import RequestClass, answers
+from tests.conftest import free_port
 from tests.robustness import problem_body
 
 
@@ -34,7 +37,7 @@ def test_an_export_stream_whose_query_fails_answers_a_problem_not_a_truncated_20
         response = client.get("/export/livestock_farms.geojson")
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["limit"] == "SANICHAIN_STATEMENT_TIMEOUT_EXPORT_S"
+    assert response.json().get("limit") == "SANICHAIN_STATEMENT_TIMEOUT_EXPORT_S", response.json()
 
 
 def test_a_full_interactive_pool_is_a_quick_503_with_retry_after(demo_engine):
@@ -78,3 +81,16 @@ def test_each_request_class_connects_with_its_own_statement_timeout(demo_engine)
         "export": ("70s", "sanichain-export"),
         "analysis": ("42s", "sanichain-analysis"),
     }
+
+
+def test_the_liveness_check_gives_up_on_a_server_that_accepts_but_never_answers(demo_database_url):
+    assert answers(make_url(demo_database_url), 1.0) is True
+    with socket.socket() as silent:  # what a frozen PostgreSQL looks like: the kernel accepts, nobody speaks
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = make_url(f"postgresql+psycopg2://postgres@127.0.0.1:{silent.getsockname()[1]}/sanichain")
+        started = time.monotonic()
+        assert answers(url, 0.5) is False
+        assert 0.4 < time.monotonic() - started < 1.5
+    closed = make_url(f"postgresql+psycopg2://postgres@127.0.0.1:{free_port()}/sanichain")
+    assert answers(closed, 0.5) is False

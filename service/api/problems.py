@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import psycopg2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import errors
 from service.config import RuntimeSettings, settings
-from service.db import unavailable_detail
+from service.db import driver_error, unavailable_detail
 
 PROBLEM_JSON = "application/problem+json"
 PARAMETER_PREFIX = re.compile(r"([a-z][a-z0-9_]*): ")
@@ -66,6 +67,8 @@ def problem_for(exc: Exception) -> JSONResponse:
         return problem(400, f"a parameter value cannot be used: {_first_line(exc)}")
     if isinstance(exc, OperationalError | PoolTimeout):  # no host or port to the client; logged
         return problem(503, unavailable_detail(exc), headers=_retry_after(503))
+    if isinstance(exc, psycopg2.Error):  # from code that drives psycopg2 itself (COPY)
+        return problem_for(driver_error(exc))
     raise exc
 
 
@@ -77,7 +80,7 @@ def install(app: FastAPI) -> None:
     async def domain_error(_: Request, exc: Exception) -> JSONResponse:
         return problem_for(exc)
 
-    for cls in (errors.SanichainError, DataError, OperationalError, PoolTimeout):
+    for cls in (errors.SanichainError, DataError, OperationalError, PoolTimeout, psycopg2.Error):
         app.add_exception_handler(cls, domain_error)
 
     @app.exception_handler(StarletteHTTPException)
