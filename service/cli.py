@@ -59,12 +59,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from service.api.app import create_app
     from service.db import make_engine
+    from service.runner import server_config
 
     settings = ServerSettings()
     app = create_app(make_engine(database_url()))
-    uvicorn.Server(
-        uvicorn.Config(app, host=args.host or settings.host, port=args.port or settings.port)
-    ).run()
+    uvicorn.Server(server_config(app, args.host or settings.host, args.port or settings.port)).run()
     return 0
 
 

@@ -144,18 +144,6 @@ class AnalysisLimitSettings(BaseSettings):
 
 
 # Every settings class, for the documentation check (tests/test_config_table.py).
-SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
-    DatabaseSettings,
-    ServerSettings,
-    LocalClusterSettings,
-    DemoSettings,
-    AuthSettings,
-    MapSettings,
-    ChainSettings,
-    SitingSettings,
-    AnalysisLimitSettings,
-)
-
 S = TypeVar("S", bound=BaseSettings)
 
 
@@ -231,4 +219,52 @@ class PublicAddressSettings(BaseSettings):
         return frozenset(n for n in (*names, bound_host.lower().strip("[]")) if n)
 
 
-SETTINGS_CLASSES += (FilterSettings, PublicAddressSettings)
+class RuntimeSettings(BaseSettings):
+    """How the HTTP service shares the database: a pool and a statement timeout per request class
+    (interactive reads, exports, analyses), caps on concurrent heavy requests, how long a client may
+    stop reading, and how fast an unreachable or frozen database is noticed."""
+
+    model_config = SettingsConfigDict(env_prefix="SANICHAIN_", env_file=".env", extra="ignore")
+
+    # connections per request class; interactive reads never wait behind exports or analyses
+    pool_interactive: int = Field(default=10, ge=1)
+    pool_export: int = Field(default=4, ge=1)
+    pool_analysis: int = Field(default=4, ge=1)
+    # a request waits this long for a pooled connection, then gets a 503 with Retry-After
+    pool_timeout_s: float = Field(default=2.0, gt=0)
+    statement_timeout_interactive_s: float = Field(default=15.0, gt=0)
+    statement_timeout_export_s: float = Field(default=120.0, gt=0)
+    statement_timeout_analysis_s: float = Field(default=60.0, gt=0)
+    # a transaction left open without a statement this long is ended by PostgreSQL (a backstop:
+    # streams close theirs when the client leaves); above the send timeout, so slow readers are not cut
+    idle_in_transaction_timeout_s: float = Field(default=300.0, gt=0)
+    # concurrent requests of the heavy classes (streamed or built); more answer 503 with Retry-After
+    max_exports: int = Field(default=4, ge=1)
+    max_analyses: int = Field(default=4, ge=1)
+    # a client that accepts no bytes for this long is dropped and its database connection released
+    send_timeout_s: float = Field(default=30.0, gt=0)
+    # a request with no response (or a stream with no new bytes) for this long checks the database
+    liveness_after_s: float = Field(default=1.0, gt=0)
+    # the check: a fresh connection and SELECT 1 within this time, its answer shared for liveness_ttl_s
+    liveness_timeout_s: float = Field(default=1.5, gt=0)
+    liveness_ttl_s: float = Field(default=1.5, gt=0)
+    retry_after_s: int = Field(default=5, ge=1)
+    # uvicorn: how long a stop waits for open responses before closing them
+    graceful_shutdown_s: int = Field(default=10, ge=1)
+
+
+# Every settings class, for the settings table's test (docs/settings-table.md).
+SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
+    DatabaseSettings,
+    ServerSettings,
+    LocalClusterSettings,
+    DemoSettings,
+    AuthSettings,
+    MapSettings,
+    ChainSettings,
+    SitingSettings,
+    AnalysisLimitSettings,
+    FilterSettings,
+    PublicAddressSettings,
+    RuntimeSettings,
+)

@@ -7,12 +7,20 @@ from __future__ import annotations
 import signal
 import sys
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
 from service import migrate
 from service.api.app import create_app
-from service.config import DatabaseSettings, DemoSettings, LocalClusterSettings, ServerSettings, settings
+from service.config import (
+    DatabaseSettings,
+    DemoSettings,
+    LocalClusterSettings,
+    RuntimeSettings,
+    ServerSettings,
+    settings,
+)
 from service.db import make_engine
 from service.demo import loader
 from service.localdb import LocalCluster
@@ -52,6 +60,15 @@ def prepare_database(url: str) -> None:
         engine.dispose()
 
 
+def server_config(app: Any, host: str, port: int) -> uvicorn.Config:
+    """uvicorn for the service: a stop waits a bounded time for open responses (a stream stuck on a
+    frozen database would otherwise hold it for good)."""
+    runtime = settings(RuntimeSettings)
+    return uvicorn.Config(
+        app, host=host, port=port, log_level="info", timeout_graceful_shutdown=runtime.graceful_shutdown_s
+    )
+
+
 def run(host: str | None = None, port: int | None = None) -> int:
     server_settings = settings(ServerSettings)
     host = host or server_settings.host
@@ -67,7 +84,7 @@ def run(host: str | None = None, port: int | None = None) -> int:
         prepare_database(url)
         engine = make_engine(url)
         say(f"serving on http://{host}:{port}")
-        uvicorn.Server(uvicorn.Config(create_app(engine), host=host, port=port, log_level="info")).run()
+        uvicorn.Server(server_config(create_app(engine), host, port)).run()
     except KeyboardInterrupt:
         pass
     finally:

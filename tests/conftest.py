@@ -8,11 +8,13 @@ Every test database is created from a migrated template, so each starts at `alem
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,3 +166,63 @@ def client(app_engine: Engine) -> Iterator[TestClient]:
     """The HTTP API over `app_engine`, a fresh application per test (tests may change its settings)."""
     with TestClient(create_app(app_engine)) as c:
         yield c
+
+
+@dataclass
+class OwnCluster:
+    """A PostgreSQL cluster of one test module, with the demo loaded, that its tests may stop or freeze."""
+
+    cluster: LocalCluster
+    url: str
+
+    def processes(self) -> list[int]:
+        """The postmaster and every process it started."""
+        postmaster = int((self.cluster.data_dir / "postmaster.pid").read_text().split()[0])
+        found = [postmaster]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:  # fields[1] is the parent's pid
+                found.append(int(stat.parent.name))
+        return found
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Every process of the cluster stopped (SIGSTOP) inside the block, resumed after it."""
+        stopped = self.processes()
+        try:
+            for pid in stopped:
+                os.kill(pid, signal.SIGSTOP)
+            yield
+        finally:
+            for pid in stopped:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+
+    @contextmanager
+    def stopped(self) -> Iterator[None]:
+        """The cluster shut down (pg_ctl stop -m fast) inside the block, started again after it."""
+        self.cluster.stop()
+        try:
+            yield
+        finally:
+            self.cluster.start()
+
+
+@pytest.fixture(scope="module")
+def own_cluster() -> Iterator[OwnCluster]:
+    parent = postgres_reachable_dir()
+    cluster = LocalCluster(parent / "pg", free_port(), throwaway=True)
+    cluster.start()
+    try:
+        url = cluster.ensure_database("sanichain")
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        loader.load(engine, DEMO_DIR)
+        engine.dispose()
+        yield OwnCluster(cluster, url)
+    finally:
+        cluster.destroy()
+        shutil.rmtree(parent, ignore_errors=True)

@@ -2,24 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from service import __version__
 from service.api import headers, health, problems
 from service.api.deps import reject_unknown_query_parameters
-from service.config import AuthSettings, MapSettings, SitingSettings
-from service.db import get_engine
+from service.api.guard import DatabaseGuard
+from service.api.liveness import Liveness
+from service.config import AuthSettings, MapSettings, RuntimeSettings, SitingSettings, database_settings
+from service.db import class_engines, get_engine
 
 
-def create_app(engine: Engine | None = None) -> FastAPI:
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.engines.dispose()
+
+
+def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = None) -> FastAPI:
+    """The service over `engine`'s database (default: DATABASE_URL); `runtime` limits default to the
+    environment's. Requests use an engine of their class, made here from `engine`'s URL."""
     app = FastAPI(
         title="sanichain",
         version=__version__,
         description="Rural sanitation inventory of a city: household → village → town → city.",
         dependencies=[Depends(reject_unknown_query_parameters)],
+        lifespan=_lifespan,
     )
     app.state.engine = engine if engine is not None else get_engine()
+    runtime = runtime if runtime is not None else RuntimeSettings()
+    app.state.runtime_settings = runtime
+    app.state.engines = class_engines(app.state.engine.url, runtime, database_settings().connect_timeout_s)
+    liveness = Liveness(app.state.engines.url, runtime.liveness_timeout_s, runtime.liveness_ttl_s)
+    app.add_middleware(DatabaseGuard, runtime=runtime, liveness=liveness)
     # Settings a request needs, read once per application (a bad value stops the start, not a request).
     app.state.auth_settings = AuthSettings()
     app.state.siting_settings = SitingSettings()

@@ -9,13 +9,15 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
+from service.api.request_classes import classify
+from service.db import Engines
 from service.errors import BadParameter
 
 
 def engine_of(request: Request) -> Engine:
-    """The application's database engine (set by `create_app`)."""
-    engine: Engine = request.app.state.engine
-    return engine
+    """The engine of the request's class (its own pool and statement timeout; set by `create_app`)."""
+    engines: Engines = request.app.state.engines
+    return engines.of(classify(request.url.path))
 
 
 def query_params(request: Request) -> dict[str, list[str]]:

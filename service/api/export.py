@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import engine_of, query_params
 from service.api.problems import problem_for
 from service.api.streaming import CursorStreamingResponse
+from service.api.while_connected import while_connected
 from service.export.formats import FORMATS, titles, with_crs
 from service.export.job import prepare
 
@@ -23,7 +25,7 @@ router = APIRouter(tags=["Export"])
     response_class=Response,
     responses={200: {"content": {f.media_type: {} for f in FORMATS.values()}}},
 )
-def export(
+async def export(
     request: Request,
     filename: str,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs")] = None,
@@ -33,12 +35,12 @@ def export(
     geometry: Annotated[str | None, Query(description="csv/xlsx: xy (lon/lat columns) or wkt")] = None,
 ) -> Response:
     layer, _, fmt = filename.rpartition(".")
-    job = prepare(engine_of(request), layer, fmt, query_params(request))
+    job = await run_in_threadpool(prepare, engine_of(request), layer, fmt, query_params(request))
     media_type = job.format.media_type
     if job.format.streamed:
         disposition = {"Content-Disposition": f'attachment; filename="{job.filename}"'}
         return CursorStreamingResponse(job.chunks(), media_type, headers=disposition, on_error=problem_for)
-    path = job.write_temporary()
+    path = await while_connected(request, job.write_temporary)  # stops (and cleans up) if the client leaves
     return FileResponse(
         path, media_type=media_type, filename=job.filename, background=BackgroundTask(path.unlink)
     )

@@ -10,13 +10,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import psycopg2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import errors
+from service.config import RuntimeSettings, settings
+from service.db import driver_error, unavailable_detail
 
 PROBLEM_JSON = "application/problem+json"
 PARAMETER_PREFIX = re.compile(r"([a-z][a-z0-9_]*): ")
@@ -59,19 +63,25 @@ def problem_for(exc: Exception) -> JSONResponse:
         if isinstance(exc, errors.BadParameter):
             extra = {"parameter": exc.parameter, **extra}
         retry = {"Retry-After": str(extra["retry_after_s"])} if "retry_after_s" in extra else None
-        return problem(status, exc.message, headers=retry, **extra)
+        return problem(status, exc.message, headers=retry or _retry_after(status), **extra)
     if isinstance(exc, DataError):  # a value PostgreSQL refuses (e.g. out of a type's range)
         return problem(400, f"a parameter value cannot be used: {_first_line(exc)}")
-    if isinstance(exc, OperationalError):
-        return problem(503, f"database unreachable: {_first_line(exc)}")
+    if isinstance(exc, OperationalError | PoolTimeout):  # no host or port to the client; logged
+        return problem(503, unavailable_detail(exc), headers=_retry_after(503))
+    if isinstance(exc, psycopg2.Error):  # from code that drives psycopg2 itself (COPY)
+        return problem_for(driver_error(exc))
     raise exc
+
+
+def _retry_after(status: int) -> dict[str, str] | None:
+    return {"Retry-After": str(settings(RuntimeSettings).retry_after_s)} if status == 503 else None
 
 
 def install(app: FastAPI) -> None:
     async def domain_error(_: Request, exc: Exception) -> JSONResponse:
         return problem_for(exc)
 
-    for cls in (errors.SanichainError, DataError, OperationalError):
+    for cls in (errors.SanichainError, DataError, OperationalError, PoolTimeout, psycopg2.Error):
         app.add_exception_handler(cls, domain_error)
 
     @app.exception_handler(StarletteHTTPException)

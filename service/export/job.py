@@ -2,20 +2,51 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, cast
 
 from sqlalchemy import Engine
+from sqlalchemy.sql.elements import ColumnElement
 
+from service.errors import Unavailable
 from service.export import tabular
 from service.export.formats import ALL_LAYER_PARAMETERS, ALL_LAYERS, FORMATS, Chunks, ExportFormat
 from service.export.layer_reader import LayerExport, Progress
 from service.features import catalogue
 from service.features.errors import ParameterError
 from service.features.params import feature_query
+
+TEMPORARY_PREFIX = "sanichain-export-"
+# How often a file being built asks whether its client is still there (rows read).
+CHECK_EVERY = 500
+
+
+class ExportAbandoned(Unavailable):
+    """The client left while its file was being built: the work stopped and the file is removed."""
+
+
+def _never() -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class _Watched(LayerExport):
+    """A layer whose rows stop (ExportAbandoned) as soon as `gone()` says the client has left."""
+
+    gone: Callable[[], bool] = _never
+
+    def rows(self, columns: Sequence[ColumnElement[Any]]) -> Iterator[Any]:
+        source = cast(Generator[Any, None, None], super().rows(columns))  # a generator function
+        with contextlib.closing(source) as rows:  # the cursor goes back at once
+            for n, row in enumerate(rows):
+                if n % CHECK_EVERY == 0 and self.gone():
+                    raise ExportAbandoned("the client left before its file was ready")
+                yield row
 
 
 @dataclass(frozen=True)
@@ -43,13 +74,17 @@ class Export:
             for chunk in self.chunks(progress):
                 out.write(chunk)
 
-    def write_temporary(self) -> Path:
-        """The file written to a temporary path, which the caller removes when it has been sent."""
-        handle, name = tempfile.mkstemp(suffix="." + self.format.name, prefix="sanichain-export-")
+    def write_temporary(self, gone: Callable[[], bool] = _never) -> Path:
+        """The file written to a temporary path, which the caller removes when it has been sent.
+        When `gone()` turns true (the client left) the writing stops and the file is removed."""
+        handle, name = tempfile.mkstemp(suffix="." + self.format.name, prefix=TEMPORARY_PREFIX)
         os.close(handle)
         path = Path(name)
+        watched = replace(self, layers=[_Watched(one.engine, one.query, gone) for one in self.layers])
         try:
-            self.write(path)
+            watched.write(path)
+            if gone():
+                raise ExportAbandoned("the client left before its file was ready")
         except BaseException:
             path.unlink(missing_ok=True)
             raise
