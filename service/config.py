@@ -2,8 +2,8 @@
 
 Our own variables start with `SANICHAIN_`; `DATABASE_URL`, `HOST` and `PORT` keep their conventional
 names. Each class is read once: by `settings()` (cached for the process) or by `create_app`, which holds
-the ones a request needs on `app.state`. docs/settings-table.md lists every variable (a test keeps it
-in step with these classes).
+the ones a request needs on `app.state`. The README's configuration table lists every variable (a test
+keeps it in step with these classes).
 """
 
 from __future__ import annotations
@@ -253,7 +253,7 @@ class RuntimeSettings(BaseSettings):
     graceful_shutdown_s: int = Field(default=10, ge=1)
 
 
-# Every settings class, for the settings table's test (docs/settings-table.md).
+# Every settings class, for the test of the README's configuration table.
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     DatabaseSettings,
     ServerSettings,

@@ -1,4 +1,5 @@
-"""docs/settings-table.md lists exactly the variables the settings classes read, with their defaults."""
+"""The README's configuration table lists exactly the variables the settings classes read, with their
+defaults."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pydantic_settings import BaseSettings
 from service.chain.parameters import ChainParameters
 from service.config import REPO_ROOT, SETTINGS_CLASSES, ChainSettings
 
-TABLE = REPO_ROOT / "docs" / "settings-table.md"
+TABLE = REPO_ROOT / "README.md"
 SERVICE_HEADER = "| variable | default | meaning |"
 CONVENTIONS = {"DATABASE_URL", "HOST", "PORT"}  # names every platform already uses
 
