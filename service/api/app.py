@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from service import __version__
-from service.api import health, problems
+from service.api import health, openapi_responses, problems
 from service.config import AuthSettings, MapSettings, SitingSettings
 from service.db import get_engine
 
@@ -22,6 +22,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.auth_settings = AuthSettings()
     app.state.siting_settings = SitingSettings()
     problems.install(app)
+    openapi_responses.install(app)
     app.include_router(health.router)
     # -- layers out: OGC API Features, export, tiles (register routers here) --
     from service.api import export, ogc, tiles
