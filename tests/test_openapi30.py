@@ -294,7 +294,7 @@ ITEMS = "/collections/{layer}/items"
         (
             "/coverage",
             "/coverage",
-            {"layer": "treatment_plants", "format": "geojson"},
+            {"layer": "collection_points", "format": "geojson"},
             "application/geo+json",
         ),
         ("/chain/flows", "/chain/flows", {}, "application/geo+json"),
