@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from service import __version__
-from service.api import headers, health, problems
+from service.api import headers, health, openapi_responses, problems
 from service.api.deps import reject_unknown_query_parameters
 from service.api.guard import DatabaseGuard
 from service.api.liveness import Liveness
@@ -44,6 +44,7 @@ def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = N
     app.state.siting_settings = SitingSettings()
     problems.install(app)
     headers.install(app)
+    openapi_responses.install(app)
     app.include_router(health.router)
     # -- layers out: OGC API Features, export, tiles (register routers here) --
     from service.api import export, ogc, tiles
