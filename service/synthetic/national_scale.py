@@ -23,6 +23,7 @@ import psycopg2
 from psycopg2 import errors, sql
 
 from service.models import Base
+from service.models.facilities import MANURE_FACILITY_TYPES, SPECIES
 
 DEFAULT_SEED = 20261127
 BBOX = (114, 34, 122, 38)  # lon_min, lat_min, lon_max, lat_max
@@ -39,7 +40,8 @@ _SRID_PREFIX = "SRID=4326;"
 CITY_CODE = "990000"
 TOWN_CODE_BASE = 990_000_000
 
-SPECIES = ("pig", "dairy", "beef", "sheep", "layer", "broiler")
+# The probabilities below follow the order of the model's vocabularies (SPECIES, MANURE_FACILITY_TYPES):
+# reordering a vocabulary changes the data drawn for a seed.
 SPECIES_P = (0.40, 0.08, 0.10, 0.08, 0.17, 0.17)
 # Median head_count per species, chosen around the large-scale thresholds so both kinds occur.
 SPECIES_MEDIAN_HEADS = (300, 80, 40, 150, 3_000, 8_000)
@@ -47,15 +49,6 @@ SPECIES_MEDIAN_HEADS = (300, 80, 40, 150, 3_000, 8_000)
 SPECIES_M3_PER_HEAD = (0.3, 3.0, 2.0, 0.2, 0.005, 0.003)
 FARM_STATUSES = ("operational", "suspended", "closed", "planned")
 FARM_STATUS_P = (0.85, 0.06, 0.05, 0.04)
-MANURE_FACILITIES = (
-    "none",
-    "storage_lagoon",
-    "dry_manure_shed",
-    "composting",
-    "anaerobic_digester",
-    "fermentation_bed",
-    "solid_liquid_separation",
-)
 MANURE_FACILITY_P = (0.10, 0.15, 0.15, 0.15, 0.15, 0.15, 0.15)
 COMMISSIONED_FIRST = np.datetime64("2000-01-01")
 COMMISSIONED_LAST = np.datetime64("2024-12-31")
@@ -311,7 +304,7 @@ def _farm_rows(rng: np.random.Generator, start: int, n: int) -> Chunk:
     species = rng.choice(len(SPECIES), size=n, p=SPECIES_P)
     median = np.asarray(SPECIES_MEDIAN_HEADS, dtype=np.float64)[species]
     heads = np.clip(np.rint(median * rng.lognormal(0.0, 1.0, n)), 10, 200_000).astype(np.int64)
-    facility = rng.choice(len(MANURE_FACILITIES), size=n, p=MANURE_FACILITY_P)
+    facility = rng.choice(len(MANURE_FACILITY_TYPES), size=n, p=MANURE_FACILITY_P)
     per_head = np.asarray(SPECIES_M3_PER_HEAD, dtype=np.float64)[species]
     cents = np.rint(heads * per_head * rng.uniform(0.5, 1.5, n) * 100).astype(np.int64)
     cents = np.where(facility == 0, 0, np.maximum(cents, 100))  # no facility, no storage
@@ -329,7 +322,7 @@ def _farm_rows(rng: np.random.Generator, start: int, n: int) -> Chunk:
         town.tolist(),
         np.asarray(SPECIES)[species].tolist(),
         heads.tolist(),
-        np.asarray(MANURE_FACILITIES)[facility].tolist(),
+        np.asarray(MANURE_FACILITY_TYPES)[facility].tolist(),
         *_point_args(lon, lat),
     ]
 
