@@ -12,6 +12,11 @@ def scalar(engine: Engine, query: str, **params: Any) -> Any:
         return conn.execute(text(query), params).scalar()
 
 
+def column(engine: Engine, query: str, **params: Any) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(text(query), params).scalars())
+
+
 def rows(engine: Engine, query: str, **params: Any) -> list[Row[Any]]:
     with engine.connect() as conn:
         return list(conn.execute(text(query), params).all())

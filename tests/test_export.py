@@ -13,22 +13,19 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pyproj import Transformer
-from sqlalchemy import text
 
 from service import cli
 from service.models import LAYERS
 from tests.gdal import field_types, ogr
+from tests.queries import rows, scalar
 
 pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="gdal-bin is not installed")
 
 
 @pytest.fixture(scope="module")
 def farms_in_db(demo_engine) -> dict[int, tuple[Any, ...]]:
-    with demo_engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT id, name, head_count, ST_X(geom), ST_Y(geom) FROM livestock_farms")
-        ).all()
-    return {r[0]: tuple(r[1:]) for r in rows}
+    farms = rows(demo_engine, "SELECT id, name, head_count, ST_X(geom), ST_Y(geom) FROM livestock_farms")
+    return {r[0]: tuple(r[1:]) for r in farms}
 
 
 def download(client: TestClient, url: str, path: Path) -> Path:
@@ -38,9 +35,10 @@ def download(client: TestClient, url: str, path: Path) -> Path:
     return path
 
 
-def gdal_rows(path: Path, *open_options: str) -> list[dict[str, str]]:
-    """The features as GDAL reads them, dumped to CSV with X/Y columns."""
-    out = ogr("ogr2ogr", "-f", "CSV", "/vsistdout/", str(path), *open_options, "-lco", "GEOMETRY=AS_XY")
+def gdal_rows(path: Path, *options: str, xy: bool = True) -> list[dict[str, str]]:
+    """The features as GDAL reads them, dumped to CSV (with X/Y columns of the geometry when `xy`)."""
+    as_xy = ("-lco", "GEOMETRY=AS_XY") if xy else ()
+    out = ogr("ogr2ogr", "-f", "CSV", "/vsistdout/", str(path), *options, *as_xy)
     return list(csv.DictReader(io.StringIO(out)))
 
 
@@ -64,18 +62,8 @@ def test_geojson_export_is_a_wgs84_point_layer_gdal_reads_with_ids_types_and_coo
     types = field_types(info)
     assert types["head_count"] == "Integer" and types["capacity"] == "Real"
     assert types["commissioned_on"] == "Date" and types["is_large_scale"] == "Integer(Boolean)"
-    out = ogr(
-        "ogr2ogr",
-        "-f",
-        "CSV",
-        "/vsistdout/",
-        str(path),
-        "-sql",
-        "SELECT FID AS id, name, head_count FROM livestock_farms",
-        "-lco",
-        "GEOMETRY=AS_XY",
-    )
-    assert_farms_match(list(csv.DictReader(io.StringIO(out))), farms_in_db)
+    dumped = gdal_rows(path, "-sql", "SELECT FID AS id, name, head_count FROM livestock_farms")
+    assert_farms_match(dumped, farms_in_db)
 
 
 def test_geojson_sequence_has_one_rs_separated_feature_per_record(client, farms_in_db, tmp_path):
@@ -90,23 +78,19 @@ def test_geojson_sequence_has_one_rs_separated_feature_per_record(client, farms_
 def test_csv_has_a_bom_lon_lat_columns_and_opens_as_points_in_gdal(client, farms_in_db, tmp_path):
     path = download(client, "/export/livestock_farms.csv", tmp_path / "farms.csv")
     assert path.read_bytes().startswith(b"\xef\xbb\xbfid,code,name,")
-    rows = gdal_rows(path, "-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat")
-    assert_farms_match(rows, farms_in_db)
+    dumped = gdal_rows(path, "-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat")
+    assert_farms_match(dumped, farms_in_db)
 
 
 def test_csv_of_lines_carries_wkt_gdal_parses(client, demo_engine, tmp_path):
     path = download(client, "/export/chain_links.csv?stream=manure", tmp_path / "links.csv")
     info = ogr("ogrinfo", "-so", str(path), "links")
-    with demo_engine.connect() as conn:
-        expected = conn.execute(text("SELECT count(*) FROM chain_links WHERE stream = 'manure'")).scalar_one()
+    expected = scalar(demo_engine, "SELECT count(*) FROM chain_links WHERE stream = 'manure'")
     assert f"Feature Count: {expected}\n" in info
     first = ogr("ogrinfo", "-q", str(path), "links", "-fid", "1")  # the WKT column became the geometry
     link_id = int(re.search(r"id \(String\) = (\d+)", first).group(1))
     geometry = re.search(r"^\s+(LINESTRING \(.*\))$", first, flags=re.M).group(1)
-    with demo_engine.connect() as conn:
-        wkt = conn.execute(
-            text("SELECT ST_AsText(geom) FROM chain_links WHERE id = :i"), {"i": link_id}
-        ).scalar()
+    wkt = scalar(demo_engine, "SELECT ST_AsText(geom) FROM chain_links WHERE id = :i", i=link_id)
     assert geometry.replace("LINESTRING (", "LINESTRING(") == wkt
 
 
@@ -116,15 +100,14 @@ def test_xlsx_opens_with_typed_columns_and_lon_lat(client, farms_in_db, tmp_path
     types = field_types(info)
     assert types["head_count"] == "Integer" and types["capacity"] == "Real"
     assert types["updated_at (UTC)"] == "DateTime"
-    rows = list(csv.DictReader(io.StringIO(ogr("ogr2ogr", "-f", "CSV", "/vsistdout/", str(path)))))
-    assert_farms_match(rows, farms_in_db, x="lon", y="lat")
+    assert_farms_match(gdal_rows(path, xy=False), farms_in_db, x="lon", y="lat")
 
 
 def test_kml_placemarks_carry_names_attributes_and_wgs84_points(client, farms_in_db, tmp_path):
     path = download(client, "/export/livestock_farms.kml", tmp_path / "farms.kml")
-    rows = gdal_rows(path)
-    assert len(rows) == len(farms_in_db)
-    for row in rows:
+    dumped = gdal_rows(path)
+    assert len(dumped) == len(farms_in_db)
+    for row in dumped:
         name, head_count, lon, lat = farms_in_db[int(row["id"])]
         assert row["Name"] == name and int(row["head_count"]) == head_count
         assert (float(row["X"]), float(row["Y"])) == pytest.approx((lon, lat), abs=1e-9)
@@ -138,17 +121,14 @@ def test_geopackage_has_the_geometry_type_crs_field_types_and_spatial_index(clie
     assert types["head_count"] == "Integer" and types["town_id"] == "Integer64"
     assert types["capacity"] == "Real" and types["commissioned_on"] == "Date"
     assert types["is_large_scale"] == "Integer(Boolean)" and types["updated_at"] == "DateTime"
-    out = ogr(
-        "ogr2ogr",
-        "-f",
-        "CSV",
-        "/vsistdout/",
-        str(path),
+    dumped = gdal_rows(
+        path,
         "-sql",
         "SELECT CAST(id AS INTEGER) AS fid_copy, name, head_count, ST_X(geom) AS X, ST_Y(geom) AS Y "
         "FROM livestock_farms",
+        xy=False,
     )
-    assert_farms_match(list(csv.DictReader(io.StringIO(out))), farms_in_db, fid="fid_copy")
+    assert_farms_match(dumped, farms_in_db, fid="fid_copy")
     assert "rtree_livestock_farms_geom" in ogr(
         "ogrinfo", str(path), "-sql", "SELECT name FROM sqlite_master WHERE type = 'table'"
     )
@@ -157,29 +137,24 @@ def test_geopackage_has_the_geometry_type_crs_field_types_and_spatial_index(clie
 def test_geopackage_in_gauss_kruger_zone_40_has_projected_coordinates(client, farms_in_db, tmp_path):
     path = download(client, "/export/livestock_farms.gpkg?crs=EPSG:4528&species=pig", tmp_path / "gk.gpkg")
     assert "CGCS2000 / 3-degree Gauss-Kruger zone 40" in ogr("ogrinfo", "-so", str(path), "livestock_farms")
-    out = ogr(
-        "ogr2ogr",
-        "-f",
-        "CSV",
-        "/vsistdout/",
-        str(path),
+    dumped = gdal_rows(
+        path,
         "-sql",
         "SELECT CAST(id AS INTEGER) AS fid_copy, ST_X(geom) AS X, ST_Y(geom) AS Y FROM livestock_farms",
+        xy=False,
     )
     to_gk = Transformer.from_crs("OGC:CRS84", "EPSG:4528", always_xy=True)
-    rows = list(csv.DictReader(io.StringIO(out)))
-    assert rows
-    for row in rows:
+    assert dumped
+    for row in dumped:
         _, _, lon, lat = farms_in_db[int(row["fid_copy"])]
         assert (float(row["X"]), float(row["Y"])) == pytest.approx(to_gk.transform(lon, lat), abs=1e-3)
 
 
 def test_all_gpkg_holds_every_layer_with_its_count(client, demo_engine, tmp_path):
     path = download(client, "/export/all.gpkg", tmp_path / "all.gpkg")
-    with demo_engine.connect() as conn:
-        for layer in LAYERS:
-            expected = conn.execute(text(f"SELECT count(*) FROM {layer}")).scalar_one()
-            assert f"Feature Count: {expected}\n" in ogr("ogrinfo", "-so", str(path), layer), layer
+    for layer in LAYERS:
+        expected = scalar(demo_engine, f"SELECT count(*) FROM {layer}")
+        assert f"Feature Count: {expected}\n" in ogr("ogrinfo", "-so", str(path), layer), layer
     assert "Geometry: Multi Polygon" in ogr("ogrinfo", "-so", str(path), "towns")
 
 
@@ -189,13 +164,11 @@ def test_export_filters_are_the_items_filters(client, demo_engine, tmp_path):
         "/export/livestock_farms.geojson?species=pig&bbox=119.3,35.85,119.5,36.0",
         tmp_path / "pigs.geojson",
     )
-    with demo_engine.connect() as conn:
-        expected = conn.execute(
-            text(
-                "SELECT count(*) FROM livestock_farms WHERE species = 'pig' "
-                "AND geom && ST_MakeEnvelope(119.3, 35.85, 119.5, 36.0, 4326)"
-            )
-        ).scalar_one()
+    expected = scalar(
+        demo_engine,
+        "SELECT count(*) FROM livestock_farms WHERE species = 'pig' "
+        "AND geom && ST_MakeEnvelope(119.3, 35.85, 119.5, 36.0, 4326)",
+    )
     assert expected > 0 and f"Feature Count: {expected}\n" in ogr("ogrinfo", "-so", "-al", str(path))
 
 

@@ -8,8 +8,8 @@ import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import text
 
+from tests.queries import scalar
 from tests.service_process import running_service
 
 pytestmark = pytest.mark.slow
@@ -38,13 +38,11 @@ def test_twenty_aborted_streams_do_not_exhaust_the_connection_pool(demo_database
             hang_up_mid_stream(base, "/export/chain_links.geojson")
         deadline = time.monotonic() + 10
         while True:
-            with demo_engine.connect() as conn:
-                stuck = conn.execute(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND state = 'idle in transaction'"
-                    )
-                ).scalar_one()
+            stuck = scalar(
+                demo_engine,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'idle in transaction'",
+            )
             if stuck == 0 or time.monotonic() > deadline:
                 break
             time.sleep(0.2)

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from service.models import LAYERS
-from tests.queries import scalar
+from tests.queries import column, rows, scalar
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
@@ -72,19 +71,15 @@ def test_number_matched_equals_the_sql_count_of_every_layer(client, demo_engine,
 def test_paging_through_a_whole_layer_returns_every_id_exactly_once(client, demo_engine):
     features = all_features(client, "/collections/villages/items?limit=97")
     ids = [f["id"] for f in features]
-    with demo_engine.connect() as conn:
-        expected = conn.execute(text("SELECT id FROM villages ORDER BY id")).scalars().all()
-    assert ids == expected
+    assert ids == column(demo_engine, "SELECT id FROM villages ORDER BY id")
 
 
 def test_features_carry_the_row_id_attributes_town_code_and_coordinates_of_postgis(client, demo_engine):
-    with demo_engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT f.id, f.code, f.name, f.species, f.head_count, ST_X(f.geom), ST_Y(f.geom), t.code "
-                "FROM livestock_farms f JOIN towns t ON t.id = f.town_id ORDER BY f.id DESC LIMIT 1"
-            )
-        ).one()
+    [row] = rows(
+        demo_engine,
+        "SELECT f.id, f.code, f.name, f.species, f.head_count, ST_X(f.geom), ST_Y(f.geom), t.code "
+        "FROM livestock_farms f JOIN towns t ON t.id = f.town_id ORDER BY f.id DESC LIMIT 1",
+    )
     feature = client.get(f"/collections/livestock_farms/items/{row[0]}").json()
     assert feature["type"] == "Feature" and feature["id"] == row[0]
     props = feature["properties"]
@@ -160,11 +155,8 @@ def test_properties_selects_and_sortby_orders(client, demo_engine):
         "/collections/villages/items?properties=name,population&sortby=-population&limit=5"
     ).json()
     assert all(set(f["properties"]) == {"name", "population"} for f in body["features"])
-    with demo_engine.connect() as conn:
-        top = conn.execute(
-            text("SELECT population FROM villages ORDER BY population DESC, id LIMIT 5")
-        ).scalars()
-        assert [f["properties"]["population"] for f in body["features"]] == list(top)
+    top = column(demo_engine, "SELECT population FROM villages ORDER BY population DESC, id LIMIT 5")
+    assert [f["properties"]["population"] for f in body["features"]] == top
     empty = client.get("/collections/villages/items?properties=&limit=1").json()
     assert empty["features"][0]["properties"] == {}
 
@@ -175,14 +167,9 @@ def test_sorted_paging_with_nulls_and_ties_returns_every_feature_once(client, de
         client, "/collections/livestock_farms/items?limit=37&sortby=-commissioned_on,name"
     )
     assert len(features) == len({f["id"] for f in features}) == 566
-    with demo_engine.connect() as conn:
-        expected = (
-            conn.execute(
-                text("SELECT id FROM livestock_farms ORDER BY commissioned_on DESC NULLS FIRST, name, id")
-            )
-            .scalars()
-            .all()
-        )
+    expected = column(
+        demo_engine, "SELECT id FROM livestock_farms ORDER BY commissioned_on DESC NULLS FIRST, name, id"
+    )
     assert [f["id"] for f in features] == expected
 
 

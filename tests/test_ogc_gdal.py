@@ -10,12 +10,12 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import text
 
 from service.features import catalogue
 from service.models import LAYERS
 from tests.gdal import field_types as ogr_fields
 from tests.gdal import ogr as run
+from tests.queries import rows, scalar
 from tests.service_process import running_service
 
 pytestmark = [
@@ -33,8 +33,7 @@ def service_url(demo_database_url: str) -> Iterator[str]:
 @pytest.mark.parametrize("layer", list(LAYERS))
 def test_ogrinfo_reports_every_collection_with_count_geometry_and_fields(service_url, demo_engine, layer):
     info = run("ogrinfo", "-so", f"OAPIF:{service_url}/", layer)
-    with demo_engine.connect() as conn:
-        expected = conn.execute(text(f"SELECT count(*) FROM {layer}")).scalar_one()
+    expected = scalar(demo_engine, f"SELECT count(*) FROM {layer}")
     assert f"Feature Count: {expected}\n" in info
     geometry = {"Point": "Point", "LineString": "Line String", "MultiPolygon": "Multi Polygon"}
     assert f"Geometry: {geometry[catalogue.layer(layer).geometry_type]}" in info
@@ -57,8 +56,7 @@ def test_ogr2ogr_pulls_a_whole_layer_through_the_next_links(service_url, demo_en
     out = tmp_path / "links.gpkg"
     run("ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{service_url}/", "chain_links", "-oo", "PAGE_SIZE=500")
     info = run("ogrinfo", "-so", str(out), "chain_links")
-    with demo_engine.connect() as conn:
-        expected = conn.execute(text("SELECT count(*) FROM chain_links")).scalar_one()
+    expected = scalar(demo_engine, "SELECT count(*) FROM chain_links")
     assert f"Feature Count: {expected}\n" in info
     # the same ids, once each, and the same coordinates
     csv = run(
@@ -73,11 +71,10 @@ def test_ogr2ogr_pulls_a_whole_layer_through_the_next_links(service_url, demo_en
         "-dialect",
         "SQLite",
     )
-    rows = list(csv_module.reader(io.StringIO(csv)))[1:]
-    with demo_engine.connect() as conn:
-        db = conn.execute(text("SELECT id, ST_X(ST_StartPoint(geom)) FROM chain_links ORDER BY id")).all()
-    assert [int(r[0]) for r in rows] == [r[0] for r in db]
-    assert all(abs(float(r[1]) - d[1]) < 1e-9 for r, d in zip(rows, db, strict=True))
+    dumped = list(csv_module.reader(io.StringIO(csv)))[1:]
+    db = rows(demo_engine, "SELECT id, ST_X(ST_StartPoint(geom)) FROM chain_links ORDER BY id")
+    assert [int(r[0]) for r in dumped] == [r[0] for r in db]
+    assert all(abs(float(r[1]) - d[1]) < 1e-9 for r, d in zip(dumped, db, strict=True))
 
 
 def test_ogr2ogr_with_a_spatial_filter_sends_bbox_and_gets_the_right_farms(
@@ -99,13 +96,10 @@ def test_ogr2ogr_with_a_spatial_filter_sends_bbox_and_gets_the_right_farms(
         "farms",
     )
     info = run("ogrinfo", "-so", str(out), "farms")
-    with demo_engine.connect() as conn:
-        expected = conn.execute(
-            text(
-                "SELECT count(*) FROM livestock_farms "
-                "WHERE geom && ST_MakeEnvelope(119.3, 35.85, 119.5, 36.0, 4326)"
-            )
-        ).scalar_one()
+    expected = scalar(
+        demo_engine,
+        "SELECT count(*) FROM livestock_farms WHERE geom && ST_MakeEnvelope(119.3, 35.85, 119.5, 36.0, 4326)",
+    )
     assert expected > 0 and f"Feature Count: {expected}\n" in info
 
 
@@ -136,8 +130,5 @@ def test_an_attribute_filter_is_sent_to_the_service_because_api_lists_the_proper
     assert f"{service_url}/api" in fetched  # the OpenAPI 3.0 definition of the landing page's service-desc
     assert any("/collections/livestock_farms/items?" in url and "species=pig" in url for url in fetched)
     assert "evaluated on client side" not in result.stderr
-    with demo_engine.connect() as conn:
-        expected = conn.execute(
-            text("SELECT count(*) FROM livestock_farms WHERE species = 'pig'")
-        ).scalar_one()
+    expected = scalar(demo_engine, "SELECT count(*) FROM livestock_farms WHERE species = 'pig'")
     assert result.stdout.count("OGRFeature(livestock_farms)") == expected > 0

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 
 from service.models.facilities import LARGE_FARM_THRESHOLDS
 from service.synthetic import national_scale as scale
 from tests import worlds
+from tests.queries import column, rows, scalar
 
 SMALL = {"villages": 2_000, "farms": 5_000, "stations": 50}
 SMALL_COUNTS = {
@@ -74,8 +75,7 @@ def _town_boxes(data_dir: Path) -> dict[int, tuple[float, float, float, float]]:
 
 
 def _table_counts(eng: Engine) -> dict[str, int]:
-    with eng.connect() as conn:
-        return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in scale.TABLES}
+    return {t: scalar(eng, f"SELECT count(*) FROM {t}") for t in scale.TABLES}
 
 
 # --- generation ---------------------------------------------------------------------------------
@@ -155,15 +155,13 @@ def test_load_fills_an_empty_database_consistently_with_the_manifest(
 ) -> None:
     assert scale.load(empty_database_url, small_set) == SMALL_COUNTS
     assert _table_counts(engine) == SMALL_COUNTS
-    with engine.connect() as conn:
-        outside = conn.execute(
-            text(
-                "SELECT count(*) FROM villages v JOIN towns t ON t.id = v.town_id "
-                "WHERE NOT ST_Covers(t.geom, v.geom)"
-            )
-        ).scalar_one()
-        large = conn.execute(text("SELECT DISTINCT is_large_scale FROM livestock_farms")).scalars().all()
-        classes = conn.execute(text("SELECT count(station_class) FROM transfer_stations")).scalar_one()
+    outside = scalar(
+        engine,
+        "SELECT count(*) FROM villages v JOIN towns t ON t.id = v.town_id "
+        "WHERE NOT ST_Covers(t.geom, v.geom)",
+    )
+    large = column(engine, "SELECT DISTINCT is_large_scale FROM livestock_farms")
+    classes = scalar(engine, "SELECT count(station_class) FROM transfer_stations")
     assert outside == 0
     assert sorted(large) == [False, True]
     assert classes == SMALL_COUNTS["transfer_stations"]
@@ -173,11 +171,7 @@ def test_large_scale_flag_follows_the_species_thresholds(
     engine: Engine, empty_database_url: str, small_set: Path
 ) -> None:
     scale.load(empty_database_url, small_set)
-    with engine.connect() as conn:
-        flags = {
-            row.id: row.is_large_scale
-            for row in conn.execute(text("SELECT id, is_large_scale FROM livestock_farms"))
-        }
+    flags = dict(rows(engine, "SELECT id, is_large_scale FROM livestock_farms"))
     for farm in _rows(small_set, "livestock_farms"):
         threshold = LARGE_FARM_THRESHOLDS[farm["species"]][1]
         assert flags[int(farm["id"])] is (int(farm["head_count"]) >= threshold), farm["id"]
@@ -200,9 +194,8 @@ def test_second_load_is_refused_and_changes_nothing(
     with pytest.raises(scale.ScaleDataError, match="empty database"):
         scale.load(empty_database_url, small_set)
     assert _table_counts(engine) == before == SMALL_COUNTS
-    with engine.connect() as conn:
-        # The refused load must not have moved the sequences either.
-        next_id = conn.execute(text("SELECT nextval(pg_get_serial_sequence('villages', 'id'))")).scalar_one()
+    # The refused load must not have moved the sequences either.
+    next_id = scalar(engine, "SELECT nextval(pg_get_serial_sequence('villages', 'id'))")
     assert next_id == SMALL_COUNTS["villages"] + 1
 
 
