@@ -16,8 +16,8 @@ from service.coverage import query as cov
 from service.coverage.computation import computed
 from service.coverage.road_reach import ReachEstimate, RoadReachTooLarge
 from service.planning import siting
+from tests.problems import assert_problem
 
-PROBLEM_JSON = "application/problem+json"
 # the probe's request: 140 s of database time before the estimate
 ROAD_100_KM = {
     "layer": "collection_points",
@@ -31,16 +31,6 @@ def limited_client(engine: Engine, **limits: int) -> TestClient:
     app = create_app(engine)
     app.state.analysis_limits = AnalysisLimitSettings(**limits)
     return TestClient(app)
-
-
-def assert_problem(response, status: int, parameter: str | None = None) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body = response.json()
-    assert {"type", "title", "status", "detail"} <= set(body) and body["status"] == status
-    if parameter is not None:
-        assert body["parameter"] == parameter and body["detail"].startswith(f"{parameter}: ")
-    return body
 
 
 def test_road_coverage_of_100_km_from_every_collection_point_is_refused_before_routing(client):

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from service.chain import flows, indicators, integrity
 from service.config import AuthSettings
 from tests import worlds
+from tests.problems import assert_problem
 
 
 def test_demo_chain_is_clean_every_village_connected_and_figures_equal_the_source(demo_engine):
@@ -136,11 +137,9 @@ def test_diagram_in_three_formats(client):
     ],
 )
 def test_bad_input_is_a_clear_4xx(client, url, status, parameter):
-    response = client.get(url)
-    assert response.status_code == status
-    assert response.headers["content-type"] == "application/problem+json"
+    body = assert_problem(client.get(url), status)
     if parameter:
-        assert response.json()["errors"][0]["parameter"] == parameter
+        assert body["errors"][0]["parameter"] == parameter
 
 
 def test_rate_override_changes_the_figures(client):

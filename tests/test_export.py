@@ -17,6 +17,7 @@ from pyproj import Transformer
 from service import cli
 from service.models import LAYERS
 from tests.gdal import field_types, ogr
+from tests.problems import assert_problem
 from tests.queries import rows, scalar
 
 pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="gdal-bin is not installed")
@@ -186,11 +187,7 @@ def test_export_filters_are_the_items_filters(client, demo_engine, tmp_path):
     ],
 )
 def test_bad_export_requests_are_problems(client, url, status, parameter):
-    response = client.get(url)
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    if parameter:
-        assert response.json()["parameter"] == parameter
+    assert_problem(client.get(url), status, parameter)
 
 
 def test_an_unknown_layer_is_named_alike_by_the_export_the_tiles_and_the_collections(client):
@@ -204,10 +201,8 @@ def test_too_many_features_for_one_sheet_is_a_limit_not_a_bad_parameter(client, 
     from service.export import tabular
 
     monkeypatch.setattr(tabular, "XLSX_MAX_ROWS", 3)
-    response = client.get("/export/villages.xlsx")
-    assert response.status_code == 422
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["detail"] == "more than 3 features: too many for one Excel sheet; use CSV"
+    body = assert_problem(client.get("/export/villages.xlsx"), 422)
+    assert body["detail"] == "more than 3 features: too many for one Excel sheet; use CSV"
 
 
 def test_export_command_writes_the_file_with_a_progress_bar(

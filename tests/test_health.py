@@ -8,6 +8,7 @@ from sqlalchemy import text
 from service.api.app import create_app
 from service.db import make_engine
 from tests.conftest import free_port
+from tests.problems import assert_problem
 
 
 def test_health_reports_the_postgis_version_of_the_database(demo_engine, client):
@@ -27,10 +28,7 @@ def test_health_reports_the_postgis_version_of_the_database(demo_engine, client)
 def test_health_is_503_problem_json_when_the_database_is_unreachable():
     engine = make_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere", connect_timeout_s=2)
     response = TestClient(create_app(engine)).get("/health")
-    assert response.status_code == 503
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == 503
+    body = assert_problem(response, 503)
     assert body["title"] == "Service Unavailable"
     assert body["detail"].startswith("database unreachable:")
 
@@ -44,7 +42,4 @@ def test_health_is_503_when_the_database_lacks_postgis(database_factory):
 
 
 def test_unknown_path_is_a_404_problem(client):
-    response = client.get("/no-such-thing")
-    assert response.status_code == 404
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["status"] == 404
+    assert_problem(client.get("/no-such-thing"), 404)

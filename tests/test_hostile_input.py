@@ -16,25 +16,11 @@ from service.config import forget_settings
 from service.features.values import RANGE_TEXT
 from service.planning.scenarios import MAX_CAPACITY
 from tests import worlds
+from tests.problems import assert_problem
 from tests.queries import scalar
 
 ITEMS = "/collections/livestock_farms/items"
 EPSG_4549 = "http://www.opengis.net/def/crs/EPSG/0/4549"
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: Any, status: int, parameter: str | None, *words: str) -> dict[str, Any]:
-    """The response is a problem document of that status, naming the parameter, its detail saying words."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body = response.json()
-    assert {"type", "title", "status", "detail"} <= set(body)
-    assert body["status"] == status
-    if parameter is not None:
-        assert body["parameter"] == parameter
-    for word in words:
-        assert word in body["detail"], (word, body["detail"])
-    return dict(body)
 
 
 def cursor(content: Any) -> str:

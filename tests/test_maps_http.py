@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from service.api.app import create_app
 from service.config import MapSettings
 from service.maps import assets
+from tests.problems import assert_problem
 
 
 @pytest.mark.parametrize(
@@ -38,10 +39,7 @@ from service.maps import assets
     ],
 )
 def test_bad_map_requests_are_problems_naming_the_parameter(client, url, status, words):
-    response = client.get(url)
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert words in response.json()["detail"]
+    assert_problem(client.get(url), status, None, words)
 
 
 def test_pages_link_only_the_services_own_assets_which_are_served_cacheable(client):

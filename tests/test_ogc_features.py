@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.models import LAYERS
+from tests.problems import assert_problem
 from tests.queries import column, rows, scalar
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -193,9 +194,7 @@ def test_unknown_layer_and_feature_are_404_problems(client):
         "/collections/villages/items/abc",
         "/collections/villages/items/-1",
     ):
-        response = client.get(url)
-        assert response.status_code == 404, url
-        assert response.headers["content-type"] == "application/problem+json"
+        assert_problem(client.get(url), 404)
 
 
 BAD = [
@@ -231,12 +230,7 @@ BAD = [
 
 @pytest.mark.parametrize(("query", "parameter"), BAD)
 def test_bad_parameters_are_400_problems_naming_the_parameter(client, query, parameter):
-    response = client.get(f"/collections/villages/items?{query}")
-    assert response.status_code == 400, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == 400 and body["parameter"] == parameter
-    assert parameter in body["detail"]
+    assert_problem(client.get(f"/collections/villages/items?{query}"), 400, parameter)
 
 
 def test_unknown_vocabulary_values_are_400_and_injection_in_free_text_matches_nothing(client, demo_engine):

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from service.api.app import create_app
 from service.models import LAYERS
 from tests import worlds
+from tests.problems import assert_problem
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
 HTML_CLASS = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html"
@@ -264,11 +265,7 @@ def test_content_negotiation_by_f_then_accept_quality(client, accept, query, htm
     ],
 )
 def test_bad_input_from_a_browser_is_still_problem_json(client, url, status, parameter):
-    response = client.get(url, headers={"Accept": BROWSER})
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    if parameter is not None:
-        assert response.json()["parameter"] == parameter
+    assert_problem(client.get(url, headers={"Accept": BROWSER}), status, parameter)
 
 
 def test_a_large_html_page_is_streamed_in_chunks(client):

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.problems import PROBLEM_JSON
 from tests.service_process import running_service
 
-PROBLEM = "application/problem+json"
 DEEP_AND = " AND ".join(["population > 0"] * 950)
 
 
@@ -161,7 +161,7 @@ def test_each_probe_case_is_a_4xx_problem_and_the_service_stays_healthy(service:
         r = service.request(method, path, **options)  # type: ignore[arg-type]
         took = time.monotonic() - started
         assert r.status_code == status, (path, options, r.status_code, r.text[:300])
-        assert r.headers["content-type"].startswith(PROBLEM), (path, r.headers["content-type"])
+        assert r.headers["content-type"].startswith(PROBLEM_JSON), (path, r.headers["content-type"])
         body = r.json()
         assert body["status"] == status and body["detail"], body
         if parameter is not None:

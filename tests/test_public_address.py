@@ -13,16 +13,14 @@ from sqlalchemy import Engine
 from service.api.app import create_app
 from service.api.headers import host_name
 from service.config import PublicAddressSettings
+from tests.problems import assert_problem
 
 EVIL = "evil.example"
 HTML = {"Accept": "text/html"}
 
 
 def refused_for_host(response) -> None:
-    assert response.status_code == 400, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert body["parameter"] == "Host"
+    body = assert_problem(response, 400, "Host")
     assert "SANICHAIN_TRUSTED_HOSTS" in body["detail"] and "SANICHAIN_PUBLIC_URL" in body["detail"]
 
 
