@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import POINT_LAYERS
+from tests.queries import rows, scalar
 from tests.service_process import running_service
 
 CHROMIUM = "/usr/bin/chromium"
@@ -103,10 +104,10 @@ def counts(engine: Any, town_id: int | None = None) -> dict[str, int]:
             text("SELECT count(*) FROM towns" + ("" if town_id is None else f" WHERE id = {int(town_id)}"))
         ).scalar_one()
         if town_id is None:
-            rows = conn.execute(
+            per_stream = conn.execute(
                 text("SELECT stream, count(*) FROM chain_links WHERE geom IS NOT NULL GROUP BY stream")
             ).all()
-            out.update({f"flow_{stream}": n for stream, n in rows})
+            out.update({f"flow_{stream}": n for stream, n in per_stream})
     return out
 
 
@@ -155,13 +156,12 @@ def _click_feature(p: Any, lat: float, lon: float) -> str:
 
 
 def _largest_station(engine: Any) -> Any:
-    with engine.connect() as conn:
-        return conn.execute(
-            text(
-                "SELECT id, name, capacity::float8 AS capacity, ST_Y(geom) AS lat, ST_X(geom) AS lon "
-                "FROM transfer_stations ORDER BY capacity DESC NULLS LAST, id LIMIT 1"
-            )
-        ).one()
+    [station] = rows(
+        engine,
+        "SELECT id, name, capacity::float8 AS capacity, ST_Y(geom) AS lat, ST_X(geom) AS lon "
+        "FROM transfer_stations ORDER BY capacity DESC NULLS LAST, id LIMIT 1",
+    )
+    return station
 
 
 def _capacity_text(capacity: float) -> str:
@@ -194,13 +194,11 @@ def test_popup_shows_the_stations_name_capacity_and_links_in_chinese_and_english
 
 
 def test_town_map_draws_only_that_towns_features(open_page, service, demo_engine):
-    with demo_engine.connect() as conn:
-        town_id, code = conn.execute(
-            text(
-                "SELECT t.id, t.code FROM towns t JOIN villages v ON v.town_id = t.id "
-                "GROUP BY t.id ORDER BY count(*) DESC LIMIT 1"
-            )
-        ).one()
+    [(town_id, code)] = rows(
+        demo_engine,
+        "SELECT t.id, t.code FROM towns t JOIN villages v ON v.town_id = t.id "
+        "GROUP BY t.id ORDER BY count(*) DESC LIMIT 1",
+    )
     page = open_page().open(f"{service}/maps/towns/{code}", "town")
     drawn = page.drawn()
     expected = counts(demo_engine, town_id)
@@ -211,21 +209,16 @@ def test_town_map_draws_only_that_towns_features(open_page, service, demo_engine
 
 def test_facility_map_shows_what_feeds_it_and_what_it_feeds(open_page, service, demo_engine):
     station = _largest_station(demo_engine)
-    with demo_engine.connect() as conn:
-        upstream = conn.execute(
-            text(
-                "SELECT count(*) FROM chain_links "
-                "WHERE target_layer = 'transfer_stations' AND target_id = :id"
-            ),
-            {"id": station.id},
-        ).scalar_one()
-        downstream = conn.execute(
-            text(
-                "SELECT count(*) FROM chain_links "
-                "WHERE source_layer = 'transfer_stations' AND source_id = :id"
-            ),
-            {"id": station.id},
-        ).scalar_one()
+    upstream = scalar(
+        demo_engine,
+        "SELECT count(*) FROM chain_links WHERE target_layer = 'transfer_stations' AND target_id = :id",
+        id=station.id,
+    )
+    downstream = scalar(
+        demo_engine,
+        "SELECT count(*) FROM chain_links WHERE source_layer = 'transfer_stations' AND source_id = :id",
+        id=station.id,
+    )
     page = open_page().open(f"{service}/maps/facilities/transfer_stations/{station.id}", "facility")
     counted = page.page.evaluate("Sanichain.counts")
     assert upstream > 0 and downstream > 0
@@ -312,17 +305,15 @@ def test_offline_export_opens_from_file_with_the_network_cut(
 
 
 def test_flow_line_popup_names_both_ends_and_gives_flow_and_length(open_page, service, demo_engine):
-    with demo_engine.connect() as conn:
-        link = conn.execute(
-            text(
-                "SELECT l.id, v.name AS source, c.name AS target, "
-                "round(ST_Length(l.geom::geography)) AS metres "
-                "FROM chain_links l JOIN villages v ON v.id = l.source_id "
-                "JOIN collection_points c ON c.id = l.target_id "
-                "WHERE l.stream = 'domestic_waste' AND l.source_layer = 'villages' "
-                "AND l.target_layer = 'collection_points' ORDER BY l.id LIMIT 1"
-            )
-        ).one()
+    [link] = rows(
+        demo_engine,
+        "SELECT l.id, v.name AS source, c.name AS target, "
+        "round(ST_Length(l.geom::geography)) AS metres "
+        "FROM chain_links l JOIN villages v ON v.id = l.source_id "
+        "JOIN collection_points c ON c.id = l.target_id "
+        "WHERE l.stream = 'domestic_waste' AND l.source_layer = 'villages' "
+        "AND l.target_layer = 'collection_points' ORDER BY l.id LIMIT 1",
+    )
     page = open_page().open(service + "/maps/city?lang=en", "city-flow-popup")
     content = page.page.evaluate(
         f"""(() => {{
@@ -341,8 +332,7 @@ def test_map_command_writes_town_and_facility_files_and_refuses_unknown_ones(
     demo_database_url, demo_engine, tmp_path
 ):
     env = {**os.environ, "DATABASE_URL": demo_database_url, "SANICHAIN_BASEMAP": "none"}
-    with demo_engine.connect() as conn:
-        town_code, town_name = conn.execute(text("SELECT code, name FROM towns ORDER BY code LIMIT 1")).one()
+    [(town_code, town_name)] = rows(demo_engine, "SELECT code, name FROM towns ORDER BY code LIMIT 1")
     station = _largest_station(demo_engine)
 
     def sanichain(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,6 +11,7 @@ from service.api.app import create_app
 from service.config import MapSettings
 from service.maps import assets
 from tests.problems import assert_problem
+from tests.queries import rows
 
 
 @pytest.mark.parametrize(
@@ -127,13 +128,10 @@ def test_a_page_is_reused_until_the_inventory_changes(empty_engine):
 
     loader.load(empty_engine, DEMO_DIR)
     client = TestClient(create_app(empty_engine))
-    with empty_engine.connect() as conn:
-        station_id, code = conn.execute(
-            text(
-                "SELECT s.id, t.code FROM transfer_stations s JOIN towns t ON t.id = s.town_id "
-                "ORDER BY s.id LIMIT 1"
-            )
-        ).one()
+    [(station_id, code)] = rows(
+        empty_engine,
+        "SELECT s.id, t.code FROM transfer_stations s JOIN towns t ON t.id = s.town_id ORDER BY s.id LIMIT 1",
+    )
     url = f"/maps/towns/{code}"
     first = client.get(url)
     assert first.headers["content-encoding"] == "gzip"  # what a browser gets
