@@ -7,7 +7,9 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,6 +17,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.config import DatabaseSettings, DemoSettings, LocalClusterSettings, ServerSettings
 from service.errors import SanichainError
 from service.localdb import ClusterError, LocalCluster
+
+if TYPE_CHECKING:
+    from service.accounts import UserInfo
 
 
 class CommandError(Exception):
@@ -336,6 +341,98 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- accounts -------------------------------------------------------------------------------------
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    import getpass
+
+    first = getpass.getpass(f"password for {args.name}: ")
+    if getpass.getpass("again: ") != first:
+        raise CommandError("the two passwords differ; nothing changed")
+    return first
+
+
+def _user_line(user: UserInfo) -> str:
+    town = f" town {user.town}" if user.town else ""
+    state = " disabled" if user.disabled else ""
+    return f"{user.name}\t{user.role}{town}{state}"
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from service.accounts import users
+
+    password = _read_password(args)
+    with _chain_engine().begin() as conn:
+        user = users.add(conn, args.name, args.role, password, args.town)
+    print(f"added {_user_line(user)}")
+    return 0
+
+
+def cmd_users_list(_: argparse.Namespace) -> int:
+    from service.accounts import users
+
+    with _chain_engine().connect() as conn:
+        for user in users.list_all(conn):
+            print(_user_line(user))
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    from service.accounts import users
+
+    with _chain_engine().begin() as conn:
+        user = users.disable(conn, args.name)
+    print(f"disabled {user.name}: no sign-in, none of their tokens accepted")
+    return 0
+
+
+def cmd_users_role(args: argparse.Namespace) -> int:
+    from service.accounts import users
+
+    with _chain_engine().begin() as conn:
+        user = users.set_role(conn, args.name, args.role, args.town)
+    print(f"changed {_user_line(user)}")
+    return 0
+
+
+def cmd_tokens_create(args: argparse.Namespace) -> int:
+    from service.accounts import tokens
+
+    with _chain_engine().begin() as conn:
+        new = tokens.create(conn, args.name, args.label, args.expires_days)
+    until = f"expires {new.expires_at:%Y-%m-%d %H:%M %Z}" if new.expires_at else "no expiry"
+    print(f"token {new.id} for {new.user} ({until}); shown once, keep it now", file=sys.stderr)
+    print(new.token)
+    return 0
+
+
+def cmd_tokens_list(args: argparse.Namespace) -> int:
+    from service.accounts import tokens
+
+    def when(t: datetime | None) -> str:
+        return f"{t:%Y-%m-%d %H:%M}" if t else "-"
+
+    with _chain_engine().connect() as conn:
+        found = tokens.list_all(conn, args.name)
+    for t in found:
+        print(
+            f"{t.id}\t{t.user}\t{t.label}\t{t.state}\tcreated {when(t.created_at)}\t"
+            f"expires {when(t.expires_at)}\tlast used {when(t.last_used_at)}"
+        )
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    from service.accounts import tokens
+
+    with _chain_engine().begin() as conn:
+        t = tokens.revoke(conn, args.id)
+    print(f"revoked token {t.id} of {t.user}")
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------------------
 def _non_negative(value: str) -> int:
     try:
@@ -355,7 +452,7 @@ def _town_code(value: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from service.export.formats import FORMATS, with_crs
-    from service.vocabulary import DISTANCE_MODES, STREAMS
+    from service.vocabulary import DISTANCE_MODES, ROLES, STREAMS
 
     parser = argparse.ArgumentParser(
         prog="sanichain", description="Rural sanitation inventory and GIS service."
@@ -482,6 +579,40 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--lang", choices=("zh", "en"), default="zh")
         p.add_argument("--base-url", help="service URL for the popups' links (default from HOST/PORT)")
         p.set_defaults(func=cmd_map)
+
+    users = sub.add_parser("users", help="accounts: add, list, disable, change role").add_subparsers(
+        dest="users_command", required=True
+    )
+    p = users.add_parser("add", help="a new user (password prompted twice, or read from stdin)")
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--town", type=_town_code, help="limit the role to this town (9-digit code)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    p.set_defaults(func=cmd_users_add)
+    users.add_parser("list", help="every user, role and town").set_defaults(func=cmd_users_list)
+    p = users.add_parser("disable", help="refuse a user's sign-in and tokens from now on")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_users_disable)
+    p = users.add_parser("role", help="change a user's role (and town: none without --town)")
+    p.add_argument("name")
+    p.add_argument("role", choices=ROLES)
+    p.add_argument("--town", type=_town_code, help="limit the role to this town (9-digit code)")
+    p.set_defaults(func=cmd_users_role)
+
+    tokens = sub.add_parser("tokens", help="API tokens for scripts: create, list, revoke").add_subparsers(
+        dest="tokens_command", required=True
+    )
+    p = tokens.add_parser("create", help="a new token for a user, printed alone on stdout (shown once)")
+    p.add_argument("name", help="the user the token acts for")
+    p.add_argument("--expires-days", type=int, help="valid for N days (default: until revoked)")
+    p.add_argument("--label", default="api", help="what the token is for (default: api)")
+    p.set_defaults(func=cmd_tokens_create)
+    p = tokens.add_parser("list", help="tokens (never the token itself), of every user or one")
+    p.add_argument("name", nargs="?")
+    p.set_defaults(func=cmd_tokens_list)
+    p = tokens.add_parser("revoke", help="refuse a token from now on")
+    p.add_argument("id", type=int)
+    p.set_defaults(func=cmd_tokens_revoke)
     return parser
 
 

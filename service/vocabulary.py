@@ -1,4 +1,4 @@
-"""The chain's vocabularies, defined once: facility layers, streams and distance modes, as tuples and enums.
+"""The vocabularies, defined once: facility layers, streams, distance modes and roles, as tuples and enums.
 
 The tuples feed SQL, CHECK constraints and command-line choices; the enums are the same values for
 the API's parameters and bodies (FastAPI validates them and lists them in the OpenAPI document).
@@ -26,3 +26,7 @@ DISTANCE_MODES = ("geodesic", "road")
 FacilityLayer = StrEnum("FacilityLayer", [(name, name) for name in FACILITY_LAYERS])  # type: ignore[misc]
 Stream = StrEnum("Stream", [(name, name) for name in STREAMS])  # type: ignore[misc]
 DistanceMode = StrEnum("DistanceMode", [(name, name) for name in DISTANCE_MODES])  # type: ignore[misc]
+
+# The roles of an account, least to most: a viewer reads; an inspector records inspections; a planner
+# saves scenarios and runs siting; an editor edits the inventory and imports; an admin does everything.
+ROLES = ("viewer", "inspector", "planner", "editor", "admin")

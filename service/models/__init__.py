@@ -1,5 +1,6 @@
 """The inventory's tables. `LAYERS` maps the public layer names to their models."""
 
+from service.models.accounts import ApiToken, User
 from service.models.areas import City, Community, Town, Village
 from service.models.base import SRID, STATUSES, Base
 from service.models.chain import SOURCE_COLUMNS, TARGET_COLUMNS, ChainLink
@@ -19,6 +20,7 @@ from service.vocabulary import (
     END_LAYERS,
     FACILITY_LAYERS,
     MANURE_FACILITY_LAYERS,
+    ROLES,
     STREAMS,
     WASTE_FACILITY_LAYERS,
     DistanceMode,
@@ -47,12 +49,14 @@ __all__ = [
     "LAYERS",
     "MANURE_FACILITY_LAYERS",
     "ROAD_CLASSES",
+    "ROLES",
     "SOURCE_COLUMNS",
     "SRID",
     "STATUSES",
     "STREAMS",
     "TARGET_COLUMNS",
     "WASTE_FACILITY_LAYERS",
+    "ApiToken",
     "Base",
     "BiogasCenter",
     "ChainLink",
@@ -71,5 +75,6 @@ __all__ = [
     "Town",
     "TransferStation",
     "TreatmentPlant",
+    "User",
     "Village",
 ]
