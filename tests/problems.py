@@ -13,9 +13,15 @@ def assert_problem(response: Any, status: int, parameter: str | None = None, *wo
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM_JSON
     body = response.json()
-    assert {"type", "title", "status", "detail"} <= set(body) and body["status"] == status
+    assert_problem_body(body, status)
     if parameter is not None:
         assert body["parameter"] == parameter and body["detail"].startswith(f"{parameter}: "), body
     for word in words:
         assert word in body["detail"], (word, body["detail"])
     return dict(body)
+
+
+def assert_problem_body(body: Any, status: int) -> None:
+    """A problem document of `status` with every required member (for bodies read off a raw socket)."""
+    assert {"type", "title", "status", "detail"} <= set(body) and body["status"] == status, body
+    assert body["type"] == "about:blank" and body["title"] and body["detail"], body

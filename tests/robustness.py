@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, text
@@ -54,11 +54,3 @@ def eventually(probe: Callable[[], T], accept: Callable[[T], bool], within_s: fl
         if accept(value) or time.monotonic() > deadline:
             return value
         time.sleep(0.1)
-
-
-def problem_body(body: Any, status: int) -> None:
-    """A problem+json document of `status` with every required member."""
-    assert body["status"] == status
-    assert body["type"] == "about:blank"
-    assert body["title"]
-    assert body["detail"]

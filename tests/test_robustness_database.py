@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.robustness import eventually, problem_body
+from tests.problems import assert_problem_body
+from tests.robustness import eventually
 from tests.service_process import running_service
 
 pytestmark = pytest.mark.slow
@@ -66,7 +67,7 @@ def assert_unavailable(base: str, path: str) -> None:
     assert elapsed < BOUND_S, (path, elapsed)
     assert headers["content-type"] == "application/problem+json"
     assert int(headers["retry-after"]) > 0
-    problem_body(json.loads(body), 503)
+    assert_problem_body(json.loads(body), 503)
     port = str(urlsplit(base).port)
     text = body.decode()
     assert "127.0.0.1" not in text and "localhost" not in text

@@ -13,7 +13,7 @@ from service.api.app import create_app
 from service.config import RuntimeSettings
 from service.db import RequestClass, answers
 from tests.conftest import free_port
-from tests.robustness import problem_body
+from tests.problems import assert_problem_body
 
 
 def test_an_analysis_over_its_statement_timeout_is_a_503_naming_the_limit_and_reads_still_work(demo_engine):
@@ -24,7 +24,7 @@ def test_an_analysis_over_its_statement_timeout_is_a_503_naming_the_limit_and_re
         assert response.headers["content-type"] == "application/problem+json"
         assert response.headers["retry-after"] == "5"
         body = response.json()
-        problem_body(body, 503)
+        assert_problem_body(body, 503)
         assert body["limit"] == "SANICHAIN_STATEMENT_TIMEOUT_ANALYSIS_S"
         assert body["limit_s"] == 0.001
         assert body["detail"].startswith("statement timeout: ")
@@ -55,7 +55,7 @@ def test_a_full_interactive_pool_is_a_quick_503_with_retry_after(demo_engine):
         assert elapsed < 2.0
         assert response.headers["retry-after"] == "5"
         body = response.json()
-        problem_body(body, 503)
+        assert_problem_body(body, 503)
         assert "SANICHAIN_POOL_TIMEOUT_S" in body["detail"]
         # the exports' pool is another: a full interactive pool does not stop them
         assert client.get("/export/villages.csv").status_code == 200

@@ -13,7 +13,14 @@ from service.api import headers, health, openapi_responses, problems
 from service.api.deps import reject_unknown_query_parameters
 from service.api.guard import DatabaseGuard
 from service.api.liveness import Liveness
-from service.config import AuthSettings, MapSettings, RuntimeSettings, SitingSettings, database_settings
+from service.config import (
+    AuthSettings,
+    MapSettings,
+    RuntimeSettings,
+    SitingSettings,
+    database_settings,
+    settings,
+)
 from service.db import class_engines, get_engine
 
 
@@ -34,7 +41,8 @@ def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = N
         lifespan=_lifespan,
     )
     app.state.engine = engine if engine is not None else get_engine()
-    runtime = runtime if runtime is not None else RuntimeSettings()
+    # read once per process, like problems.py reads its Retry-After: the two always agree
+    runtime = runtime if runtime is not None else settings(RuntimeSettings)
     app.state.runtime_settings = runtime
     app.state.engines = class_engines(app.state.engine.url, runtime, database_settings().connect_timeout_s)
     liveness = Liveness(app.state.engines.url, runtime.liveness_timeout_s, runtime.liveness_ttl_s)
