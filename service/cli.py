@@ -418,7 +418,7 @@ def cmd_tokens_list(args: argparse.Namespace) -> int:
         found = tokens.list_all(conn, args.name)
     for t in found:
         print(
-            f"{t.id}\t{t.user}\t{t.label}\t{t.state}\tcreated {when(t.created_at)}\t"
+            f"{t.id}\t{t.user}\t{t.label}\t{t.kind}\t{t.state}\tcreated {when(t.created_at)}\t"
             f"expires {when(t.expires_at)}\tlast used {when(t.last_used_at)}"
         )
     return 0

@@ -58,11 +58,35 @@ class DemoSettings(BaseSettings):
 
 
 class AuthSettings(BaseSettings):
-    """The bearer token that guards writes, until users and roles exist. Unset: writes are disabled."""
+    """Sign-in: who may read, how long a sign-in lasts, how many failed sign-ins are tolerated."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    admin_token: str | None = Field(default=None, validation_alias="SANICHAIN_ADMIN_TOKEN")
+    # open: maps, layers and exports need no sign-in; signed-in: every read needs one. Personal data
+    # (users, audit) is never open, whatever this says.
+    read_policy: Literal["open", "signed-in"] = Field(
+        default="open", validation_alias="SANICHAIN_READ_POLICY"
+    )
+    # OAuth2 password flow (POST /auth/token): lifetime of the bearer token it issues
+    access_token_minutes: int = Field(
+        default=480, ge=1, le=7 * 24 * 60, validation_alias="SANICHAIN_ACCESS_TOKEN_MINUTES"
+    )
+    # browser sign-in (/login): lifetime of the session cookie, so phones sign in once
+    session_days: int = Field(default=30, ge=1, le=365, validation_alias="SANICHAIN_SESSION_DAYS")
+    # auto: Secure cookies when the request (or SANICHAIN_PUBLIC_URL) is https or the host is loopback
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        default="auto", validation_alias="SANICHAIN_COOKIE_SECURE"
+    )
+    # failed sign-ins tolerated per account and per address within the window, before 429
+    login_failures_per_account: int = Field(
+        default=5, ge=1, le=1000, validation_alias="SANICHAIN_LOGIN_FAILURES_PER_ACCOUNT"
+    )
+    login_failures_per_address: int = Field(
+        default=20, ge=1, le=10_000, validation_alias="SANICHAIN_LOGIN_FAILURES_PER_ADDRESS"
+    )
+    login_failure_window_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, validation_alias="SANICHAIN_LOGIN_FAILURE_WINDOW_MINUTES"
+    )
 
 
 class MapSettings(BaseSettings):

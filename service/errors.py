@@ -7,11 +7,14 @@ wrong and where: a bad parameter is named, so a client can point at the field.
 | class               | meaning                                                   | HTTP |
 |---------------------|-----------------------------------------------------------|------|
 | `BadParameter`      | a value is malformed, out of range or names nothing known | 400  |
+| `Unauthenticated`   | no valid sign-in where one is needed                      | 401  |
+| `Forbidden`         | signed in, but the role or town does not allow it         | 403  |
 | `NotFound`          | the thing asked for does not exist                        | 404  |
 | `Conflict`          | the request clashes with what the database holds          | 409  |
 | `DependencyMissing` | something the request needs is not loaded (road network)  | 409  |
 | `TooLarge`          | the work asked for exceeds a configured limit             | 422  |
 | `Unprocessable`     | well-formed, but has no answer (an infeasible model)      | 422  |
+| `TooManyAttempts`   | too many failed sign-ins; `retry_after_s` says when again | 429  |
 | `Unavailable`       | the database (or another resource) cannot serve now       | 503  |
 """
 
@@ -50,6 +53,19 @@ class BadParameter(SanichainError, ValueError):
         if not sep or not parameter.replace("_", "").replace("-", "").isalnum():
             return cls("request", message)
         return cls(parameter, detail)
+
+
+class Unauthenticated(SanichainError):
+    """No sign-in, or one that is not (or no longer) valid: a missing, unknown, expired or revoked
+    token, a disabled user, a wrong password. The message never says which secret was wrong."""
+
+
+class Forbidden(SanichainError):
+    """Signed in, but the user's role (or town) does not allow this."""
+
+
+class TooManyAttempts(SanichainError):
+    """Too many failed sign-ins for an account or from an address; `retry_after_s` in `extra`."""
 
 
 class NotFound(SanichainError, LookupError):

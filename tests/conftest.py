@@ -32,6 +32,7 @@ from service.db import make_engine
 from service.demo import loader
 from service.localdb import LocalCluster
 from service.models import LAYERS
+from tests.accounts import role_headers
 
 DEMO_DIR = REPO_ROOT / "gis_data" / "zhucheng"
 # Starlette's test client sends `Host: testserver`, which the service answers only when trusted.
@@ -166,6 +167,13 @@ def client(app_engine: Engine) -> Iterator[TestClient]:
     """The HTTP API over `app_engine`, a fresh application per test (tests may change its settings)."""
     with TestClient(create_app(app_engine)) as c:
         yield c
+
+
+@pytest.fixture
+def planner_client(client: TestClient, app_engine: Engine) -> TestClient:
+    """`client` signed in as a planner (bearer API token): scenarios and siting."""
+    client.headers.update(role_headers(app_engine, "planner"))
+    return client
 
 
 @dataclass

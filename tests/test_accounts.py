@@ -234,7 +234,7 @@ def test_cli_users_and_tokens_end_to_end(engine, monkeypatch, capsys):
     assert who is not None and who.name == "clerk"
 
     code, out, _ = run(monkeypatch, capsys, url, "tokens", "list", "clerk")
-    assert code == 0 and token not in out and out.startswith("1\tclerk\tapi\tactive")
+    assert code == 0 and token not in out and out.startswith("1\tclerk\tapi\tapi\tactive")
     code, out, _ = run(monkeypatch, capsys, url, "tokens", "revoke", "1")
     assert code == 0
     with engine.begin() as conn:

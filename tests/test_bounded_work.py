@@ -16,6 +16,7 @@ from service.coverage import query as cov
 from service.coverage.computation import computed
 from service.coverage.road_reach import ReachEstimate, RoadReachTooLarge
 from service.planning import siting
+from tests.accounts import role_headers
 from tests.problems import assert_problem
 
 # the probe's request: 140 s of database time before the estimate
@@ -30,7 +31,7 @@ ROAD_100_KM = {
 def limited_client(engine: Engine, **limits: int) -> TestClient:
     app = create_app(engine)
     app.state.analysis_limits = AnalysisLimitSettings(**limits)
-    return TestClient(app)
+    return TestClient(app, headers=role_headers(engine, "planner"))
 
 
 def test_road_coverage_of_100_km_from_every_collection_point_is_refused_before_routing(client):
@@ -114,10 +115,10 @@ def test_siting_with_too_many_pairs_is_refused_before_they_are_computed(demo_eng
     assert refused.value.extra["fits_distance_m"] < 100_000
 
 
-def test_the_probes_siting_request_is_a_422_naming_the_limit_and_a_reach_that_fits(client):
-    client.app.state.siting_settings = siting.SitingSettings(max_pairs=20_000)
+def test_the_probes_siting_request_is_a_422_naming_the_limit_and_a_reach_that_fits(planner_client):
+    planner_client.app.state.siting_settings = siting.SitingSettings(max_pairs=20_000)
     started = time.perf_counter()
-    response = client.post("/planning/siting", json={**VILLAGE_SITES, "distance_m": 100_000})
+    response = planner_client.post("/planning/siting", json={**VILLAGE_SITES, "distance_m": 100_000})
     seconds = time.perf_counter() - started
     body = assert_problem(response, 422, "distance_m")
     # 1,249 village candidates × 1,249 villages, all within 100 km; the count stops at 20,001
@@ -129,25 +130,31 @@ def test_the_probes_siting_request_is_a_422_naming_the_limit_and_a_reach_that_fi
     assert "the limit is 20,000 (SANICHAIN_SITING_MAX_PAIRS)" in body["detail"]
     assert seconds < 5, seconds
     fits = body["fits_distance_m"]
-    answered = client.post("/planning/siting", json={**VILLAGE_SITES, "distance_m": fits, "time_limit_s": 10})
+    answered = planner_client.post(
+        "/planning/siting", json={**VILLAGE_SITES, "distance_m": fits, "time_limit_s": 10}
+    )
     assert answered.status_code == 200, answered.text
     # the suggestion is near the limit, not a timid fraction of it
     assert 8_000 < answered.json()["problem"]["pairs_within_reach"] <= 20_000
 
 
-def test_a_siting_request_over_the_solver_cap_is_a_503_with_retry_after(client):
-    client.app.state.analysis_limits = AnalysisLimitSettings(siting_max_concurrent_solves=1)
-    slots = solver_slots(client.app)
+def test_a_siting_request_over_the_solver_cap_is_a_503_with_retry_after(planner_client):
+    planner_client.app.state.analysis_limits = AnalysisLimitSettings(siting_max_concurrent_solves=1)
+    slots = solver_slots(planner_client.app)
     with slots.held(1):  # a solve in progress
         started = time.perf_counter()
-        busy = client.post("/planning/siting", json={**VILLAGE_SITES, "distance_m": 2000, "time_limit_s": 7})
+        busy = planner_client.post(
+            "/planning/siting", json={**VILLAGE_SITES, "distance_m": 2000, "time_limit_s": 7}
+        )
         refused_in = time.perf_counter() - started
     body = assert_problem(busy, 503)
     assert busy.headers["retry-after"] == "12"  # the running solve's time limit (7 s) + CBC's kill grace
     assert body["setting"] == "SANICHAIN_SITING_MAX_CONCURRENT_SOLVES" and body["max_size"] == 1
     assert refused_in < 2, refused_in  # refused at once, not queued
     # the slot is free again: the same request is solved
-    solved = client.post("/planning/siting", json={**VILLAGE_SITES, "distance_m": 2000, "time_limit_s": 7})
+    solved = planner_client.post(
+        "/planning/siting", json={**VILLAGE_SITES, "distance_m": 2000, "time_limit_s": 7}
+    )
     assert solved.status_code == 200, solved.text
 
 

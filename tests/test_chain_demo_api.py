@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from service.chain import flows, indicators, integrity
-from service.config import AuthSettings
 from tests import worlds
+from tests.accounts import role_headers
 from tests.problems import assert_problem
 
 
@@ -148,24 +148,25 @@ def test_rate_override_changes_the_figures(client):
     assert doubled["waste_generated_t_per_day"] == pytest.approx(2 * base)
 
 
-def test_assignment_dry_run_is_open_but_apply_needs_the_admin_token(client, monkeypatch):
-    dry = client.post("/chain/assignments", json={"stream": "manure"})
+def test_assignment_dry_run_needs_a_planner_and_apply_an_editor_of_the_whole_city(client, app_engine):
+    body = {"stream": "manure"}
+    anonymous = client.post("/chain/assignments", json=body)
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
+    dry = client.post("/chain/assignments", json=body, headers=role_headers(app_engine, "planner"))
     assert dry.status_code == 200 and dry.json() == {"proposed": [], "unassigned": [], "applied": 0}
-    assert client.post("/chain/assignments", json={"stream": "manure", "apply": True}).status_code == 403
-    monkeypatch.setattr(client.app.state, "auth_settings", AuthSettings(SANICHAIN_ADMIN_TOKEN="s3cret"))
-    denied = client.post(
-        "/chain/assignments",
-        json={"stream": "manure", "apply": True},
-        headers={"authorization": "Bearer wrong"},
-    )
-    assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer"
-    ok = client.post(
-        "/chain/assignments",
-        json={"stream": "manure", "apply": True},
-        headers={"authorization": "Bearer s3cret"},
-    )
+    apply = {**body, "apply": True}
+    refused = client.post("/chain/assignments", json=apply, headers=role_headers(app_engine, "planner"))
+    assert refused.status_code == 403 and "assign chain" in refused.json()["detail"]
+    town_clerk = role_headers(app_engine, "editor", town="370782001")
+    limited = client.post("/chain/assignments", json=apply, headers=town_clerk)
+    assert limited.status_code == 403 and "whole city" in limited.json()["detail"]
+    wrong = client.post("/chain/assignments", json=apply, headers={"authorization": "Bearer wrong"})
+    assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+    ok = client.post("/chain/assignments", json=apply, headers=role_headers(app_engine, "editor"))
     assert ok.status_code == 200 and ok.json()["applied"] == 0
-    unknown = client.post("/chain/assignments", json={"stream": "manure", "colour": "red"})
+    unknown = client.post(
+        "/chain/assignments", json={**body, "colour": "red"}, headers=role_headers(app_engine, "editor")
+    )
     assert unknown.status_code == 400
 
 

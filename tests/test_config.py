@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from service import config
 from service.api.app import create_app
-from service.api.auth import require_admin
 from service.chain.parameters import ChainParameters
 from service.config import AuthSettings, ChainSettings, LocalClusterSettings, SitingSettings, settings
 from service.db import make_engine
@@ -80,33 +78,18 @@ def test_the_local_cluster_database_is_not_read_from_a_bare_database_variable(mo
     assert LocalClusterSettings().database == "sanichain"
 
 
-def guarded_app(token: str | None) -> FastAPI:
-    app = FastAPI()
-    app.state.auth_settings = AuthSettings(SANICHAIN_ADMIN_TOKEN=token)
-
-    @app.post("/write")
-    def write(request: Request) -> dict[str, bool]:
-        require_admin(request)
-        return {"written": True}
-
-    return app
-
-
-def test_the_admin_token_is_read_once_per_application(monkeypatch):
-    monkeypatch.setenv("SANICHAIN_ADMIN_TOKEN", "first")
+def test_the_sign_in_settings_are_read_once_per_application(monkeypatch):
+    monkeypatch.setenv("SANICHAIN_READ_POLICY", "signed-in")
     client = TestClient(create_app(NO_DATABASE))
-    monkeypatch.setenv("SANICHAIN_ADMIN_TOKEN", "second")
+    monkeypatch.setenv("SANICHAIN_READ_POLICY", "open")
     assert isinstance(client.app.state.auth_settings, AuthSettings)  # type: ignore[attr-defined]
-    assert client.app.state.auth_settings.admin_token == "first"  # type: ignore[attr-defined]
+    assert client.app.state.auth_settings.read_policy == "signed-in"  # type: ignore[attr-defined]
 
 
-def test_the_admin_token_guard_answers_as_before():
-    assert TestClient(guarded_app(None)).post("/write").status_code == 403
-    client = TestClient(guarded_app("s3cret"))
-    denied = client.post("/write", headers={"authorization": "Bearer wrong"})
-    assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer"
-    assert client.post("/write").status_code == 401
-    assert client.post("/write", headers={"authorization": "bearer  s3cret "}).json() == {"written": True}
+def test_an_unknown_read_policy_stops_the_start(monkeypatch):
+    monkeypatch.setenv("SANICHAIN_READ_POLICY", "closed")
+    with pytest.raises(ValueError, match="SANICHAIN_READ_POLICY"):
+        create_app(NO_DATABASE)
 
 
 def test_the_application_holds_the_siting_limits(monkeypatch):

@@ -16,6 +16,7 @@ from service.config import forget_settings
 from service.features.values import RANGE_TEXT
 from service.planning.scenarios import MAX_CAPACITY
 from tests import worlds
+from tests.accounts import role_headers
 from tests.problems import assert_problem
 from tests.queries import scalar
 
@@ -168,7 +169,7 @@ def world(empty_engine: Engine) -> Engine:
 
 @pytest.fixture
 def world_client(world: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(world)) as c:
+    with TestClient(create_app(world), headers=role_headers(world, "planner")) as c:
         yield c
 
 

@@ -253,9 +253,9 @@ def test_road_coverage_without_a_network_answers_the_documented_409(empty_engine
     assert body["title"] == "Conflict"
 
 
-def test_a_siting_problem_over_the_limit_answers_the_documented_422(client):
-    doc = client.get("/openapi.json").json()
-    client.app.state.siting_settings = SitingSettings(max_pairs=20)
+def test_a_siting_problem_over_the_limit_answers_the_documented_422(planner_client):
+    doc = planner_client.get("/openapi.json").json()
+    planner_client.app.state.siting_settings = SitingSettings(max_pairs=20)
     body = {
         "layer": "collection_points",
         "model": "maximal_covering",
@@ -263,7 +263,7 @@ def test_a_siting_problem_over_the_limit_answers_the_documented_422(client):
         "distance_m": 3000,
         "candidates": {"source": "villages"},
     }
-    response = client.post("/planning/siting", json=body)
+    response = planner_client.post("/planning/siting", json=body)
     assert response.status_code == 422
     assert "422" in doc["paths"]["/planning/siting"]["post"]["responses"]
     problem = response.json()

@@ -21,6 +21,7 @@ from service.coverage import query as cov
 from service.demo import roads as demo_roads
 from service.roads import circuity, network
 from tests import worlds
+from tests.accounts import role_headers
 
 GEOD = worlds.GEOD
 SQUARE = worlds.square(119, 36, 0.4)
@@ -302,7 +303,7 @@ def test_demo_road_distances_are_a_plausible_detour_over_the_geodesic_ones(demo_
 
 
 def test_a_what_if_station_counts_road_distances(road_world):
-    client = TestClient(create_app(road_world))
+    client = TestClient(create_app(road_world), headers=role_headers(road_world, "planner"))
     body = {"name": "station at E", "layer": "transfer_stations", "distance_m": 3000, "distance_mode": "road"}
     result = client.post("/planning/scenarios", json={**body, "add": [{"lon": E[0], "lat": E[1]}]}).json()
     assert result["distance_mode"] == "road"

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, text
 from service.api.app import create_app
 from service.planning import scenarios as sc
 from tests import worlds
+from tests.accounts import role_headers
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ def test_bad_scenarios_are_refused_with_the_field_named(world):
 
 
 def test_scenarios_api_play_save_list_fetch(world):
-    client = TestClient(create_app(world))
+    client = TestClient(create_app(world), headers=role_headers(world, "planner"))
     body = {
         "name": "关闭二村收集点",
         "layer": "collection_points",

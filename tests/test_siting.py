@@ -21,6 +21,7 @@ from service.db import make_engine
 from service.planning import siting
 from service.planning.siting import models, solver
 from tests import worlds
+from tests.accounts import role_headers
 from tests.conftest import PgServer
 
 GEOD = worlds.GEOD
@@ -134,9 +135,9 @@ def test_hand_made_layout_has_no_village_on_the_reach_boundary():
     assert all(abs(d - reach) > 50 for row in DIST for d in row for reach in (REACH_M, MEDIAN_REACH_M))
 
 
-def test_maximal_covering_finds_the_brute_force_optimum(client):
+def test_maximal_covering_finds_the_brute_force_optimum(planner_client):
     best, optimal_sets = brute_force_covering(3)
-    response = client.post("/planning/siting", json=body())
+    response = planner_client.post("/planning/siting", json=body())
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["status"] == "optimal" and result["gap"] == 0
@@ -150,20 +151,20 @@ def test_maximal_covering_finds_the_brute_force_optimum(client):
     assert {s["town_code"] for s in result["sites"]} == {"370782101"}
 
 
-def test_covering_with_existing_stations_counts_their_villages_as_covered(client):
+def test_covering_with_existing_stations_counts_their_villages_as_covered(planner_client):
     served = {i for i, (v, _) in enumerate(VILLAGES) if geodesic_m(EXISTING_STATION, v) <= REACH_M}
     assert served, "the layout should put a village near the existing station"
     best, optimal_sets = brute_force_covering(2, skip=served)
-    result = client.post("/planning/siting", json=body(k=2, include_existing=True)).json()
+    result = planner_client.post("/planning/siting", json=body(k=2, include_existing=True)).json()
     assert result["objective"]["value"] == pytest.approx(best)
     assert chosen_indices(result) in optimal_sets
     assert result["demand"]["already_covered"] == sum(VILLAGES[i][1] for i in served)
 
 
-def test_capacitated_p_median_finds_the_brute_force_optimum(client):
+def test_capacitated_p_median_finds_the_brute_force_optimum(planner_client):
     capacity = 3.2  # t/day: the 6.24 t/day of waste do not fit the nearest-site split
     best, optimal_sets = brute_force_median(2, capacity)
-    response = client.post(
+    response = planner_client.post(
         "/planning/siting",
         json=body(model="p_median", k=2, capacity_t_per_day=capacity, distance_m=MEDIAN_REACH_M),
     )
@@ -180,12 +181,12 @@ def test_capacitated_p_median_finds_the_brute_force_optimum(client):
     assert max(s["max_distance_m"] for s in result["sites"]) <= MEDIAN_REACH_M
 
 
-def test_capacity_changes_the_p_median_answer(client):
+def test_capacity_changes_the_p_median_answer(planner_client):
     # with room for everything the nearest-site split wins; the capacity must have forced a costlier one
     loose, _ = brute_force_median(2, 100.0)
     tight, _ = brute_force_median(2, 3.2)
     assert tight > loose
-    result = client.post(
+    result = planner_client.post(
         "/planning/siting",
         json=body(model="p_median", k=2, capacity_t_per_day=100.0, distance_m=MEDIAN_REACH_M),
     ).json()
@@ -211,38 +212,40 @@ def test_capacity_changes_the_p_median_answer(client):
         ({"time_limit_s": 3600}, "time_limit_s"),
     ],
 )
-def test_bad_input_is_a_400_naming_the_parameter(client, changes, parameter):
-    response = client.post("/planning/siting", json=body(**changes))
+def test_bad_input_is_a_400_naming_the_parameter(planner_client, changes, parameter):
+    response = planner_client.post("/planning/siting", json=body(**changes))
     assert response.status_code == 400, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert parameter in response.json()["detail"]
 
 
-def test_a_problem_too_large_is_a_422_with_the_size_that_can_be_solved(client):
-    client.app.state.siting_settings = siting.SitingSettings(max_variables_covering=10)
-    response = client.post("/planning/siting", json=body())
+def test_a_problem_too_large_is_a_422_with_the_size_that_can_be_solved(planner_client):
+    planner_client.app.state.siting_settings = siting.SitingSettings(max_variables_covering=10)
+    response = planner_client.post("/planning/siting", json=body())
     assert response.status_code == 422
     problem = response.json()
     assert problem["max_size"] == 10 and problem["size"] > 10 and problem["measure"].startswith("variables")
     assert "candidates: " in problem["detail"] and "up to 10 " in problem["detail"]
 
 
-def test_too_many_pairs_within_reach_is_a_422_naming_the_distance(client):
-    client.app.state.siting_settings = siting.SitingSettings(max_pairs=20)
-    response = client.post("/planning/siting", json=body())
+def test_too_many_pairs_within_reach_is_a_422_naming_the_distance(planner_client):
+    planner_client.app.state.siting_settings = siting.SitingSettings(max_pairs=20)
+    response = planner_client.post("/planning/siting", json=body())
     assert response.status_code == 422
     assert response.json()["detail"].startswith("distance_m: ") and response.json()["max_size"] == 20
 
 
-def test_a_grid_too_fine_is_refused_before_it_is_generated(client):
-    client.app.state.siting_settings = siting.SitingSettings(max_variables_covering=100)
-    response = client.post("/planning/siting", json=body(candidates={"source": "grid", "spacing_m": 500}))
+def test_a_grid_too_fine_is_refused_before_it_is_generated(planner_client):
+    planner_client.app.state.siting_settings = siting.SitingSettings(max_variables_covering=100)
+    response = planner_client.post(
+        "/planning/siting", json=body(candidates={"source": "grid", "spacing_m": 500})
+    )
     assert response.status_code == 422
     assert "spacing_m" in response.json()["detail"]
 
 
-def test_grid_candidates_lie_inside_the_city_outline(client):
-    result = client.post(
+def test_grid_candidates_lie_inside_the_city_outline(planner_client):
+    result = planner_client.post(
         "/planning/siting", json=body(k=2, candidates={"source": "grid", "spacing_m": 4000})
     ).json()
     assert result["status"] == "optimal"
@@ -250,8 +253,8 @@ def test_grid_candidates_lie_inside_the_city_outline(client):
     assert all(119 <= s["lon"] <= 119.4 and 36 <= s["lat"] <= 36.4 for s in result["sites"])
 
 
-def test_too_little_capacity_is_a_422_naming_it(client):
-    response = client.post(
+def test_too_little_capacity_is_a_422_naming_it(planner_client):
+    response = planner_client.post(
         "/planning/siting",
         json=body(model="p_median", k=2, capacity_t_per_day=1.0, distance_m=MEDIAN_REACH_M),
     )
@@ -260,7 +263,7 @@ def test_too_little_capacity_is_a_422_naming_it(client):
 
 
 def test_demo_transfer_stations_at_villages_solve_to_optimality(demo_engine):
-    with TestClient(create_app(demo_engine)) as client:
+    with TestClient(create_app(demo_engine), headers=role_headers(demo_engine, "planner")) as client:
         response = client.post(
             "/planning/siting",
             json={

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -51,6 +51,7 @@ class TokenInfo:
     last_used_at: datetime | None
     revoked_at: datetime | None
     state: str  # active, expired or revoked
+    kind: str  # api (scripts), access (OAuth2 password flow) or session (a browser's cookie)
 
 
 @dataclass(frozen=True)
@@ -62,31 +63,47 @@ class Principal:
     role: str
     town: str | None
     token_id: int
+    kind: str = "api"
 
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def _issue(
+    conn: Connection, owner: users.UserInfo, label: str, kind: str, lifetime: timedelta | None
+) -> NewToken:
+    if owner.disabled:
+        raise Conflict(f"user: {owner.name!r} is disabled")
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    row = conn.execute(
+        text(
+            "INSERT INTO api_tokens (user_id, name, token_hash, kind, expires_at) "
+            "VALUES (:user_id, :label, :hash, :kind, now() + CAST(:lifetime AS interval)) "
+            "RETURNING id, expires_at"
+        ),
+        {"user_id": owner.id, "label": label, "hash": digest(token), "kind": kind, "lifetime": lifetime},
+    ).one()
+    return NewToken(row.id, owner.name, label, row.expires_at, token)
+
+
 def create(conn: Connection, user: str, label: str = "api", expires_days: int | None = None) -> NewToken:
-    """A new token for an enabled user, valid for `expires_days` days (None: until revoked)."""
+    """A new API token for an enabled user, valid for `expires_days` days (None: until revoked)."""
     if not label.strip():
         raise BadParameter("label", "must not be blank")
     if expires_days is not None and not 1 <= expires_days <= MAX_EXPIRES_DAYS:
         raise BadParameter("expires_days", f"must be 1–{MAX_EXPIRES_DAYS}, got {expires_days}")
-    owner = users.get(conn, user)
-    if owner.disabled:
-        raise Conflict(f"user: {user!r} is disabled")
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    row = conn.execute(
-        text(
-            "INSERT INTO api_tokens (user_id, name, token_hash, expires_at) "
-            "VALUES (:user_id, :label, :hash, now() + make_interval(days => :days)) "
-            "RETURNING id, expires_at"
-        ),
-        {"user_id": owner.id, "label": label, "hash": digest(token), "days": expires_days},
-    ).one()
-    return NewToken(row.id, owner.name, label, row.expires_at, token)
+    lifetime = timedelta(days=expires_days) if expires_days is not None else None
+    return _issue(conn, users.get(conn, user), label, "api", lifetime)
+
+
+def issue_sign_in(
+    conn: Connection, owner: users.UserInfo, kind: str, lifetime: timedelta, label: str
+) -> NewToken:
+    """A token for a password sign-in: an OAuth2 access token, or a browser session."""
+    if kind not in ("access", "session"):
+        raise ValueError(f"not a sign-in kind: {kind}")
+    return _issue(conn, owner, label, kind, lifetime)
 
 
 _STATE = """CASE WHEN k.revoked_at IS NOT NULL THEN 'revoked'
@@ -100,7 +117,7 @@ def list_all(conn: Connection, user: str | None = None) -> list[TokenInfo]:
     rows = conn.execute(
         text(
             f"""SELECT k.id, u.name AS user, k.name AS label, k.created_at, k.expires_at, k.last_used_at,
-                       k.revoked_at, {_STATE} AS state
+                       k.revoked_at, {_STATE} AS state, k.kind
                 FROM api_tokens k JOIN users u ON u.id = k.user_id
                 WHERE CAST(:user AS text) IS NULL OR u.name = :user
                 ORDER BY k.id"""
@@ -121,9 +138,12 @@ def revoke(conn: Connection, token_id: int) -> TokenInfo:
     return next(t for t in list_all(conn) if t.id == token_id)
 
 
-def authenticate_token(conn: Connection, token: str) -> Principal | None:
-    """The user a token acts for, and its last use set to now; None when the token is unknown,
-    revoked or expired, or its user is disabled (the caller says 401 without telling which)."""
+def authenticate_token(
+    conn: Connection, token: str, kinds: tuple[str, ...] = ("api", "access")
+) -> Principal | None:
+    """The user a token of one of `kinds` acts for, and its last use set to now; None when the token
+    is unknown, of another kind, revoked or expired, or its user is disabled (the caller says 401
+    without telling which)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     wanted = digest(token)
@@ -131,13 +151,25 @@ def authenticate_token(conn: Connection, token: str) -> Principal | None:
         text(
             """UPDATE api_tokens k SET last_used_at = now()
                FROM users u LEFT JOIN towns t ON t.id = u.town_id
-               WHERE k.token_hash = :hash AND u.id = k.user_id
+               WHERE k.token_hash = :hash AND u.id = k.user_id AND k.kind = ANY(:kinds)
                  AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
                  AND NOT u.disabled
-               RETURNING k.id, k.token_hash, u.id AS user_id, u.name, u.role, t.code AS town"""
+               RETURNING k.id, k.token_hash, k.kind, u.id AS user_id, u.name, u.role, t.code AS town"""
         ),
-        {"hash": wanted},
+        {"hash": wanted, "kinds": list(kinds)},
     ).one_or_none()
     if row is None or not hmac.compare_digest(row.token_hash, wanted):
         return None
-    return Principal(row.user_id, row.name, row.role, row.town, row.id)
+    return Principal(row.user_id, row.name, row.role, row.town, row.id, row.kind)
+
+
+def revoke_presented(conn: Connection, token: str) -> bool:
+    """Sign-out: the token presented (a session or access token) revoked; whether it was active."""
+    found = conn.execute(
+        text(
+            "UPDATE api_tokens SET revoked_at = now() WHERE token_hash = :hash AND revoked_at IS NULL "
+            "RETURNING id"
+        ),
+        {"hash": digest(token)},
+    ).scalar()
+    return found is not None

@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from service import __version__
-from service.api import headers, health, openapi_responses, problems
+from service.api import headers, health, openapi_responses, problems, request_ids, security
 from service.api.deps import reject_unknown_query_parameters
 from service.api.guard import DatabaseGuard
 from service.api.liveness import Liveness
@@ -37,7 +37,8 @@ def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = N
         title="sanichain",
         version=__version__,
         description="Rural sanitation inventory of a city: household → village → town → city.",
-        dependencies=[Depends(reject_unknown_query_parameters)],
+        # sign-in first: an anonymous write is a 401 whatever its parameters
+        dependencies=[Depends(security.authorize), Depends(reject_unknown_query_parameters)],
         lifespan=_lifespan,
     )
     app.state.engine = engine if engine is not None else get_engine()
@@ -51,9 +52,15 @@ def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = N
     app.state.auth_settings = AuthSettings()
     app.state.siting_settings = SitingSettings()
     problems.install(app)
+    security.install(app)
     headers.install(app)
+    request_ids.install(app)
     openapi_responses.install(app)
     app.include_router(health.router)
+    # -- accounts: sign-in and sign-out, the audit log --
+    from service.api import auth
+
+    app.include_router(auth.router)
     # -- layers out: OGC API Features, export, tiles (register routers here) --
     from service.api import export, ogc, tiles
 

@@ -10,10 +10,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.api.auth import require_admin
+from service.accounts import audit
+from service.accounts.permissions import Action
 from service.api.deps import engine_of
 from service.api.negotiation import wants_html
 from service.api.problems import problem_for
+from service.api.security import SignedIn, actor, check_action, requires
 from service.api.streaming import CursorStreamingResponse
 from service.chain import assignment, diagram, flows, indicators, integrity, reports, sankey
 from service.chain.computation import computed, find_town, flow_features
@@ -109,21 +111,35 @@ class AssignmentRequest(BaseModel):
 
     stream: Stream
     respect_capacity: bool = False
-    apply: bool = Field(False, description="write the links (needs the admin token); default: dry run")
+    apply: bool = Field(False, description="write the links (editor or admin, city-wide); default: dry run")
 
 
 @router.post(
-    "/chain/assignments", summary="Attach unconnected sources to the nearest facility (dry run by default)"
+    "/chain/assignments",
+    summary="Attach unconnected sources to the nearest facility (dry run by default)",
+    **requires(Action.propose_assignments),
 )
-def chain_assignments(request: Request, body: AssignmentRequest) -> dict[str, Any]:
-    if body.apply:
-        require_admin(request)
+def chain_assignments(request: Request, body: AssignmentRequest, principal: SignedIn) -> dict[str, Any]:
+    if body.apply:  # writing links needs more than proposing them
+        check_action(request, principal, Action.assign_chain)
     engine = engine_of(request)
     with engine.connect() as conn, conn.begin():
         flows.compute(conn)
         proposals, unassigned = assignment.propose(conn, body.stream.value, body.respect_capacity)
         result = assignment.as_dicts(proposals, unassigned)
         result["applied"] = assignment.apply(conn, proposals) if body.apply else 0
+        audit.record(
+            conn,
+            actor(request, principal),
+            "chain.assign" if body.apply else "chain.propose",
+            layer="chain_links" if body.apply else None,
+            detail={
+                "stream": body.stream.value,
+                "respect_capacity": body.respect_capacity,
+                "proposed": len(proposals),
+                "applied": result["applied"],
+            },
+        )
     return result
 
 

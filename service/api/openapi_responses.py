@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 
 PROBLEM_JSON = "application/problem+json"
+ROLES_EXTENSION = "x-sanichain-roles"  # the roles a state-changing operation allows (api.security)
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -87,8 +88,11 @@ EXTRA_STATUSES: dict[tuple[str, str], dict[int, str]] = {
     },
     ("get", "/export/{filename}"): {422: "more features than one Excel sheet holds (XLSX); use CSV"},
     ("post", "/chain/assignments"): {
-        401: "`apply` without a valid `Authorization: Bearer` admin token",
-        403: "`apply` while writes are disabled (no admin token configured on the server)",
+        403: "a role that may not propose assignments, or `apply` by a role that may not write chain links "
+        "(editor or admin for the whole city)",
+    },
+    ("post", "/auth/token"): {
+        429: "too many failed sign-ins for the account or the address; see Retry-After"
     },
 }
 # query parameters that name a thing which may not exist (404 like a path's)
@@ -98,6 +102,13 @@ BAD_REQUEST = (
     "operation does not know, or an untrusted `Host` (`parameter` names it)"
 )
 NOT_FOUND = "the layer, feature, town, scenario or file named in the path (or `town`) does not exist"
+UNAUTHENTICATED = (
+    "no valid sign-in where one is needed: a write without one, a read while the read policy is "
+    "`signed-in`, or a bearer token that is unknown, expired or revoked (or its user disabled)"
+)
+FORBIDDEN = (
+    "signed in, but the role (`x-sanichain-roles` lists those allowed) or the user's town does not allow it"
+)
 UNAVAILABLE = (
     "the database cannot serve now (unreachable, busy or too slow); retry after `Retry-After` seconds"
 )
@@ -136,6 +147,12 @@ def _complete_operation(method: str, path: str, operation: dict[str, Any]) -> No
     responses["400"] = _problem_response(BAD_REQUEST)
     if any(p.get("in") == "path" or p.get("name") in NAMING_PARAMETERS for p in parameters):
         responses["404"] = _problem_response(NOT_FOUND)
+    # any request may carry a bearer token that is not (or no longer) valid
+    responses["401"] = _problem_response(
+        UNAUTHENTICATED, {"WWW-Authenticate": {"schema": {"type": "string"}}}
+    )
+    if ROLES_EXTENSION in operation:
+        responses["403"] = _problem_response(FORBIDDEN)
     for status, description in EXTRA_STATUSES.get((method, path), {}).items():
         responses[str(status)] = _problem_response(description)
     responses["503"] = _problem_response(UNAVAILABLE, RETRY_AFTER)

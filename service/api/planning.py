@@ -8,9 +8,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.accounts import audit
+from service.accounts.permissions import Action
 from service.api.deps import engine_of
 from service.api.headers import public_url
 from service.api.limits import analysis_limits
+from service.api.security import SignedIn, actor, requires
 from service.coverage.query import MAX_DISTANCE_M
 from service.errors import NotFound
 from service.models import FacilityLayer
@@ -47,8 +50,12 @@ class ScenarioBody(BaseModel):
     save: bool = Field(False, description="keep the request and result in the scenario list")
 
 
-@router.post("/planning/scenarios", summary="Play a what-if scenario: coverage and chain load before/after")
-def play_scenario(request: Request, body: ScenarioBody) -> dict[str, Any]:
+@router.post(
+    "/planning/scenarios",
+    summary="Play a what-if scenario: coverage and chain load before/after",
+    **requires(Action.plan),
+)
+def play_scenario(request: Request, body: ScenarioBody, principal: SignedIn) -> dict[str, Any]:
     scenario = sc.Scenario(
         name=body.name,
         layer=body.layer.value,
@@ -67,7 +74,20 @@ def play_scenario(request: Request, body: ScenarioBody) -> dict[str, Any]:
         if body.save
         else None
     )
+    audit_play(request, principal, body, result["id"])
     return result
+
+
+def audit_play(request: Request, principal: SignedIn, body: ScenarioBody, saved_id: int | None) -> None:
+    with engine_of(request).begin() as conn:
+        audit.record(
+            conn,
+            actor(request, principal),
+            "scenario.play",
+            layer=body.layer.value,
+            target_id=saved_id,
+            detail={"name": body.name, "saved": body.save, "request": body.model_dump(mode="json")},
+        )
 
 
 @router.get("/planning/scenarios", summary="Saved scenarios, oldest first, a page at a time")

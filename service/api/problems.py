@@ -31,11 +31,15 @@ TITLES = {
     404: "Not Found",
     409: "Conflict",
     422: "Unprocessable Content",
+    429: "Too Many Requests",
     503: "Service Unavailable",
 }
 # The domain's errors by class; the most specific class listed first wins.
 STATUSES: tuple[tuple[type[errors.SanichainError], int], ...] = (
     (errors.BadParameter, 400),
+    (errors.Unauthenticated, 401),
+    (errors.Forbidden, 403),
+    (errors.TooManyAttempts, 429),
     (errors.NotFound, 404),
     (errors.DependencyMissing, 409),
     (errors.Conflict, 409),
@@ -63,7 +67,8 @@ def problem_for(exc: Exception) -> JSONResponse:
         if isinstance(exc, errors.BadParameter):
             extra = {"parameter": exc.parameter, **extra}
         retry = {"Retry-After": str(extra["retry_after_s"])} if "retry_after_s" in extra else None
-        return problem(status, exc.message, headers=retry or _retry_after(status), **extra)
+        challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return problem(status, exc.message, headers=retry or challenge or _retry_after(status), **extra)
     if isinstance(exc, DataError):  # a value PostgreSQL refuses (e.g. out of a type's range)
         return problem(400, f"a parameter value cannot be used: {_first_line(exc)}")
     if isinstance(exc, OperationalError | PoolTimeout):  # no host or port to the client; logged

@@ -9,8 +9,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
+from service.accounts import audit
+from service.accounts.permissions import Action
 from service.api.deps import engine_of
 from service.api.limits import solver_slots
+from service.api.security import SignedIn, actor, requires
 from service.coverage.query import MAX_DISTANCE_M
 from service.models import FacilityLayer
 from service.planning import siting
@@ -88,11 +91,23 @@ def settings(request: Request) -> siting.SitingSettings:
     return configured if isinstance(configured, siting.SitingSettings) else siting.SitingSettings()
 
 
-@router.post("/planning/siting", summary="Best k new sites for a facility layer (covering or p-median)")
-def plan_siting(request: Request, body: SitingRequest) -> Any:
+@router.post(
+    "/planning/siting",
+    summary="Best k new sites for a facility layer (covering or p-median)",
+    **requires(Action.plan),
+)
+def plan_siting(request: Request, body: SitingRequest, principal: SignedIn) -> Any:
     limits = settings(request)
     engine: Engine = engine_of(request)
     query = body.query()
+    with engine.begin() as conn:  # audited before the work: a run that times out was still asked for
+        audit.record(
+            conn,
+            actor(request, principal),
+            "siting.run",
+            layer=body.layer.value,
+            detail={"model": body.model.value, "k": body.k, "distance_m": body.distance_m},
+        )
     # the slot is taken before any work, so a refused request costs nothing
     with solver_slots(request.app).held((query.time_limit_s or limits.time_limit_s) + siting.KILL_GRACE_S):
         with engine.connect() as conn, conn.begin():

@@ -1,6 +1,6 @@
 """The inventory's tables. `LAYERS` maps the public layer names to their models."""
 
-from service.models.accounts import ApiToken, User
+from service.models.accounts import ApiToken, AuditEntry, User
 from service.models.areas import City, Community, Town, Village
 from service.models.base import SRID, STATUSES, Base
 from service.models.chain import SOURCE_COLUMNS, TARGET_COLUMNS, ChainLink
@@ -57,6 +57,7 @@ __all__ = [
     "TARGET_COLUMNS",
     "WASTE_FACILITY_LAYERS",
     "ApiToken",
+    "AuditEntry",
     "Base",
     "BiogasCenter",
     "ChainLink",
