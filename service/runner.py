@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 
 from service import migrate
+from service.api import access_log
 from service.api.app import create_app
 from service.config import (
     DatabaseSettings,
@@ -64,9 +65,11 @@ def server_config(app: Any, host: str, port: int) -> uvicorn.Config:
     """uvicorn for the service: a stop waits a bounded time for open responses (a stream stuck on a
     frozen database would otherwise hold it for good)."""
     runtime = settings(RuntimeSettings)
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app, host=host, port=port, log_level="info", timeout_graceful_shutdown=runtime.graceful_shutdown_s
     )
+    access_log.install()  # after uvicorn configured its loggers
+    return config
 
 
 def run(host: str | None = None, port: int | None = None) -> int:

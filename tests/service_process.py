@@ -9,19 +9,23 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TextIO
 
 from tests.conftest import free_port
 
 
 @contextmanager
-def running_service(database_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
+def running_service(
+    database_url: str, env: dict[str, str] | None = None, log: TextIO | None = None
+) -> Iterator[str]:
+    """The service on a free port; its log (stderr and the access log on stdout) goes to `log` when given."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log if log is not None else subprocess.DEVNULL,  # uvicorn's access log
+        stderr=log if log is not None else subprocess.PIPE,
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -33,7 +37,7 @@ def running_service(database_url: str, env: dict[str, str] | None = None) -> Ite
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    reason = proc.stderr.read() if proc.stderr else ""
+                    reason = proc.stderr.read() if proc.stderr else "(see the log)"
                     raise RuntimeError(f"service did not start: {reason}") from None
                 time.sleep(0.2)
         yield url

@@ -3,9 +3,9 @@
 - A bearer token (`Authorization: Bearer …`) is an API token or an OAuth2 access token; a browser's
   session cookie is a session token. All three live in one table, so revoking or disabling takes
   effect on the next request, whichever way the user signed in.
-- Every state-changing method (POST, PUT, PATCH, delete) needs a signed-in user (`authorize`, a global dependency), except the
-  sign-in routes themselves; each such route also names its action (`requires`), whose roles are
-  written into the OpenAPI document as `x-sanichain-roles`.
+- Every state-changing method (POST, PUT, PATCH, delete) needs a signed-in user (`authorize`, a
+  global dependency), except the sign-in routes themselves; each such route also names its action
+  (`requires`), whose roles are written into the OpenAPI document as `x-sanichain-roles`.
 - A state-changing request signed in by cookie must carry the session's CSRF token (header
   `X-CSRF-Token`, or the `csrf_token` field of the login page's forms): another site can make a
   browser send the cookie, but cannot read the token.
