@@ -11,7 +11,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 
+from tests.accounts import role_headers
 from tests.problems import PROBLEM_JSON
 from tests.service_process import running_service
 
@@ -27,8 +29,13 @@ def _cursor(next_href: str, keys: list[object]) -> str:
 
 
 @pytest.fixture(scope="module")
-def service(demo_database_url: str) -> Iterator[httpx.Client]:
-    with running_service(demo_database_url) as base, httpx.Client(base_url=base, timeout=60) as http:
+def service(demo_database_url: str, demo_engine: Engine) -> Iterator[httpx.Client]:
+    """The service, called as a planner (the probe's scenarios are writes: they need a sign-in)."""
+    planner = role_headers(demo_engine, "planner")
+    with (
+        running_service(demo_database_url) as base,
+        httpx.Client(base_url=base, timeout=60, headers=planner) as http,
+    ):
         yield http
 
 
