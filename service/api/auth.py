@@ -17,6 +17,7 @@ from service.api.security import (
     auth_settings,
     bearer_token,
     csrf_token,
+    delete_session_cookie,
     requires,
 )
 from service.db import RequestClass
@@ -95,5 +96,5 @@ def sign_out(request: Request, response: Response, principal: SignedIn) -> dict[
         revoked = tokens.revoke_presented(conn, presented or "")
         audit.record(conn, actor(request, principal), "sign_out", target_id=principal.token_id)
     if principal.kind == "session":
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        delete_session_cookie(request, response)
     return {"signed_out": principal.name, "revoked": revoked}

@@ -31,7 +31,6 @@ from service.accounts.permissions import Action
 from service.accounts.tokens import Principal
 from service.api import login_html
 from service.api.auth import WRONG, password_sign_in
-from service.api.headers import base_url
 from service.api.login_html import Notice
 from service.api.problems import problem_for
 from service.api.security import (
@@ -41,8 +40,10 @@ from service.api.security import (
     csrf_matches,
     csrf_token,
     current_principal,
+    delete_session_cookie,
     requires,
     route_path,
+    secure_cookies,
 )
 from service.db import RequestClass
 from service.errors import Forbidden, SanichainError, TooManyAttempts, Unauthenticated
@@ -55,7 +56,6 @@ FORM_ROUTES = frozenset({LOGIN_PATH, LOGOUT_PATH})
 LOGIN_CSRF_COOKIE = "sanichain_login_csrf"
 LOGIN_CSRF_SECONDS = 3600  # long enough to type a password on a phone, short for a pre-session value
 LOGIN_CSRF_LENGTH = 43  # secrets.token_urlsafe(32)
-LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})  # browsers keep Secure cookies there over http
 MAX_NEXT = 2000
 NO_STORE = {"Cache-Control": "no-store"}  # pages with a CSRF value or a name in them are never cached
 
@@ -65,15 +65,6 @@ NOT_SIGNED_IN = "not signed in (the session ended or was revoked)"
 
 
 # -- cookies and the page to return to ------------------------------------------------------------
-def secure_cookies(request: Request) -> bool:
-    """Secure per SANICHAIN_COOKIE_SECURE; under `auto`, for https and for loopback hosts."""
-    setting = auth_settings(request).cookie_secure
-    if setting != "auto":
-        return setting == "always"
-    site = urlsplit(base_url(request))
-    return site.scheme == "https" or (site.hostname or "") in LOOPBACK
-
-
 def local_path(target: str) -> str:
     """`target` when it is a path of this site, else "/". Browsers read `//host` and `/\\host` as
     another host, and drop tabs and newlines before they do."""
@@ -133,12 +124,6 @@ def _signed_in_response(
         login_html.signed_in_page(principal, csrf_token(session), local_path(next_path), notice),
         status_code=status_code,
         headers=NO_STORE,
-    )
-
-
-def _delete_session_cookie(request: Request, response: Response) -> None:
-    response.delete_cookie(
-        SESSION_COOKIE, path="/", secure=secure_cookies(request), httponly=True, samesite="lax"
     )
 
 
@@ -210,7 +195,7 @@ async def sign_out_form(request: Request, given: Annotated[str, Form(alias="csrf
         raise Forbidden(STALE_LOGOUT)
     await run_in_threadpool(_sign_out, request, principal)
     response = RedirectResponse(LOGIN_PATH, status_code=303)
-    _delete_session_cookie(request, response)
+    delete_session_cookie(request, response)
     return response
 
 
@@ -239,7 +224,7 @@ async def _refused(request: Request, exc: Exception) -> Response:
     challenge = {"WWW-Authenticate": "Bearer"}
     response = _sign_in_response(request, next_path, 401, user_name, notice, challenge)
     if path == LOGOUT_PATH:
-        _delete_session_cookie(request, response)
+        delete_session_cookie(request, response)
     return response
 
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from starlette.concurrency import run_in_threadpool
@@ -31,12 +31,14 @@ from service.accounts import audit, permissions, tokens
 from service.accounts.permissions import Action
 from service.accounts.tokens import Principal
 from service.api import openapi_responses
+from service.api.headers import base_url
 from service.api.negotiation import wants_html
 from service.config import AuthSettings
 from service.db import RequestClass
 from service.errors import BadParameter, Forbidden, Unauthenticated
 
 SESSION_COOKIE = "sanichain_session"
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})  # browsers keep Secure cookies there over http
 CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The routes that sign a user in take no sign-in themselves.
@@ -68,6 +70,22 @@ class SignInFirst(Exception):
 def auth_settings(request: Request) -> AuthSettings:
     held = getattr(request.app.state, "auth_settings", None)
     return held if isinstance(held, AuthSettings) else AuthSettings()
+
+
+def secure_cookies(request: Request) -> bool:
+    """Secure per SANICHAIN_COOKIE_SECURE; under `auto`, for https and for loopback hosts."""
+    setting = auth_settings(request).cookie_secure
+    if setting != "auto":
+        return setting == "always"
+    site = urlsplit(base_url(request))
+    return site.scheme == "https" or (site.hostname or "") in LOOPBACK
+
+
+def delete_session_cookie(request: Request, response: Response) -> None:
+    """The session cookie removed, with the attributes it was set with (browsers match on them)."""
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", secure=secure_cookies(request), httponly=True, samesite="lax"
+    )
 
 
 def csrf_token(session_token: str) -> str:

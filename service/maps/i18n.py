@@ -109,6 +109,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "links": ("链接", "Links"),
     "collections": ("图层（要素集合）", "Layers (feature collections)"),
     "api_docs": ("API 文档", "API documentation"),
+    "sign_in": ("登录", "Sign in"),
     "conformance": ("符合性声明", "Conformance classes"),
     "indicators": ("指标", "Indicators"),
     "city_map": ("全市地图", "City map"),

@@ -202,5 +202,6 @@ def standard_links(page: MapPage) -> None:
         ("indicators", "/indicators"),
         ("api_docs", "/docs"),
         ("conformance", "/conformance"),
+        ("sign_in", "/login"),
     ):
         page.link(key, path)
