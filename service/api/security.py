@@ -3,9 +3,9 @@
 - A bearer token (`Authorization: Bearer …`) is an API token or an OAuth2 access token; a browser's
   session cookie is a session token. All three live in one table, so revoking or disabling takes
   effect on the next request, whichever way the user signed in.
-- Every state-changing method (POST, PUT, PATCH, delete) needs a signed-in user (`authorize`, a global dependency), except the
-  sign-in routes themselves; each such route also names its action (`requires`), whose roles are
-  written into the OpenAPI document as `x-sanichain-roles`.
+- Every state-changing method (POST, PUT, PATCH, delete) needs a signed-in user (`authorize`, a
+  global dependency), except the sign-in routes themselves; each such route also names its action
+  (`requires`), whose roles are written into the OpenAPI document as `x-sanichain-roles`.
 - A state-changing request signed in by cookie must carry the session's CSRF token (header
   `X-CSRF-Token`, or the `csrf_token` field of the login page's forms): another site can make a
   browser send the cookie, but cannot read the token.
@@ -145,6 +145,13 @@ def _reject_secrets_in_url(request: Request) -> None:
             )
 
 
+def _asks_for_a_page(request: Request) -> bool:
+    """Whether an anonymous reader is a browser to send to the login page. Never an error: an `f` of
+    the route's own (GET /audit?f=csv) is the route's to check, once the reader has signed in."""
+    f = request.query_params.get("f")
+    return f.lower() == "html" if f else wants_html(request)
+
+
 async def authorize(request: Request) -> None:
     """Global dependency: sign-in where the method or the read policy needs it, CSRF for cookie writes."""
     _reject_secrets_in_url(request)
@@ -157,7 +164,7 @@ async def authorize(request: Request) -> None:
         return  # an open read: no lookup at all (a session cookie is read when a route asks who)
     principal = await current_principal(request)
     if principal is None and (unsafe or closed):
-        if not unsafe and wants_html(request):
+        if not unsafe and _asks_for_a_page(request):
             raise SignInFirst(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         raise Unauthenticated(
             "sign in first: this needs a signed-in user ('Authorization: Bearer <token>' from "
