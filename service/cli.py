@@ -20,6 +20,7 @@ from service.localdb import ClusterError, LocalCluster
 
 if TYPE_CHECKING:
     from service.accounts import UserInfo
+    from service.accounts.audit import Actor
 
 
 class CommandError(Exception):
@@ -360,12 +361,39 @@ def _user_line(user: UserInfo) -> str:
     return f"{user.name}\t{user.role}{town}{state}"
 
 
+def _operator(command: str) -> Actor:
+    """The operator running an accounts command, as the audit log names them: `cli:<OS user>`."""
+    import getpass
+    import os
+
+    from service.accounts import audit
+
+    try:
+        who = getpass.getuser()
+    except OSError:  # no login name for this uid (a bare container)
+        who = f"uid {os.getuid()}"
+    return audit.Actor(user_name=f"cli:{who}", route=f"sanichain {command}")
+
+
+Values = dict[str, object]
+
+
+def _changed(before: Values, after: Values) -> tuple[Values, Values]:
+    """The members of `before` and `after` whose values differ."""
+    keys = [k for k in after if before.get(k) != after[k]]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
 def cmd_users_add(args: argparse.Namespace) -> int:
-    from service.accounts import users
+    from service.accounts import audit, users
 
     password = _read_password(args)
     with _chain_engine().begin() as conn:
         user = users.add(conn, args.name, args.role, password, args.town)
+        after = {"role": user.role, "town": user.town, "disabled": user.disabled}
+        audit.record(
+            conn, _operator("users add"), "users.add", layer="users", target_id=user.name, after=after
+        )
     print(f"added {_user_line(user)}")
     return 0
 
@@ -380,28 +408,45 @@ def cmd_users_list(_: argparse.Namespace) -> int:
 
 
 def cmd_users_disable(args: argparse.Namespace) -> int:
-    from service.accounts import users
+    from service.accounts import audit, users
 
     with _chain_engine().begin() as conn:
+        was = users.get(conn, args.name)
         user = users.disable(conn, args.name)
+        before, after = _changed({"disabled": was.disabled}, {"disabled": user.disabled})
+        audit.record(
+            conn, _operator("users disable"), "users.disable", layer="users", target_id=user.name,
+            before=before, after=after,
+        )  # fmt: skip
     print(f"disabled {user.name}: no sign-in, none of their tokens accepted")
     return 0
 
 
 def cmd_users_role(args: argparse.Namespace) -> int:
-    from service.accounts import users
+    from service.accounts import audit, users
 
     with _chain_engine().begin() as conn:
+        was = users.get(conn, args.name)
         user = users.set_role(conn, args.name, args.role, args.town)
+        before, after = _changed({"role": was.role, "town": was.town}, {"role": user.role, "town": user.town})
+        audit.record(
+            conn, _operator("users role"), "users.role", layer="users", target_id=user.name,
+            before=before, after=after,
+        )  # fmt: skip
     print(f"changed {_user_line(user)}")
     return 0
 
 
 def cmd_tokens_create(args: argparse.Namespace) -> int:
-    from service.accounts import tokens
+    from service.accounts import audit, tokens
 
     with _chain_engine().begin() as conn:
         new = tokens.create(conn, args.name, args.label, args.expires_days)
+        # the id, owner, label and expiry: never the token
+        audit.record(
+            conn, _operator("tokens create"), "tokens.create", layer="api_tokens", target_id=new.id,
+            after={"user": new.user, "label": new.label, "expires_at": new.expires_at},
+        )  # fmt: skip
     until = f"expires {new.expires_at:%Y-%m-%d %H:%M %Z}" if new.expires_at else "no expiry"
     print(f"token {new.id} for {new.user} ({until}); shown once, keep it now", file=sys.stderr)
     print(new.token)
@@ -425,11 +470,31 @@ def cmd_tokens_list(args: argparse.Namespace) -> int:
 
 
 def cmd_tokens_revoke(args: argparse.Namespace) -> int:
-    from service.accounts import tokens
+    from service.accounts import audit, tokens
 
     with _chain_engine().begin() as conn:
+        was = next((t for t in tokens.list_all(conn) if t.id == args.id), None)
         t = tokens.revoke(conn, args.id)
+        audit.record(
+            conn, _operator("tokens revoke"), "tokens.revoke", layer="api_tokens", target_id=t.id,
+            before={"state": was.state if was else None}, after={"state": t.state},
+            detail={"user": t.user, "label": t.label},
+        )  # fmt: skip
     print(f"revoked token {t.id} of {t.user}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from service.accounts import audit
+
+    filters = audit.parse_filters(args.user, args.layer, args.action, args.since, args.until)
+    with _chain_engine().connect() as conn:
+        if args.csv:
+            for chunk in audit.csv_text(conn, filters):
+                sys.stdout.write(chunk)
+        else:
+            for entry in audit.stream(conn, filters):
+                print(audit.tsv_line(entry))
     return 0
 
 
@@ -613,6 +678,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = tokens.add_parser("revoke", help="refuse a token from now on")
     p.add_argument("id", type=int)
     p.set_defaults(func=cmd_tokens_revoke)
+
+    p = sub.add_parser(
+        "audit", help="the audit log, oldest first: tab-separated (or CSV with --csv) on stdout"
+    )
+    p.add_argument("--user", help="only entries of this user name (cli:<name> for commands)")
+    p.add_argument("--layer", help="only entries that wrote this layer or table, e.g. users")
+    p.add_argument("--action", help="e.g. sign_in, scenario.play, users.add")
+    p.add_argument("--since", help="from this ISO 8601 date or date-time on (no offset: UTC)")
+    p.add_argument("--until", help="before this date or date-time (a date: to the end of that day)")
+    p.add_argument("--csv", action="store_true", help="CSV with a header row, as GET /audit?f=csv")
+    p.set_defaults(func=cmd_audit)
     return parser
 
 

@@ -41,7 +41,9 @@ def test_the_accounts_examples_of_the_readme_run_as_written(empty_database_url, 
             "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         }
         script = "set -euo pipefail\n" + "\n".join(blocks)
-        done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            ["bash", "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
     assert done.returncode == 0, done.stderr
     assert '"name":"planner1","role":"planner"' in done.stdout.replace(" ", "")
     with engine.connect() as conn:

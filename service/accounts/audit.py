@@ -8,20 +8,28 @@ Nothing secret goes in: callers pass names, ids and changed values, never passwo
 from __future__ import annotations
 
 import base64
+import csv
+import datetime as dt
+import io
 import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Generator, Iterator, Mapping
+from dataclasses import astuple, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from service.accounts.tokens import Principal
 from service.errors import BadParameter
+from service.export.cells import inert_text
+from service.features.values import RANGE_TEXT, in_range
 
 SECRET_KEYS = ("password", "token", "secret", "authorization", "cookie", "csrf")
 MAX_USER_AGENT = 300
 MAX_PAGE = 10_000
+DEFAULT_PAGE = 100
+MAX_FILTER_LENGTH = 200
+MAX_ID = 2**63 - 1  # bigint
 COLUMNS = (
     "id", "at", "user_name", "role", "action", "outcome", "route", "layer", "target_id",
     "before", "after", "detail", "address", "user_agent", "request_id",
@@ -75,6 +83,51 @@ class Filters:
     action: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+
+def _text_filter(parameter: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if "\x00" in value or len(value) > MAX_FILTER_LENGTH:
+        raise BadParameter(parameter, f"at most {MAX_FILTER_LENGTH} characters, no NUL")
+    return value
+
+
+def parse_instant(parameter: str, value: str | None, *, day_end: bool = False) -> datetime | None:
+    """An ISO 8601 date or date-time (no offset: UTC). A date is its day's start, or with `day_end`
+    the next day's start, so that `until=2026-12-03` (exclusive) still takes in the whole of that day."""
+    if value is None:
+        return None
+    text_value = value.strip()
+    try:
+        if len(text_value) == 10 and "T" not in text_value.upper():
+            day = dt.date.fromisoformat(text_value)
+            start = datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+            return in_range(start + dt.timedelta(days=1) if day_end else start)
+        return in_range(datetime.fromisoformat(text_value.replace("z", "Z").replace("Z", "+00:00")))
+    except (ValueError, OverflowError):
+        raise BadParameter(
+            parameter,
+            f"not an ISO 8601 date or date-time within {RANGE_TEXT}: {value[:40]!r} "
+            "(e.g. 2026-12-03 or 2026-12-03T08:00:00+08:00)",
+        ) from None
+
+
+def parse_filters(
+    user: str | None = None,
+    layer: str | None = None,
+    action: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> Filters:
+    """Filters from request or command-line text; a bad value is a BadParameter naming it."""
+    return Filters(
+        _text_filter("user", user),
+        _text_filter("layer", layer),
+        _text_filter("action", action),
+        parse_instant("since", since),
+        parse_instant("until", until, day_end=True),
+    )
 
 
 def _scrubbed(value: Any) -> Any:
@@ -164,7 +217,10 @@ def _after_id(cursor: str | None) -> int | None:
         prefix, _, value = decoded.partition(":")
         if prefix != "audit":
             raise ValueError(decoded)
-        return int(value)
+        after_id = int(value)
+        if not 0 <= after_id <= MAX_ID:
+            raise ValueError(decoded)
+        return after_id
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadParameter("cursor", "not a cursor of this listing (take it from a `next` link)") from exc
 
@@ -221,3 +277,55 @@ def stream(conn: Connection, filters: Filters) -> Iterator[Entry]:
         for row in rows:
             yield Entry(**row._mapping)
         after_id = rows[-1].id
+
+
+def _cell_text(value: Any) -> str:
+    """A cell as text: JSON members as compact JSON, times in ISO 8601, nothing as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def csv_row(entry: Entry) -> list[str]:
+    """One entry as CSV cells, in COLUMNS order. Every text cell is made inert: a user agent or a
+    tried user name is whatever the client sent, and must not run as a formula in a spreadsheet."""
+    return [str(v) if isinstance(v, int) else inert_text(_cell_text(v)) for v in astuple(entry)]
+
+
+def csv_text(conn: Connection, filters: Filters, *, bom: bool = False) -> Iterator[str]:
+    """The entries matching `filters` as CSV (one header row of COLUMNS), in chunks of text. `bom`
+    starts it with a UTF-8 byte order mark, so that Excel reads Chinese names in a downloaded file."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    if bom:
+        buffer.write("\ufeff")
+    writer.writerow(COLUMNS)
+    for n, entry in enumerate(stream(conn, filters), 1):
+        writer.writerow(csv_row(entry))
+        if n % 1000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def csv_chunks(engine: Engine, filters: Filters) -> Generator[bytes, None, None]:
+    """The CSV download: its connection is opened on the first `next()` and closed with the generator."""
+    with engine.connect() as conn:
+        for chunk in csv_text(conn, filters, bom=True):
+            yield chunk.encode("utf-8")
+
+
+def tsv_line(entry: Entry) -> str:
+    """One entry on one line for a terminal: tab-separated, tabs and line breaks in values escaped."""
+    return "\t".join(
+        _cell_text(v).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        or "-"
+        for v in astuple(entry)
+    )

@@ -58,9 +58,10 @@ def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = N
     openapi_responses.install(app)
     app.include_router(health.router)
     # -- accounts: sign-in and sign-out, the audit log --
-    from service.api import auth, login_page
+    from service.api import audit, auth, login_page
 
     app.include_router(auth.router)
+    app.include_router(audit.router)
     login_page.install(app)  # the browser's login page; its refusals answered as pages
     # -- layers out: OGC API Features, export, tiles (register routers here) --
     from service.api import export, ogc, tiles

@@ -49,10 +49,11 @@ HTML = "text/html"
 SCHEMA_JSON = "application/schema+json"
 SVG = "image/svg+xml"
 PNG = "image/png"
+CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TEXT: dict[str, Any] = {"schema": {"type": "string"}}
 BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
-TEXT_TYPES = (HTML, SVG, "text/css", "text/javascript")
+TEXT_TYPES = (HTML, SVG, CSV, "text/css", "text/javascript")
 
 # Success media types chosen at run time (by `f`, `format`, Accept or the file asked for), by operation.
 SUCCESS_MEDIA: dict[tuple[str, str], tuple[str, ...]] = {
@@ -69,6 +70,7 @@ SUCCESS_MEDIA: dict[tuple[str, str], tuple[str, ...]] = {
     ("get", "/indicators"): (JSON, HTML),
     ("get", "/coverage"): (JSON, GEOJSON, XLSX),
     ("get", "/maps/assets/{package}/{version}/{file}"): ("text/javascript", "text/css", PNG),
+    ("get", "/audit"): (JSON, CSV),
 }
 
 COVERAGE_OPERATIONS = (

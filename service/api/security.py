@@ -163,6 +163,13 @@ def _reject_secrets_in_url(request: Request) -> None:
             )
 
 
+def _asks_for_a_page(request: Request) -> bool:
+    """Whether an anonymous reader is a browser to send to the login page. Never an error: an `f` of
+    the route's own (GET /audit?f=csv) is the route's to check, once the reader has signed in."""
+    f = request.query_params.get("f")
+    return f.lower() == "html" if f else wants_html(request)
+
+
 async def authorize(request: Request) -> None:
     """Global dependency: sign-in where the method or the read policy needs it, CSRF for cookie writes."""
     _reject_secrets_in_url(request)
@@ -175,7 +182,7 @@ async def authorize(request: Request) -> None:
         return  # an open read: no lookup at all (a session cookie is read when a route asks who)
     principal = await current_principal(request)
     if principal is None and (unsafe or closed):
-        if not unsafe and wants_html(request):
+        if not unsafe and _asks_for_a_page(request):
             raise SignInFirst(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         raise Unauthenticated(
             "sign in first: this needs a signed-in user ('Authorization: Bearer <token>' from "
