@@ -145,7 +145,10 @@ def test_a_town_given_in_the_body_is_refused_the_database_derives_it(api, engine
     )
     body = assert_problem(refused, 422)
     assert body["errors"] == [
-        {"field": "properties.town_code", "message": "read-only: derived by the database (leave it out; it is computed from the other values)"}
+        {
+            "field": "properties.town_code",
+            "message": "read-only: derived by the database (leave it out; it is computed from the other values)",
+        }
     ]
     patched = api.patch(
         f"{ITEMS}/1",
