@@ -1,9 +1,10 @@
 """Rendered map pages kept in memory until the inventory changes.
 
 A page costs a chain computation and a few hundred milliseconds; inspectors open the same city map
-again and again. A page is reused while the inventory's version (`data.inventory_version`: row count
-and latest `updated_at` of every inventory table, which triggers keep current, plus the road network's
-size) is the one it was built from.
+again and again. A page is reused while the inventory's version (`map_rows.inventory_version`: row
+count and a sum of every row's id and `updated_at`, which triggers keep current, of every inventory
+table, plus the road network's size) is the one it was built from: any committed edit changes it, a
+capacity or a status as much as a position, whichever transaction commits first.
 """
 
 from __future__ import annotations

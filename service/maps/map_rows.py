@@ -228,9 +228,12 @@ VERSIONED_TABLES = (
 
 def inventory_version(conn: Connection) -> str:
     """Changes whenever a row is added, removed or updated in any table a map shows (and the roads)."""
+    # A sum over every row, not max(updated_at): updated_at is when the writing transaction began, so
+    # an edit committed by a transaction older than the newest change would leave the maximum as it was.
     parts = " UNION ALL ".join(
         [
-            f"SELECT '{t}' AS t, count(*)::text || '@' || coalesce(max(updated_at)::text, '') AS v FROM {t}"
+            f"SELECT '{t}' AS t, count(*)::text || '@' || "
+            f"coalesce(sum(hashtextextended(id::text || '@' || updated_at::text, 0)), 0)::text AS v FROM {t}"
             for t in VERSIONED_TABLES
         ]
         # the road network has no updated_at; an import replaces it whole, so count + total cost tell
