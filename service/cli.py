@@ -21,6 +21,7 @@ from service.localdb import ClusterError, LocalCluster
 if TYPE_CHECKING:
     from service.accounts import UserInfo
     from service.accounts.audit import Actor
+    from service.editing.store import Operation
 
 
 class CommandError(Exception):
@@ -342,6 +343,79 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- editing --------------------------------------------------------------------------------------
+EDIT_KEYS = frozenset({"op", "layer", "id", "version", "feature", "accept_outside"})
+
+
+def _edit_operation(index: int, entry: object) -> Operation:
+    from service.editing.store import OPERATIONS, Operation
+
+    if not isinstance(entry, dict):
+        raise CommandError(f"operation {index}: must be an object")
+    unknown = sorted(set(entry) - EDIT_KEYS)
+    op, layer, fid, version = entry.get("op"), entry.get("layer"), entry.get("id"), entry.get("version")
+    if unknown:
+        raise CommandError(
+            f"operation {index}: unknown member {unknown[0]!r} (known: {', '.join(sorted(EDIT_KEYS))})"
+        )
+    if op not in OPERATIONS or not isinstance(layer, str):
+        raise CommandError(f"operation {index}: `op` must be one of {', '.join(OPERATIONS)}, with a `layer`")
+    for name, value in (("id", fid), ("version", version)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise CommandError(f"operation {index}: `{name}` must be an integer")
+    feature = entry.get("feature")
+    if feature is not None and not isinstance(feature, dict):
+        raise CommandError(f"operation {index}: `feature` must be a GeoJSON Feature object")
+    # the version read: the compare-and-set of every write but a create (a restore: the version restored)
+    expected = None if op == "restore" or version is None else (version,)
+    return Operation(
+        op,
+        layer,
+        fid,
+        feature,
+        expected,
+        version if op == "restore" else None,
+        bool(entry.get("accept_outside")),
+    )
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    """Apply a file of edits in one transaction; any refusal is reported by its index, nothing is kept."""
+    import getpass
+
+    from service.accounts.audit import Actor
+    from service.editing import store
+
+    try:
+        entries = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"{args.file}: not a readable JSON file ({exc})") from exc
+    if not isinstance(entries, list):
+        raise CommandError(f"{args.file}: must hold a JSON list of operations")
+    operations = [_edit_operation(i, e) for i, e in enumerate(entries)]
+    actor = Actor(user_name=f"cli:{getpass.getuser()}", route="sanichain edit")
+    engine = _chain_engine()
+    written = []
+    with engine.connect() as conn, conn.begin() as transaction:
+        for index, operation in enumerate(operations):
+            try:
+                written.append(store.apply_one(conn, operation, actor))
+            except SanichainError as exc:
+                transaction.rollback()
+                raise CommandError(
+                    f"operation {index} ({operation.op} {operation.layer}): {exc}; nothing written"
+                ) from exc
+        if args.dry_run:
+            transaction.rollback()
+    for index, w in enumerate(written):
+        state = f"version {w.version}" if w.version is not None else "deleted"
+        print(f"{index}\t{w.layer}\t{w.feature_id}\t{state}" + "".join(f"\twarning: {m}" for m in w.warnings))
+    print(
+        f"{len(written)} operation(s) {'checked, nothing written (dry run)' if args.dry_run else 'written'}"
+    )
+    return 0
+
+
 # -- accounts -------------------------------------------------------------------------------------
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
@@ -644,6 +718,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--lang", choices=("zh", "en"), default="zh")
         p.add_argument("--base-url", help="service URL for the popups' links (default from HOST/PORT)")
         p.set_defaults(func=cmd_map)
+
+    p = sub.add_parser("edit", help="apply a JSON file of feature edits in one transaction (all or nothing)")
+    p.add_argument(
+        "file",
+        help="a JSON list of edits: op (create|replace|update|delete|restore), layer, id, version, feature",
+    )
+    p.add_argument("--dry-run", action="store_true", help="check every operation, write nothing")
+    p.set_defaults(func=cmd_edit)
 
     users = sub.add_parser("users", help="accounts: add, list, disable, change role").add_subparsers(
         dest="users_command", required=True

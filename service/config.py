@@ -167,6 +167,15 @@ class AnalysisLimitSettings(BaseSettings):
         return self
 
 
+class EditSettings(BaseSettings):
+    """Feature edits through the API (create, replace, update, delete, restore)."""
+
+    model_config = SettingsConfigDict(env_prefix="SANICHAIN_", env_file=".env", extra="ignore")
+
+    # a feature is a few kB; a megabyte leaves room for a detailed town outline
+    edit_max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=100_000_000)
+
+
 # Every settings class, for the documentation check (tests/test_config_table.py).
 S = TypeVar("S", bound=BaseSettings)
 
@@ -287,6 +296,7 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     MapSettings,
     ChainSettings,
     SitingSettings,
+    EditSettings,
     AnalysisLimitSettings,
     FilterSettings,
     PublicAddressSettings,

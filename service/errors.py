@@ -11,6 +11,10 @@ wrong and where: a bad parameter is named, so a client can point at the field.
 | `Forbidden`         | signed in, but the role or town does not allow it         | 403  |
 | `NotFound`          | the thing asked for does not exist                        | 404  |
 | `Conflict`          | the request clashes with what the database holds          | 409  |
+| `PreconditionFailed`| the version named (If-Match) is no longer the stored one  | 412  |
+| `BodyTooLarge`      | the request body exceeds the configured size              | 413  |
+| `UnsupportedMedia`  | the request body is not of a media type the route reads   | 415  |
+| `PreconditionRequired` | a write that must name the version it read did not    | 428  |
 | `DependencyMissing` | something the request needs is not loaded (road network)  | 409  |
 | `TooLarge`          | the work asked for exceeds a configured limit             | 422  |
 | `Unprocessable`     | well-formed, but has no answer (an infeasible model)      | 422  |
@@ -74,6 +78,22 @@ class NotFound(SanichainError, LookupError):
 
 class Conflict(SanichainError):
     """The request clashes with the database's state (a code already taken, a stale version)."""
+
+
+class PreconditionFailed(Conflict):
+    """The version the request names (If-Match) is not the stored one: someone else changed it first."""
+
+
+class PreconditionRequired(SanichainError):
+    """A write that must name the version it read (If-Match) did not, or named none (`*`)."""
+
+
+class BodyTooLarge(SanichainError):
+    """The request body is larger than the route reads; `extra` gives the limit."""
+
+
+class UnsupportedMedia(SanichainError):
+    """The request body's media type is not one the route reads; `extra` lists those it does."""
 
 
 class DependencyMissing(Conflict):

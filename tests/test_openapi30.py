@@ -200,6 +200,11 @@ def test_openapi_documents_400_problem_json_where_fastapi_wrote_422(client):
         ("post", "/planning/scenarios"),
         ("post", "/planning/siting"),
         ("get", "/export/{filename}"),
+        # feature edits: the validator's refusals, by field
+        ("post", "/collections/{layer}/items"),
+        ("put", "/collections/{layer}/items/{feature_id}"),
+        ("patch", "/collections/{layer}/items/{feature_id}"),
+        ("post", "/collections/{layer}/items/{feature_id}/history/{version}/restore"),
     }
 
 

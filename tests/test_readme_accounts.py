@@ -21,9 +21,9 @@ SECTION = "## Accounts, sign-in and audit"
 PW = "a long enough password"
 
 
-def section_blocks(readme: str) -> list[str]:
-    start = readme.index(SECTION)
-    end = readme.index("\n## ", start + len(SECTION))
+def section_blocks(readme: str, section: str = SECTION) -> list[str]:
+    start = readme.index(section)
+    end = readme.index("\n## ", start + len(section))
     return re.findall(r"```bash\n(.*?)```", readme[start:end], re.S)
 
 

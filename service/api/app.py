@@ -15,6 +15,7 @@ from service.api.guard import DatabaseGuard
 from service.api.liveness import Liveness
 from service.config import (
     AuthSettings,
+    EditSettings,
     MapSettings,
     RuntimeSettings,
     SitingSettings,
@@ -51,6 +52,7 @@ def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = N
     # Settings a request needs, read once per application (a bad value stops the start, not a request).
     app.state.auth_settings = AuthSettings()
     app.state.siting_settings = SitingSettings()
+    app.state.edit_settings = EditSettings()
     problems.install(app)
     security.install(app)
     headers.install(app)
@@ -67,6 +69,10 @@ def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = N
     from service.api import export, ogc, tiles
 
     app.include_router(ogc.router)
+    # -- editing: OGC API Features Part 4 writes, history and restore --
+    from service.api import editing
+
+    app.include_router(editing.router)
     app.include_router(export.router)
     app.include_router(tiles.router)
     # -- chain: flows, integrity, indicators, diagram (register routers here) --

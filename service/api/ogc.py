@@ -412,4 +412,7 @@ def item(
     feature["links"] = _feature_links(request, found)
     if html:
         return HTMLResponse(html_pages.item_page(feature, found.name, found.title, _url(request, "/")))
-    return JSONResponse(feature, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs.uri}>"})
+    # the feature's version, as an edit names it in If-Match (service.editing.store)
+    version = (feature.get("properties") or {}).get("version")
+    tag = {"ETag": f'"{version}"'} if isinstance(version, int) else {}
+    return JSONResponse(feature, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs.uri}>", **tag})

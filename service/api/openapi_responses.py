@@ -64,13 +64,34 @@ SUCCESS_MEDIA: dict[tuple[str, str], tuple[str, ...]] = {
     ("get", "/collections/{layer}/queryables"): (SCHEMA_JSON,),
     ("get", "/collections/{layer}/schema"): (SCHEMA_JSON,),
     ("get", "/collections/{layer}/items"): (GEOJSON, HTML),
-    ("get", "/collections/{layer}/items/{feature_id}"): (GEOJSON, HTML),
     ("get", "/chain/flows"): (GEOJSON,),
     ("get", "/chain/diagram"): (HTML, SVG, PNG),
     ("get", "/indicators"): (JSON, HTML),
     ("get", "/coverage"): (JSON, GEOJSON, XLSX),
     ("get", "/maps/assets/{package}/{version}/{file}"): ("text/javascript", "text/css", PNG),
     ("get", "/audit"): (JSON, CSV),
+}
+
+ITEM = "/collections/{layer}/items/{feature_id}"
+RESTORE = ITEM + "/history/{version}/restore"
+EDIT_422 = "the feature was refused by validation (`errors` lists each field and what is wrong with it)"
+EDIT_409 = "a value that must be unique is taken, or (delete) other features still refer to this one"
+EDIT_412 = "the version named in If-Match is no longer the stored one: read the feature again"
+EDIT_413 = "the body is larger than `SANICHAIN_EDIT_MAX_BODY_BYTES`"
+EDIT_415 = "the body is not of a media type the operation reads (GeoJSON, JSON, or for PATCH merge patch)"
+EDIT_428 = "If-Match is missing (or `*`): name the ETag of the feature as read"
+EDIT_STATUSES = {409: EDIT_409, 413: EDIT_413, 415: EDIT_415, 422: EDIT_422}
+VERSIONED_STATUSES = {**EDIT_STATUSES, 412: EDIT_412, 428: EDIT_428}
+ETAG_HEADER = {"ETag": {"description": "the feature's version, for If-Match", "schema": {"type": "string"}}}
+DRY_RUN = "dry run (`dry-run=true`): what would be stored and its consequences; nothing is kept"
+# Successes beyond FastAPI's own (the dry run answers 200 where a write answers 201 or 204).
+EXTRA_SUCCESSES: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
+    ("get", ITEM): {"200": (GEOJSON, HTML)},
+    ("post", "/collections/{layer}/items"): {"201": (GEOJSON,), "200": (JSON,)},
+    ("put", ITEM): {"200": (GEOJSON, JSON)},
+    ("patch", ITEM): {"200": (GEOJSON, JSON)},
+    ("delete", ITEM): {"200": (JSON,)},
+    ("post", RESTORE): {"200": (GEOJSON, JSON)},
 }
 
 COVERAGE_OPERATIONS = (
@@ -93,6 +114,11 @@ EXTRA_STATUSES: dict[tuple[str, str], dict[int, str]] = {
         403: "a role that may not propose assignments, or `apply` by a role that may not write chain links "
         "(editor or admin for the whole city)",
     },
+    ("post", "/collections/{layer}/items"): EDIT_STATUSES,
+    ("put", ITEM): VERSIONED_STATUSES,
+    ("patch", ITEM): VERSIONED_STATUSES,
+    ("delete", ITEM): {409: EDIT_409, 412: EDIT_412, 428: EDIT_428},
+    ("post", RESTORE): VERSIONED_STATUSES,
     ("post", "/auth/token"): {
         429: "too many failed sign-ins for the account or the address; see Retry-After"
     },
@@ -163,6 +189,12 @@ def _complete_operation(method: str, path: str, operation: dict[str, Any]) -> No
     if media and success is not None:
         found = success.get("content", {})
         success["content"] = {m: _media(m, found) for m in media}
+    for code, types in EXTRA_SUCCESSES.get((method, path), {}).items():
+        response = responses.setdefault(code, {"description": DRY_RUN})
+        found = response.get("content", {})
+        response["content"] = {m: _media(m, found) for m in types}
+        if GEOJSON in types:
+            response["headers"] = {**response.get("headers", {}), **ETAG_HEADER}
     operation["responses"] = dict(sorted(responses.items()))
 
 

@@ -46,7 +46,7 @@ CODE_REFERENCES = {
     "community_id": ("community_code", "communities"),
     "village_id": ("village_code", "villages"),
 }
-NOT_LOADED = {"id", "geom", "created_at", "updated_at"}
+NOT_LOADED = {"id", "geom", "created_at", "updated_at", "version"}
 
 Progress = Callable[[str, int], None]
 

@@ -13,6 +13,7 @@ from service.models.facilities import (
     TransferStation,
     TreatmentPlant,
 )
+from service.models.history import FeatureHistory
 from service.models.planning import PlanningScenario
 from service.models.roads import ROAD_CLASSES, RoadNode, RoadSegment
 from service.vocabulary import (
@@ -66,6 +67,7 @@ __all__ = [
     "Community",
     "DistanceMode",
     "FacilityLayer",
+    "FeatureHistory",
     "LivestockFarm",
     "ManureCenter",
     "PlanningScenario",

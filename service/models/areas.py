@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from service.models.base import (
     Base,
     Timestamped,
+    Versioned,
     geography_index,
     geometry,
     geometry_checks,
@@ -47,7 +48,7 @@ class City(Timestamped, Base):
     geom = geometry("MULTIPOLYGON")
 
 
-class Town(Timestamped, Base):
+class Town(Timestamped, Versioned, Base):
     """Town-level unit (街道 / 镇 / 开发区) with its official 9-digit statistical code."""
 
     __tablename__ = "towns"
@@ -95,7 +96,7 @@ class Community(Timestamped, Base):
     geom = geometry("POINT")
 
 
-class Village(Timestamped, Base):
+class Village(Timestamped, Versioned, Base):
     """Administrative village (行政村): where households sort waste and toilets were rebuilt."""
 
     __tablename__ = "villages"

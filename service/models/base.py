@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Identity, Index, MetaData, func, text
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Identity, Index, Integer, MetaData, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Stable constraint names: migrations, error messages and tests refer to them.
@@ -68,6 +68,13 @@ class Timestamped:
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), sort_order=102
     )
+
+
+class Versioned:
+    """The feature's version: 1 when created, raised by a trigger (migration 0008) on every UPDATE that
+    changes what the row holds; an edit names the version it read (If-Match) and loses if it moved."""
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1", sort_order=103)
 
 
 def identity_pk(sort_order: int = -100) -> Mapped[int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, CheckConstraint, Computed, ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.models.base import Base, Timestamped, geometry, identity_pk, sql_in
+from service.models.base import Base, Timestamped, Versioned, geometry, identity_pk, sql_in
 from service.vocabulary import STREAMS
 
 # column -> layer it points at. Order matters only for readability.
@@ -39,7 +39,7 @@ def _coalesce(columns: dict[str, str]) -> str:
     return "COALESCE(" + ", ".join(columns) + ")"
 
 
-class ChainLink(Timestamped, Base):
+class ChainLink(Timestamped, Versioned, Base):
     __tablename__ = "chain_links"
     __table_args__ = (
         CheckConstraint(sql_in("stream", STREAMS), name="stream_known"),

@@ -25,6 +25,7 @@ from service.models.base import (
     STATUSES,
     Base,
     Timestamped,
+    Versioned,
     geography_index,
     geometry,
     geometry_checks,
@@ -77,7 +78,7 @@ IS_LARGE_SCALE_SQL = (
 )
 
 
-class FacilityColumns(Timestamped):
+class FacilityColumns(Timestamped, Versioned):
     """Code, Chinese name, status lifecycle, capacity with unit, commissioning, operator, town, point."""
 
     CAPACITY_UNITS: ClassVar[tuple[str, ...]] = ("t/d",)
