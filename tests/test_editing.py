@@ -144,9 +144,9 @@ def test_a_town_given_in_the_body_is_refused_the_database_derives_it(api, engine
         ITEMS, json=station("SX", IN_A, town_code=TOWN_B), headers=role_headers(engine, "editor")
     )
     body = assert_problem(refused, 422)
-    assert body["errors"] == [
-        {"field": "properties.town_code", "message": "read-only: the database derives it"}
-    ]
+    (error,) = body["errors"]
+    assert error["field"] == "properties.town_code"
+    assert error["message"].startswith("read-only: derived by the database")
     patched = api.patch(
         f"{ITEMS}/1",
         json={"properties": {"station_class": "large"}},
@@ -385,7 +385,10 @@ def test_bodies_that_are_not_a_feature_are_4xx_never_5xx(api, engine):
     wrong_type = station("SQ", IN_A, compression="sometimes")
     assert_problem(api.post(ITEMS, json=wrong_type, headers=editor), 422)
     taken = station("SA", IN_A)
-    assert_problem(api.post(ITEMS, json=taken, headers=editor), 409)
+    # a taken code is the validator's finding, by field, like every other (the unique index stays the
+    # guard against a race, answered 409)
+    duplicate = assert_problem(api.post(ITEMS, json=taken, headers=editor), 422)
+    assert duplicate["errors"][0]["field"] == "properties.code"
     nowhere = station("SQ", (118.5, 36.05))
     assert_problem(api.post(ITEMS, json=nowhere, headers=editor), 422)
     assert_problem(api.post(f"{ITEMS}?capacity=3", json=station("SQ", IN_A), headers=editor), 400, "capacity")

@@ -15,10 +15,11 @@ one after it), so a version number never means two different contents.
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal, NoReturn
 
 from sqlalchemy import Connection, Engine, Table, select, text
@@ -26,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 
 from service.accounts import audit, permissions
 from service.accounts.tokens import Principal
-from service.editing import fields, history, validation
+from service.editing import consequences, fields, history, validation
 from service.editing.validation import FieldError, ValidationFailed
 from service.errors import (
     BadParameter,
@@ -42,18 +43,13 @@ from service.features.params import feature_query
 from service.features.query import feature_json, feature_source
 from service.models import LAYERS, Base
 
-_consequences: Any
-try:  # what an edit does to the chain (its own module, by contract): used once it is there
-    _consequences = importlib.import_module("service.editing.consequences")
-except ImportError:
-    _consequences = None
-
 OperationKind = Literal["create", "replace", "update", "delete", "restore"]
 OPERATIONS: tuple[str, ...] = ("create", "replace", "update", "delete", "restore")
 # What a request body may be: a GeoJSON Feature, or for an update its JSON Merge Patch (RFC 7396).
 FEATURE_MEDIA = ("application/geo+json", "application/json")
 PATCH_MEDIA = ("application/merge-patch+json", *FEATURE_MEDIA)
-SCALARS = (str, int, float, bool, type(None))
+# what the validator hands over: JSON scalars, and the Decimal and dates it converted them to
+SCALARS = (str, int, float, bool, Decimal, date, datetime, type(None))
 # PostgreSQL error classes a write can meet that say "this value does not fit", not "a bug"
 _VALUE_ERRORS = {"23502", "23514", "42804", "22P02", "22003", "22007", "22008", "22023", "22001"}
 
@@ -525,13 +521,13 @@ def run(
     what the edit would do to the chain (`consequences.compare` of the snapshots before and after)."""
     with engine.connect() as conn, conn.begin() as transaction:
         touched = _touched(operations)
-        snapshot = _consequences.snapshot(conn, touched) if dry_run and _consequences else None
+        snapshot = consequences.snapshot(conn, touched) if dry_run else None
         written = apply(conn, operations, actor, principal)
         if not dry_run:
             return Outcome(written, dry_run=False)
         result = None
-        if _consequences is not None and snapshot is not None:
-            after = _consequences.snapshot(conn, touched + [(w.layer, w.feature_id) for w in written])
-            result = _consequences.compare(snapshot, after)
+        if snapshot is not None:
+            after = consequences.snapshot(conn, touched + [(w.layer, w.feature_id) for w in written])
+            result = consequences.compare(snapshot, after)
         transaction.rollback()
         return Outcome(written, dry_run=True, consequences=result)
