@@ -187,10 +187,10 @@ def test_an_editor_on_a_phone_corrects_a_refused_capacity_and_moves_the_station(
             field.locator("#sc-edit-capacity").count() == 1
             and field.locator(".sc-edit-error").first.is_visible()
         )
-        assert "sc-edit-invalid" in str(field.get_attribute("class"))
+        assert "sc-edit-invalid" in str(page.get_attribute("#sc-edit-capacity", "class"))
+        assert "sc-edit-invalid" not in str(page.get_attribute("#sc-edit-capacity_unit", "class"))
         assert page.locator(".sc-edit-message").inner_text() != ""
         assert station(edit_engine, before.id) == before  # nothing written
-        page.locator(".sc-edit-field.sc-edit-invalid").scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "edit-form-refused.png"))
 
         # a valid capacity and the marker dragged ~200 m east, saved together
@@ -264,9 +264,10 @@ def test_a_form_opened_before_someone_else_saved_is_told_to_reload(browser, serv
         last = conn.execute(text("SELECT max(id) FROM transfer_stations")).scalar_one()
     before = station(edit_engine, last)
     path = f"/maps/facilities/transfer_stations/{last}"
-    context, page, problems = sign_in(browser, service, user_of(edit_engine, "editor"), path + "#edit")
+    context, page, problems = sign_in(browser, service, user_of(edit_engine, "editor"), path)
     try:
-        page.wait_for_selector(".sc-edit form")  # #edit: the form opens with the page
+        page.goto(f"{service}{path}?lang=zh#edit")  # the popups' edit link: the form opens with the page
+        page.wait_for_selector(".sc-edit form")
         assert (
             api_patch(
                 service,

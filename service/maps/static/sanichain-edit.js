@@ -274,7 +274,9 @@
       var slot = E.form.querySelector('.sc-edit-error[data-for="' + String(e.field).replace(/"/g, "") + '"]');
       if (slot) {
         slot.textContent = (slot.textContent ? slot.textContent + "; " : "") + e.message;
-        slot.parentNode.classList.add("sc-edit-invalid");
+        var name = String(e.field).replace(/^properties\./, "");
+        var what = e.field === "geometry" ? E.where : E.form.querySelector('[name="' + name + '"]');
+        (what || slot).classList.add("sc-edit-invalid");
       } else {
         loose.push(e.field + ": " + e.message);
       }
