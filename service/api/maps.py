@@ -7,17 +7,19 @@ from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from service.accounts.tokens import Principal
 from service.api.coverage_params import CoverageQueryParams
 from service.api.deps import declared_query_parameters, engine_of
 from service.api.headers import base_url
 from service.api.negotiation import accepts_gzip
+from service.api.security import current_principal
 from service.config import MapSettings
 from service.coverage import gaps
 from service.errors import BadParameter, NotFound
-from service.maps import assets
+from service.maps import assets, editing
 from service.maps.cache import PageCache
 from service.maps.city import INDICATORS, MapRequest, city_page, town_page
 from service.maps.coverage import coverage_page
@@ -157,6 +159,17 @@ def coverage(
 ) -> Response:
     req = _request(request, lang)
     return _page(request, lang, lambda: coverage_page(engine_of(request), q, cluster_radius_m, req))
+
+
+@router.get(
+    "/maps/editor",
+    summary="Whether this browser may edit from the map pages (the pages' own script asks; never cached)",
+)
+def editor(
+    response: Response, principal: Annotated[Principal | None, Depends(current_principal)]
+) -> dict[str, bool]:
+    response.headers["Cache-Control"] = "no-store"  # it depends on who asks
+    return editing.may_edit(principal)
 
 
 @router.get(

@@ -63,6 +63,13 @@ def url(package: Package, file: str) -> str:
     return f"{URL_PREFIX}/{package.name}/{package.version}/{file}"
 
 
+def own_url(file: str) -> str:
+    """A file of `static/` that pages do not link (the edit form's, loaded by the script for editors)."""
+    own = _package("sanichain")
+    assert own is not None
+    return url(own, file)
+
+
 def resolve(name: str, version: str, file: str) -> Path | None:
     """The file behind an asset URL, or None (unknown package, stale version, or outside its folder)."""
     package = _package(name)

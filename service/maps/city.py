@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine, text
 from service.chain.computation import computed, find_town
 from service.config import MapSettings
 from service.errors import BadParameter
-from service.maps import layers, map_rows
+from service.maps import editing, layers, map_rows
 from service.maps.i18n import Lang
 from service.maps.page import MapPage
 
@@ -79,4 +79,5 @@ def _chain_page(engine: Engine, req: MapRequest, town_code: str | None) -> MapPa
         page = MapPage("", req.lang, req.map_settings(), req.base_url)
         page.title = page.words[title].format(name=name)
         _chain_layers(page, conn, req.indicator, None if town is None else town["id"])
+    page.editable(editing.popup_links())
     return page

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from service.chain.computation import computed
 from service.errors import NotFound
-from service.maps import layers, map_rows, style
+from service.maps import editing, layers, map_rows, style
 from service.maps.city import MapRequest
 from service.maps.map_rows import LayerRows
 from service.maps.page import MapPage
@@ -127,6 +127,8 @@ def facility_page(engine: Engine, layer: str, feature_id: int, req: MapRequest) 
         },
     )
     layers.utilisation_legend(page)
+    if layer in editing.MAP_EDITABLE:
+        page.editable(editing.facility_form(layer, feature_id, feature.get("town_code")))
     if feature.get("town_code"):
         page.link("town_map", f"/maps/towns/{feature['town_code']}")
     layers.standard_links(page)

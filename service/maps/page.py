@@ -111,6 +111,7 @@ class MapPage:
         self.map.add_child(_Call("init", compact_json(config)))
         self.legend_rows: list[str] = []
         self.panel_links: list[tuple[str, str]] = []
+        self.edit_form: dict[str, Any] | None = None
 
     # -- layers --------------------------------------------------------------------------------
     def group(self, label: str, show: bool = True) -> folium.FeatureGroup:
@@ -126,6 +127,10 @@ class MapPage:
 
     def draw(self, group: MacroElement, kind: str, spec: dict[str, Any]) -> None:
         group.add_child(_Call(kind, spec))
+
+    def editable(self, form: dict[str, Any]) -> None:
+        """Offer the edit form (service.maps.editing) to signed-in editors; never in an offline file."""
+        self.edit_form = form
 
     # -- controls ------------------------------------------------------------------------------
     def legend(self, row_html: str) -> None:
@@ -183,6 +188,9 @@ class MapPage:
             ),
             name="sanichain_assets",
         )
+        if self.edit_form is not None and not offline:  # (an offline file has no service to save to)
+            files = {"js": assets.own_url("sanichain-edit.js"), "css": assets.own_url("sanichain-edit.css")}
+            m.add_child(_Call("editor", {**self.edit_form, "assets": files}))
         m.add_child(_Script(controls))  # after the map and its layers in the page script
         page = figure.render()
         lang = "zh-CN" if self.lang == "zh" else "en"

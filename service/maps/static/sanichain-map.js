@@ -54,6 +54,10 @@
       links.push('<a href="' + S.base + href + "?lang=" + S.lang + '">' +
         w(layer === "towns" ? "town_map" : "own_map") + "</a>");
     }
+    if (S.editLink && rec.id !== undefined && rec.id > 0) {  // set for signed-in editors only
+      var edit = S.editLink(layer, rec);
+      if (edit) { links.push(edit); }
+    }
     if (links.length) { html += '<div class="sc-popup-links">' + links.join(" · ") + "</div>"; }
     return html + "</div>";
   }
@@ -215,6 +219,26 @@
       }
     });
     new C({position: position}).addTo(map);
+  };
+
+  // The edit form: the page asks whether this browser may edit (signed-in editors and admins), and only
+  // then loads the form's script and style. Nothing of it is in the page, which every reader shares.
+  S.editor = function (map, spec) {
+    if (!/^https?:$/.test(window.location.protocol)) { return; }
+    fetch(S.base + "/maps/editor", {credentials: "same-origin", headers: {Accept: "application/json"}})
+      .then(function (r) { return r.ok ? r.json() : {}; })
+      .then(function (who) {
+        if (!who.may_edit) { return; }
+        var css = document.createElement("link");
+        css.rel = "stylesheet";
+        css.href = S.base + spec.assets.css;
+        document.head.appendChild(css);
+        var js = document.createElement("script");
+        js.src = S.base + spec.assets.js;
+        js.onload = function () { window.SanichainEdit.start(S, map, spec); };
+        document.head.appendChild(js);
+      })
+      .catch(function () { /* no service to ask: a reader's map, no form */ });
   };
 
   S.pending = 0;
