@@ -1,0 +1,167 @@
+"""A city's file as rows for a layer: `read(path, layer, options)` yields one `Row` per data row.
+
+Each row carries its number as the clerk sees it in the file, the properties read for the layer's
+writable fields, its position as a GeoJSON Point in WGS 84 (or None), the problems that keep it from
+being imported and warnings that do not. Nothing is written; the editing validation comes after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from service.editing import fields as editing_fields
+from service.errors import BadParameter
+from service.features import catalogue
+from service.importing import columns as columns_
+from service.importing import coordinates, sources, values
+
+# Rows looked at for the header: title rows above it are common, dozens are not.
+HEADER_SEARCH_ROWS = 20
+
+
+@dataclass(frozen=True)
+class Options:
+    encoding: str | None = None  # CSV only; detected when None
+    sheet: str | None = None  # XLSX only; the first sheet when None
+    crs: str | None = None  # of the position columns: an EPSG code, "gcj02", "bd09"; WGS 84 when None
+    mapping: Path | dict[str, str | None] | None = None  # header → field, over the automatic matching
+    area: tuple[float, float, float, float] | None = None  # lon/lat box; a position outside is warned
+
+
+@dataclass
+class Row:
+    number: int
+    properties: dict[str, Any]
+    geometry: dict[str, Any] | None
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _cell(cells: list[Any], index: int) -> Any:
+    value = cells[index] if index < len(cells) else None
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _header(
+    numbered: Iterator[tuple[int, list[Any]]], layer: str, mapping: dict[str, str | None] | None
+) -> tuple[list[Any], list[tuple[int, list[Any]]]]:
+    """The header (one row, or two when the second names what a merged cell above it spans) and the
+    data rows read past it while looking."""
+    seen: list[tuple[int, list[Any]]] = []
+    for numbered_row in numbered:
+        seen.append(numbered_row)
+        if len(seen) >= HEADER_SEARCH_ROWS:
+            break
+    scores = [columns_.score(cells, layer, mapping) for _, cells in seen]
+    if not scores or max(scores) == 0:
+        raise BadParameter("file", f"no header row naming fields of {layer} in the first {len(seen)} rows")
+    at = scores.index(max(scores))
+    header = list(seen[at][1])
+    rest = seen[at + 1 :]
+    if rest and _is_sub_header(header, rest[0][1], layer, mapping):
+        # A second header row: "坐标" merged over two columns above "经度 | 纬度". A cell below wins,
+        # a cell merged down from above keeps the upper text.
+        below = rest[0][1]
+        width = max(len(header), len(below))
+        upper = header + [None] * (width - len(header))
+        header = [_cell(below, i) if _cell(below, i) is not None else upper[i] for i in range(width)]
+        rest = rest[1:]
+    return header, rest
+
+
+def _is_sub_header(
+    header: list[Any], below: list[Any], layer: str, mapping: dict[str, str | None] | None
+) -> bool:
+    """Whether the row below the header completes it: only words, naming fields where the header
+    has a word of its own (a merged "坐标") or nothing, never where the header already names one."""
+    if any(value is not None and (not isinstance(value, str) or _number_like(value)) for value in below):
+        return False  # a data row has numbers
+    named = [i for i, value in enumerate(below) if columns_.score([value], layer, mapping)]
+    return bool(named) and not any(
+        i < len(header) and columns_.score([header[i]], layer, mapping) for i in named
+    )
+
+
+def _number_like(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _mapping(option: Path | dict[str, str | None] | None, layer: str) -> dict[str, str | None] | None:
+    if option is None:
+        return None
+    if isinstance(option, Path):
+        return columns_.load_mapping(option, layer)
+    return columns_.check_mapping(option, layer)
+
+
+def read(path: Path, layer: str, options: Options | None = None) -> Iterator[Row]:
+    """The data rows of the file at `path` for `layer`, streamed. Raises BadParameter (before the first
+    row) for a file, sheet, encoding, crs or mapping that cannot be read at all."""
+    options = options or Options()
+    writable = editing_fields.writable(layer)
+    layer_fields = {f.name: f for f in catalogue.layer(layer).fields}
+    coordinates.check_crs(options.crs)
+    mapping = _mapping(options.mapping, layer)
+    source = sources.open_source(path, encoding=options.encoding, sheet=options.sheet)
+    numbered = source.rows()
+    header, buffered = _header(numbered, layer, mapping)
+    matched = columns_.match(header, layer, mapping)
+    lon_column, lat_column = matched.column_of(columns_.LON), matched.column_of(columns_.LAT)
+    if (lon_column is None) != (lat_column is None):
+        raise BadParameter("file", "the file has one coordinate column: it needs both (经度 and 纬度)")
+
+    def rows() -> Iterator[tuple[int, list[Any]]]:
+        yield from buffered
+        yield from numbered
+
+    for number, cells in rows():
+        row = Row(number, {}, None)
+        for index, target in matched.targets.items():
+            raw = _cell(cells, index)
+            if raw is None or target in (columns_.LON, columns_.LAT, columns_.TOWN):
+                continue
+            try:
+                value, unit = values.convert(layer_fields[target], raw, matched.units.get(index))
+            except ValueError as error:
+                row.problems.append(f"{header[index]}: {error}")
+                continue
+            row.properties[target] = value
+            if unit is not None and "capacity_unit" in writable and target == "capacity":
+                given = row.properties.get("capacity_unit")
+                if given is not None and given != unit:
+                    row.problems.append(f"{header[index]}: unit {unit} but capacity_unit says {given}")
+                row.properties.setdefault("capacity_unit", unit)
+        if lon_column is not None and lat_column is not None:
+            _position(row, _cell(cells, lon_column), _cell(cells, lat_column), options)
+        yield row
+
+
+def _position(row: Row, x_raw: Any, y_raw: Any, options: Options) -> None:
+    if x_raw is None and y_raw is None:
+        row.problems.append("no coordinates")
+        return
+    try:
+        x, y = coordinates.degrees(x_raw), coordinates.degrees(y_raw)
+    except coordinates.CoordinateError as error:
+        row.problems.append(f"coordinates: {error}")
+        return
+    if any(isinstance(raw, str) and not _number_like(raw) for raw in (x_raw, y_raw)):
+        row.warnings.append(f"coordinates read from degrees-minutes-seconds text: ({x:.6f}, {y:.6f})")
+    position, problems = coordinates.locate(x, y, options.crs)
+    row.problems.extend(problems)
+    if position is None:
+        return
+    row.geometry = {"type": "Point", "coordinates": [position.lon, position.lat]}
+    if options.area is not None:
+        warning = coordinates.outside(position, options.area)
+        if warning is not None:
+            row.warnings.append(warning)
