@@ -149,6 +149,20 @@ def demo_database_url(pg_server: PgServer, migrated_template: str) -> Iterator[s
     pg_server.drop(name)
 
 
+@contextmanager
+def demo_copy(pg_server: PgServer, migrated_template: str, label: str) -> Iterator[str]:
+    """The URL of a database of its own holding the demo, for tests that commit writes; dropped after."""
+    name = f"sanichain_test_{label}_{uuid.uuid4().hex[:8]}"
+    url = pg_server.create(name, migrated_template)
+    engine = make_engine(url)
+    loader.load(engine, DEMO_DIR)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        pg_server.drop(name)
+
+
 @pytest.fixture(scope="session")
 def demo_engine(demo_database_url: str) -> Iterator[Engine]:
     engine = make_engine(demo_database_url)

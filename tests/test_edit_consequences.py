@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,9 @@ from sqlalchemy import Connection, Engine, text
 
 from service.api.app import create_app
 from service.db import make_engine
-from service.demo import loader
 from service.editing.consequences import compare, snapshot
 from tests import worlds
-from tests.conftest import DEMO_DIR, PgServer
+from tests.conftest import PgServer, demo_copy
 from tests.queries import rows, scalar
 
 # The chain world's generation by hand (t/day): waste = people × 0.4 kg (V2 1.0 kg); sludge = rebuilt
@@ -286,15 +284,12 @@ def test_a_touched_facility_is_named_even_when_nothing_of_the_chain_changes(worl
 
 # -- on a copy of the demo ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def demo_copy(pg_server: PgServer, migrated_template: str) -> Iterator[Engine]:
+def edited_demo(pg_server: PgServer, migrated_template: str) -> Iterator[Engine]:
     """A copy of the demo of this module's own: its tests commit edits (and put them back)."""
-    name = f"sanichain_test_edits_{uuid.uuid4().hex[:8]}"
-    url = pg_server.create(name, migrated_template)
-    engine = make_engine(url)
-    loader.load(engine, DEMO_DIR)
-    yield engine
-    engine.dispose()
-    pg_server.drop(name)
+    with demo_copy(pg_server, migrated_template, "edits") as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 def busiest_station(engine: Engine) -> dict[str, Any]:
@@ -319,14 +314,14 @@ def backend_cpu_s(conn: Connection) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def test_comparing_an_edit_on_the_demo_takes_well_under_a_second(demo_copy, pg_server):
+def test_comparing_an_edit_on_the_demo_takes_well_under_a_second(edited_demo, pg_server):
     if "127.0.0.1" not in pg_server.base_url:
         pytest.skip("the session's CPU time is read from /proc: needs the tests' own cluster")
-    station = busiest_station(demo_copy)
+    station = busiest_station(edited_demo)
     touched = [("transfer_stations", station["id"])]
     wall, cpu = [], []
     for _ in range(3):  # the best of three: the machine is shared, and waiting for a core is not work
-        with demo_copy.connect() as conn, conn.begin():
+        with edited_demo.connect() as conn, conn.begin():
             started, python, database = time.perf_counter(), time.process_time(), backend_cpu_s(conn)
             before = snapshot(conn, touched)
             conn.execute(
@@ -364,14 +359,14 @@ def town_figures(client: TestClient, town_code: str) -> dict[str, Any]:
     return next(t for t in answer.json()["towns"] if t["code"] == town_code)
 
 
-def test_a_committed_capacity_or_status_edit_shows_at_once_in_indicators_and_on_the_city_map(demo_copy):
-    station = busiest_station(demo_copy)
-    client = TestClient(create_app(demo_copy))
+def test_a_committed_capacity_or_status_edit_shows_at_once_in_indicators_and_on_the_city_map(edited_demo):
+    station = busiest_station(edited_demo)
+    client = TestClient(create_app(edited_demo))
     town = town_figures(client, station["town_code"])
     shown = station_on_city_map(client.get("/maps/city").text, station["id"])
     assert shown["capacity"] == station["capacity"] and shown["status"] == "operational"
     try:
-        with demo_copy.begin() as conn:
+        with edited_demo.begin() as conn:
             conn.execute(
                 text("UPDATE transfer_stations SET capacity = capacity + 7.5 WHERE id = :id"),
                 {"id": station["id"]},
@@ -386,7 +381,7 @@ def test_a_committed_capacity_or_status_edit_shows_at_once_in_indicators_and_on_
         # closing it: one station fewer, its capacity gone, and every village whose waste went only
         # through it (village → collection point → this station) no longer connected
         behind = scalar(
-            demo_copy,
+            edited_demo,
             """
             SELECT count(DISTINCT v.source_village_id) FROM chain_links v
             JOIN chain_links c ON c.source_collection_point_id = v.target_collection_point_id
@@ -400,7 +395,7 @@ def test_a_committed_capacity_or_status_edit_shows_at_once_in_indicators_and_on_
             id=station["id"],
         )
         assert behind > 0
-        with demo_copy.begin() as conn:
+        with edited_demo.begin() as conn:
             conn.execute(
                 text("UPDATE transfer_stations SET status = 'closed' WHERE id = :id"), {"id": station["id"]}
             )
@@ -412,7 +407,7 @@ def test_a_committed_capacity_or_status_edit_shows_at_once_in_indicators_and_on_
         assert closed["villages_waste_connected"] == town["villages_waste_connected"] - behind
         assert station_on_city_map(client.get("/maps/city").text, station["id"])["status"] == "closed"
     finally:
-        with demo_copy.begin() as conn:
+        with edited_demo.begin() as conn:
             conn.execute(
                 text(
                     "UPDATE transfer_stations SET capacity = :capacity, status = 'operational' WHERE id = :id"
@@ -426,20 +421,20 @@ def test_a_committed_capacity_or_status_edit_shows_at_once_in_indicators_and_on_
         assert restored[key] == (pytest.approx(value) if isinstance(value, float) else value), key
 
 
-def test_an_edit_committed_by_a_transaction_that_began_earlier_still_renews_the_map(demo_copy):
+def test_an_edit_committed_by_a_transaction_that_began_earlier_still_renews_the_map(edited_demo):
     """updated_at is the time a transaction began: an edit from a transaction older than the newest
     change must still renew the cached page."""
     first, second = (
         r[0]
         for r in rows(
-            demo_copy, "SELECT id FROM transfer_stations WHERE status = 'operational' ORDER BY id LIMIT 2"
+            edited_demo, "SELECT id FROM transfer_stations WHERE status = 'operational' ORDER BY id LIMIT 2"
         )
     )
-    client = TestClient(create_app(demo_copy))
-    with demo_copy.connect() as older:
+    client = TestClient(create_app(edited_demo))
+    with edited_demo.connect() as older:
         older.begin()
         older.execute(text("SELECT 1"))  # the transaction's time is fixed here
-        with demo_copy.begin() as newer:
+        with edited_demo.begin() as newer:
             newer.execute(
                 text("UPDATE transfer_stations SET capacity = 123.25 WHERE id = :id"), {"id": second}
             )

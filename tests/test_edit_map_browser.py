@@ -24,11 +24,10 @@ from sqlalchemy import Engine, text
 
 from service.accounts import users
 from service.db import make_engine
-from service.demo import loader
 from service.maps.city import MapRequest
 from service.maps.facility import facility_page
 from tests.accounts import PASSWORD, role_headers
-from tests.conftest import DEMO_DIR, PgServer
+from tests.conftest import PgServer, demo_copy
 from tests.service_process import running_service
 
 CHROMIUM = "/usr/bin/chromium"
@@ -48,13 +47,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def edit_engine(pg_server: PgServer, migrated_template: str) -> Iterator[Engine]:
     """A copy of the demo of this module's own, dropped afterwards."""
-    name = f"sanichain_test_edit_map_{uuid.uuid4().hex[:8]}"
-    url = pg_server.create(name, migrated_template)
-    engine = make_engine(url)
-    loader.load(engine, DEMO_DIR)
-    yield engine
-    engine.dispose()
-    pg_server.drop(name)
+    with demo_copy(pg_server, migrated_template, "edit_map") as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -3,41 +3,21 @@ shell, against a real service over a copy of the demo."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import text
 
-from service.config import REPO_ROOT
 from service.db import make_engine
-from service.demo import loader
-from tests.conftest import DEMO_DIR
-from tests.service_process import running_service
-from tests.test_readme_accounts import PW, section_blocks
+from tests.readme_examples import readme, run_section, section_blocks
 
 SECTION = "## Editing"
 
 
 def test_the_editing_examples_of_the_readme_run_as_written(empty_database_url, tmp_path: Path):
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = section_blocks(readme, SECTION)
+    blocks = section_blocks(readme(), SECTION)
     assert len(blocks) == 1 and "If-Match" in blocks[0]
+    done = run_section(empty_database_url, SECTION, tmp_path)
     engine = make_engine(empty_database_url)
-    loader.load(engine, DEMO_DIR)
-    with running_service(empty_database_url) as base:
-        env = {
-            **os.environ,
-            "DATABASE_URL": empty_database_url,
-            "BASE": base,
-            "PW": PW,
-            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        }
-        script = "set -euo pipefail\n" + "\n".join(blocks)
-        done = subprocess.run(
-            ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
-        )
     assert done.returncode == 0, done.stderr
     assert 'etag: "1"' in done.stdout.lower()
     with engine.connect() as conn:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import closing
 
@@ -27,13 +26,13 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+from sqlalchemy.engine import make_url
 
 from service.api.app import create_app
 from service.config import SitingSettings
 from service.db import make_engine
-from service.demo import loader
 from tests.accounts import role_headers
-from tests.conftest import DEMO_DIR, PgServer
+from tests.conftest import PgServer, demo_copy
 
 # FUZZ_EXAMPLES=200 for a deeper run by hand (the budget grows with it); FUZZ_TIMES=1 prints each
 # operation's time (with -s)
@@ -60,21 +59,17 @@ KNOWN_FINDINGS: dict[str, str] = {}
 @pytest.fixture(scope="module")
 def fuzz_app(pg_server: PgServer, migrated_template: str) -> Iterator[FastAPI]:
     """The service over a copy of the demo, with small limits, writes enabled; dropped afterwards."""
-    name = f"sanichain_test_fuzz_{uuid.uuid4().hex[:8]}"
-    url = pg_server.create(name, migrated_template)
-    loading = make_engine(url)
-    loader.load(loading, DEMO_DIR)
-    loading.dispose()
-    with closing(pg_server.admin()) as conn, conn.cursor() as cur:  # for the service's sessions only
-        cur.execute(f"ALTER DATABASE {name} SET statement_timeout = '{STATEMENT_TIMEOUT}'")
-    engine = make_engine(url)
-    app = create_app(engine)
-    app.state.siting_settings = SitingSettings(
-        max_variables_covering=2_000, max_variables_median=2_000, max_pairs=50_000, time_limit_s=2
-    )
-    yield app
-    engine.dispose()
-    pg_server.drop(name)
+    with demo_copy(pg_server, migrated_template, "fuzz") as url:
+        name = make_url(url).database
+        with closing(pg_server.admin()) as conn, conn.cursor() as cur:  # for the service's sessions only
+            cur.execute(f"ALTER DATABASE {name} SET statement_timeout = '{STATEMENT_TIMEOUT}'")
+        engine = make_engine(url)
+        app = create_app(engine)
+        app.state.siting_settings = SitingSettings(
+            max_variables_covering=2_000, max_variables_median=2_000, max_pairs=50_000, time_limit_s=2
+        )
+        yield app
+        engine.dispose()
 
 
 # failures seen per operation label in this run (for the strictness check of KNOWN_FINDINGS)

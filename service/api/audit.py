@@ -27,26 +27,6 @@ router = APIRouter(tags=["accounts"])
 WHEN = "ISO 8601 date or date-time (no offset: UTC)"
 
 
-class EntryOut(BaseModel):
-    """One audit entry (the document's schema of a JSON page)."""
-
-    id: int
-    at: datetime
-    user_name: str | None
-    role: str | None
-    action: str
-    outcome: str
-    route: str | None
-    layer: str | None
-    target_id: str | None
-    before: Any
-    after: Any
-    detail: Any
-    address: str | None
-    user_agent: str | None
-    request_id: str | None
-
-
 class LinkOut(BaseModel):
     rel: str
     type: str
@@ -55,7 +35,7 @@ class LinkOut(BaseModel):
 
 
 class AuditPage(BaseModel):
-    entries: list[EntryOut]
+    entries: list[audit.Entry]  # the domain's dataclass is the schema: one definition of an entry
     links: list[LinkOut]
 
 

@@ -130,6 +130,18 @@ def _answer(request: Request, outcome: store.Outcome, status: int = 200) -> Resp
     return JSONResponse(feature, status_code=status, media_type=GEOJSON, headers=headers)
 
 
+def _change(
+    request: Request, principal: Principal, op: store.OperationKind, layer: str, feature_id: str,
+    body: dict[str, Any], if_match: str | None, dry_run: bool, accept_outside: bool,
+) -> Response:  # fmt: skip
+    """A replace (PUT) or an update (PATCH) of a stored feature: they differ only in how the body is read."""
+    operation = store.Operation(
+        op, layer, _feature_id(layer, feature_id), body, store.parse_if_match(if_match),
+        accept_outside=accept_outside,
+    )  # fmt: skip
+    return _answer(request, _edit(request, principal, operation, dry_run))
+
+
 def _write_route(*body_media: str, takes_body: bool = True, note: str = "") -> dict[str, Any]:
     """Decorator arguments of a write: the role check first (a refused role is a 403 whatever the
     request holds), then the query parameters and the body."""
@@ -178,11 +190,7 @@ def replace(
     dry_run: DryRun = False,
     accept_outside: AcceptOutside = False,
 ) -> Response:
-    operation = store.Operation(
-        "replace", layer, _feature_id(layer, feature_id), body, store.parse_if_match(if_match),
-        accept_outside=accept_outside,
-    )  # fmt: skip
-    return _answer(request, _edit(request, principal, operation, dry_run))
+    return _change(request, principal, "replace", layer, feature_id, body, if_match, dry_run, accept_outside)
 
 
 @router.patch(
@@ -200,11 +208,7 @@ def update(
     dry_run: DryRun = False,
     accept_outside: AcceptOutside = False,
 ) -> Response:
-    operation = store.Operation(
-        "update", layer, _feature_id(layer, feature_id), body, store.parse_if_match(if_match),
-        accept_outside=accept_outside,
-    )  # fmt: skip
-    return _answer(request, _edit(request, principal, operation, dry_run))
+    return _change(request, principal, "update", layer, feature_id, body, if_match, dry_run, accept_outside)
 
 
 @router.delete(
