@@ -66,7 +66,6 @@ class GeoFile:
 
     path: Path  # what GDAL opens (inside the temporary directory for an archive)
     name: str  # the file the user gave, for messages
-    driver: str
     layers: tuple[str, ...]
     crs: str | None  # as GDAL read it (EPSG code or WKT); None when the file names none
     encoding: str | None  # a Shapefile's DBF encoding when we chose it
@@ -134,7 +133,7 @@ def dbf_encoding(dbf: Path) -> str | None:
     return "UTF-8"
 
 
-def _layers(pyogrio: Any, path: Path, name: str, driver: str, wanted: str | None) -> tuple[str, ...]:
+def _layers(pyogrio: Any, path: Path, name: str, wanted: str | None) -> tuple[str, ...]:
     try:
         found = [str(row[0]) for row in pyogrio.list_layers(path)]
     except Exception as error:  # GDAL raises its own kinds for a damaged file; all mean "cannot read"
@@ -145,7 +144,7 @@ def _layers(pyogrio: Any, path: Path, name: str, driver: str, wanted: str | None
         if wanted not in found:
             raise BadParameter("sheet", f"no layer {wanted!r} in {name} (it has {', '.join(found)})")
         return (wanted,)
-    if driver == "KML":  # a field app's folders are parts of one survey: read them all
+    if path.suffix.lower() == ".kml":  # a field app's folders are parts of one survey: read them all
         return tuple(found)
     if len(found) > 1:
         raise BadParameter(
@@ -210,12 +209,7 @@ def opened(path: Path, *, layer: str | None = None, encoding: str | None = None)
             if chosen is None and not target.with_suffix(".cpg").exists():
                 dbf = target.with_suffix(".dbf")
                 chosen = dbf_encoding(dbf) if dbf.exists() else None
-        try:
-            info = pyogrio.read_info(target, encoding=chosen)
-        except Exception as error:  # GDAL's own exception kinds: all mean "cannot read"
-            raise _unreadable(name, error) from error
-        driver = "KML" if "KML" in str(info.get("driver", "")) else str(info.get("driver", ""))
-        layers = _layers(pyogrio, target, name, driver, wanted)
+        layers = _layers(pyogrio, target, name, wanted)
         fields: list[str] = []
         crs: str | None = None
         for one in layers:
@@ -225,7 +219,7 @@ def opened(path: Path, *, layer: str | None = None, encoding: str | None = None)
                 raise _unreadable(name, error) from error
             crs = crs or meta.get("crs")
             fields.extend(str(f) for f in meta["fields"] if str(f) not in fields)
-        yield GeoFile(target, name, driver, layers, crs, chosen, tuple(fields))
+        yield GeoFile(target, name, layers, crs, chosen, tuple(fields))
 
 
 def _value(value: Any) -> Any:
