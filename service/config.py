@@ -176,7 +176,6 @@ class EditSettings(BaseSettings):
     edit_max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=100_000_000)
 
 
-
 class ImportFileSettings(BaseSettings):
     """Archives opened by the import (zipped Shapefiles, KMZ, XLSX workbooks) and boundary files: what
     is checked before a byte is extracted, so a zip bomb is refused, not unpacked."""
@@ -191,6 +190,7 @@ class ImportFileSettings(BaseSettings):
     archive_max_ratio: float = Field(default=200.0, gt=1)
     # towns of a boundary file may overlap by this much (m²) where their borders were drawn apart
     boundary_overlap_m2: float = Field(default=10_000.0, ge=0)
+
 
 # Every settings class, for the documentation check (tests/test_config_table.py).
 S = TypeVar("S", bound=BaseSettings)

@@ -48,6 +48,9 @@ HISTORY_LAYERS = tuple(layer for layer in TOWN_LAYERS if layer != "communities")
 CODE_FIELDS = ("xzqdm", "xzdm", "xzqhdm", "区划代码", "行政区划代码", "行政区代码", "乡镇代码", "towncode")
 NAME_FIELDS = ("xzqmc", "xzmc", "行政区名称", "乡镇名称", "乡镇", "townname")
 SHOWN = 5  # problems named in one error message
+# An outline within this of the stored one (degrees, about 1 cm) is the same outline: a file's trip
+# through Gauss-Krüger metres and back moves vertices by far less.
+SAME_DEGREES = 1e-7
 
 
 @dataclass(frozen=True)
@@ -246,15 +249,18 @@ def _check_outlines(conn: Connection, report: Report, tolerance_m2: float) -> bo
     conn.execute(
         text(
             """CREATE TEMP TABLE boundary_towns ON COMMIT DROP AS
-               SELECT DISTINCT ON (t.id) t.id AS town_id, t.code, coalesce(b.geom, t.geom) AS geom
+               SELECT DISTINCT ON (t.id) t.id AS town_id, t.code,
+                      CASE WHEN b.geom IS NULL OR ST_HausdorffDistance(b.geom, t.geom) <= :same THEN t.geom
+                           ELSE b.geom END AS geom
                FROM towns t LEFT JOIN boundary_file b ON b.town_id = t.id ORDER BY t.id, b.number"""
-        )
+        ),
+        {"same": SAME_DEGREES},
     )
     for r in conn.execute(
         text(
             """SELECT a.code AS a, b.code AS b,
                       ST_Area(ST_Intersection(a.geom, b.geom)::geography) AS overlap
-               FROM boundary_towns a JOIN boundary_towns b ON a.town_id < b.town_id AND a.geom && b.geom
+               FROM boundary_towns a JOIN boundary_towns b ON a.code < b.code AND a.geom && b.geom
                WHERE ST_Intersects(a.geom, b.geom)
                  AND ST_Area(ST_Intersection(a.geom, b.geom)::geography) > :tolerance
                ORDER BY a.code, b.code"""
