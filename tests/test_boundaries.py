@@ -330,3 +330,38 @@ def test_a_boundary_file_without_a_code_or_name_field_is_refused_naming_its_fiel
         1,
         "sanichain: error: code-field: the file has no field 'DM' (it has FID_1)",
     )
+
+
+def test_the_same_outlines_change_nothing_and_a_given_city_outline_reports_what_lies_beyond_it(
+    demo, tmp_path, capsys
+):
+    city = shape(features("cities")[0]["geometry"]).buffer(-0.03)
+    city_file = tmp_path / "city.geojson"
+    city_file.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "properties": {}, "geometry": mapping(city)}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    beyond = {
+        layer: sorted(
+            f["properties"]["code"] for f in features(layer) if not city.covers(shape(f["geometry"]))
+        )
+        for layer in ("communities", *FEATURE_LAYERS)
+    }
+    assert beyond["villages"] and beyond["livestock_farms"]
+
+    shapefile = zipped_shapefile(tmp_path, demo_towns())
+    code, out, err = run(
+        ["boundaries", str(shapefile), "--city", str(city_file), "--dry-run", "--json"], capsys
+    )
+    assert (code, err) == (0, "")
+    report = json.loads(out[: out.rindex("}") + 1])
+    # the file's trip through zone-40 metres moved no outline by a centimetre: nothing changes
+    assert (report["towns_changed"], report["changes"], report["problems"]) == ([], {}, [])
+    assert {layer: sorted(f["code"] for f in found) for layer, found in report["outside_city"].items()} == {
+        layer: codes for layer, codes in beyond.items() if codes
+    }

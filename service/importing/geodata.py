@@ -157,14 +157,14 @@ def _dataset(unpacked: list[Path], name: str, wanted: str | None) -> tuple[Path,
     """The dataset in an unpacked archive, and the layer option left for it."""
     shapefiles = sorted(p for p in unpacked if p.suffix.lower() == ".shp")
     if shapefiles:
-        if len(shapefiles) == 1:
-            return shapefiles[0], None
         stems = [p.stem for p in shapefiles]
-        if wanted is None or wanted not in stems:
+        if wanted is not None and wanted not in stems:
+            raise BadParameter("sheet", f"no shapefile {wanted!r} in {name} (it has {', '.join(stems)})")
+        if wanted is None and len(shapefiles) > 1:
             raise BadParameter(
                 "file", f"{name} holds {len(stems)} shapefiles ({', '.join(stems)}): choose one with --sheet"
             )
-        return shapefiles[stems.index(wanted)], None
+        return shapefiles[stems.index(wanted) if wanted is not None else 0], None
     others = [p for p in unpacked if p.suffix.lower() in _DATASETS]
     if len(others) == 1:
         return others[0], wanted

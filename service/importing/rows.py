@@ -3,6 +3,11 @@
 Each row carries its number as the clerk sees it in the file, the properties read for the layer's
 writable fields, its position as a GeoJSON Point in WGS 84 (or None), the problems that keep it from
 being imported and warnings that do not. Nothing is written; the editing validation comes after.
+
+CSV and XLSX rows are numbered by their line and row; a GIS file's features (KML/KMZ, GeoPackage,
+Shapefile, GeoJSON: `geodata`) by their position in the file, from 1. Their attributes are matched
+as a header's columns, and their geometry is fitted to the layer (`geometries`): a Point layer's as a
+Point, the towns' as a MultiPolygon.
 """
 
 from __future__ import annotations
@@ -105,7 +110,9 @@ def _mapping(option: Path | dict[str, str | None] | None, layer: str) -> dict[st
 
 def read(path: Path, layer: str, options: Options | None = None) -> Iterator[Row]:
     """The data rows of the file at `path` for `layer`, streamed. Raises BadParameter (before the first
-    row) for a file, sheet, encoding, crs or mapping that cannot be read at all."""
+    row) for a file, sheet, encoding, crs or mapping that cannot be read at all; a GIS file damaged part
+    way through raises it when the reading gets there. `options.sheet` also names a GeoPackage's layer,
+    a KML folder or a shapefile in a zip."""
     options = options or Options()
     coordinates.check_crs(options.crs)
     mapping = _mapping(options.mapping, layer)
