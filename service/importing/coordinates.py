@@ -176,6 +176,7 @@ def check_crs(crs: str | None) -> str | None:
     return crs
 
 
+@cache  # asked for every position: pyproj builds a new CRS object each time it is asked
 def is_geographic(crs: str | None) -> bool:
     if crs is None or crs.lower() in (GCJ02, BD09):
         return True

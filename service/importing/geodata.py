@@ -236,8 +236,6 @@ def _value(value: Any) -> Any:
 
 
 def _layer_features(geofile: GeoFile, layer: str) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
-    import shapely
-
     pyogrio = _gdal()
     skip = 0
     while True:
@@ -254,19 +252,33 @@ def _layer_features(geofile: GeoFile, layer: str) -> Iterator[tuple[dict[str, An
             raise _unreadable(geofile.name, error) from error
         names = [str(f) for f in meta["fields"]]
         count = len(geometries) if geometries is not None else (len(columns[0]) if columns else 0)
+        shapes = _shapes(geometries) if geometries is not None else [None] * count
         for i in range(count):
             properties = {n: _value(column[i]) for n, column in zip(names, columns, strict=True)}
-            wkb = geometries[i] if geometries is not None else None
-            geometry = None
-            if wkb is not None:
-                try:
-                    geometry = shapely.geometry.mapping(shapely.from_wkb(wkb))
-                except shapely.errors.GEOSException:
-                    geometry = {"type": "Invalid", "coordinates": []}
-            yield properties, _plain(geometry)
+            yield properties, _plain(shapes[i])
         if count < BATCH:
             return
         skip += count
+
+
+def _shapes(geometries: Any) -> list[Any]:
+    """GeoJSON-like mappings of a batch's WKB geometries (None stays None); decoded in one call."""
+    import shapely
+
+    try:
+        decoded = shapely.from_wkb(geometries)
+    except shapely.errors.GEOSException:  # one broken geometry: decode one by one to spare the rest
+        decoded = [_one(wkb) for wkb in geometries]
+    return [None if g is None else shapely.geometry.mapping(g) for g in decoded]
+
+
+def _one(wkb: Any) -> Any:
+    import shapely
+
+    try:
+        return None if wkb is None else shapely.from_wkb(wkb)
+    except shapely.errors.GEOSException:
+        return shapely.GeometryCollection()  # reads as "geometry is a GeometryCollection"
 
 
 def _plain(geometry: Any) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -139,10 +140,17 @@ def read(path: Path, layer: str, options: Options | None = None) -> Iterator[Row
         yield row
 
 
+@cache
+def _fields(layer: str) -> tuple[dict[str, catalogue.Field], bool]:
+    """The layer's fields by name, and whether it stores a capacity unit (looked up once per layer)."""
+    return {f.name: f for f in catalogue.layer(layer).fields}, "capacity_unit" in editing_fields.writable(
+        layer
+    )
+
+
 def _properties(row: Row, cells: list[Any], header: list[Any], matched: columns_.Columns, layer: str) -> None:
     """The row's cells converted to the layer's fields; what cannot be is a problem naming the column."""
-    layer_fields = {f.name: f for f in catalogue.layer(layer).fields}
-    unit_field = "capacity_unit" in editing_fields.writable(layer)
+    layer_fields, unit_field = _fields(layer)
     for index, target in matched.targets.items():
         raw = _cell(cells, index)
         if raw is None or target in (columns_.LON, columns_.LAT, columns_.TOWN):
