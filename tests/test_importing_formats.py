@@ -21,7 +21,7 @@ from pyogrio import raw
 from pyproj import Geod, Transformer
 
 from service.errors import BadParameter
-from service.importing import coordinates
+from service.importing import coordinates, geodata
 from service.importing.rows import Options, Row, read
 
 GEOD = Geod(ellps="WGS84")
@@ -385,3 +385,16 @@ def test_a_6_degree_zone_20_pair_in_degree_columns_names_its_epsg():
         f"coordinates ({east}, {north}) are metres, not degrees: name the file's crs "
         "(they look like CGCS2000 6° Gauss-Krüger zone 20: crs EPSG:4498)"
     ]
+
+
+def test_a_geopackage_read_in_batches_keeps_every_feature_in_order_numbered_by_position(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(geodata, "BATCH", 3)  # 7 features: batches of 3, 3 and 1
+    farms = [
+        (shapely.Point(119.4 + i / 100, 36.0), {"编码": f"LF-{i}", "名称": f"养殖场{i}"}) for i in range(7)
+    ]
+    path = write_layer(tmp_path / "farms.gpkg", farms, layer="farms")
+    rows = list(read(path, "livestock_farms"))
+    assert [(r.number, r.properties["code"]) for r in rows] == [(i + 1, f"LF-{i}") for i in range(7)]
+    assert rows[6].geometry == {"type": "Point", "coordinates": [119.46, 36.0]}

@@ -25,6 +25,7 @@ SUFFIXES = (".kml", ".kmz", ".gpkg", ".shp", ".zip", ".geojson", ".json")
 _DATASETS = (".shp", ".gpkg", ".geojson", ".json", ".kml")
 _SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg"}
 BATCH = 5_000
+SEEKABLE = (".gpkg", ".shp")
 
 _SQLITE = b"SQLite format 3\x00"
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
@@ -237,6 +238,9 @@ def _value(value: Any) -> Any:
 
 def _layer_features(geofile: GeoFile, layer: str) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
     pyogrio = _gdal()
+    # GeoPackage and Shapefile seek to a feature; GDAL parses GeoJSON and KML whole on every opening,
+    # so those are read in one go rather than opened again per batch.
+    batch = BATCH if geofile.path.suffix.lower() in SEEKABLE else None
     skip = 0
     while True:
         try:
@@ -245,7 +249,7 @@ def _layer_features(geofile: GeoFile, layer: str) -> Iterator[tuple[dict[str, An
                 layer=layer,
                 encoding=geofile.encoding,
                 skip_features=skip,
-                max_features=BATCH,
+                max_features=batch,
                 datetime_as_string=True,
             )
         except Exception as error:  # a file cut short fails here, part way through
@@ -256,7 +260,7 @@ def _layer_features(geofile: GeoFile, layer: str) -> Iterator[tuple[dict[str, An
         for i in range(count):
             properties = {n: _value(column[i]) for n, column in zip(names, columns, strict=True)}
             yield properties, _plain(shapes[i])
-        if count < BATCH:
+        if batch is None or count < batch:
             return
         skip += count
 
