@@ -392,7 +392,7 @@ def test_a_geopackage_read_in_batches_keeps_every_feature_in_order_numbered_by_p
 ):
     monkeypatch.setattr(geodata, "BATCH", 3)  # 7 features: batches of 3, 3 and 1
     farms = [
-        (shapely.Point(119.4 + i / 100, 36.0), {"编码": f"LF-{i}", "名称": f"养殖场{i}"}) for i in range(7)
+        (shapely.Point((11940 + i) / 100, 36.0), {"编码": f"LF-{i}", "名称": f"养殖场{i}"}) for i in range(7)
     ]
     path = write_layer(tmp_path / "farms.gpkg", farms, layer="farms")
     rows = list(read(path, "livestock_farms"))
