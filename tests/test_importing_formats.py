@@ -205,7 +205,9 @@ def test_a_geopackage_with_several_layers_is_refused_listing_them_and_read_by_na
 # -- zipped Shapefile ----------------------------------------------------------------------------------
 
 
-def zipped_shapefile(folder: Path, name: str, features: list, *, crs: str, keep_cpg: bool) -> Path:
+def zipped_shapefile(
+    folder: Path, name: str, features: list, *, crs: str, keep_cpg: bool, upper: bool = False
+) -> Path:
     """A Shapefile with a GBK DBF (ogr2ogr from a GeoPackage), zipped as a city sends it."""
     source = write_layer(folder / f"{name}-src.gpkg", features, crs="EPSG:4326", layer=name)
     out = folder / name
@@ -220,7 +222,7 @@ def zipped_shapefile(folder: Path, name: str, features: list, *, crs: str, keep_
     archive = folder / f"{name}.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
         for part in sorted(out.iterdir()):
-            z.write(part, f"{name}/{part.name}")
+            z.write(part, f"{name}/{part.stem}{part.suffix.upper() if upper else part.suffix}")
     return archive
 
 
@@ -398,3 +400,11 @@ def test_a_geopackage_read_in_batches_keeps_every_feature_in_order_numbered_by_p
     rows = list(read(path, "livestock_farms"))
     assert [(r.number, r.properties["code"]) for r in rows] == [(i + 1, f"LF-{i}") for i in range(7)]
     assert rows[6].geometry == {"type": "Point", "coordinates": [119.46, 36.0]}
+
+
+def test_shapefile_parts_with_upper_case_suffixes_are_found_and_the_gbk_dbf_detected(tmp_path):
+    path = zipped_shapefile(
+        tmp_path, "farms", farm_features(None), crs="EPSG:4528", keep_cpg=False, upper=True
+    )
+    assert "farms/farms.DBF" in zipfile.ZipFile(path).namelist()
+    assert [r.properties for r in read(path, "livestock_farms")] == FARM_PROPERTIES

@@ -188,6 +188,11 @@ def _unpack(path: Path, name: str, into: Path, wanted: str | None) -> tuple[Path
     return _dataset(unpacked, name, wanted)
 
 
+def _sibling(shp: Path, suffix: str) -> Path | None:
+    """A Shapefile's part, whatever the case of its suffix (FARMS.DBF beside farms.shp)."""
+    return next((p for p in shp.parent.iterdir() if p.stem == shp.stem and p.suffix.lower() == suffix), None)
+
+
 @contextmanager
 def opened(path: Path, *, layer: str | None = None, encoding: str | None = None) -> Iterator[GeoFile]:
     """The GIS file at `path`, ready to read; BadParameter("file", …) naming it when it cannot be.
@@ -207,9 +212,9 @@ def opened(path: Path, *, layer: str | None = None, encoding: str | None = None)
         chosen = None  # only a Shapefile's DBF has an encoding of its own; the others are UTF-8
         if target.suffix.lower() == ".shp":
             chosen = encoding
-            if chosen is None and not target.with_suffix(".cpg").exists():
-                dbf = target.with_suffix(".dbf")
-                chosen = dbf_encoding(dbf) if dbf.exists() else None
+            if chosen is None and _sibling(target, ".cpg") is None:
+                dbf = _sibling(target, ".dbf")
+                chosen = dbf_encoding(dbf) if dbf is not None else None
         layers = _layers(pyogrio, target, name, wanted)
         fields: list[str] = []
         crs: str | None = None
