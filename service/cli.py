@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -149,6 +149,48 @@ def cmd_roads_import(args: argparse.Namespace) -> int:
             "different parts are unreachable from each other",
             file=sys.stderr,
         )
+    return 0
+
+
+def _boundary_lines(report: Any) -> list[str]:
+    """The report as tab-separated lines: what changes town, what falls outside, what is wrong."""
+    lines = [f"towns\tmatched\t{len(report.matched)}\tchanged\t{len(report.towns_changed)}"]
+    lines += [f"towns\tmissing from the file (kept)\t{t['code']}\t{t['name']}" for t in report.missing]
+    lines += [f"towns\tunknown\tfeature {t['number']}\t{t['code'] or t['name']}" for t in report.unknown]
+    for layer, changes in report.changes.items():
+        lines += [f"{layer}\t{c['code']}\t{c['name']}\t{c['from']} → {c['to']}" for c in changes]
+    for layer, features in report.outside_towns.items():
+        lines += [f"{layer}\t{f['code']}\t{f['name']}\toutside every town" for f in features]
+    for layer, features in report.outside_city.items():
+        lines += [f"{layer}\t{f['code']}\t{f['name']}\toutside the city" for f in features]
+    lines += [f"problem\t{problem}" for problem in report.problems]
+    return lines
+
+
+def cmd_boundaries(args: argparse.Namespace) -> int:
+    """Replace the town outlines (and the city's) from a boundary file; the differences first."""
+    from service.db import make_engine
+    from service.importing import boundaries, coordinates
+
+    coordinates.check_crs(args.crs)
+    path = Path(args.file)
+    read = boundaries.read_file(
+        path, crs=args.crs, code_field=args.code_field, name_field=args.name_field, layer=args.layer
+    )
+    city = boundaries.read_city(Path(args.city), crs=args.crs) if args.city else None
+    actor = _operator("boundaries")
+    report = boundaries.replace(
+        make_engine(database_url()), read, actor, city=city, dry_run=args.dry_run, file=path.name
+    )
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
+    else:
+        print("\n".join(_boundary_lines(report)))
+    if report.problems:
+        raise CommandError(f"{path.name}: {len(report.problems)} problem(s); nothing written")
+    moved = sum(len(changes) for changes in report.changes.values())
+    state = "written" if report.written else "checked, nothing written (dry run)"
+    print(f"{len(report.towns_changed)} town outline(s), {moved} feature(s) changing town: {state}")
     return 0
 
 
@@ -694,6 +736,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--layer", help="layer to read from a multi-layer file (GeoPackage)")
     p.set_defaults(func=cmd_roads_import)
+    p = sub.add_parser(
+        "boundaries",
+        help="replace the town outlines and the city outline from a boundary file (differences first)",
+    )
+    p.add_argument("file", help="town polygons: Shapefile (.shp or .zip), GeoPackage, GeoJSON")
+    p.add_argument("--crs", help="the file's CRS when it names none or names it wrong (e.g. EPSG:4528)")
+    p.add_argument("--code-field", help="field holding the 9-digit town code (default: found by its name)")
+    p.add_argument("--name-field", help="field holding the town name (matched when the code is unknown)")
+    p.add_argument("--layer", help="layer of a multi-layer file (GeoPackage) or shapefile of a zip")
+    p.add_argument("--city", help="file with the city outline (default: the union of the towns)")
+    p.add_argument("--dry-run", action="store_true", help="report the differences, write nothing")
+    p.add_argument("--json", action="store_true", help="the whole report as JSON")
+    p.set_defaults(func=cmd_boundaries)
     maps = sub.add_parser("map", help="write a map as one self-contained HTML file (works offline)")
     kinds = maps.add_subparsers(dest="map", required=True)
     p = kinds.add_parser("city", help="the city map")

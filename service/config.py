@@ -176,6 +176,22 @@ class EditSettings(BaseSettings):
     edit_max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=100_000_000)
 
 
+class ImportFileSettings(BaseSettings):
+    """Archives opened by the import (zipped Shapefiles, KMZ, XLSX workbooks) and boundary files: what
+    is checked before a byte is extracted, so a zip bomb is refused, not unpacked."""
+
+    model_config = SettingsConfigDict(env_prefix="SANICHAIN_IMPORT_", env_file=".env", extra="ignore")
+
+    archive_max_members: int = Field(default=1_000, ge=1)
+    # a city's farms as a Shapefile are a few hundred MB; the limits leave room for them, not for a bomb
+    archive_max_member_bytes: int = Field(default=1 << 30, ge=1)
+    archive_max_total_bytes: int = Field(default=2 << 30, ge=1)
+    # deflate cannot beat about 1,032:1; padded DBF text reaches 100:1, a bomb goes beyond 500:1
+    archive_max_ratio: float = Field(default=200.0, gt=1)
+    # towns of a boundary file may overlap by this much (m²) where their borders were drawn apart
+    boundary_overlap_m2: float = Field(default=10_000.0, ge=0)
+
+
 # Every settings class, for the documentation check (tests/test_config_table.py).
 S = TypeVar("S", bound=BaseSettings)
 
@@ -301,4 +317,5 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     FilterSettings,
     PublicAddressSettings,
     RuntimeSettings,
+    ImportFileSettings,
 )

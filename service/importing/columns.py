@@ -157,3 +157,23 @@ def score(cells: list[Any], layer: str, mapping: dict[str, str | None] | None = 
         for cell in cells
         if cell is not None and (names.get(fold(cell)) or names.get(split_unit(cell)[0])) is not None
     )
+
+
+# A field app's Placemark description often lists attributes as "名称：东关村" lines (or <br>-separated
+# in HTML): such lines are read as more columns.
+_TAG = re.compile(r"<[^>]*>")
+_BREAK = re.compile(r"<\s*(br|/p|/tr|/div)\s*/?>", re.IGNORECASE)
+_PAIR = re.compile(r"^\s*([^:：]{1,30}?)\s*[:：]\s*(.*?)\s*$")
+
+
+def description_pairs(text: object) -> list[tuple[str, str]]:
+    """("key", "value") of each "key：value" line of a description; other lines are left out."""
+    if not isinstance(text, str) or not text.strip():
+        return []
+    plain = _TAG.sub(" ", _BREAK.sub("\n", text))
+    pairs = []
+    for line in plain.splitlines():
+        found = _PAIR.match(line)
+        if found and found.group(2):
+            pairs.append((found.group(1), found.group(2)))
+    return pairs

@@ -176,6 +176,7 @@ def check_crs(crs: str | None) -> str | None:
     return crs
 
 
+@cache  # asked for every position: pyproj builds a new CRS object each time it is asked
 def is_geographic(crs: str | None) -> bool:
     if crs is None or crs.lower() in (GCJ02, BD09):
         return True
@@ -205,14 +206,64 @@ def _within(value: float, bounds: tuple[float, float]) -> bool:
 
 
 def gauss_kruger_zone(easting: float) -> int | None:
-    """The 3° zone number of a Gauss-Krüger easting written with its zone prefix (40 500 000 → 40)."""
+    """The zone number a Gauss-Krüger easting carries in front (40 500 000 → 40): 13–23 are 6° zones,
+    25–45 3° zones (the two ranges China spans never meet); None for an easting without one."""
     zone = int(easting // 1_000_000)
-    return zone if 25 <= zone <= 45 and 0 < easting % 1_000_000 < 1_000_000 else None
+    return zone if (13 <= zone <= 23 or 25 <= zone <= 45) and easting % 1_000_000 > 0 else None
+
+
+def gauss_kruger_epsg(zone: int) -> int:
+    """EPSG code of the CGCS2000 Gauss-Krüger zone with the zone in the easting: 6° zones 13–23 are
+    EPSG:4491–4501 (zone 20: 4498), 3° zones 25–45 are EPSG:4513–4533 (zone 40: 4528)."""
+    return 4491 + zone - 13 if zone <= 23 else 4513 + zone - 25
 
 
 def cgcs2000_3_degree_epsg(zone: int) -> int:
     """EPSG code of CGCS2000 3° Gauss-Krüger zone `zone` with the zone in the easting (4513 is 25)."""
     return 4513 + zone - 25
+
+
+def _zone_words(zone: int) -> str:
+    width = "6°" if zone <= 23 else "3°"
+    return f"CGCS2000 {width} Gauss-Krüger zone {zone}: crs EPSG:{gauss_kruger_epsg(zone)}"
+
+
+@cache
+def crs_label(crs: str) -> str:
+    """A short name of a CRS for messages: "EPSG:4528" rather than a .prj's whole WKT."""
+    if crs.lower() in (GCJ02, BD09):
+        return crs
+    _transformer(crs)  # BadParameter for a CRS pyproj does not know
+    source = CRS.from_user_input(crs)  # as given: the transformer's own is normalised to x/y
+    found = source.to_epsg(min_confidence=70)
+    return f"EPSG:{found}" if found else str(source.name)
+
+
+@cache
+def _easting_prefix(crs: str) -> int:
+    """The zone number a projected CRS writes in front of its eastings (its false easting's
+    millions: 40 for EPSG:4528), 0 when it writes none (EPSG:4549)."""
+    _transformer(crs)
+    operation = CRS.from_user_input(crs).coordinate_operation
+    for parameter in getattr(operation, "params", None) or []:
+        if parameter.name == "False easting":
+            return int(parameter.value // 1_000_000)
+    return 0
+
+
+def _zone_problem(x: float, crs: str) -> str | None:
+    """An easting whose zone prefix does not fit the CRS: the wrong EPSG code for the file."""
+    expected, given = _easting_prefix(crs), gauss_kruger_zone(x)
+    label = crs_label(crs)
+    if expected == 0 and given is not None:
+        return (
+            f"easting {x} carries zone number {given} in front but {label} writes none: the file's crs "
+            f"is probably {_zone_words(given)}"
+        )
+    if expected and int(x // 1_000_000) != expected:
+        hint = f"; it looks like {_zone_words(given)}" if given is not None else ""
+        return f"easting {x} does not start with zone {expected} of {label}: the crs does not fit{hint}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -231,17 +282,24 @@ def locate(x: float, y: float, crs: str | None) -> tuple[Position | None, list[s
             return None, [f"longitude and latitude look swapped: ({x}, {y})"]
         if abs(x) > 180 or abs(y) > 90:
             zone = gauss_kruger_zone(x) or gauss_kruger_zone(y)
-            hint = ""
-            if zone:
-                epsg = cgcs2000_3_degree_epsg(zone)
-                hint = f" (they look like CGCS2000 3° Gauss-Krüger zone {zone}: crs EPSG:{epsg})"
+            hint = f" (they look like {_zone_words(zone)})" if zone else ""
             return None, [f"coordinates ({x}, {y}) are metres, not degrees: name the file's crs{hint}"]
     elif gauss_kruger_zone(y) is not None and gauss_kruger_zone(x) is None and y > x:
         # Surveyors write X for northing: an easting with its zone prefix in the y column.
         return None, [f"easting and northing look swapped: ({x}, {y})"]
+    elif crs is not None:
+        problem = _zone_problem(x, crs)
+        if problem is not None:
+            return None, [problem]
     lon, lat = to_wgs84(x, y, crs)
     if not (math.isfinite(lon) and math.isfinite(lat)) or abs(lon) > 180 or abs(lat) > 90:
         return None, [f"coordinates ({x}, {y}) are outside the crs's area"]
+    if not is_geographic(crs) and not (_within(lon, CHINA_LON) and _within(lat, CHINA_LAT)):
+        # Metres read in the wrong projection land far away: a problem, not a mere warning.
+        return None, [
+            f"coordinates ({x}, {y}) in {crs_label(str(crs))} fall at ({lon:.4f}, {lat:.4f}), outside "
+            "China: the crs does not fit the file"
+        ]
     return Position(lon, lat), []
 
 

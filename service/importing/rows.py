@@ -3,12 +3,18 @@
 Each row carries its number as the clerk sees it in the file, the properties read for the layer's
 writable fields, its position as a GeoJSON Point in WGS 84 (or None), the problems that keep it from
 being imported and warnings that do not. Nothing is written; the editing validation comes after.
+
+CSV and XLSX rows are numbered by their line and row; a GIS file's features (KML/KMZ, GeoPackage,
+Shapefile, GeoJSON: `geodata`) by their position in the file, from 1. Their attributes are matched
+as a header's columns, and their geometry is fitted to the layer (`geometries`): a Point layer's as a
+Point, the towns' as a MultiPolygon.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +22,7 @@ from service.editing import fields as editing_fields
 from service.errors import BadParameter
 from service.features import catalogue
 from service.importing import columns as columns_
-from service.importing import coordinates, sources, values
+from service.importing import coordinates, geodata, geometries, sources, values
 
 # Rows looked at for the header: title rows above it are common, dozens are not.
 HEADER_SEARCH_ROWS = 20
@@ -105,12 +111,15 @@ def _mapping(option: Path | dict[str, str | None] | None, layer: str) -> dict[st
 
 def read(path: Path, layer: str, options: Options | None = None) -> Iterator[Row]:
     """The data rows of the file at `path` for `layer`, streamed. Raises BadParameter (before the first
-    row) for a file, sheet, encoding, crs or mapping that cannot be read at all."""
+    row) for a file, sheet, encoding, crs or mapping that cannot be read at all; a GIS file damaged part
+    way through raises it when the reading gets there. `options.sheet` also names a GeoPackage's layer,
+    a KML folder or a shapefile in a zip."""
     options = options or Options()
-    writable = editing_fields.writable(layer)
-    layer_fields = {f.name: f for f in catalogue.layer(layer).fields}
     coordinates.check_crs(options.crs)
     mapping = _mapping(options.mapping, layer)
+    if geodata.is_geodata(path):
+        yield from _geodata_rows(path, layer, options, mapping)
+        return
     source = sources.open_source(path, encoding=options.encoding, sheet=options.sheet)
     numbered = source.rows()
     header, buffered = _header(numbered, layer, mapping)
@@ -125,24 +134,68 @@ def read(path: Path, layer: str, options: Options | None = None) -> Iterator[Row
 
     for number, cells in rows():
         row = Row(number, {}, None)
-        for index, target in matched.targets.items():
-            raw = _cell(cells, index)
-            if raw is None or target in (columns_.LON, columns_.LAT, columns_.TOWN):
-                continue
-            try:
-                value, unit = values.convert(layer_fields[target], raw, matched.units.get(index))
-            except ValueError as error:
-                row.problems.append(f"{header[index]}: {error}")
-                continue
-            row.properties[target] = value
-            if unit is not None and "capacity_unit" in writable and target == "capacity":
-                given = row.properties.get("capacity_unit")
-                if given is not None and given != unit:
-                    row.problems.append(f"{header[index]}: unit {unit} but capacity_unit says {given}")
-                row.properties.setdefault("capacity_unit", unit)
+        _properties(row, cells, header, matched, layer)
         if lon_column is not None and lat_column is not None:
             _position(row, _cell(cells, lon_column), _cell(cells, lat_column), options)
         yield row
+
+
+@cache
+def _fields(layer: str) -> tuple[dict[str, catalogue.Field], bool]:
+    """The layer's fields by name, and whether it stores a capacity unit (looked up once per layer)."""
+    return {f.name: f for f in catalogue.layer(layer).fields}, "capacity_unit" in editing_fields.writable(
+        layer
+    )
+
+
+def _properties(row: Row, cells: list[Any], header: list[Any], matched: columns_.Columns, layer: str) -> None:
+    """The row's cells converted to the layer's fields; what cannot be is a problem naming the column."""
+    layer_fields, unit_field = _fields(layer)
+    for index, target in matched.targets.items():
+        raw = _cell(cells, index)
+        if raw is None or target in (columns_.LON, columns_.LAT, columns_.TOWN):
+            continue
+        if target in row.properties:  # a description's pair does not override a field
+            continue
+        try:
+            value, unit = values.convert(layer_fields[target], raw, matched.units.get(index))
+        except ValueError as error:
+            row.problems.append(f"{header[index]}: {error}")
+            continue
+        row.properties[target] = value
+        if unit is not None and unit_field and target == "capacity":
+            given = row.properties.get("capacity_unit")
+            if given is not None and given != unit:
+                row.problems.append(f"{header[index]}: unit {unit} but capacity_unit says {given}")
+            row.properties.setdefault("capacity_unit", unit)
+
+
+def _geodata_rows(
+    path: Path, layer: str, options: Options, mapping: dict[str, str | None] | None
+) -> Iterator[Row]:
+    """A GIS file's features as rows: attributes matched as a header's columns, the geometry fitted."""
+    layer_type = catalogue.layer(layer).geometry_type
+    with geodata.opened(path, layer=options.sheet, encoding=options.encoding) as geofile:
+        crs = options.crs or geofile.crs
+        if options.crs is None and geofile.crs is not None:
+            try:
+                coordinates.check_crs(geofile.crs)
+            except BadParameter as error:
+                raise BadParameter("file", f"{geofile.name}: its crs is not one pyproj knows") from error
+        header: list[Any] = list(geofile.fields)
+        matched = columns_.match(header, layer, mapping)
+        for feature in geofile.features():
+            row = Row(feature.number, {}, None)
+            _properties(row, [feature.properties.get(h) for h in header], header, matched, layer)
+            pairs = columns_.description_pairs(feature.properties.get("description"))
+            if pairs:
+                keys = [key for key, _ in pairs]
+                _properties(row, [v for _, v in pairs], keys, columns_.match(keys, layer, mapping), layer)
+            fitted = geometries.fit(feature.geometry, layer, layer_type, crs, options.area)
+            row.geometry = fitted.geometry
+            row.problems.extend(fitted.problems)
+            row.warnings.extend(fitted.warnings)
+            yield row
 
 
 def _position(row: Row, x_raw: Any, y_raw: Any, options: Options) -> None:

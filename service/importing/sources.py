@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from service.errors import BadParameter
+from service.importing import archives, geodata
 
 # Encodings tried when none is given, in this order: strict UTF-8 first (GB18030 decodes almost any
 # bytes, so it can only be the fallback), then GB18030, a superset of GBK and GB2312.
@@ -74,13 +75,19 @@ def open_source(path: Path, *, encoding: str | None = None, sheet: str | None = 
     if not path.is_file():
         raise BadParameter("file", f"{path.name} is not a file")
     with path.open("rb") as file:
-        magic = file.read(4)
+        head = file.read(_CHUNK)
+    magic = head[:4]
     if magic == _XLSX_MAGIC:
         if path.suffix.lower() not in (".xlsx", ".xlsm"):
             raise BadParameter("file", f"{path.name} is a zip archive, not a CSV file")
+        archives.members(path)  # a workbook is a zip: a bomb is refused before openpyxl unpacks it
         return Source(path, "xlsx", None, _sheet_name(path, sheet))
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
         raise BadParameter("file", f"{path.name} is not an XLSX workbook (save it as .xlsx or CSV)")
+    if not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and (
+        b"\x00" in head or geodata.looks_like(head) != "text"
+    ):
+        raise BadParameter("file", f"{path.name} is not a text file: it holds {geodata.looks_like(head)}")
     if sheet is not None:
         raise BadParameter("sheet", "a CSV file has no sheets")
     if encoding is not None:
