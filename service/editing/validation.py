@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import math
 import re
-from functools import cache
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any, Literal
 
 import shapely
