@@ -58,7 +58,6 @@ def document(app_engine) -> dict[str, Any]:
         return dict(c.get("/openapi.json").json())
 
 
-
 def test_the_document_lists_the_known_write_routes_each_with_its_roles(document):
     found = {f"{m.upper()} {p}": op[ROLES_EXTENSION] for m, p, op in write_operations(document)}
     assert found["POST /planning/scenarios"] == ["planner", "admin"]
