@@ -11,6 +11,8 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from service.errors import BodyTooLarge
@@ -86,3 +88,13 @@ def sweep_orphans(directory: Path, now: float | None = None) -> int:
             Path(entry.path).unlink(missing_ok=True)
             gone += 1
     return gone
+
+
+@contextmanager
+def deleted_on_error(path: str | Path | None) -> Iterator[None]:
+    """The upload is deleted when the block fails (a refused import keeps nothing)."""
+    try:
+        yield
+    except BaseException:
+        delete(path)
+        raise
