@@ -197,6 +197,20 @@ class ImportJobSettings(BaseSettings):
     wait_s: float = Field(default=2.0, ge=0, le=30)
 
 
+class ImportSettings(BaseSettings):
+    """Importing a city's files (`sanichain import`, the import page)."""
+
+    model_config = SettingsConfigDict(env_prefix="SANICHAIN_IMPORT_", env_file=".env", extra="ignore")
+
+    # rows sent to the staging table per COPY: large enough for speed, small enough for flat memory
+    batch_rows: int = Field(default=20_000, ge=100, le=1_000_000)
+    # rejections and warnings the report lists (the rest are counted; every rejected row is in the CSV)
+    listed_problems: int = Field(default=1000, ge=1, le=100_000)
+    # the chain is re-checked after imports writing at most this many features (it holds the whole
+    # city's findings in memory; a larger import says so and `sanichain chain check` does it)
+    chain_check_max_rows: int = Field(default=10_000, ge=0)
+
+
 # Every settings class, for the documentation check (tests/test_config_table.py).
 S = TypeVar("S", bound=BaseSettings)
 
@@ -319,6 +333,7 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     SitingSettings,
     EditSettings,
     ImportJobSettings,
+    ImportSettings,
     AnalysisLimitSettings,
     FilterSettings,
     PublicAddressSettings,

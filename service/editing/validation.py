@@ -91,7 +91,7 @@ class Prepared:
     warnings: list[str] = field(default_factory=list)
 
 
-class _Found:
+class Found:
     """What one validation found: errors by field, and warnings."""
 
     def __init__(self) -> None:
@@ -102,18 +102,25 @@ class _Found:
         self.errors.append(FieldError(field_name, message))
 
 
-def validate(
-    conn: Connection,
-    layer_name: str,
-    feature: dict[str, Any],
-    *,
-    mode: Mode,
-    current: dict[str, Any] | None = None,
-    accept_outside: bool = False,
-) -> Prepared:
-    """See the module's contract."""
+@dataclass
+class Checked:
+    """What the checks that need no database found: the errors so far, and what the rest builds on."""
+
+    found: Found
+    given: dict[str, Any]
+    stored: dict[str, Any]
+    merged: dict[str, Any]
+    values: dict[str, Any]
+    geometry: _Geometry | None
+
+
+def check(
+    layer_name: str, feature: dict[str, Any], *, mode: Mode, current: dict[str, Any] | None = None
+) -> Checked:
+    """The checks of one feature that need no database (shape, types, ranges, required fields, domain
+    rules): the editor runs them before its queries, the import once per row of a file."""
     catalogue.layer(layer_name)  # UnknownLayer before anything else
-    found = _Found()
+    found = Found()
     if not isinstance(feature, dict):
         raise ValidationFailed(
             [FieldError("feature", f"must be a JSON object (a GeoJSON Feature), got {_json_type(feature)}")]
@@ -126,27 +133,47 @@ def validate(
     merged = {**stored, **given} if mode == "patch" else dict(values)
     geometry = _geometry_of(layer_name, feature, mode, found)
     _domain_rules(layer_name, mode, properties, given, stored, merged, found)
+    if geometry is not None and geometry.geom is None:
+        _out_of_range(geometry, found)
+    return Checked(found, given, stored, merged, values, geometry)
+
+
+def validate(
+    conn: Connection,
+    layer_name: str,
+    feature: dict[str, Any],
+    *,
+    mode: Mode,
+    current: dict[str, Any] | None = None,
+    accept_outside: bool = False,
+) -> Prepared:
+    """See the module's contract."""
+    checked = check(layer_name, feature, mode=mode, current=current)
+    found, given, stored, merged, values, geometry = (
+        checked.found, checked.given, checked.stored, checked.merged, checked.values, checked.geometry,
+    )  # fmt: skip
     town_id = stored.get("town_id") if geometry is None else None
     if geometry is not None and geometry.geom is not None:
         town_id = _spatial(conn, layer_name, geometry, accept_outside, found)
-    elif geometry is not None:
-        _out_of_range(geometry, found)
     _references(conn, layer_name, given, merged, town_id, geometry is not None, found)
     _duplicates(conn, layer_name, given, stored, merged, found)
     if found.errors:
         raise ValidationFailed(found.errors)
     if geometry is not None and geometry.geom is not None:
-        values["geom_ewkt"] = "SRID=4326;" + shapely.to_wkt(
-            geometry.geom, rounding_precision=-1, output_dimension=2
-        )
+        values["geom_ewkt"] = ewkt(geometry.geom)
     found.warnings.extend(geometry.warnings if geometry is not None else [])
     return Prepared(values, found.warnings)
+
+
+def ewkt(geom: BaseGeometry) -> str:
+    """A geometry as the writes take it: EWKT in WGS 84, 2D, coordinates unrounded."""
+    return "SRID=4326;" + shapely.to_wkt(geom, rounding_precision=-1, output_dimension=2)
 
 
 # -- the feature's shape ------------------------------------------------------------------------
 
 
-def _check_members(feature: dict[str, Any], mode: Mode, found: _Found) -> None:
+def _check_members(feature: dict[str, Any], mode: Mode, found: Found) -> None:
     kind = feature.get("type")
     if kind != "Feature" and (mode != "patch" or "type" in feature):
         found.error("type", f'must be "Feature" (a GeoJSON Feature), got {_shown(kind)}')
@@ -159,7 +186,7 @@ def _check_members(feature: dict[str, Any], mode: Mode, found: _Found) -> None:
             )
 
 
-def _properties(feature: dict[str, Any], mode: Mode, found: _Found) -> dict[str, Any]:
+def _properties(feature: dict[str, Any], mode: Mode, found: Found) -> dict[str, Any]:
     properties = feature.get("properties")
     if properties is None:
         return {}
@@ -171,7 +198,7 @@ def _properties(feature: dict[str, Any], mode: Mode, found: _Found) -> dict[str,
     return properties
 
 
-def _check_properties(layer_name: str, properties: dict[str, Any], found: _Found) -> dict[str, Any]:
+def _check_properties(layer_name: str, properties: dict[str, Any], found: Found) -> dict[str, Any]:
     """The properties the feature gives, checked and converted; names unknown or derived are refused."""
     writable = fields.writable(layer_name)
     derived = fields.read_only(layer_name) | fields.DERIVED | frozenset(fields.DERIVED_ALIASES)
@@ -211,25 +238,30 @@ def _values(
     given: dict[str, Any],
     stored: dict[str, Any],
     properties: dict[str, Any],
-    found: _Found,
+    found: Found,
 ) -> dict[str, Any]:
     writable = fields.writable(layer_name)
     if mode == "patch":
         return {name: value for name, value in given.items() if name not in stored or stored[name] != value}
     for name in sorted(fields.required(layer_name) - set(properties)):
-        found.error(f"properties.{name}", f"required: {_expected(layer_name, writable[name])}")
+        found.error(*required_error(layer_name, name))
     values = dict(given)
     if mode == "replace":
         for name, f in writable.items():
             if name not in properties:
-                values[name] = _server_default(f)
+                values[name] = server_default(f)
     return values
+
+
+def required_error(layer_name: str, name: str) -> tuple[str, str]:
+    """The error of a required property a new feature leaves out."""
+    return f"properties.{name}", f"required: {_expected(layer_name, fields.writable(layer_name)[name])}"
 
 
 # -- values -------------------------------------------------------------------------------------
 
 
-def _value(layer_name: str, f: Field, value: Any, found: _Found) -> Any:
+def _value(layer_name: str, f: Field, value: Any, found: Found) -> Any:
     """The value converted to the column's Python type, or INVALID (with its error recorded)."""
     where = f"properties.{f.name}"
     if value is None:
@@ -357,7 +389,7 @@ def _lenient(f: Field, value: Any) -> Any:
     return value
 
 
-def _server_default(f: Field) -> Any:
+def server_default(f: Field) -> Any:
     """The value a column takes when a replacement leaves it out: its database default, else null."""
     default = getattr(f.column, "server_default", None)
     literal = getattr(default, "arg", None)
@@ -400,7 +432,7 @@ class _Geometry:
     warnings: list[str] = field(default_factory=list)
 
 
-def _geometry_of(layer_name: str, feature: dict[str, Any], mode: Mode, found: _Found) -> _Geometry | None:
+def _geometry_of(layer_name: str, feature: dict[str, Any], mode: Mode, found: Found) -> _Geometry | None:
     raw = feature.get("geometry")
     if layer_name in fields.DERIVED_GEOMETRY:
         if raw is not None:
@@ -411,13 +443,17 @@ def _geometry_of(layer_name: str, feature: dict[str, Any], mode: Mode, found: _F
         return None
     if raw is None:
         if mode != "patch" or "geometry" in feature:
-            expected = catalogue.layer(layer_name).geometry_type
-            found.error("geometry", f"required: a GeoJSON {expected} in longitude, latitude (WGS 84)")
+            found.error(*geometry_required_error(layer_name))
         return None
     return _parse_geometry(layer_name, raw, found)
 
 
-def _parse_geometry(layer_name: str, raw: Any, found: _Found) -> _Geometry:
+def geometry_required_error(layer_name: str) -> tuple[str, str]:
+    expected = catalogue.layer(layer_name).geometry_type
+    return "geometry", f"required: a GeoJSON {expected} in longitude, latitude (WGS 84)"
+
+
+def _parse_geometry(layer_name: str, raw: Any, found: Found) -> _Geometry:
     result = _Geometry()
     expected = catalogue.layer(layer_name).geometry_type
     before = len(found.errors)
@@ -444,7 +480,7 @@ def _parse_geometry(layer_name: str, raw: Any, found: _Found) -> _Geometry:
     return result
 
 
-def _walk(kind: str, coordinates: Any, result: _Geometry, found: _Found) -> Any:
+def _walk(kind: str, coordinates: Any, result: _Geometry, found: Found) -> Any:
     """The coordinates checked position by position and made 2D; None when they are not usable.
     Walks at most MAX_VERTICES positions (a huge geometry is refused without reading all of it)."""
     problems: list[str] = []
@@ -512,7 +548,7 @@ def _at(path: str) -> str:
     return f"at coordinates{path}: " if path else ""
 
 
-def _build(kind: str, coordinates: Any, result: _Geometry, found: _Found) -> None:
+def _build(kind: str, coordinates: Any, result: _Geometry, found: Found) -> None:
     if _empty(coordinates):
         found.error(
             "geometry.coordinates", f"empty: a {kind} needs at least one position [longitude, latitude]"
@@ -590,7 +626,7 @@ SPATIAL_SQL = text(
 
 
 def _spatial(
-    conn: Connection, layer_name: str, geometry: _Geometry, accept_outside: bool, found: _Found
+    conn: Connection, layer_name: str, geometry: _Geometry, accept_outside: bool, found: Found
 ) -> Any:
     """Positions against the city outline and the towns (one query); the town the position lies in."""
     assert geometry.geom is not None
@@ -604,6 +640,16 @@ def _spatial(
             "town": has_town,
         },
     ).one()
+    return spatial_findings(layer_name, geometry, row, accept_outside, found)
+
+
+def spatial_findings(
+    layer_name: str, geometry: _Geometry, row: Any, accept_outside: bool, found: Found
+) -> Any:
+    """What SPATIAL_SQL's answer (`row`: no_outline, city, inside, near, flipped_near, first_outside,
+    town_id) means for the feature, as errors and warnings; the town. The import computes the same
+    answer for a whole file in one statement and words it here, so both say the same."""
+    assert geometry.geom is not None
     first = _first_position(geometry.geom)
     if not row.no_outline and not row.near and row.flipped_near:
         found.error(
@@ -636,7 +682,7 @@ def _spatial(
     return row.town_id
 
 
-def _out_of_range(geometry: _Geometry, found: _Found) -> None:
+def _out_of_range(geometry: _Geometry, found: Found) -> None:
     for lon, lat in geometry.out_of_range[:MAX_LISTED]:
         found.error(
             "geometry.coordinates",
@@ -660,7 +706,7 @@ def _domain_rules(
     given: dict[str, Any],
     stored: dict[str, Any],
     merged: dict[str, Any],
-    found: _Found,
+    found: Found,
 ) -> None:
     if fields.has_status(layer_name) and mode != "create" and stored.get("status"):
         problem = rules.status_transition(stored["status"], merged.get("status"))
@@ -697,7 +743,7 @@ def _references(
     merged: dict[str, Any],
     town_id: Any,
     moved: bool,
-    found: _Found,
+    found: Found,
 ) -> None:
     """Referenced rows exist, are not closed, lie in the feature's own town where the schema says so."""
     for column, target in fields.REFERENCES.get(layer_name, {}).items():
@@ -705,43 +751,57 @@ def _references(
         if ident is None or (column not in given and not moved):
             continue
         table = _table(target)
-        wanted = [
-            c
-            for c in ("id", "code", "status", "town_id", "accepts_fecal_sludge", "accepts_manure")
-            if c in table.c
-        ]
+        wanted = [c for c in REFERENCED_COLUMNS if c in table.c]
         row = (
             conn.execute(select(*(table.c[c] for c in wanted)).where(table.c.id == ident)).mappings().first()
         )
-        where = f"properties.{column}"
-        if row is None:
-            if column in given:
-                found.error(where, f"no feature of {target} has id {ident}: give the id of an existing one")
-            continue
-        label = row.get("code") or ident
-        if row.get("status") == "closed":
-            found.error(
-                where, f"{target} {label} is closed: refer to one that is not closed (or reopen it first)"
-            )
-        same_town = (layer_name, column) in (
-            ("collection_points", "village_id"),
-            ("villages", "community_id"),
+        reference_findings(layer_name, column, ident, row, column in given, town_id, merged, found)
+
+
+# What the reference checks read of a referenced row (those of its table that it has).
+REFERENCED_COLUMNS = ("id", "code", "status", "town_id", "accepts_fecal_sludge", "accepts_manure")
+
+
+def reference_findings(
+    layer_name: str,
+    column: str,
+    ident: Any,
+    row: Any,
+    given: bool,
+    town_id: Any,
+    merged: dict[str, Any],
+    found: Found,
+) -> None:
+    """The errors of one reference, from the referenced row as read (None: there is none)."""
+    target = fields.REFERENCES[layer_name][column]
+    where = f"properties.{column}"
+    if row is None:
+        if given:
+            found.error(where, f"no feature of {target} has id {ident}: give the id of an existing one")
+        return
+    label = row.get("code") or ident
+    if row.get("status") == "closed":
+        found.error(
+            where, f"{target} {label} is closed: refer to one that is not closed (or reopen it first)"
         )
-        if same_town and town_id is not None and row.get("town_id") != town_id:
+    same_town = (layer_name, column) in SAME_TOWN_REFERENCES
+    if same_town and town_id is not None and row.get("town_id") != town_id:
+        found.error(
+            where,
+            f"{target} {label} lies in another town than this feature's position: choose one of its own town",
+        )
+    stream = merged.get("stream")
+    if target == "manure_centers" and column.startswith("target_"):
+        if stream == "fecal_sludge" and row.get("accepts_fecal_sludge") is False:
             found.error(
-                where,
-                f"{target} {label} lies in another town than this feature's position: "
-                "choose one of its own town",
+                where, f"manure centre {label} does not accept fecal sludge (accepts_fecal_sludge is false)"
             )
-        stream = merged.get("stream")
-        if target == "manure_centers" and column.startswith("target_"):
-            if stream == "fecal_sludge" and row.get("accepts_fecal_sludge") is False:
-                found.error(
-                    where,
-                    f"manure centre {label} does not accept fecal sludge (accepts_fecal_sludge is false)",
-                )
-            if stream == "manure" and row.get("accepts_manure") is False:
-                found.error(where, f"manure centre {label} does not accept manure (accepts_manure is false)")
+        if stream == "manure" and row.get("accepts_manure") is False:
+            found.error(where, f"manure centre {label} does not accept manure (accepts_manure is false)")
+
+
+# References whose row must lie in the referring feature's own town.
+SAME_TOWN_REFERENCES = (("collection_points", "village_id"), ("villages", "community_id"))
 
 
 def _duplicates(
@@ -750,17 +810,14 @@ def _duplicates(
     given: dict[str, Any],
     stored: dict[str, Any],
     merged: dict[str, Any],
-    found: _Found,
+    found: Found,
 ) -> None:
     table = catalogue.layer(layer_name).table
     code = given.get("code")
     if code is not None and code != stored.get("code") and "code" in table.c:
         holder = conn.execute(select(table.c.id).where(table.c.code == code).limit(1)).first()
         if holder is not None:
-            found.error(
-                "properties.code",
-                f"another feature of {layer_name} holds code {code!r}: codes are unique per layer",
-            )
+            found.error(*code_taken(layer_name, code))
     if layer_name == "chain_links":
         sources, targets = rules.link_endpoints(merged)
         if len(sources) != 1 or len(targets) != 1 or merged.get("stream") is None:
@@ -788,6 +845,14 @@ def _duplicates(
                 f"link {twin.id} already joins this source and target in the {key[0]} stream: "
                 "a pair is linked once per stream",
             )
+
+
+def code_taken(layer_name: str, code: str) -> tuple[str, str]:
+    """The error of a code another feature of the layer holds."""
+    return (
+        "properties.code",
+        f"another feature of {layer_name} holds code {code!r}: codes are unique per layer",
+    )
 
 
 # -- wording ------------------------------------------------------------------------------------

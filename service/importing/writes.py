@@ -1,0 +1,176 @@
+"""The import's writes, set-based: what each accepted row does (create, update, nothing), then one
+INSERT and one UPDATE for all of them, and the history rows and audit entries an editor's write
+leaves, written with INSERT … SELECT.
+
+A row whose code the inventory holds (with upsert by code) updates that feature with the values the
+file gives (an empty cell keeps the stored value); when none differs it is unchanged and nothing is
+written for it: no version, no history, no audit entry. The version trigger (migration 0008) raises the
+version of every row that really changes, as for an edit. History and audit carry the feature as the
+API serves it (`feature_json`), before and after, like `editing.store` does for one feature.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select, text
+from sqlalchemy.dialects import postgresql
+
+from service.accounts import audit
+from service.editing import fields, validation
+from service.features import catalogue
+from service.features.params import feature_query
+from service.features.query import feature_json, feature_source
+from service.importing.checks import FACTS
+from service.importing.staging import PROBLEMS, ROWS, staged_fields
+
+PLAN = "import_plan"
+BEFORE = "import_before"
+AFTER = "import_after"
+
+
+@dataclass(frozen=True)
+class Counts:
+    created: int
+    updated: int
+    unchanged: int
+
+
+def plan(conn: Connection, layer: str) -> Counts:
+    """`import_plan`: each accepted row's operation (create, update, unchanged), a new feature's id."""
+    names = staged_fields(layer)
+    differs = [f'(s."{c}" IS NOT NULL AND s."{c}" IS DISTINCT FROM l."{c}")' for c in names]
+    differs.append("(s.geom IS NOT NULL AND s.geom IS DISTINCT FROM l.geom)")
+    conn.execute(
+        text(
+            f"""CREATE TEMP TABLE {PLAN} ON COMMIT DROP AS
+                SELECT f.n, f.target_id, f.town_id,
+                       CASE WHEN f.target_id IS NULL THEN 'create'
+                            WHEN {" OR ".join(differs)} THEN 'update' ELSE 'unchanged' END AS op,
+                       CASE WHEN f.target_id IS NULL
+                            THEN nextval(pg_get_serial_sequence('{layer}', 'id')) END AS new_id
+                FROM {FACTS} f JOIN {ROWS} s USING (n) LEFT JOIN {layer} l ON l.id = f.target_id
+                WHERE NOT EXISTS (SELECT 1 FROM {PROBLEMS} p WHERE p.n = f.n AND p.rejects)"""
+        )
+    )
+    counted: dict[str, int] = dict(conn.execute(text(f"SELECT op, count(*) FROM {PLAN} GROUP BY op")).all())
+    return Counts(counted.get("create", 0), counted.get("update", 0), counted.get("unchanged", 0))
+
+
+def _features_sql(layer: str, ids_sql: str) -> str:
+    """SELECT id, feature (GeoJSON text as the API serves it) of the features whose ids `ids_sql` selects."""
+    described = catalogue.layer(layer)
+    q = feature_query(described, {})
+    stmt = (
+        select(described.id_column.label("id"), feature_json(q).label("feature"))
+        .select_from(feature_source(q))
+        .where(described.id_column.in_(select(text("id")).select_from(text(f"({ids_sql}) AS wanted"))))
+    )
+    return str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+
+
+def _snapshot(conn: Connection, name: str, layer: str, ids_sql: str) -> None:
+    conn.execute(
+        text(
+            f"""CREATE TEMP TABLE {name} ON COMMIT DROP AS
+                SELECT id, CAST(feature AS jsonb) AS feature FROM ({_features_sql(layer, ids_sql)}) j"""
+        )
+    )
+
+
+def _defaults(layer: str) -> dict[str, Any]:
+    """A column's database default, for a new feature whose row leaves it empty."""
+    writable = fields.writable(layer)
+    return {
+        name: validation.server_default(writable[name])
+        for name in staged_fields(layer)
+        if getattr(writable[name].column, "server_default", None) is not None
+    }
+
+
+def write(conn: Connection, layer: str, actor: audit.Actor, import_ref: dict[str, str]) -> None:
+    """The planned creates and updates, their history rows and audit entries."""
+    names = staged_fields(layer)
+    has_town = catalogue.layer(layer).has_town
+    defaults = _defaults(layer)
+    params: dict[str, Any] = {f"d_{name}": value for name, value in defaults.items()}
+    values = [f'COALESCE(s."{c}", :d_{c})' if c in defaults else f's."{c}"' for c in names]
+    targets = ", ".join([*(f'"{c}"' for c in names), "geom", *(["town_id"] if has_town else []), "version"])
+    sources = ", ".join(["p.new_id", *values, "s.geom", *(["p.town_id"] if has_town else []), "1"])
+    conn.execute(
+        text(
+            f"""INSERT INTO {layer} (id, {targets})
+                SELECT {sources}
+                FROM {PLAN} p JOIN {ROWS} s USING (n) WHERE p.op = 'create'"""
+        ),
+        params,
+    )
+    updates = f"SELECT target_id AS id FROM {PLAN} WHERE op = 'update'"
+    _snapshot(conn, BEFORE, layer, updates)
+    assignments = [f'"{c}" = COALESCE(s."{c}", l."{c}")' for c in names]
+    assignments.append("geom = COALESCE(s.geom, l.geom)")
+    if has_town:
+        assignments.append("town_id = COALESCE(p.town_id, l.town_id)")
+    conn.execute(
+        text(
+            f"""UPDATE {layer} l SET {", ".join(assignments)}
+                FROM {PLAN} p JOIN {ROWS} s USING (n)
+                WHERE p.op = 'update' AND l.id = p.target_id"""
+        )
+    )
+    _snapshot(conn, AFTER, layer, f"SELECT new_id AS id FROM {PLAN} WHERE op = 'create' UNION ALL {updates}")
+    _history_and_audit(conn, layer, actor, import_ref)
+
+
+def _history_and_audit(conn: Connection, layer: str, actor: audit.Actor, import_ref: dict[str, str]) -> None:
+    who = {
+        "layer": layer,
+        "user_id": actor.user_id,
+        "user_name": actor.user_name,
+        "role": actor.role,
+        "route": actor.route,
+        "address": actor.address,
+        "user_agent": (actor.user_agent or "")[: audit.MAX_USER_AGENT] or None,
+        "request_id": actor.request_id,
+        "import": json.dumps(import_ref, ensure_ascii=False),
+    }
+    changed = f"""
+        SELECT a.id, CAST(a.feature -> 'properties' ->> 'version' AS integer) AS version,
+               CASE WHEN b.id IS NULL THEN 'create' ELSE 'update' END AS operation,
+               b.feature AS before, a.feature AS after
+        FROM {AFTER} a LEFT JOIN {BEFORE} b USING (id)"""
+    conn.execute(
+        text(
+            f"""INSERT INTO feature_history (layer, feature_id, version, operation, user_id, user_name,
+                                             request_id, before, after)
+                SELECT :layer, c.id, c.version, c.operation, :user_id, :user_name, :request_id,
+                       c.before, c.after
+                FROM ({changed}) c ORDER BY c.id"""
+        ),
+        who,
+    )
+    conn.execute(
+        text(
+            f"""INSERT INTO audit_log (user_id, user_name, role, action, outcome, route, layer, target_id,
+                                       before, after, detail, address, user_agent, request_id)
+                SELECT :user_id, :user_name, :role, 'feature.' || c.operation, 'ok', :route, :layer,
+                       CAST(c.id AS text), c.before, c.after,
+                       jsonb_build_object('version', c.version, 'import', CAST(:import AS jsonb)),
+                       :address, :user_agent, :request_id
+                FROM ({changed}) c ORDER BY c.id"""
+        ),
+        who,
+    )
+
+
+def touched(conn: Connection, layer: str, limit: int) -> list[tuple[str, int]]:
+    """(layer, id) of the features written, at most `limit` of them."""
+    rows = conn.execute(
+        text(
+            f"SELECT COALESCE(new_id, target_id) FROM {PLAN} WHERE op <> 'unchanged' ORDER BY n LIMIT :limit"
+        ),
+        {"limit": limit},
+    ).scalars()
+    return [(layer, int(i)) for i in rows]
