@@ -8,9 +8,10 @@ service over a socket that never sends the body.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,9 @@ def test_confirming_a_dry_run_writes_its_features_with_history_once(api, world, 
             text("SELECT operation, version FROM feature_history WHERE layer = 'livestock_farms'")
         ).all()
     assert sorted(tuple(h) for h in history) == [("create", 1), ("create", 1)]
-    assert audit_actions(world)[-1] == ("import.confirm", str(job["id"]))
+    actions = audit_actions(world)
+    assert [a for a, _ in actions] == ["import.upload", "import.confirm", "import.run"]
+    assert actions[1] == ("import.confirm", str(job["id"]))
     assert list(upload_dir.iterdir()) == []  # imported: the file is gone
     # the dry run now names its confirmation, and cannot be confirmed again
     again = api.get(dry["links"]["self"], headers=editor).json()
@@ -308,7 +311,7 @@ def complete(answer: bytes) -> bool:
     return True
 
 
-def raw_request(base: str, head: str, body_chunks: Iterator[bytes] = iter(())) -> tuple[int, bytes]:
+def raw_request(base: str, head: str, body_chunks: Iterable[bytes] = ()) -> tuple[int, bytes]:
     """Send `head` (and the chunks, one by one, while no answer came), then read the answer."""
     host, port = base.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=20) as sock:
@@ -316,10 +319,8 @@ def raw_request(base: str, head: str, body_chunks: Iterator[bytes] = iter(())) -
         answer = b""
         sock.setblocking(False)
         for chunk in body_chunks:
-            try:
+            with contextlib.suppress(BlockingIOError):
                 answer += sock.recv(65536)
-            except BlockingIOError:
-                pass
             if answer:
                 break
             try:

@@ -17,7 +17,7 @@ from service.accounts.permissions import CITY_WIDE, Action, allowed_roles
 from service.accounts.tokens import Principal
 from service.api.import_page_html import import_page
 from service.api.security import SESSION_COOKIE, csrf_token, current_principal
-from service.maps.editing import MAP_EDITABLE
+from service.importing.job import IMPORTABLE
 
 router = APIRouter(tags=["Importing"])
 
@@ -40,7 +40,7 @@ async def new_import(request: Request) -> Response:
     if principal is None or not may_import(principal):
         return RedirectResponse(f"/login?next={quote(PAGE_PATH, safe='/')}", status_code=303)
     token = csrf_token(request.cookies.get(SESSION_COOKIE, ""))
-    return HTMLResponse(import_page(principal, token, MAP_EDITABLE), headers=NO_STORE)
+    return HTMLResponse(import_page(principal, token, IMPORTABLE), headers=NO_STORE)
 
 
 def install(app: FastAPI) -> None:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service.editing.fields import EDITABLE_LAYERS
 from service.errors import BadParameter
 from service.importing import columns, coordinates, rows
+from service.importing.job import IMPORTABLE
 
 TRUE = ("true", "1", "on", "yes")
 FALSE = ("false", "0", "off", "no", "")
@@ -49,8 +49,8 @@ def _layer(value: str | None) -> str:
     layer = _text(value)
     if layer is None:
         raise BadParameter("layer", "required: the layer to import into, e.g. livestock_farms")
-    if layer not in EDITABLE_LAYERS:
-        raise BadParameter("layer", f"unknown layer {layer!r}; one of {', '.join(EDITABLE_LAYERS)}")
+    if layer not in IMPORTABLE:
+        raise BadParameter("layer", f"{layer!r} cannot be imported: one of {', '.join(IMPORTABLE)}")
     return layer
 
 
