@@ -53,8 +53,8 @@ def _layers(layers: tuple[str, ...]) -> str:
 
 def _check(name: str, zh: str, en: str) -> str:
     return (
-        f'<label class="check"><input type="checkbox" id="{name}" name="{name}"> '
-        f'{esc(zh)} <span lang="en">{esc(en)}</span></label>'
+        f'<label class="check"><input type="checkbox" id="{name}" name="{name}">'
+        f'<span>{esc(zh)} <span lang="en">{esc(en)}</span></span></label>'
     )
 
 
@@ -65,7 +65,7 @@ def _form(layers: tuple[str, ...]) -> str:
         + f'<select id="layer" name="layer" required>{_layers(layers)}</select>'
         + _label("file", "文件", "File")
         + f'<input id="file" name="file" type="file" required accept="{ACCEPT}">'
-        + '<p class="hint">CSV、Excel（.xlsx）…<span lang="en">CSV, Excel (.xlsx) …</span></p>'
+        + '<p class="hint">CSV、Excel（.xlsx）… · <span lang="en">CSV, Excel (.xlsx) …</span></p>'
         + _label("crs", "坐标系", "Coordinates")
         + f'<select id="crs" name="crs">{_options(CRS_CHOICES)}</select>'
         + '<div id="crs-other-box" hidden>'
@@ -104,8 +104,8 @@ def _report() -> str:
         '<a id="sc-import-rejected-csv" class="link" download>下载被拒绝的行（CSV） '
         '<span lang="en">Download the rejected rows (CSV)</span></a></div>'
         '<div id="sc-import-warnings-box" hidden>'
-        '<h3>警告 <span lang="en">Warnings</span></h3>'
-        '<div class="scroll"><table id="sc-import-warnings"><thead><tr>'
+        '<h3>警告 <span lang="en">Warnings</span></h3><ul id="sc-import-file-warnings"></ul>'
+        '<div class="scroll" id="sc-import-warnings-table"><table id="sc-import-warnings"><thead><tr>'
         '<th>行 <span lang="en">Row</span></th><th>列 <span lang="en">Column</span></th>'
         '<th>说明 <span lang="en">Warning</span></th></tr></thead><tbody></tbody></table></div></div>'
         '<div id="sc-import-chain-box" hidden><h3>收运链检查 <span lang="en">Chain check</span></h3>'

@@ -104,17 +104,31 @@
     });
   }
 
-  function chain(findings) {
-    var list = $("sc-import-chain");
+  function items(list, texts) {
     list.textContent = "";
-    if (!findings) { show("sc-import-chain-box", false); return; }
-    Object.keys(findings).forEach(function (key) {
+    texts.forEach(function (text) {
       var li = document.createElement("li");
-      var value = findings[key];
-      li.textContent = key + ": " + (typeof value === "object" ? JSON.stringify(value) : String(value));
+      li.textContent = text;
       list.appendChild(li);
     });
-    show("sc-import-chain-box", list.children.length > 0);
+  }
+
+  // The chain re-checked after the import: what it would create or clear (or why it was not checked).
+  function chain(c) {
+    var texts = [];
+    if (c && c.checked === false) {
+      texts.push("未检查 · not checked: " + (c.reason || ""));
+    } else if (c) {
+      var s = c.summary || {};
+      texts.push("新问题 · findings created: " + (s.findings_created || 0));
+      texts.push("已消除 · findings cleared: " + (s.findings_cleared || 0));
+      texts.push("错误 · errors: " + (s.errors_before || 0) + " → " + (s.errors_after || 0));
+      ((c.findings && c.findings.created) || []).slice(0, 20).forEach(function (f) {
+        texts.push("新 · new: " + (f.message || JSON.stringify(f)));
+      });
+    }
+    items($("sc-import-chain"), texts);
+    show("sc-import-chain-box", texts.length > 0);
   }
 
   function rejectedCount(doc) { return (doc.report && doc.report.rejected_count) || 0; }
@@ -143,7 +157,9 @@
       : "";
     if (doc.links.rejected_csv) { $("sc-import-rejected-csv").href = doc.links.rejected_csv; }
     rows("sc-import-warnings", r.warnings || []);
-    show("sc-import-warnings-box", (r.warnings || []).length > 0);
+    items($("sc-import-file-warnings"), (r.file_warnings || []).map(String));
+    show("sc-import-warnings-table", (r.warnings || []).length > 0);
+    show("sc-import-warnings-box", (r.warnings || []).length + (r.file_warnings || []).length > 0);
     chain(r.chain);
     show("sc-import-report", true);
     updateConfirm();
