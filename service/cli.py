@@ -416,6 +416,97 @@ def cmd_edit(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- importing ------------------------------------------------------------------------------------
+# Rejected rows and warnings printed on the terminal; the rest are in --report and --rejected.
+PRINTED_PROBLEMS = 20
+
+
+def _import_progress(enabled: bool) -> Callable[[object], None] | None:
+    if not enabled:
+        return None
+    start = time.monotonic()
+
+    def report(p: object) -> None:
+        stage, rows = getattr(p, "stage", ""), getattr(p, "rows", 0)
+        print(
+            f"  import {stage:<10} {rows:>12,} rows  ({time.monotonic() - start:6.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return report
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import a file into a layer in one transaction: 0 written (or a clean dry run), 1 rows rejected
+    and nothing written, 2 the file itself could not be imported."""
+    import getpass
+
+    from service.accounts.audit import Actor
+    from service.importing import report as report_
+    from service.importing.job import ImportRequest, run_import
+    from service.importing.rows import Options
+
+    options = Options(encoding=args.encoding, sheet=args.sheet, crs=args.crs, mapping=args.mapping)
+    request = ImportRequest(
+        args.layer, Path(args.file), options, upsert_by=args.upsert_by, valid_rows_only=args.valid_rows_only,
+        dry_run=args.dry_run,
+    )  # fmt: skip
+    actor = Actor(user_name=f"cli:{getpass.getuser()}", route="sanichain import")
+    engine = _chain_engine()
+    try:
+        result = run_import(
+            engine, request, actor, progress=_import_progress(args.progress or sys.stderr.isatty())
+        )
+    except (SanichainError, LookupError) as exc:
+        print(f"sanichain: error: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.report:
+            report_.dump(result, Path(args.report))
+        if args.rejected:
+            result.write_rejected_csv(Path(args.rejected))
+    finally:
+        result.discard()
+    s = result.summary
+    read_as = ", ".join(str(v) for v in (s.format, s.encoding, s.sheet, s.crs) if v)
+    print(
+        f"{s.layer} <- {s.file_name} ({read_as}): {s.rows_read} rows read, {s.created} created, "
+        f"{s.updated} updated, {s.unchanged} unchanged, {s.rejected} rejected"
+    )
+    for problem in result.rejected.items[:PRINTED_PROBLEMS]:
+        print(
+            f"  rejected row {problem.row}"
+            + (f" {problem.column}" if problem.column else "")
+            + f": {problem.problem}"
+        )
+    if result.rejected.count > PRINTED_PROBLEMS:
+        print(f"  … {result.rejected.count - PRINTED_PROBLEMS} more problems (--report, --rejected)")
+    for problem in result.warnings.items[:PRINTED_PROBLEMS]:
+        print(
+            f"  warning row {problem.row}"
+            + (f" {problem.column}" if problem.column else "")
+            + f": {problem.problem}"
+        )
+    if result.warnings.count > PRINTED_PROBLEMS:
+        print(f"  … {result.warnings.count - PRINTED_PROBLEMS} more warnings (--report)")
+    for warning in result.file_warnings:
+        print(f"  warning: {warning}")
+    if result.chain is not None and result.chain.get("checked"):
+        chain = result.chain["summary"]
+        print(f"  chain: {chain['findings_created']} new findings, {chain['findings_cleared']} resolved")
+    elif result.chain is not None:
+        print(f"  chain: not re-checked: {result.chain['reason']}")
+    if s.written:
+        print("written")
+        return 0
+    if s.dry_run:
+        print("dry run: nothing written" + ("" if not s.rejected else "; rows were rejected"))
+        return 0 if not s.rejected or args.valid_rows_only else 1
+    print(f"nothing written: {s.rejected} row(s) rejected (--valid-rows-only writes the others)")
+    return 1
+
+
 # -- accounts -------------------------------------------------------------------------------------
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
@@ -726,6 +817,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="check every operation, write nothing")
     p.set_defaults(func=cmd_edit)
+
+    p = sub.add_parser(
+        "import", help="import a CSV or XLSX file into a layer in one transaction (all or nothing)"
+    )
+    p.add_argument("layer", help="the layer, e.g. livestock_farms")
+    p.add_argument("file", help="the file (CSV in any encoding, or XLSX)")
+    p.add_argument(
+        "--crs", help="of the coordinate columns: an EPSG code (EPSG:4528), gcj02 or bd09; default WGS 84"
+    )
+    p.add_argument("--encoding", help="of a CSV file (utf-8, gbk, gb18030); detected when not given")
+    p.add_argument("--mapping", type=Path, help="a JSON file of header → field over the automatic matching")
+    p.add_argument("--sheet", help="the XLSX sheet (default: the first)")
+    p.add_argument("--dry-run", action="store_true", help="check and report everything, write nothing")
+    p.add_argument(
+        "--upsert-by", choices=["code"], help="rows whose code the layer holds update that feature"
+    )
+    p.add_argument(
+        "--valid-rows-only", action="store_true", help="write the valid rows even when some are rejected"
+    )
+    p.add_argument("--report", help="write the report as JSON to this file")
+    p.add_argument(
+        "--rejected", help="write the rejected rows (as in the file, with a problem column) to this CSV"
+    )
+    p.add_argument(
+        "--progress", action="store_true", help="progress on stderr even when it is not a terminal"
+    )
+    p.set_defaults(func=cmd_import)
 
     users = sub.add_parser("users", help="accounts: add, list, disable, change role").add_subparsers(
         dest="users_command", required=True

@@ -107,6 +107,8 @@ def problem_line(number: int, field_name: str | None, header: str | None, messag
 
 
 PROBLEM_COLUMNS = ("n", "field", "header", "message", "rejects")
+# How the reader's problems with a row's position begin (they name no column of their own).
+POSITION_PROBLEMS = ("no coordinates", "coordinates", "longitude", "easting")
 
 
 def json_value(value: Any) -> Any:
@@ -176,9 +178,7 @@ class Stager:
             if said and header in self.header_texts:
                 self.problems.append(problem_line(number, None, header, said, True))
             else:
-                where = (
-                    self.headers.position() if problem.startswith(("no coordinates", "coordinates")) else None
-                )
+                where = self.headers.position() if problem.startswith(POSITION_PROBLEMS) else None
                 self.problems.append(problem_line(number, None, where, problem, True))
             rejected = True
         for warning in row.warnings:
