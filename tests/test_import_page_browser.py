@@ -121,8 +121,10 @@ def test_an_editor_checks_a_gbk_file_sees_the_rejected_row_and_imports_the_valid
         assert page.title().startswith("导入数据")
         upload(page, farms_csv(GOOD + BAD, "gbk"), "养殖场-gbk.csv")
         assert page.evaluate("document.getElementById('sc-import-bar').value") == 100
-        assert counts(page, "#sc-import-summary") == {
-            "rows_read": "3", "created": "2", "updated": "0", "unchanged": "0", "rejected": "1", "warned": "0",
+        summary = counts(page, "#sc-import-summary")
+        assert summary == {
+            "rows_read": "3", "created": "2", "updated": "0", "unchanged": "0", "rejected": "1",
+            "warned": "0",
         }  # fmt: skip
         cells = page.eval_on_selector_all(
             "#sc-import-rejected tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
@@ -156,7 +158,8 @@ def test_the_report_fits_a_phone_and_an_anonymous_reader_is_sent_to_sign_in(brow
         box = page.locator("#file").bounding_box()
         assert box is not None and box["width"] >= 340 and box["height"] >= 44
         assert page.evaluate("parseFloat(getComputedStyle(document.querySelector('#layer')).fontSize)") >= 16
-        long_bad = "LF-004,一个名字很长很长很长很长很长很长很长很长很长很长的养殖场,生猪,600,m3,abc,def,运行\n"
+        long_name = "一个名字" + "很长" * 10 + "的养殖场"
+        long_bad = f"LF-004,{long_name},生猪,600,m3,abc,def,运行\n"
         own_codes = (GOOD + BAD + long_bad).replace("LF-", "PHONE-")  # the other test's farms are stored
         upload(page, farms_csv(own_codes, "gbk"), "farms.csv")
         rows = page.locator("#sc-import-rejected tbody tr")
