@@ -389,3 +389,40 @@ def test_a_chunked_upload_growing_past_the_limit_is_a_413_and_its_partial_file_i
     assert list(directory.iterdir()) == []
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM imports")).scalar() == 0
+
+
+# -- keeping: uploads expire, dead jobs end ----------------------------------------------------------
+
+
+def test_an_expired_dry_run_upload_is_deleted_and_its_confirmation_is_a_409(api, world, upload_dir):
+    editor = role_headers(world, "editor")
+    dry = finished(api, editor, post_import(api, editor, farms_csv(), dry_run="true").headers["location"])
+    assert len(list(upload_dir.iterdir())) == 1
+    with world.begin() as conn:  # a day and an hour later
+        conn.execute(
+            text("UPDATE imports SET finished_at = finished_at - interval '25 hours' WHERE id = :id"),
+            {"id": dry["id"]},
+        )
+    # the next upload's housekeeping lets the old file go
+    other = post_import(api, editor, b"not a farm file", name="other.csv")
+    assert finished(api, editor, other.headers["location"])["status"] == "failed"
+    assert list(upload_dir.iterdir()) == []
+    refused = api.post(dry["links"]["confirm"], json={"valid_rows_only": False}, headers=editor)
+    assert "no longer kept" in assert_problem(refused, 409)["detail"]
+    assert "confirm" not in api.get(dry["links"]["self"], headers=editor).json()["links"]
+
+
+def test_a_job_whose_process_ended_is_marked_failed_by_the_next_upload(api, world):
+    editor = role_headers(world, "editor")
+    dry = finished(api, editor, post_import(api, editor, farms_csv(), dry_run="true").headers["location"])
+    with world.begin() as conn:  # as a process that died mid-import leaves it
+        conn.execute(
+            text(
+                "UPDATE imports SET status = 'running', finished_at = NULL, "
+                "heartbeat_at = now() - interval '10 minutes' WHERE id = :id"
+            ),
+            {"id": dry["id"]},
+        )
+    post_import(api, editor, farms_csv(), dry_run="true")
+    job = api.get(dry["links"]["self"], headers=editor).json()
+    assert job["status"] == "failed" and "process" in job["error"]["detail"]
