@@ -351,11 +351,15 @@ def head(base: str, headers: dict[str, str], length: int | None) -> str:
     return "\r\n".join(lines) + "\r\n\r\n"
 
 
-def test_anonymous_uploads_are_refused_with_401_before_the_body_is_read(service):
-    base, _, directory = service
+@pytest.mark.parametrize(
+    ("role", "status", "said"), [(None, 401, b"sign in"), ("inspector", 403, b"inspector")]
+)
+def test_anonymous_and_wrong_role_uploads_are_refused_before_the_body_is_read(service, role, status, said):
+    base, engine, directory = service
+    headers = role_headers(engine, role) if role else {}
     started = time.monotonic()
-    status, answer = raw_request(base, head(base, {}, 2_000_000_000))  # 2 GB announced, none sent
-    assert status == 401 and b"sign in" in answer
+    answer_status, answer = raw_request(base, head(base, headers, 2_000_000_000))  # 2 GB announced, none sent
+    assert answer_status == status and said in answer, answer
     assert time.monotonic() - started < 10
     assert list(directory.iterdir()) == []
 
