@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any, Literal
 
 import shapely
@@ -201,7 +202,7 @@ def _properties(feature: dict[str, Any], mode: Mode, found: Found) -> dict[str, 
 def _check_properties(layer_name: str, properties: dict[str, Any], found: Found) -> dict[str, Any]:
     """The properties the feature gives, checked and converted; names unknown or derived are refused."""
     writable = fields.writable(layer_name)
-    derived = fields.read_only(layer_name) | fields.DERIVED | frozenset(fields.DERIVED_ALIASES)
+    derived = _derived(layer_name)
     given: dict[str, Any] = {}
     for name, value in properties.items():
         if name in derived:
@@ -219,6 +220,12 @@ def _check_properties(layer_name: str, properties: dict[str, Any], found: Found)
             if converted is not INVALID:
                 given[name] = converted
     return given
+
+
+@cache
+def _derived(layer_name: str) -> frozenset[str]:
+    """Property names a feature may not set: what the database derives, under any of its names."""
+    return fields.read_only(layer_name) | fields.DERIVED | frozenset(fields.DERIVED_ALIASES)
 
 
 def _stored(layer_name: str, current: dict[str, Any] | None) -> dict[str, Any]:
@@ -473,11 +480,31 @@ def _parse_geometry(layer_name: str, raw: Any, found: Found) -> _Geometry:
         found.error("geometry.type", f"must be a {expected}{also} for {layer_name}, got {_shown(kind)}")
         result.errors = True
         return result
+    simple = _simple_point(kind, raw.get("coordinates"))
+    if simple is not None:  # the common case of an import's rows, without the general walk
+        result.geom = simple
+        result.errors = len(found.errors) > before
+        return result
     coordinates = _walk(kind, raw.get("coordinates"), result, found)
     if coordinates is not None:
         _build(kind, coordinates, result, found)
     result.errors = result.errors or len(found.errors) > before
     return result
+
+
+def _simple_point(kind: Any, coordinates: Any) -> BaseGeometry | None:
+    """A Point of two finite numbers within range, which the general path would accept as it is;
+    None for anything else (which the general path then checks and words)."""
+    if kind != "Point" or not isinstance(coordinates, list) or len(coordinates) != 2:
+        return None
+    lon, lat = coordinates
+    if type(lon) not in (int, float) or type(lat) not in (int, float):
+        return None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):  # also false for NaN
+        return None
+    if math.isinf(lon) or math.isinf(lat):
+        return None
+    return shapely.Point(float(lon), float(lat))
 
 
 def _walk(kind: str, coordinates: Any, result: _Geometry, found: Found) -> Any:
