@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from service.accounts.permissions import Action
 from service.accounts.tokens import Principal
 from service.api import import_form
+from service.api.deps import engine_of
 from service.api.headers import base_url
 from service.api.openapi_responses import PROBLEM_JSON, PROBLEM_REF
 from service.api.security import SignedIn, actor, requires
@@ -144,6 +145,8 @@ def settings_of(request: Request) -> ImportJobSettings:
 
 
 def _runner(request: Request) -> background.Runner:
+    """The process's import threads; they use the application's own engine (an import's statements
+    are not held to the interactive class's timeout)."""
     runner = getattr(request.app.state, "import_runner", None)
     if runner is None:
         runner = background.Runner(request.app.state.engine, settings_of(request).workers)
@@ -153,7 +156,7 @@ def _runner(request: Request) -> background.Runner:
 
 
 def _answer(request: Request, principal: Principal, job_id: int, status: int = 200) -> Response:
-    with request.app.state.engine.connect() as conn:
+    with engine_of(request).connect() as conn:
         job = records.visible(conn, job_id, principal)
     document = tasks.document(job, settings_of(request).keep_hours)
     base = base_url(request) + f"/imports/{job.id}"
@@ -177,7 +180,7 @@ async def _after_wait(request: Request, principal: Principal, job_id: int) -> Re
 
 def _start(request: Request, principal: Principal, form: import_form.Form) -> int:
     settings = settings_of(request)
-    engine = request.app.state.engine
+    engine = engine_of(request)
     background.sweep(engine, settings.dir, settings.keep_hours, settings.keep_days)
     return tasks.start(
         engine, _runner(request), actor(request, principal), principal, form.fields, form.upload,
@@ -214,7 +217,7 @@ def job(request: Request, job_id: JobId, principal: SignedIn) -> Response:
 
 
 def _rejected(request: Request, principal: Principal, job_id: int) -> bytes:
-    with request.app.state.engine.connect() as conn:
+    with engine_of(request).connect() as conn:
         records.visible(conn, job_id, principal)
         found = records.rejected_csv(conn, job_id)
     if found is None:
@@ -253,7 +256,7 @@ async def confirm_body(request: Request) -> bool:
 def _confirm(request: Request, principal: Principal, job_id: int, valid_rows_only: bool) -> int:
     settings = settings_of(request)
     return tasks.confirm(
-        request.app.state.engine, _runner(request), settings.dir, actor(request, principal), principal,
+        engine_of(request), _runner(request), settings.dir, actor(request, principal), principal,
         job_id, valid_rows_only,
     )  # fmt: skip
 
