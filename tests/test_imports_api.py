@@ -430,3 +430,23 @@ def test_a_job_whose_process_ended_is_marked_failed_by_the_next_upload(api, worl
     post_import(api, editor, farms_csv(), dry_run="true")
     job = api.get(dry["links"]["self"], headers=editor).json()
     assert job["status"] == "failed" and "process" in job["error"]["detail"]
+
+
+def test_an_upload_whose_client_goes_away_leaves_no_file(service):
+    base, engine, directory = service
+    editor = role_headers(engine, "editor")
+    part = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="half.csv"\r\n'
+        b"Content-Type: text/csv\r\n\r\n" + farms_csv() * 100
+    )
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=20) as sock:
+        sock.sendall(head(base, editor, LIMIT - 1000).encode("latin-1") + part)  # half of what it announced
+        deadline = time.monotonic() + 10
+        while not list(directory.glob("incoming-*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(directory.glob("incoming-*")), "the upload was being received"
+    deadline = time.monotonic() + 10  # the connection closed mid-body
+    while list(directory.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(directory.iterdir()) == []
