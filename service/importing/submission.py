@@ -9,7 +9,6 @@ from __future__ import annotations
 import codecs
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from service.errors import BadParameter
@@ -117,7 +116,3 @@ def read_options(options: dict[str, Any]) -> rows.Options:
         crs=options.get("crs"),
         mapping=options.get("mapping"),
     )
-
-
-def file_path(upload_path: str) -> Path:
-    return Path(upload_path)
