@@ -192,6 +192,27 @@ class ImportFileSettings(BaseSettings):
     boundary_overlap_m2: float = Field(default=10_000.0, ge=0)
 
 
+class ImportJobSettings(BaseSettings):
+    """Imports through the API (`POST /imports`): where uploads are kept, how large they may be, how many
+    run at once, and how long uploads and finished jobs are kept."""
+
+    model_config = SettingsConfigDict(env_prefix="SANICHAIN_IMPORT_", env_file=".env", extra="ignore")
+
+    # uploads are streamed to files here (never held in memory), next to the private cluster's data
+    dir: Path = Field(default=REPO_ROOT / ".data" / "imports")
+    # the whole request body; a larger Content-Length is refused before reading, a longer stream when
+    # it grows past it (the partial file deleted)
+    max_bytes: int = Field(default=200_000_000, ge=1_024, le=20_000_000_000)
+    # imports run at once in one process; more wait as `queued`
+    workers: int = Field(default=1, ge=1, le=16)
+    # a dry run's upload is kept this long for its confirmation, then deleted
+    keep_hours: float = Field(default=24.0, gt=0, le=24 * 90)
+    # finished jobs (reports, rejected rows) are kept this long; the audit log keeps the record
+    keep_days: int = Field(default=30, ge=1, le=3650)
+    # how long POST /imports waits for a small file's job to finish before answering (0: never waits)
+    wait_s: float = Field(default=2.0, ge=0, le=30)
+
+
 class ImportSettings(BaseSettings):
     """Importing a city's files (`sanichain import`, the import page)."""
 
@@ -327,6 +348,7 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     ChainSettings,
     SitingSettings,
     EditSettings,
+    ImportJobSettings,
     ImportSettings,
     AnalysisLimitSettings,
     FilterSettings,

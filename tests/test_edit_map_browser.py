@@ -220,7 +220,7 @@ def test_a_viewer_gets_no_edit_button_and_the_cached_page_carries_no_token(brows
     try:
         with page.expect_response(lambda r: r.url.endswith("/maps/editor")) as asked:
             page.reload()
-        assert asked.value.json() == {"signed_in": True, "may_edit": False}
+        assert asked.value.json() == {"signed_in": True, "may_edit": False, "may_import": False}
         assert asked.value.headers["cache-control"] == "no-store"
         page.wait_for_function(READY, timeout=30_000)
         page.wait_for_load_state("networkidle")
@@ -316,11 +316,11 @@ def test_city_map_popups_link_editors_to_the_facility_edit_form(browser, service
 @pytest.mark.parametrize(
     ("role", "answer"),
     [
-        (None, {"signed_in": False, "may_edit": False}),
-        ("viewer", {"signed_in": True, "may_edit": False}),
-        ("planner", {"signed_in": True, "may_edit": False}),
-        ("editor", {"signed_in": True, "may_edit": True}),
-        ("admin", {"signed_in": True, "may_edit": True}),
+        (None, {"signed_in": False, "may_edit": False, "may_import": False}),
+        ("viewer", {"signed_in": True, "may_edit": False, "may_import": False}),
+        ("planner", {"signed_in": True, "may_edit": False, "may_import": False}),
+        ("editor", {"signed_in": True, "may_edit": True, "may_import": True}),
+        ("admin", {"signed_in": True, "may_edit": True, "may_import": True}),
     ],
 )
 def test_the_pages_ask_who_may_edit_without_an_error_for_anonymous_readers(client, app_engine, role, answer):

@@ -28,6 +28,9 @@ from service.db import class_engines, get_engine
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
+    from service.api import imports
+
+    imports.shutdown(app)  # queued imports are dropped (their jobs end as failed); running ones finish
     app.state.engines.dispose()
 
 
@@ -73,6 +76,11 @@ def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = N
     from service.api import editing
 
     app.include_router(editing.router)
+    # -- importing: uploads, their jobs and the import page --
+    from service.api import import_page, imports
+
+    import_page.install(app)  # before /imports/{job_id}: "new" is the page, not a job
+    imports.install(app)
     app.include_router(export.router)
     app.include_router(tiles.router)
     # -- chain: flows, integrity, indicators, diagram (register routers here) --

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.accounts.permissions import Action, allowed_roles
+from service.accounts.permissions import CITY_WIDE, Action, allowed_roles
 from service.accounts.tokens import Principal
 from service.editing.fields import EDITABLE_LAYERS, writable
 from service.maps.map_rows import POINT_LAYERS
@@ -53,9 +53,13 @@ def popup_links() -> dict[str, Any]:
 
 
 def may_edit(principal: Principal | None) -> dict[str, bool]:
-    """Whether to offer the edit form: a reader who is not signed in gets an answer, not a 401 (the
-    page asks on every load; a 401 would be an error in every anonymous reader's console)."""
+    """Whether to offer the edit form (and the import page's link): a reader who is not signed in gets
+    an answer, not a 401 (the page asks on every load; a 401 would be an error in every anonymous
+    reader's console). Imports reach the whole city, so a town-limited editor gets no import link."""
     return {
         "signed_in": principal is not None,
         "may_edit": principal is not None and principal.role in allowed_roles(Action.edit_inventory),
+        "may_import": principal is not None
+        and principal.role in allowed_roles(Action.import_data)
+        and (principal.town is None or Action.import_data not in CITY_WIDE),
     }

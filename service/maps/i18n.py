@@ -110,6 +110,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "collections": ("图层（要素集合）", "Layers (feature collections)"),
     "api_docs": ("API 文档", "API documentation"),
     "sign_in": ("登录", "Sign in"),
+    "import_data": ("导入数据", "Import data"),
     "conformance": ("符合性声明", "Conformance classes"),
     "indicators": ("指标", "Indicators"),
     "city_map": ("全市地图", "City map"),

@@ -14,6 +14,7 @@ from service.models.facilities import (
     TreatmentPlant,
 )
 from service.models.history import FeatureHistory
+from service.models.imports import ImportJob
 from service.models.planning import PlanningScenario
 from service.models.roads import ROAD_CLASSES, RoadNode, RoadSegment
 from service.vocabulary import (
@@ -68,6 +69,7 @@ __all__ = [
     "DistanceMode",
     "FacilityLayer",
     "FeatureHistory",
+    "ImportJob",
     "LivestockFarm",
     "ManureCenter",
     "PlanningScenario",

@@ -221,6 +221,19 @@
     new C({position: position}).addTo(map);
   };
 
+  // The import page, linked next to the sign-in link of the panel for those who may import.
+  S.importLink = function () {
+    var signIn = document.querySelector('.sc-links a[href$="/login"]');
+    if (!signIn || document.querySelector(".sc-import-link")) { return; }
+    var li = document.createElement("li");
+    var a = document.createElement("a");
+    a.className = "sc-import-link";
+    a.href = S.base + "/imports/new";
+    a.textContent = S.words.import_data || "Import data";
+    li.appendChild(a);
+    signIn.parentNode.parentNode.insertBefore(li, signIn.parentNode.nextSibling);
+  };
+
   // The edit form: the page asks whether this browser may edit (signed-in editors and admins), and only
   // then loads the form's script and style. Nothing of it is in the page, which every reader shares.
   S.editor = function (map, spec) {
@@ -228,6 +241,7 @@
     fetch(S.base + "/maps/editor", {credentials: "same-origin", headers: {Accept: "application/json"}})
       .then(function (r) { return r.ok ? r.json() : {}; })
       .then(function (who) {
+        if (who.may_import) { S.importLink(); }
         if (!who.may_edit) { return; }
         var css = document.createElement("link");
         css.rel = "stylesheet";
