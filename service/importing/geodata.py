@@ -25,6 +25,8 @@ SUFFIXES = (".kml", ".kmz", ".gpkg", ".shp", ".zip", ".geojson", ".json")
 _DATASETS = (".shp", ".gpkg", ".geojson", ".json", ".kml")
 _SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg"}
 BATCH = 5_000
+# What LIBKML adds to every Placemark for its drawing: no attribute of the clerk's, left out of the fields.
+_KML_DRAWING = frozenset({"altitudeMode", "tessellate", "extrude", "visibility", "drawOrder", "icon"})
 SEEKABLE = (".gpkg", ".shp")
 
 _SQLITE = b"SQLite format 3\x00"
@@ -71,6 +73,7 @@ class GeoFile:
     crs: str | None  # as GDAL read it (EPSG code or WKT); None when the file names none
     encoding: str | None  # a Shapefile's DBF encoding when we chose it
     fields: tuple[str, ...]  # every attribute of every layer read, in order of appearance
+    kind: str = "geojson"  # the format, as a report names it: kml, kmz, gpkg, shapefile, geojson
 
     def features(self) -> Iterator[Feature]:
         number = 0
@@ -188,6 +191,14 @@ def _unpack(path: Path, name: str, into: Path, wanted: str | None) -> tuple[Path
     return _dataset(unpacked, name, wanted)
 
 
+def _kind(given: Path, target: Path) -> str:
+    """The format of the dataset read: a KML inside a KMZ is a kmz, a zip is what it holds."""
+    if given.suffix.lower() == ".kmz":
+        return "kmz"
+    suffix = target.suffix.lower()
+    return {".kml": "kml", ".gpkg": "gpkg", ".shp": "shapefile"}.get(suffix, "geojson")
+
+
 def _sibling(shp: Path, suffix: str) -> Path | None:
     """A Shapefile's part, whatever the case of its suffix (FARMS.DBF beside farms.shp)."""
     return next((p for p in shp.parent.iterdir() if p.stem == shp.stem and p.suffix.lower() == suffix), None)
@@ -224,8 +235,9 @@ def opened(path: Path, *, layer: str | None = None, encoding: str | None = None)
             except Exception as error:
                 raise _unreadable(name, error) from error
             crs = crs or meta.get("crs")
-            fields.extend(str(f) for f in meta["fields"] if str(f) not in fields)
-        yield GeoFile(target, name, layers, crs, chosen, tuple(fields))
+            drawing = _KML_DRAWING if target.suffix.lower() == ".kml" else frozenset()
+            fields.extend(str(f) for f in meta["fields"] if str(f) not in fields and str(f) not in drawing)
+        yield GeoFile(target, name, layers, crs, chosen, tuple(fields), _kind(path, target))
 
 
 def _value(value: Any) -> Any:
