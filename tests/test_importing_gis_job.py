@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -332,6 +333,21 @@ def test_open_rows_names_the_format_header_and_crs_of_each_kind_of_file(tmp_path
         assert opened.header_of == {"code": "编码"}
         ((number, (code, wkt)),) = opened.records()
         assert (number, code) == (1, "LF-1") and wkt.startswith("POINT (40")
+
+    features = [(shapely.Point(at), attrs) for attrs, at in POINTS]
+    with_cpg = zipped_shapefile(tmp_path, "points", features, crs="EPSG:4528", keep_cpg=True)
+    with rows_.open_rows(with_cpg, "collection_points") as opened:
+        assert (opened.format, opened.encoding, opened.sheet, opened.crs) == (
+            "shapefile", "CP936", "points", "EPSG:4528",
+        )  # fmt: skip
+        assert [r.properties["name"] for r in opened.rows()] == ["甲村垃圾收集点", "乙村收集点（东）"]
+
+    kmz = tmp_path / "farms.kmz"
+    with zipfile.ZipFile(kmz, "w") as archive:
+        archive.writestr("doc.kml", OVITAL_FARMS)
+    with rows_.open_rows(kmz, "livestock_farms", Options(sheet="乙镇")) as opened:
+        assert (opened.format, opened.sheet, opened.crs) == ("kmz", "乙镇", "EPSG:4326")
+        assert [(r.number, r.properties["code"]) for r in opened.rows()] == [(1, "LF-K3")]
 
 
 def test_a_csv_import_reports_its_progress_in_bytes_read_up_to_the_whole_file(engine, tmp_path, monkeypatch):

@@ -74,6 +74,7 @@ class GeoFile:
     encoding: str | None  # a Shapefile's DBF encoding when we chose it
     fields: tuple[str, ...]  # every attribute of every layer read, in order of appearance
     kind: str = "geojson"  # the format, as a report names it: kml, kmz, gpkg, shapefile, geojson
+    cpg: str | None = None  # the encoding a Shapefile's .cpg names (GDAL reads the DBF in it)
 
     def features(self) -> Iterator[Feature]:
         number = 0
@@ -199,6 +200,15 @@ def _kind(given: Path, target: Path) -> str:
     return {".kml": "kml", ".gpkg": "gpkg", ".shp": "shapefile"}.get(suffix, "geojson")
 
 
+def _cpg(shp: Path) -> str | None:
+    """The encoding a Shapefile's .cpg names ("CP936", "UTF-8"), None without one."""
+    found = _sibling(shp, ".cpg")
+    if found is None:
+        return None
+    named = found.read_bytes()[:64].decode("ascii", errors="replace").strip()
+    return named or None
+
+
 def _sibling(shp: Path, suffix: str) -> Path | None:
     """A Shapefile's part, whatever the case of its suffix (FARMS.DBF beside farms.shp)."""
     return next((p for p in shp.parent.iterdir() if p.stem == shp.stem and p.suffix.lower() == suffix), None)
@@ -220,10 +230,10 @@ def opened(path: Path, *, layer: str | None = None, encoding: str | None = None)
             target, wanted = _unpack(path, name, Path(tmp), layer)
         _check_kind(target, name)
         pyogrio = _gdal()
-        chosen = None  # only a Shapefile's DBF has an encoding of its own; the others are UTF-8
+        chosen = cpg = None  # only a Shapefile's DBF has an encoding of its own; the others are UTF-8
         if target.suffix.lower() == ".shp":
-            chosen = encoding
-            if chosen is None and _sibling(target, ".cpg") is None:
+            chosen, cpg = encoding, _cpg(target)
+            if chosen is None and cpg is None:
                 dbf = _sibling(target, ".dbf")
                 chosen = dbf_encoding(dbf) if dbf is not None else None
         layers = _layers(pyogrio, target, name, wanted)
@@ -237,7 +247,7 @@ def opened(path: Path, *, layer: str | None = None, encoding: str | None = None)
             crs = crs or meta.get("crs")
             drawing = _KML_DRAWING if target.suffix.lower() == ".kml" else frozenset()
             fields.extend(str(f) for f in meta["fields"] if str(f) not in fields and str(f) not in drawing)
-        yield GeoFile(target, name, layers, crs, chosen, tuple(fields), _kind(path, target))
+        yield GeoFile(target, name, layers, crs, chosen, tuple(fields), _kind(path, target), cpg)
 
 
 def _value(value: Any) -> Any:

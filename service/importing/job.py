@@ -95,38 +95,44 @@ def run_import(
         )
         result = Report(summary, Listing(config.listed_problems), Listing(config.listed_problems))
         with engine.connect() as conn:
-            transaction = conn.begin()
-            try:
-                _stage(conn, request, opened, summary, config, tell, total_bytes)
-                tell(Progress("checking", summary.rows_read, total_bytes, total_bytes))
-                _check(conn, request, _headers(opened), principal, result, config)
-                counts = writes.plan(conn, layer)
-                summary.created, summary.updated, summary.unchanged = (
-                    counts.created,
-                    counts.updated,
-                    counts.unchanged,
-                )
-                _read_problems(conn, result)
-                if summary.rejected:
-                    result.rejected_csv = _rejected_csv(conn, opened)
-                goes_ahead = summary.rejected == 0 or request.valid_rows_only
-                if goes_ahead:
-                    _write(conn, request, actor, result, config, tell)
-                if goes_ahead and not request.dry_run:
-                    summary.written = True
-                    transaction.commit()
-                else:
-                    transaction.rollback()
-            except BaseException:
-                if transaction.is_active:
-                    transaction.rollback()
-                result.discard()
-                raise
+            _in_transaction(conn, request, opened, actor, principal, result, config, tell, total_bytes)
             if not summary.written and not request.dry_run:
                 with conn.begin():  # the refused attempt stays on record
                     _audit_run(conn, actor, result, outcome="refused")
     tell(Progress("done", summary.rows_read, total_bytes, total_bytes))
     return result
+
+
+def _in_transaction(
+    conn: Connection, request: ImportRequest, opened: rows.RowFile, actor: audit.Actor,
+    principal: Principal | None, result: Report, config: ImportSettings, tell: Callable[[Progress], None],
+    total_bytes: int | None,
+) -> None:  # fmt: skip
+    """Stage, check, and write when the rows allow it: committed, or rolled back (a dry run, a refusal)."""
+    summary = result.summary
+    transaction = conn.begin()
+    try:
+        _stage(conn, request, opened, summary, config, tell, total_bytes)
+        tell(Progress("checking", summary.rows_read, total_bytes, total_bytes))
+        _check(conn, request, _headers(opened), principal, result, config)
+        counts = writes.plan(conn, request.layer)
+        summary.created, summary.updated, summary.unchanged = counts.created, counts.updated, counts.unchanged
+        _read_problems(conn, result)
+        if summary.rejected:
+            result.rejected_csv = _rejected_csv(conn, opened)
+        goes_ahead = summary.rejected == 0 or request.valid_rows_only
+        if goes_ahead:
+            _write(conn, request, actor, result, config, tell)
+        if goes_ahead and not request.dry_run:
+            summary.written = True
+            transaction.commit()
+        else:
+            transaction.rollback()
+    except BaseException:
+        if transaction.is_active:
+            transaction.rollback()
+        result.discard()
+        raise
 
 
 def _headers(opened: rows.RowFile) -> Headers:

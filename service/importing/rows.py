@@ -284,7 +284,7 @@ class _GisFile(RowFile):
                 coordinates.check_crs(geofile.crs)
             except BadParameter as error:
                 raise BadParameter("file", f"{geofile.name}: its crs is not one pyproj knows") from error
-        self.format, self.encoding = geofile.kind, geofile.encoding
+        self.format, self.encoding = geofile.kind, geofile.encoding or geofile.cpg
         self.sheet = geofile.layers[0] if len(geofile.layers) == 1 else None  # a KML's folders: all
         self.crs = coordinates.crs_label(self._crs) if self._crs is not None else None
 
