@@ -373,3 +373,31 @@ def test_a_csv_import_reports_its_progress_in_bytes_read_up_to_the_whole_file(en
     assert all(isinstance(b, int) for b in read) and read == sorted(read)
     assert 0 < read[3] < size and read[-1] == size
     assert {p.total_bytes for p in seen if p.stage in ("reading", "checking", "done")} == {size}
+
+
+def test_gis_files_that_cannot_be_imported_exit_2_naming_the_file_and_write_nothing(engine, tmp_path, capsys):
+    gpkg = write_layer(tmp_path / "farms.gpkg", [(shapely.Point(119.05, 36.05), {"编码": "LF-1"})])
+    cut = tmp_path / "cut.gpkg"
+    cut.write_bytes(gpkg.read_bytes()[: gpkg.stat().st_size // 2])
+    csv_named_gpkg = tmp_path / "fake.gpkg"
+    csv_named_gpkg.write_text(HEADER, encoding="utf-8")
+    escaping = tmp_path / "escaping.zip"
+    with zipfile.ZipFile(escaping, "w") as archive:
+        archive.writestr("farms.shp", b"\x00\x00\x27\x0a")
+        archive.writestr("../../etc/passwd", b"root:x:0:0")
+    layers = tmp_path / "two.gpkg"
+    write_layer(layers, [(shapely.Point(119.05, 36.05), {"编码": "LF-1"})], layer="a")
+    write_layer(layers, [(shapely.Point(119.05, 36.05), {"编码": "LF-2"})], layer="b", append=True)
+    cases = [
+        (cut, "cut.gpkg: GDAL cannot read it ("),
+        (csv_named_gpkg, "fake.gpkg is not a GeoPackage: it holds text"),
+        (escaping, "escaping.zip: member '../../etc/passwd' points outside the archive; refused"),
+        (layers, "two.gpkg holds 2 layers (a, b): choose one with --sheet"),
+    ]
+    before, files = state(engine), sorted(tmp_path.rglob("*"))
+    for path, said in cases:
+        assert cli.main(["import", "livestock_farms", str(path)]) == 2, path
+        err = capsys.readouterr().err
+        assert err.startswith(f"sanichain: error: {path}: file: ") and said in err, err
+    assert state(engine) == before
+    assert sorted(tmp_path.rglob("*")) == files  # nothing unpacked beside the files

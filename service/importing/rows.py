@@ -1,4 +1,5 @@
-"""A city's file as rows for a layer: `read(path, layer, options)` yields one `Row` per data row.
+"""A city's file as rows for a layer: `read(path, layer, options)` yields one `Row` per data row;
+`open_rows` opens the file once for more (how it was read, its header, its rows as the file has them).
 
 Each row carries its number as the clerk sees it in the file, the properties read for the layer's
 writable fields, its position as a GeoJSON Point in WGS 84 (or None), the problems that keep it from
@@ -31,8 +32,8 @@ HEADER_SEARCH_ROWS = 20
 
 @dataclass(frozen=True)
 class Options:
-    encoding: str | None = None  # CSV only; detected when None
-    sheet: str | None = None  # XLSX only; the first sheet when None
+    encoding: str | None = None  # a CSV's or a Shapefile DBF's; detected when None
+    sheet: str | None = None  # an XLSX sheet (the first when None), a GIS file's layer or KML folder
     crs: str | None = None  # of the position columns: an EPSG code, "gcj02", "bd09"; WGS 84 when None
     mapping: Path | dict[str, str | None] | None = None  # header → field, over the automatic matching
     area: tuple[float, float, float, float] | None = None  # lon/lat box; a position outside is warned
@@ -137,7 +138,7 @@ class RowFile:
     for the clerk's CSV)."""
 
     format: str  # "csv", "xlsx", "kml", "kmz", "gpkg", "shapefile", "geojson"
-    encoding: str | None  # a CSV's, or a Shapefile DBF's when it was chosen
+    encoding: str | None  # a CSV's, or a Shapefile DBF's (given, detected, or its .cpg's)
     sheet: str | None  # an XLSX sheet, or the layer of a GIS file when one was read
     crs: str | None  # of the positions as read: the option, else a GIS file's own; None is WGS 84
     header: list[Any]  # the file's column names as the clerk sees them
