@@ -25,6 +25,8 @@ SUFFIXES = (".kml", ".kmz", ".gpkg", ".shp", ".zip", ".geojson", ".json")
 _DATASETS = (".shp", ".gpkg", ".geojson", ".json", ".kml")
 _SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg"}
 BATCH = 5_000
+# What LIBKML adds to every Placemark for its drawing: no attribute of the clerk's, left out of the fields.
+_KML_DRAWING = frozenset({"altitudeMode", "tessellate", "extrude", "visibility", "drawOrder", "icon"})
 SEEKABLE = (".gpkg", ".shp")
 
 _SQLITE = b"SQLite format 3\x00"
@@ -71,6 +73,8 @@ class GeoFile:
     crs: str | None  # as GDAL read it (EPSG code or WKT); None when the file names none
     encoding: str | None  # a Shapefile's DBF encoding when we chose it
     fields: tuple[str, ...]  # every attribute of every layer read, in order of appearance
+    kind: str = "geojson"  # the format, as a report names it: kml, kmz, gpkg, shapefile, geojson
+    cpg: str | None = None  # the encoding a Shapefile's .cpg names (GDAL reads the DBF in it)
 
     def features(self) -> Iterator[Feature]:
         number = 0
@@ -188,6 +192,23 @@ def _unpack(path: Path, name: str, into: Path, wanted: str | None) -> tuple[Path
     return _dataset(unpacked, name, wanted)
 
 
+def _kind(given: Path, target: Path) -> str:
+    """The format of the dataset read: a KML inside a KMZ is a kmz, a zip is what it holds."""
+    if given.suffix.lower() == ".kmz":
+        return "kmz"
+    suffix = target.suffix.lower()
+    return {".kml": "kml", ".gpkg": "gpkg", ".shp": "shapefile"}.get(suffix, "geojson")
+
+
+def _cpg(shp: Path) -> str | None:
+    """The encoding a Shapefile's .cpg names ("CP936", "UTF-8"), None without one."""
+    found = _sibling(shp, ".cpg")
+    if found is None:
+        return None
+    named = found.read_bytes()[:64].decode("ascii", errors="replace").strip()
+    return named or None
+
+
 def _sibling(shp: Path, suffix: str) -> Path | None:
     """A Shapefile's part, whatever the case of its suffix (FARMS.DBF beside farms.shp)."""
     return next((p for p in shp.parent.iterdir() if p.stem == shp.stem and p.suffix.lower() == suffix), None)
@@ -209,10 +230,10 @@ def opened(path: Path, *, layer: str | None = None, encoding: str | None = None)
             target, wanted = _unpack(path, name, Path(tmp), layer)
         _check_kind(target, name)
         pyogrio = _gdal()
-        chosen = None  # only a Shapefile's DBF has an encoding of its own; the others are UTF-8
+        chosen = cpg = None  # only a Shapefile's DBF has an encoding of its own; the others are UTF-8
         if target.suffix.lower() == ".shp":
-            chosen = encoding
-            if chosen is None and _sibling(target, ".cpg") is None:
+            chosen, cpg = encoding, _cpg(target)
+            if chosen is None and cpg is None:
                 dbf = _sibling(target, ".dbf")
                 chosen = dbf_encoding(dbf) if dbf is not None else None
         layers = _layers(pyogrio, target, name, wanted)
@@ -224,8 +245,9 @@ def opened(path: Path, *, layer: str | None = None, encoding: str | None = None)
             except Exception as error:
                 raise _unreadable(name, error) from error
             crs = crs or meta.get("crs")
-            fields.extend(str(f) for f in meta["fields"] if str(f) not in fields)
-        yield GeoFile(target, name, layers, crs, chosen, tuple(fields))
+            drawing = _KML_DRAWING if target.suffix.lower() == ".kml" else frozenset()
+            fields.extend(str(f) for f in meta["fields"] if str(f) not in fields and str(f) not in drawing)
+        yield GeoFile(target, name, layers, crs, chosen, tuple(fields), _kind(path, target), cpg)
 
 
 def _value(value: Any) -> Any:

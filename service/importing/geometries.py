@@ -89,3 +89,15 @@ def _outside(coords: Any, depth: int, area: tuple[float, float, float, float], f
     warning = coordinates.outside(coordinates.Position(coords[0], coords[1]), area)
     if warning is not None:
         fitted.warnings.append(warning)
+
+
+def wkt(geometry: dict[str, Any] | None) -> str | None:
+    """A file's geometry as WKT, in the file's own crs, for the clerk's rejected-rows CSV."""
+    if geometry is None:
+        return None
+    import shapely.geometry
+
+    try:
+        return str(shapely.geometry.shape(geometry).wkt)
+    except (ValueError, TypeError, AttributeError, shapely.errors.GEOSException):
+        return None  # a geometry GEOS cannot build: the row's problem says what is wrong with it

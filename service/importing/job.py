@@ -1,7 +1,8 @@
 """One import of a city's file into a layer, all or nothing: `run_import(engine, request, actor)`.
 
-In one transaction: the rows of the file (`rows.read`) are checked one by one by the editing
-validation's checks that need no database and streamed with COPY into a temporary staging table
+In one transaction: the rows of the file (`rows.open_rows`: a CSV, an XLSX sheet or a GIS file's
+features) are checked one by one by the editing validation's checks that need no database and
+streamed with COPY into a temporary staging table
 (`staging`); the checks that need the database run in SQL over the whole file (`checks`); then, when
 no row is rejected (or only the valid rows are asked for), every create and update is written
 set-based with its history row and audit entry (`writes`), the chain is re-checked and the report
@@ -14,13 +15,10 @@ written.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
@@ -30,8 +28,7 @@ from service.config import ImportSettings, settings
 from service.editing import consequences
 from service.errors import BadParameter
 from service.features import catalogue
-from service.importing import checks, report, rows, sources, staging, writes
-from service.importing import columns as columns_
+from service.importing import checks, report, rows, staging, writes
 from service.importing.report import Listing, Problem, Report, Summary
 from service.importing.staging import PROBLEMS, Headers
 from service.models import LAYERS
@@ -66,20 +63,6 @@ def importable(layer: str) -> None:
         raise BadParameter("layer", f"{layer} cannot be imported from a file: one of {', '.join(IMPORTABLE)}")
 
 
-def _header(source: sources.Source, layer: str, options: rows.Options) -> tuple[list[Any], Headers]:
-    """The file's header cells and the header text of each field (for the report's column)."""
-    mapping = rows._mapping(options.mapping, layer)
-    numbered = source.rows()
-    try:
-        header, _ = rows._header(numbered, layer, mapping)
-    finally:
-        with contextlib.suppress(AttributeError):
-            numbered.close()  # type: ignore[attr-defined]
-    matched = columns_.match(header, layer, mapping)
-    of = {target: str(header[index]).strip() for index, target in matched.targets.items()}
-    return header, Headers(of)
-
-
 def run_import(
     engine: Engine,
     request: ImportRequest,
@@ -95,72 +78,81 @@ def run_import(
         raise BadParameter(
             "upsert_by", f"only 'code' matches rows to stored features, got {request.upsert_by!r}"
         )
-    options = request.options
-    source = sources.open_source(request.path, encoding=options.encoding, sheet=options.sheet)
-    header, headers = _header(source, layer, options)
-    read = rows.read(request.path, layer, options)
-    first = next(read, None)  # a header, crs or mapping the reader refuses is refused here
-    total_bytes = request.path.stat().st_size
+    total_bytes = request.path.stat().st_size if request.path.is_file() else None
     tell = progress or (lambda _: None)
     config = settings(ImportSettings)
-    summary = Summary(
-        layer=layer,
-        file_name=request.file_name or request.path.name,
-        format=source.kind,
-        encoding=source.encoding,
-        sheet=source.sheet,
-        crs=options.crs,
-        dry_run=request.dry_run,
-        import_id=uuid.uuid4().hex[:16],
-    )
-    result = Report(summary, Listing(config.listed_problems), Listing(config.listed_problems))
-    stream = itertools.chain([first] if first is not None else [], read)
-    with engine.connect() as conn:
-        transaction = conn.begin()
-        try:
-            _stage(conn, request, headers, stream, summary, config, tell, total_bytes)
-            tell(Progress("checking", summary.rows_read, total_bytes, total_bytes))
-            _check(conn, request, headers, principal, result, config)
-            counts = writes.plan(conn, layer)
-            summary.created, summary.updated, summary.unchanged = (
-                counts.created,
-                counts.updated,
-                counts.unchanged,
-            )
-            _read_problems(conn, result)
-            if summary.rejected:
-                result.rejected_csv = _rejected_csv(conn, source, header)
-            goes_ahead = summary.rejected == 0 or request.valid_rows_only
-            if goes_ahead:
-                _write(conn, request, actor, result, config, tell)
-            if goes_ahead and not request.dry_run:
-                summary.written = True
-                transaction.commit()
-            else:
-                transaction.rollback()
-        except BaseException:
-            if transaction.is_active:
-                transaction.rollback()
-            result.discard()
-            raise
-        if not summary.written and not request.dry_run:
-            with conn.begin():  # the refused attempt stays on record
-                _audit_run(conn, actor, result, outcome="refused")
+    # A file, header, crs or mapping the reader refuses is refused on opening, before the transaction.
+    with rows.open_rows(request.path, layer, request.options) as opened:
+        summary = Summary(
+            layer=layer,
+            file_name=request.file_name or request.path.name,
+            format=opened.format,
+            encoding=opened.encoding,
+            sheet=opened.sheet,
+            crs=opened.crs,
+            dry_run=request.dry_run,
+            import_id=uuid.uuid4().hex[:16],
+        )
+        result = Report(summary, Listing(config.listed_problems), Listing(config.listed_problems))
+        with engine.connect() as conn:
+            _in_transaction(conn, request, opened, actor, principal, result, config, tell, total_bytes)
+            if not summary.written and not request.dry_run:
+                with conn.begin():  # the refused attempt stays on record
+                    _audit_run(conn, actor, result, outcome="refused")
     tell(Progress("done", summary.rows_read, total_bytes, total_bytes))
     return result
 
 
+def _in_transaction(
+    conn: Connection, request: ImportRequest, opened: rows.RowFile, actor: audit.Actor,
+    principal: Principal | None, result: Report, config: ImportSettings, tell: Callable[[Progress], None],
+    total_bytes: int | None,
+) -> None:  # fmt: skip
+    """Stage, check, and write when the rows allow it: committed, or rolled back (a dry run, a refusal)."""
+    summary = result.summary
+    transaction = conn.begin()
+    try:
+        _stage(conn, request, opened, summary, config, tell, total_bytes)
+        tell(Progress("checking", summary.rows_read, total_bytes, total_bytes))
+        _check(conn, request, _headers(opened), principal, result, config)
+        counts = writes.plan(conn, request.layer)
+        summary.created, summary.updated, summary.unchanged = counts.created, counts.updated, counts.unchanged
+        _read_problems(conn, result)
+        if summary.rejected:
+            result.rejected_csv = _rejected_csv(conn, opened)
+        goes_ahead = summary.rejected == 0 or request.valid_rows_only
+        if goes_ahead:
+            _write(conn, request, actor, result, config, tell)
+        if goes_ahead and not request.dry_run:
+            summary.written = True
+            transaction.commit()
+        else:
+            transaction.rollback()
+    except BaseException:
+        if transaction.is_active:
+            transaction.rollback()
+        result.discard()
+        raise
+
+
+def _headers(opened: rows.RowFile) -> Headers:
+    """The file's header text of each field, for the report's column (a GIS file's position is in its
+    geometry column)."""
+    return Headers(dict(opened.header_of), geometry=opened.geometry_column)
+
+
 def _stage(
-    conn: Connection, request: ImportRequest, headers: Headers, stream: Iterator[rows.Row], summary: Summary,
-    config: ImportSettings, tell: Callable[[Progress], None], total_bytes: int,
+    conn: Connection, request: ImportRequest, opened: rows.RowFile, summary: Summary,
+    config: ImportSettings, tell: Callable[[Progress], None], total_bytes: int | None,
 ) -> None:  # fmt: skip
     staging.create(conn, request.layer)
     stager = staging.Stager(
-        conn, request.layer, headers, upsert=request.upsert_by == "code", batch_rows=config.batch_rows,
-        on_batch=lambda n: tell(Progress("reading", n, None, total_bytes)),
+        conn, request.layer, _headers(opened), upsert=request.upsert_by == "code",
+        batch_rows=config.batch_rows,
+        on_batch=lambda n: tell(Progress("reading", n, opened.bytes_read(), total_bytes)),
     )  # fmt: skip
     tell(Progress("reading", 0, 0, total_bytes))
-    for row in stream:
+    for row in opened.rows():
         stager.add(row)
     stager.flush()
     summary.rows_read = stager.staged.rows
@@ -210,18 +202,19 @@ def _read_problems(conn: Connection, result: Report) -> None:
         listing.items = [Problem(r.n, r.header, r.message, r.field) for r in found]
 
 
-def _rejected_csv(conn: Connection, source: sources.Source, header: list[Any]) -> Path:
+def _rejected_csv(conn: Connection, opened: rows.RowFile) -> Path:
+    """The rejected rows as the file has them (a GIS feature's attributes and its geometry as WKT),
+    each with what is wrong with it."""
     said = checks._stream(
         conn,
         f"""SELECT n, CASE WHEN header IS NULL THEN message ELSE header || ': ' || message END AS said
             FROM {PROBLEMS} WHERE rejects ORDER BY n, k""",
     )
-    numbered = source.rows()
+    records = opened.records()
     try:
-        return report.write_rejected(header, numbered, ((r.n, r.said) for r in said))
+        return report.write_rejected(opened.columns, records, ((r.n, r.said) for r in said))
     finally:
-        with contextlib.suppress(AttributeError):
-            numbered.close()  # type: ignore[attr-defined]
+        records.close()
 
 
 def _write(

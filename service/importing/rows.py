@@ -1,4 +1,5 @@
-"""A city's file as rows for a layer: `read(path, layer, options)` yields one `Row` per data row.
+"""A city's file as rows for a layer: `read(path, layer, options)` yields one `Row` per data row;
+`open_rows` opens the file once for more (how it was read, its header, its rows as the file has them).
 
 Each row carries its number as the clerk sees it in the file, the properties read for the layer's
 writable fields, its position as a GeoJSON Point in WGS 84 (or None), the problems that keep it from
@@ -12,7 +13,8 @@ Point, the towns' as a MultiPolygon.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -30,8 +32,8 @@ HEADER_SEARCH_ROWS = 20
 
 @dataclass(frozen=True)
 class Options:
-    encoding: str | None = None  # CSV only; detected when None
-    sheet: str | None = None  # XLSX only; the first sheet when None
+    encoding: str | None = None  # a CSV's or a Shapefile DBF's; detected when None
+    sheet: str | None = None  # an XLSX sheet (the first when None), a GIS file's layer or KML folder
     crs: str | None = None  # of the position columns: an EPSG code, "gcj02", "bd09"; WGS 84 when None
     mapping: Path | dict[str, str | None] | None = None  # header → field, over the automatic matching
     area: tuple[float, float, float, float] | None = None  # lon/lat box; a position outside is warned
@@ -55,9 +57,9 @@ def _cell(cells: list[Any], index: int) -> Any:
 
 def _header(
     numbered: Iterator[tuple[int, list[Any]]], layer: str, mapping: dict[str, str | None] | None
-) -> tuple[list[Any], list[tuple[int, list[Any]]]]:
+) -> tuple[list[Any], int]:
     """The header (one row, or two when the second names what a merged cell above it spans) and the
-    data rows read past it while looking."""
+    number of its last row: the data rows are those below it."""
     seen: list[tuple[int, list[Any]]] = []
     for numbered_row in numbered:
         seen.append(numbered_row)
@@ -67,7 +69,7 @@ def _header(
     if not scores or max(scores) == 0:
         raise BadParameter("file", f"no header row naming fields of {layer} in the first {len(seen)} rows")
     at = scores.index(max(scores))
-    header = list(seen[at][1])
+    header_end, header = seen[at][0], list(seen[at][1])
     rest = seen[at + 1 :]
     if rest and _is_sub_header(header, rest[0][1], layer, mapping):
         # A second header row: "坐标" merged over two columns above "经度 | 纬度". A cell below wins,
@@ -76,8 +78,8 @@ def _header(
         width = max(len(header), len(below))
         upper = header + [None] * (width - len(header))
         header = [_cell(below, i) if _cell(below, i) is not None else upper[i] for i in range(width)]
-        rest = rest[1:]
-    return header, rest
+        header_end = rest[0][0]
+    return header, header_end
 
 
 def _is_sub_header(
@@ -114,30 +116,109 @@ def read(path: Path, layer: str, options: Options | None = None) -> Iterator[Row
     row) for a file, sheet, encoding, crs or mapping that cannot be read at all; a GIS file damaged part
     way through raises it when the reading gets there. `options.sheet` also names a GeoPackage's layer,
     a KML folder or a shapefile in a zip."""
+    with open_rows(path, layer, options) as opened:
+        yield from opened.rows()
+
+
+def open_rows(path: Path, layer: str, options: Options | None = None) -> RowFile:
+    """The file at `path` opened for `layer`: its header found and matched, its crs checked (raises
+    BadParameter as `read` does, before any row). Use it in a `with` block: a GIS archive stays
+    unpacked in a temporary directory until it closes."""
     options = options or Options()
     coordinates.check_crs(options.crs)
     mapping = _mapping(options.mapping, layer)
     if geodata.is_geodata(path):
-        yield from _geodata_rows(path, layer, options, mapping)
-        return
-    source = sources.open_source(path, encoding=options.encoding, sheet=options.sheet)
-    numbered = source.rows()
-    header, buffered = _header(numbered, layer, mapping)
-    matched = columns_.match(header, layer, mapping)
-    lon_column, lat_column = matched.column_of(columns_.LON), matched.column_of(columns_.LAT)
-    if (lon_column is None) != (lat_column is None):
-        raise BadParameter("file", "the file has one coordinate column: it needs both (经度 and 纬度)")
+        return _GisFile(path, layer, options, mapping)
+    return _TableFile(path, layer, options, mapping)
 
-    def rows() -> Iterator[tuple[int, list[Any]]]:
-        yield from buffered
-        yield from numbered
 
-    for number, cells in rows():
-        row = Row(number, {}, None)
-        _properties(row, cells, header, matched, layer)
-        if lon_column is not None and lat_column is not None:
-            _position(row, _cell(cells, lon_column), _cell(cells, lat_column), options)
-        yield row
+class RowFile:
+    """A file opened for a layer, as it was read: how (format, encoding, sheet or layer, crs), its
+    header, and its rows, which can be read more than once (the import reads the rejected ones again
+    for the clerk's CSV)."""
+
+    format: str  # "csv", "xlsx", "kml", "kmz", "gpkg", "shapefile", "geojson"
+    encoding: str | None  # a CSV's, or a Shapefile DBF's (given, detected, or its .cpg's)
+    sheet: str | None  # an XLSX sheet, or the layer of a GIS file when one was read
+    crs: str | None  # of the positions as read: the option, else a GIS file's own; None is WGS 84
+    header: list[Any]  # the file's column names as the clerk sees them
+    header_of: dict[str, str]  # the header text of each target (a field, `lon`, `lat`, `town`)
+    columns: list[Any]  # the header of the rejected-rows CSV: `header`, and a GIS file's geometry
+    geometry_column: str | None = None  # that column's name, for problems with a feature's position
+
+    def rows(self) -> Iterator[Row]:
+        raise NotImplementedError
+
+    def records(self) -> Generator[tuple[int, list[Any]], None, None]:
+        """(number, cells under `columns`) of every data row, as the file has them."""
+        raise NotImplementedError
+
+    def bytes_read(self) -> int | None:
+        """How far the reading has got into the file, where that is cheap to know (a CSV)."""
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> RowFile:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _headers_of(header: list[Any], matched: columns_.Columns) -> dict[str, str]:
+    return {target: str(header[index]).strip() for index, target in matched.targets.items()}
+
+
+class _TableFile(RowFile):
+    """A CSV or an XLSX sheet: the header row found below any title rows."""
+
+    def __init__(
+        self, path: Path, layer: str, options: Options, mapping: dict[str, str | None] | None
+    ) -> None:
+        self.layer, self.options = layer, options
+        self.source = sources.open_source(path, encoding=options.encoding, sheet=options.sheet)
+        self.format, self.encoding, self.sheet = self.source.kind, self.source.encoding, self.source.sheet
+        self.crs = options.crs
+        numbered = self.source.rows()
+        try:
+            self.header, self._header_end = _header(numbered, layer, mapping)
+        finally:
+            _close(numbered)
+        self.columns = self.header
+        self.matched = columns_.match(self.header, layer, mapping)
+        self.header_of = _headers_of(self.header, self.matched)
+        self._lon = self.matched.column_of(columns_.LON)
+        self._lat = self.matched.column_of(columns_.LAT)
+        if (self._lon is None) != (self._lat is None):
+            raise BadParameter("file", "the file has one coordinate column: it needs both (经度 and 纬度)")
+        self._position = sources.Position()
+
+    def records(self) -> Generator[tuple[int, list[Any]], None, None]:
+        numbered = self.source.rows(self._position)
+        try:
+            for number, cells in numbered:
+                if number > self._header_end:  # title rows and the header itself are no data
+                    yield number, cells
+        finally:
+            _close(numbered)
+
+    def rows(self) -> Iterator[Row]:
+        for number, cells in self.records():
+            row = Row(number, {}, None)
+            _properties(row, cells, self.header, self.matched, self.layer)
+            if self._lon is not None and self._lat is not None:
+                _position(row, _cell(cells, self._lon), _cell(cells, self._lat), self.options)
+            yield row
+
+    def bytes_read(self) -> int | None:
+        return self._position()
+
+
+def _close(numbered: Iterator[Any]) -> None:
+    with contextlib.suppress(AttributeError):
+        numbered.close()  # type: ignore[attr-defined]
 
 
 @cache
@@ -170,32 +251,68 @@ def _properties(row: Row, cells: list[Any], header: list[Any], matched: columns_
             row.properties.setdefault("capacity_unit", unit)
 
 
-def _geodata_rows(
-    path: Path, layer: str, options: Options, mapping: dict[str, str | None] | None
-) -> Iterator[Row]:
-    """A GIS file's features as rows: attributes matched as a header's columns, the geometry fitted."""
-    layer_type = catalogue.layer(layer).geometry_type
-    with geodata.opened(path, layer=options.sheet, encoding=options.encoding) as geofile:
-        crs = options.crs or geofile.crs
+# The rejected-rows CSV's column of a GIS feature's geometry: WKT, in the file's own crs.
+GEOMETRY_COLUMN = "geometry"
+
+
+class _GisFile(RowFile):
+    """A GIS file's features: attributes matched as a header's columns, the geometry fitted."""
+
+    def __init__(
+        self, path: Path, layer: str, options: Options, mapping: dict[str, str | None] | None
+    ) -> None:
+        self.layer, self.options, self.mapping = layer, options, mapping
+        self._stack = contextlib.ExitStack()
+        self.geofile = self._stack.enter_context(
+            geodata.opened(path, layer=options.sheet, encoding=options.encoding)
+        )
+        try:
+            self._read_as(options)
+        except BaseException:
+            self._stack.close()  # the archive's temporary directory goes with the refusal
+            raise
+        self.header = list(self.geofile.fields)
+        self.matched = columns_.match(self.header, layer, mapping)
+        self.header_of = _headers_of(self.header, self.matched)
+        self.geometry_column = GEOMETRY_COLUMN
+        self.columns = [*self.header, GEOMETRY_COLUMN]
+
+    def _read_as(self, options: Options) -> None:
+        geofile = self.geofile
+        self._crs = options.crs or geofile.crs
         if options.crs is None and geofile.crs is not None:
             try:
                 coordinates.check_crs(geofile.crs)
             except BadParameter as error:
                 raise BadParameter("file", f"{geofile.name}: its crs is not one pyproj knows") from error
-        header: list[Any] = list(geofile.fields)
-        matched = columns_.match(header, layer, mapping)
-        for feature in geofile.features():
+        self.format, self.encoding = geofile.kind, geofile.encoding or geofile.cpg
+        self.sheet = geofile.layers[0] if len(geofile.layers) == 1 else None  # a KML's folders: all
+        self.crs = coordinates.crs_label(self._crs) if self._crs is not None else None
+
+    def rows(self) -> Iterator[Row]:
+        layer, header, options = self.layer, self.header, self.options
+        layer_type = catalogue.layer(layer).geometry_type
+        for feature in self.geofile.features():
             row = Row(feature.number, {}, None)
-            _properties(row, [feature.properties.get(h) for h in header], header, matched, layer)
+            _properties(row, [feature.properties.get(h) for h in header], header, self.matched, layer)
             pairs = columns_.description_pairs(feature.properties.get("description"))
             if pairs:
                 keys = [key for key, _ in pairs]
-                _properties(row, [v for _, v in pairs], keys, columns_.match(keys, layer, mapping), layer)
-            fitted = geometries.fit(feature.geometry, layer, layer_type, crs, options.area)
+                matched = columns_.match(keys, layer, self.mapping)
+                _properties(row, [v for _, v in pairs], keys, matched, layer)
+            fitted = geometries.fit(feature.geometry, layer, layer_type, self._crs, options.area)
             row.geometry = fitted.geometry
             row.problems.extend(fitted.problems)
             row.warnings.extend(fitted.warnings)
             yield row
+
+    def records(self) -> Generator[tuple[int, list[Any]], None, None]:
+        for feature in self.geofile.features():
+            cells = [feature.properties.get(h) for h in self.header]
+            yield feature.number, [*cells, geometries.wkt(feature.geometry)]
+
+    def close(self) -> None:
+        self._stack.close()
 
 
 def _position(row: Row, x_raw: Any, y_raw: Any, options: Options) -> None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from service.errors import BadParameter
 from service.importing import archives, geodata
@@ -33,11 +34,24 @@ class Source:
     encoding: str | None  # CSV only
     sheet: str | None  # XLSX only
 
-    def rows(self) -> Iterator[tuple[int, list[Any]]]:
-        """(number, cells) of every row that has a cell, numbered as the file's reader sees them."""
+    def rows(self, position: Position | None = None) -> Iterator[tuple[int, list[Any]]]:
+        """(number, cells) of every row that has a cell, numbered as the file's reader sees them;
+        `position` follows a CSV's reading."""
         if self.kind == "csv":
-            return _csv_rows(self.path, self.encoding or UTF8)
+            return _csv_rows(self.path, self.encoding or UTF8, position)
         return _xlsx_rows(self.path, self.sheet)
+
+
+class Position:
+    """How many bytes of a CSV its reading has taken in, asked when wanted (nothing per row)."""
+
+    def __init__(self) -> None:
+        self.file: IO[bytes] | None = None
+        self.end: int | None = None  # where the reading stopped, once the file is closed
+
+    def __call__(self) -> int | None:
+        file = self.file
+        return self.end if file is None or file.closed else file.tell()
 
 
 def detect_encoding(path: Path) -> str:
@@ -97,8 +111,12 @@ def open_source(path: Path, *, encoding: str | None = None, sheet: str | None = 
     return Source(path, "csv", chosen, None)
 
 
-def _csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, list[Any]]]:
-    with path.open(encoding=encoding, errors="strict", newline="") as file:
+def _csv_rows(path: Path, encoding: str, position: Position | None) -> Iterator[tuple[int, list[Any]]]:
+    raw = path.open("rb")
+    with raw, io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="") as file:
+        if position is not None:
+            position.file = raw  # the bytes decoded so far, to within a buffer's size
+            position.end = None
         reader = csv.reader(file)
         try:
             start = 1
@@ -113,6 +131,9 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, list[Any]]]:
             ) from error
         except csv.Error as error:
             raise BadParameter("file", f"{path.name} line {reader.line_num}: {error}") from error
+        finally:
+            if position is not None:
+                position.end = raw.tell()
 
 
 def _workbook(path: Path) -> Any:

@@ -108,7 +108,7 @@ def problem_line(number: int, field_name: str | None, header: str | None, messag
 
 PROBLEM_COLUMNS = ("n", "field", "header", "message", "rejects")
 # How the reader's problems with a row's position begin (they name no column of their own).
-POSITION_PROBLEMS = ("no coordinates", "coordinates", "longitude", "easting")
+POSITION_PROBLEMS = ("no coordinates", "coordinates", "longitude", "easting", "no geometry", "geometry is a")
 
 
 def json_value(value: Any) -> Any:
@@ -122,16 +122,18 @@ def json_value(value: Any) -> Any:
 
 @dataclass
 class Headers:
-    """The file's header text of each target (a field, `lon`, `lat`, `town`)."""
+    """The file's header text of each target (a field, `lon`, `lat`, `town`), and the column of a GIS
+    file's geometry (where a file has no position columns)."""
 
     of: dict[str, str] = field(default_factory=dict)
+    geometry: str | None = None
 
     def texts(self) -> set[str]:
         return set(self.of.values())
 
     def position(self) -> str | None:
         lon, lat = self.of.get(columns_.LON), self.of.get(columns_.LAT)
-        return "/".join(h for h in (lon, lat) if h) or None
+        return "/".join(h for h in (lon, lat) if h) or self.geometry
 
     def for_field(self, field_name: str | None) -> str | None:
         """The header of a validation error's field ("properties.capacity", "geometry.coordinates")."""
