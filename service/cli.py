@@ -540,7 +540,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     elif result.chain is not None:
         print(f"  chain: not re-checked: {result.chain['reason']}")
     if s.written:
-        print("written")
+        if s.rejected and not (s.created or s.updated or s.unchanged):
+            print(f"written: nothing, all {s.rejected} row(s) were rejected")
+            return 1  # a clerk's script must not take an import of nothing for a success
+        print(f"written: {s.created} created, {s.updated} updated")
         return 0
     if s.dry_run:
         print("dry run: nothing written" + ("" if not s.rejected else "; rows were rejected"))

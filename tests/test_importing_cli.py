@@ -43,7 +43,7 @@ def test_a_clean_file_is_written_with_exit_0_a_summary_and_audited_as_the_os_use
     assert cli.main(["import", "livestock_farms", str(path), "--report", str(report), "--progress"]) == 0
     captured = capsys.readouterr()
     assert "livestock_farms <- farms.csv (csv, gb18030): 1 rows read, 1 created, 0 updated" in captured.out
-    assert captured.out.rstrip().endswith("written")
+    assert captured.out.rstrip().endswith("written: 1 created, 0 updated")
     assert "import reading" in captured.err and "import done" in captured.err
     written = json.loads(report.read_text(encoding="utf-8"))
     assert written["summary"]["created"] == 1 and written["summary"]["written"] is True
@@ -79,6 +79,25 @@ def test_rejected_rows_exit_1_write_nothing_and_land_in_the_rejected_csv(engine,
     assert state(engine) == before
     assert cli.main(["import", "livestock_farms", str(path), "--valid-rows-only"]) == 0
     assert sorted(farms(engine)) == ["LF-101", "LF-OLD1", "LF-OLD2"]
+
+
+def test_valid_rows_only_with_every_row_rejected_exits_1_and_names_a_field_the_file_lacks(
+    engine, tmp_path, capsys
+):
+    # no 处理单位 column: a new farm needs its capacity unit, and the problem names that field
+    header = "编码,名称,畜种,存栏(头),经度,纬度,状态\n"
+    path = csv_file(
+        tmp_path / "farms.csv",
+        "LF-301,李家庄,生猪,800,0,0,运行\nLF-302,赵家庄,生猪,900,119.061,36.021,运行\n",
+        header=header,
+    )
+    before = state(engine)
+    assert cli.main(["import", "livestock_farms", str(path), "--valid-rows-only"]) == 1
+    out = capsys.readouterr().out
+    assert "rejected row 3 capacity_unit: required: a string, one of m3, t/d" in out
+    assert "rejected row 2 经度/纬度: coordinates are (0, 0)" in out
+    assert out.rstrip().endswith("written: nothing, all 2 row(s) were rejected")
+    assert state(engine) == before
 
 
 def test_a_file_that_cannot_be_imported_exits_2_naming_the_file_and_what_is_wrong(engine, tmp_path, capsys):

@@ -142,7 +142,8 @@ class Headers:
         if field_name.startswith("geometry"):
             return self.position()
         if field_name.startswith("properties."):
-            return self.of.get(field_name.split(".", 2)[1])
+            name = field_name.split(".", 2)[1]
+            return self.of.get(name, name)  # a field the file has no column for: named as the layer names it
         return None
 
 
