@@ -32,6 +32,14 @@ ASSETS = {
     "redoc.standalone.js": "text/javascript; charset=utf-8",
     "favicon.png": "image/png",
 }
+# The pages may load and fetch from the service only: ReDoc's credit logo (an image on a CDN, hidden
+# when it does not load) is blocked by the browser instead of leaving the network. Inline script and
+# style are FastAPI's page set-up and the UIs' own; ReDoc's search runs in a worker made from a blob.
+# frame-ancestors repeats the service-wide header (headers.py), which this one replaces.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'self'"
+)
 
 
 @cache
@@ -55,6 +63,11 @@ def asset_url(root_path: str, file: str) -> str:
     return f"{root_path}/docs/assets/{asset_version()}/{file}"
 
 
+def _with_csp(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = PAGE_CSP
+    return page
+
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -62,15 +75,17 @@ router = APIRouter(include_in_schema=False)
 def swagger_ui(request: Request) -> HTMLResponse:
     app = request.app
     root = request.scope.get("root_path", "")
-    return get_swagger_ui_html(
-        openapi_url=root + app.openapi_url,
-        title=f"{app.title} - Swagger UI",
-        oauth2_redirect_url=root + OAUTH2_REDIRECT_URL,
-        init_oauth=app.swagger_ui_init_oauth,
-        swagger_js_url=asset_url(root, "swagger-ui-bundle.js"),
-        swagger_css_url=asset_url(root, "swagger-ui.css"),
-        swagger_favicon_url=asset_url(root, "favicon.png"),
-        swagger_ui_parameters=app.swagger_ui_parameters,
+    return _with_csp(
+        get_swagger_ui_html(
+            openapi_url=root + app.openapi_url,
+            title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=root + OAUTH2_REDIRECT_URL,
+            init_oauth=app.swagger_ui_init_oauth,
+            swagger_js_url=asset_url(root, "swagger-ui-bundle.js"),
+            swagger_css_url=asset_url(root, "swagger-ui.css"),
+            swagger_favicon_url=asset_url(root, "favicon.png"),
+            swagger_ui_parameters=app.swagger_ui_parameters,
+        )
     )
 
 
@@ -86,12 +101,14 @@ router.add_route(OAUTH2_REDIRECT_URL, swagger_ui_oauth2_redirect, include_in_sch
 def redoc(request: Request) -> HTMLResponse:
     app = request.app
     root = request.scope.get("root_path", "")
-    return get_redoc_html(
-        openapi_url=root + app.openapi_url,
-        title=f"{app.title} - ReDoc",
-        redoc_js_url=asset_url(root, "redoc.standalone.js"),
-        redoc_favicon_url=asset_url(root, "favicon.png"),
-        with_google_fonts=False,  # fonts from a CDN too; the system's fonts do
+    return _with_csp(
+        get_redoc_html(
+            openapi_url=root + app.openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=asset_url(root, "redoc.standalone.js"),
+            redoc_favicon_url=asset_url(root, "favicon.png"),
+            with_google_fonts=False,  # fonts from a CDN too; the system's fonts do
+        )
     )
 
 
