@@ -44,6 +44,8 @@ def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = N
         # sign-in first: an anonymous write is a 401 whatever its parameters
         dependencies=[Depends(security.authorize), Depends(reject_unknown_query_parameters)],
         lifespan=_lifespan,
+        docs_url=None,  # /docs and /redoc are docs_pages.py's: the same pages, assets served here (no CDN)
+        redoc_url=None,
     )
     app.state.engine = engine if engine is not None else get_engine()
     # read once per process, like problems.py reads its Retry-After: the two always agree
@@ -62,6 +64,9 @@ def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = N
     request_ids.install(app)
     openapi_responses.install(app)
     app.include_router(health.router)
+    from service.api import docs_pages
+
+    docs_pages.install(app)
     # -- accounts: sign-in and sign-out, the audit log --
     from service.api import audit, auth, login_page
 
