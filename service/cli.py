@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from service.accounts import UserInfo
     from service.accounts.audit import Actor
     from service.editing.store import Operation
+    from service.importing.report import Listing
 
 
 class CommandError(Exception):
@@ -463,6 +464,15 @@ def cmd_edit(args: argparse.Namespace) -> int:
 PRINTED_PROBLEMS = 20
 
 
+def _print_problems(kind: str, listing: Listing, more: str) -> None:
+    """The first PRINTED_PROBLEMS of a report's list, each with its row and column, then how many more."""
+    for problem in listing.items[:PRINTED_PROBLEMS]:
+        column = f" {problem.column}" if problem.column else ""
+        print(f"  {kind} row {problem.row}{column}: {problem.problem}")
+    if listing.count > PRINTED_PROBLEMS:
+        print(f"  … {listing.count - PRINTED_PROBLEMS} {more}")
+
+
 def _import_progress(enabled: bool) -> Callable[[object], None] | None:
     if not enabled:
         return None
@@ -516,22 +526,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"{s.layer} <- {s.file_name} ({read_as}): {s.rows_read} rows read, {s.created} created, "
         f"{s.updated} updated, {s.unchanged} unchanged, {s.rejected} rejected"
     )
-    for problem in result.rejected.items[:PRINTED_PROBLEMS]:
-        print(
-            f"  rejected row {problem.row}"
-            + (f" {problem.column}" if problem.column else "")
-            + f": {problem.problem}"
-        )
-    if result.rejected.count > PRINTED_PROBLEMS:
-        print(f"  … {result.rejected.count - PRINTED_PROBLEMS} more problems (--report, --rejected)")
-    for problem in result.warnings.items[:PRINTED_PROBLEMS]:
-        print(
-            f"  warning row {problem.row}"
-            + (f" {problem.column}" if problem.column else "")
-            + f": {problem.problem}"
-        )
-    if result.warnings.count > PRINTED_PROBLEMS:
-        print(f"  … {result.warnings.count - PRINTED_PROBLEMS} more warnings (--report)")
+    _print_problems("rejected", result.rejected, "more problems (--report, --rejected)")
+    _print_problems("warning", result.warnings, "more warnings (--report)")
     for warning in result.file_warnings:
         print(f"  warning: {warning}")
     if result.chain is not None and result.chain.get("checked"):
