@@ -225,6 +225,9 @@ class ImportSettings(BaseSettings):
     # the chain is re-checked after imports writing at most this many features (it holds the whole
     # city's findings in memory; a larger import says so and `sanichain chain check` does it)
     chain_check_max_rows: int = Field(default=10_000, ge=0)
+    # a CSV's plain rows are converted in SQL after one COPY (the rest row by row); false reads every
+    # row in Python (slower, same result: the tests compare the two)
+    bulk_csv: bool = True
 
 
 # Every settings class, for the documentation check (tests/test_config_table.py).

@@ -28,7 +28,7 @@ from service.config import ImportSettings, settings
 from service.editing import consequences
 from service.errors import BadParameter
 from service.features import catalogue
-from service.importing import checks, report, rows, staging, writes
+from service.importing import bulk, checks, report, rows, staging, writes
 from service.importing.report import Listing, Problem, Report, Summary
 from service.importing.staging import PROBLEMS, Headers
 from service.models import LAYERS
@@ -152,6 +152,14 @@ def _stage(
         on_batch=lambda n: tell(Progress("reading", n, opened.bytes_read(), total_bytes)),
     )  # fmt: skip
     tell(Progress("reading", 0, 0, total_bytes))
+    if config.bulk_csv and isinstance(opened, rows.TableFile) and bulk.usable(opened):
+        options = request.options
+        loaded = bulk.stage(
+            conn, opened, request.layer, stager, options.crs, options.area,
+            on_bytes=lambda at: tell(Progress("reading", stager.staged.rows, at, total_bytes)),
+        )  # fmt: skip
+        summary.rows_read = loaded.rows
+        return
     for row in opened.rows():
         stager.add(row)
     stager.flush()

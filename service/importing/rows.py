@@ -129,7 +129,7 @@ def open_rows(path: Path, layer: str, options: Options | None = None) -> RowFile
     mapping = _mapping(options.mapping, layer)
     if geodata.is_geodata(path):
         return _GisFile(path, layer, options, mapping)
-    return _TableFile(path, layer, options, mapping)
+    return TableFile(path, layer, options, mapping)
 
 
 class RowFile:
@@ -145,6 +145,7 @@ class RowFile:
     header_of: dict[str, str]  # the header text of each target (a field, `lon`, `lat`, `town`)
     columns: list[Any]  # the header of the rejected-rows CSV: `header`, and a GIS file's geometry
     geometry_column: str | None = None  # that column's name, for problems with a feature's position
+    matched: columns_.Columns  # which column holds which field
 
     def rows(self) -> Iterator[Row]:
         raise NotImplementedError
@@ -171,19 +172,19 @@ def _headers_of(header: list[Any], matched: columns_.Columns) -> dict[str, str]:
     return {target: str(header[index]).strip() for index, target in matched.targets.items()}
 
 
-class _TableFile(RowFile):
+class TableFile(RowFile):
     """A CSV or an XLSX sheet: the header row found below any title rows."""
 
     def __init__(
         self, path: Path, layer: str, options: Options, mapping: dict[str, str | None] | None
     ) -> None:
-        self.layer, self.options = layer, options
+        self.layer, self.options, self.path = layer, options, path
         self.source = sources.open_source(path, encoding=options.encoding, sheet=options.sheet)
         self.format, self.encoding, self.sheet = self.source.kind, self.source.encoding, self.source.sheet
         self.crs = options.crs
         numbered = self.source.rows()
         try:
-            self.header, self._header_end = _header(numbered, layer, mapping)
+            self.header, self.header_end = _header(numbered, layer, mapping)
         finally:
             _close(numbered)
         self.columns = self.header
@@ -199,18 +200,22 @@ class _TableFile(RowFile):
         numbered = self.source.rows(self._position)
         try:
             for number, cells in numbered:
-                if number > self._header_end:  # title rows and the header itself are no data
+                if number > self.header_end:  # title rows and the header itself are no data
                     yield number, cells
         finally:
             _close(numbered)
 
     def rows(self) -> Iterator[Row]:
         for number, cells in self.records():
-            row = Row(number, {}, None)
-            _properties(row, cells, self.header, self.matched, self.layer)
-            if self._lon is not None and self._lat is not None:
-                _position(row, _cell(cells, self._lon), _cell(cells, self._lat), self.options)
-            yield row
+            yield self.row(number, cells)
+
+    def row(self, number: int, cells: list[Any]) -> Row:
+        """One data row's cells read for the layer (the bulk import reads its non-plain rows here)."""
+        row = Row(number, {}, None)
+        _properties(row, cells, self.header, self.matched, self.layer)
+        if self._lon is not None and self._lat is not None:
+            _position(row, _cell(cells, self._lon), _cell(cells, self._lat), self.options)
+        return row
 
     def bytes_read(self) -> int | None:
         return self._position()

@@ -70,15 +70,35 @@ def quantity(text: object, default_unit: str | None = None) -> Quantity:
         rest = match.group(2)
     if not rest and default_unit is not None:
         rest = _fold(default_unit)
+    scaled = scale(rest)
+    if scaled is None:
+        raise UnitError(f"{text!r}: unit {_unit_words(rest)!r} is not known (t/d, kg/d, m³/d)")
+    factor, stored = scaled
+    return Quantity(value * factor if factor != 1 else value, stored)
+
+
+def _unit_words(rest: str) -> str:
+    return rest[1:] if rest.startswith("万") else rest
+
+
+def scale(rest: str) -> tuple[Decimal, str | None] | None:
+    """(factor, stored unit or None) of the folded words after a number ("万头", "kg/d", ""), or
+    None when they are no unit this reader knows. The bulk import applies a header's in SQL."""
+    factor = Decimal(1)
     if rest.startswith("万"):  # ten thousand: "1.2万头", "3万吨/日"
-        value *= 10_000
+        factor = Decimal(10_000)
         rest = rest[1:]
     if rest in _COUNTED:
         rest = ""
     if not rest:
-        return Quantity(value, None)
+        return factor, None
     unit = unit_of(rest)
     if unit is None:
-        raise UnitError(f"{text!r}: unit {rest!r} is not known (t/d, kg/d, m³/d)")
-    stored, factor = unit
-    return Quantity(value * factor, stored)
+        return None
+    stored, unit_factor = unit
+    return factor * unit_factor, stored
+
+
+def header_scale(header_unit: str | None) -> tuple[Decimal, str | None] | None:
+    """`scale` of a header's unit ("吨/日", "万头"), as `quantity` applies it to a bare number."""
+    return scale(_fold(header_unit) if header_unit is not None else "")

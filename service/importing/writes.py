@@ -45,14 +45,17 @@ def plan(conn: Connection, layer: str) -> Counts:
     differs.append("(s.geom IS NOT NULL AND s.geom IS DISTINCT FROM l.geom)")
     conn.execute(
         text(
+            # new ids follow the rows' order in the file, however the rows were staged
             f"""CREATE TEMP TABLE {PLAN} ON COMMIT DROP AS
-                SELECT f.n, f.target_id, f.town_id,
-                       CASE WHEN f.target_id IS NULL THEN 'create'
-                            WHEN {" OR ".join(differs)} THEN 'update' ELSE 'unchanged' END AS op,
-                       CASE WHEN f.target_id IS NULL
+                SELECT n, target_id, town_id, op,
+                       CASE WHEN op = 'create'
                             THEN nextval(pg_get_serial_sequence('{layer}', 'id')) END AS new_id
-                FROM {FACTS} f JOIN {ROWS} s USING (n) LEFT JOIN {layer} l ON l.id = f.target_id
-                WHERE NOT EXISTS (SELECT 1 FROM {PROBLEMS} p WHERE p.n = f.n AND p.rejects)"""
+                FROM (SELECT f.n, f.target_id, f.town_id,
+                             CASE WHEN f.target_id IS NULL THEN 'create'
+                                  WHEN {" OR ".join(differs)} THEN 'update' ELSE 'unchanged' END AS op
+                      FROM {FACTS} f JOIN {ROWS} s USING (n) LEFT JOIN {layer} l ON l.id = f.target_id
+                      WHERE NOT EXISTS (SELECT 1 FROM {PROBLEMS} p WHERE p.n = f.n AND p.rejects)
+                      ORDER BY f.n) planned"""
         )
     )
     counted: dict[str, int] = dict(conn.execute(text(f"SELECT op, count(*) FROM {PLAN} GROUP BY op")).all())
