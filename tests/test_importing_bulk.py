@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from service.config import forget_settings
 from service.db import make_engine
-from service.importing import bulk
+from service.importing import bulk, writes
 from service.importing.job import ImportRequest, run_import
 from service.importing.report import Report
 from tests.test_importing_job import ACTOR, build, farms, state
@@ -85,6 +85,7 @@ DIRTY: list[list[str]] = [
     ["LF-29", "二十九号场", "生猪", "800", "5", "119°4'30\"", "36°4'30\"", "运行", "", "", ""],
     ["LF-30", "三十号场", "生猪", "1,200", "5", "119.074", "36.074", "运行", "", "", ""],
     ["LF-31", "三十一号场", "生猪", "800", "5 t/d", "119.075", "36.075", "运行", "", "2021-12-31", "t/d"],
+    ["LF-33", "三十三号场", "生猪", "800", "5", "119.077", "36.077", "运行", "", "2020-011-1", ""],
     ["LF-32", "三十二号场", "生猪", "800", "5", "119.076", "200", "运行", "", "", ""],
 ]
 # What COPY can read straight: no quotes in any cell.
@@ -184,8 +185,8 @@ def test_the_bulk_and_row_by_row_lanes_report_and_store_the_same(
     by_bulk = lane(bulk_world, path, True, monkeypatch, valid_rows_only=True)
     loaded, read_by_python = lanes[0], lanes[1:] == ["python"]
     # the lane was taken: the plain rows were converted in SQL, and COPY read a simple file itself
-    # (LF-1, LF-2, LF-18, LF-19, LF-23, LF-26, the duplicate LF-1 and LF-OLD1; SQL checks the last four later)
-    assert loaded.plain == 8 and loaded.rows == len(rows) - 1  # the blank row is no data row
+    # (LF-1, LF-2, LF-11 once trimmed, LF-18, LF-19, LF-23, LF-26, the duplicate LF-1 and LF-OLD1)
+    assert loaded.plain == 9 and loaded.rows == len(rows) - 1  # the blank row is no data row
     assert read_by_python == (rows is DIRTY)  # its DMS text and "1,200" are quoted cells
     by_row = lane(row_world, path, False, monkeypatch, valid_rows_only=True)
     assert comparable(by_bulk) == comparable(by_row)
@@ -209,3 +210,37 @@ def test_the_plain_rows_of_a_clean_file_are_stored_with_the_values_the_file_give
         36.0712345678901,
     )
     assert stored_farms["LF-2"]["species"] == "pig" and stored_farms["LF-2"]["town"] == "370782101"
+
+
+def gist_indexes(engine: Engine) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                text(
+                    "SELECT indexname, indexdef FROM pg_indexes "
+                    "WHERE tablename = 'livestock_farms' AND indexdef LIKE '%USING gist%' ORDER BY 1"
+                )
+            )
+        ]
+
+
+def test_a_bulk_of_creates_rebuilds_the_layers_spatial_indexes_as_they_were(
+    two_worlds, tmp_path, monkeypatch
+):
+    engine = two_worlds[0]
+    before = gist_indexes(engine)
+    assert len(before) == 2  # the geometry's and the geography's
+    monkeypatch.setattr(writes, "BULK_CREATES", 2)
+    path = write_csv(tmp_path / "clean.csv", [DIRTY[0], DIRTY[1], DIRTY[29]])
+    found = lane(engine, path, True, monkeypatch)
+    assert found.summary.created == 3
+    assert gist_indexes(engine) == before
+    with engine.connect() as conn:
+        near = conn.execute(
+            text(
+                "SELECT code FROM livestock_farms "
+                "WHERE ST_DWithin(geom::geography, ST_MakePoint(119.05, 36.05)::geography, 50)"
+            )
+        ).scalars()
+        assert list(near) == ["LF-1"]

@@ -28,7 +28,6 @@ from sqlalchemy.dialects import postgresql
 
 from service.editing import fields as editing_fields
 from service.editing import validation
-from service.features import catalogue
 from service.features.catalogue import Field
 from service.importing import checks, columns, coordinates, staging, units, values
 from service.importing.rows import TableFile
@@ -40,15 +39,19 @@ _CHUNK = 1 << 20
 _PROGRESS_EVERY = 8 << 20
 # Python's encodings of a CSV that PostgreSQL reads itself (all keep ASCII bytes as ASCII).
 _SERVER_ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "gb18030": "GB18030", "gbk": "GBK"}
-# Whitespace that Python's str.strip() removes besides spaces and tabs: a cell with it at either end
-# goes through the row-by-row lane, which strips it.
-_OTHER_SPACE = r"[\n\r\v\f\u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-_ANY_SPACE = r"[ \t\n\r\v\f\u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-# A bare number the row-by-row lane reads to the same value (at most 15 significant digits: what a
-# float, which the editing validation is given, carries exactly).
-_NUMBER = r"^[0-9]{1,9}(\.[0-9]{1,6})?$"
-_DEGREES = r"^-?[0-9]{1,3}(\.[0-9]{1,12})?$"
-_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# What Python's str.strip() takes off a cell's ends: btrim() with these is the row-by-row reading's strip.
+SPACES = (
+    " \t\n\r\v\f\x1c\x1d\x1e\x1f\x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000")
+)
+# A bare number the row-by-row lane reads to the same value: digits before and after one point (at most
+# 15 significant digits: what a float, which the editing validation is given, carries exactly).
+NUMBER_DIGITS = (9, 6)
+DEGREE_DIGITS = (3, 12)
+DIGITS = "0123456789"
+# The facilities' code format (fields.CODE_PATTERNS) as characters allowed and characters not first.
+CODE_CHARACTERS = ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-", "_.-")
 
 
 def usable(opened: object) -> bool:
@@ -70,20 +73,21 @@ def stage(
     """The file's data rows into `import_rows` (and their problems into `import_problems`)."""
     width = len(opened.header)
     _load_raw(conn, opened, width, on_bytes)
-    conn.execute(text(f"DELETE FROM {RAW} WHERE {_blank(width)}"))
+    conn.execute(text(f"DELETE FROM {RAW} WHERE {_blank(width)}"), {"spaces": SPACES})
     plain = _Plain(layer, opened, crs, area)
     names = staging.staged_fields(layer)
-    converted = ", ".join(plain.value(name) for name in names)
     inserted = conn.execute(
         text(
             f"""INSERT INTO {ROWS} (n, {", ".join(f'"{n}"' for n in names)}, geom, missing)
-                SELECT n, {converted}, {plain.geometry()}, NULL FROM {RAW} WHERE {plain.predicate()}"""
+                {plain.select(names)}"""
         ),
         plain.params,
     ).rowcount
-    cells = ", ".join(f"c{i}" for i in range(width))
+    cells = ", ".join(f"r.c{i}" for i in range(width))
     rest = checks._stream(
-        conn, f"SELECT n, {cells} FROM {RAW} WHERE NOT ({plain.predicate()}) ORDER BY n", plain.params
+        conn,
+        f"""SELECT r.n, {cells} FROM {RAW} r
+            WHERE NOT EXISTS (SELECT 1 FROM {ROWS} s WHERE s.n = r.n) ORDER BY r.n""",
     )
     for record in rest:
         stager.add(opened.row(record[0], list(record[1:])))
@@ -212,44 +216,62 @@ def _simple_start(path: Path, header_end: int) -> int | None:
 
 def _blank(width: int) -> str:
     """A row whose cells are all empty or white space: no data row (the csv reader skips it too)."""
-    return " AND ".join(f"(c{i} IS NULL OR c{i} ~ '^{_ANY_SPACE}*$')" for i in range(width))
+    return " AND ".join(f"COALESCE(btrim(c{i}, :spaces), '') = ''" for i in range(width))
 
 
 # -- plain rows -----------------------------------------------------------------------------------
 
 
 class _Plain:
-    """The SQL that tells a plain row and converts its cells, for one file's columns and a layer."""
+    """The SELECT of the plain rows, converted, for one file's columns and a layer.
+
+    Three levels, each computing once per row what the next uses: the cells the layer reads, trimmed
+    (`t3`); the values converted from them (`v_capacity`, `v_geom`); and the rows whose every condition
+    holds. Only cheap string functions test a cell (a regular expression per cell made a million rows
+    slow); whatever is unusual fails a condition and goes row by row."""
 
     def __init__(
         self, layer: str, opened: TableFile, crs: str | None, area: tuple[float, float, float, float] | None
     ) -> None:
         self.layer = layer
-        self.params: dict[str, Any] = {}
+        self.params: dict[str, Any] = {"spaces": SPACES}
+        self.cells: set[int] = set()
         self.conditions: list[str] = []
-        self.values: dict[str, str] = {}
-        self.fields = {f.name: f for f in catalogue.layer(layer).fields}
+        self.converted: dict[str, str] = {}  # the second level's values, by name (`v_<name>`)
+        self.out: dict[str, str] = {}  # what the outer level stores, by field name (and `geom`)
         matched = opened.matched
         writable = editing_fields.writable(layer)
+        self.capacity: tuple[str, str] | None = None
         for index, target in matched.targets.items():
             if target in writable:
                 self._field(writable[target], index, matched.units.get(index))
         self._position(matched.column_of(columns.LON), matched.column_of(columns.LAT), crs, area)
-        self._capacity_unit(matched, writable)
+        self._capacity_unit(writable)
         for name in sorted(editing_fields.required(layer)):
-            self.conditions.append(f"({self.value(name)}) IS NOT NULL")
+            self.conditions.append(f"{self.value(name)} IS NOT NULL")
         if layer == "villages":
             rebuilt, households = self.value("toilets_rebuilt"), self.value("households")
-            self.conditions.append(f"NOT COALESCE(({rebuilt}) > ({households}), false)")
+            self.conditions.append(f"NOT COALESCE({rebuilt} > {households}, false)")
 
-    def predicate(self) -> str:
-        return " AND ".join(f"COALESCE({c}, false)" for c in self.conditions) or "true"
+    def select(self, names: list[str]) -> str:
+        trimmed = ", ".join(f"{_trimmed(f'c{i}')} AS t{i}" for i in sorted(self.cells))
+        converted = ", ".join(f"{sql} AS v_{name}" for name, sql in self.converted.items())
+        where = " AND ".join(f"COALESCE({c}, false)" for c in self.conditions) or "true"
+        out = ", ".join([*(self.value(name) for name in names), self.value("geom")])
+        trimmed = trimmed or "1 AS t_"
+        return f"""SELECT n, {out}, NULL
+                   FROM (SELECT *, {converted or "1 AS v_"}
+                         FROM (SELECT n, {trimmed} FROM {RAW} OFFSET 0) trimmed
+                         OFFSET 0) converted
+                   WHERE {where}"""
 
     def value(self, name: str) -> str:
-        return self.values.get(name, "NULL")
+        """What the outer level stores for a field, or NULL when the file gives it no column."""
+        return self.out.get(name, "NULL")
 
-    def geometry(self) -> str:
-        return self.values.get("geom", "NULL")
+    def _convert(self, name: str, sql: str) -> None:
+        self.converted[name] = sql
+        self.out[name] = f"v_{name}"
 
     def _param(self, value: Any) -> str:
         key = f"p{len(self.params)}"
@@ -257,9 +279,8 @@ class _Plain:
         return f":{key}"
 
     def _field(self, f: Field, index: int, header_unit: str | None) -> None:
-        cell = f"NULLIF(btrim(c{index}, E' \\t'), '')"
-        self.conditions.append(f"({cell} IS NULL OR {cell} !~ '^{_OTHER_SPACE}|{_OTHER_SPACE}$')")
-        sql_type = f.column.type.compile(dialect=_DIALECT)
+        self.cells.add(index)
+        cell = f"t{index}"
         if f.kind == "string":
             self._string(f, cell)
         elif f.kind in ("integer", "number"):
@@ -268,25 +289,27 @@ class _Plain:
                 self.conditions.append(f"{cell} IS NULL")
                 return
             factor, unit = scaled
-            number = (
-                f"(CASE WHEN {cell} ~ '{_NUMBER}' THEN CAST({cell} AS numeric) * {self._param(factor)} END)"
-            )
-            self.conditions.append(f"({cell} IS NULL OR {number} IS NOT NULL)")
-            self.conditions.append(f"({number} IS NULL OR ({self._number_ok(f, number)}))")
-            self.values[f.name] = f"CAST({number} AS {sql_type})"
+            number = f"CAST({cell} AS numeric) * {self._param(factor)}"
+            self._convert(f.name, f"CASE WHEN {_bare_number(cell, *NUMBER_DIGITS)} THEN {number} END")
+            value = f"v_{f.name}"
+            self.conditions.append(f"({cell} IS NULL OR {value} IS NOT NULL)")
+            self.conditions.append(f"({value} IS NULL OR ({self._number_ok(f, value)}))")
             if unit is not None and f.name == "capacity":
-                self.capacity_unit = (cell, unit)
+                self.capacity = (cell, unit)
         elif f.kind == "boolean":
             yes, no = self._param(sorted(values._YES)), self._param(sorted(values._NO))
             folded = f"lower({cell})"
-            self.conditions.append(f"({cell} IS NULL OR {folded} = ANY({yes}) OR {folded} = ANY({no}))")
-            self.values[f.name] = (
-                f"(CASE WHEN {folded} = ANY({yes}) THEN true WHEN {folded} = ANY({no}) THEN false END)"
+            self._convert(
+                f.name, f"CASE WHEN {folded} = ANY({yes}) THEN true WHEN {folded} = ANY({no}) THEN false END"
             )
+            self.conditions.append(f"({cell} IS NULL OR v_{f.name} IS NOT NULL)")
         elif f.kind == "date":
-            day = f"(CASE WHEN {cell} ~ '{_DATE}' THEN {_safe_date(cell)} END)"
-            self.conditions.append(f"({cell} IS NULL OR {day} IS NOT NULL)")
-            self.values[f.name] = day
+            dashes = (
+                f"translate({cell}, '{DIGITS}', '') = '--' AND length({cell}) = 10 "
+                f"AND substr({cell}, 5, 1) = '-' AND substr({cell}, 8, 1) = '-'"
+            )
+            self._convert(f.name, f"CASE WHEN {dashes} THEN {_safe_date(cell)} END")
+            self.conditions.append(f"({cell} IS NULL OR v_{f.name} IS NOT NULL)")
         else:  # a kind a file's cell is not read as: the row-by-row lane says so
             self.conditions.append(f"{cell} IS NULL")
 
@@ -295,19 +318,28 @@ class _Plain:
         self.conditions.append(f"({cell} IS NULL OR char_length({cell}) <= {longest})")
         pattern = editing_fields.CODE_PATTERNS.get(self.layer)
         if f.name == "code" and pattern:
-            anchored = pattern if pattern.startswith("^") else "^" + pattern
-            self.conditions.append(f"({cell} IS NULL OR {cell} ~ {self._param(anchored)})")
+            self.conditions.append(f"({cell} IS NULL OR {self._code_format(cell, pattern)})")
         if f.vocabulary is None:
-            self.values[f.name] = cell
+            self._convert(f.name, cell)
             return
         words = {word: word for word in f.vocabulary}
         for said, stored in values.WORDS.get(f.name, {}).items():
             if stored in f.vocabulary:
                 words.setdefault(said, stored)
         keys, stored_values = self._param(list(words)), self._param(list(words.values()))
-        looked_up = f"(({stored_values})::text[])[array_position(({keys})::text[], {cell})]"
-        self.conditions.append(f"({cell} IS NULL OR {looked_up} IS NOT NULL)")
-        self.values[f.name] = looked_up
+        self._convert(
+            f.name, f"(CAST({stored_values} AS text[]))[array_position(CAST({keys} AS text[]), {cell})]"
+        )
+        self.conditions.append(f"({cell} IS NULL OR v_{f.name} IS NOT NULL)")
+
+    def _code_format(self, cell: str, pattern: str) -> str:
+        if pattern == editing_fields.CODE_PATTERNS.get("livestock_farms"):
+            allowed, not_first = CODE_CHARACTERS
+            return (
+                f"translate({cell}, {self._param(allowed)}, '') = '' "
+                f"AND strpos({self._param(not_first)}, left({cell}, 1)) = 0"
+            )
+        return f"{cell} ~ {self._param(pattern)}"  # another format: its pattern (rarely a hot path)
 
     def _number_ok(self, f: Field, number: str) -> str:
         """The editing validation's range, whole-number, size and precision checks of a number."""
@@ -344,43 +376,57 @@ class _Plain:
             # no position columns (the row-by-row lane says what is missing), or a crs to convert from
             self.conditions.append("false")
             return
-        x, y = (f"btrim(c{i}, E' \\t')" for i in (lon, lat))
-        self.conditions.append(f"{x} ~ '{_DEGREES}' AND {y} ~ '{_DEGREES}'")
+        self.cells.update((lon, lat))
+        x, y = f"t{lon}", f"t{lat}"
         west, east = coordinates.CHINA_LON
         south, north = coordinates.CHINA_LAT
         if area is not None:
-            west, south, east, north = (
-                max(west, area[0]),
-                max(south, area[1]),
-                min(east, area[2]),
-                min(north, area[3]),
-            )
-        fx, fy = (f"(CASE WHEN {c} ~ '{_DEGREES}' THEN CAST({c} AS float8) END)" for c in (x, y))
+            west, south = max(west, area[0]), max(south, area[1])
+            east, north = min(east, area[2]), min(north, area[3])
+        self._convert("x", f"CASE WHEN {_bare_number(x, *DEGREE_DIGITS)} THEN CAST({x} AS float8) END")
+        self._convert("y", f"CASE WHEN {_bare_number(y, *DEGREE_DIGITS)} THEN CAST({y} AS float8) END")
         self.conditions.append(
-            f"{fx} BETWEEN {self._param(west)} AND {self._param(east)} "
-            f"AND {fy} BETWEEN {self._param(south)} AND {self._param(north)}"
+            f"v_x BETWEEN {self._param(west)} AND {self._param(east)} "
+            f"AND v_y BETWEEN {self._param(south)} AND {self._param(north)}"
         )
-        self.values["geom"] = f"ST_SetSRID(ST_MakePoint({fx}, {fy}), 4326)"
+        self.out["geom"] = "ST_SetSRID(ST_MakePoint(v_x, v_y), 4326)"
 
-    capacity_unit: tuple[str, str] | None = None
-
-    def _capacity_unit(self, matched: columns.Columns, writable: dict[str, Field]) -> None:
+    def _capacity_unit(self, writable: dict[str, Field]) -> None:
         """A capacity header's unit ("处理能力(吨/日)") is the capacity_unit of a row that gives a capacity;
         a row whose own capacity_unit says otherwise goes row by row (which says so)."""
-        if self.capacity_unit is None or "capacity_unit" not in writable:
+        if self.capacity is None or "capacity_unit" not in writable:
             return
-        cell, unit = self.capacity_unit
+        cell, unit = self.capacity
         allowed = writable["capacity_unit"].vocabulary
         if allowed is not None and unit not in allowed:  # "m³/d" where the layer stores t/d: said row by row
             self.conditions.append(f"{cell} IS NULL")
             return
-        given = self.value("capacity_unit")
         stored = self._param(unit)
-        if "capacity_unit" in self.values:
-            self.conditions.append(f"({cell} IS NULL OR ({given}) IS NULL OR ({given}) = {stored})")
-        self.values["capacity_unit"] = (
-            f"(CASE WHEN {cell} IS NOT NULL THEN CAST({stored} AS text) ELSE {given} END)"
+        given = self.value("capacity_unit")
+        if given != "NULL":
+            self.conditions.append(f"({cell} IS NULL OR {given} IS NULL OR {given} = {stored})")
+        self.out["capacity_unit"] = (
+            f"CASE WHEN {cell} IS NOT NULL THEN CAST({stored} AS text) ELSE {given} END"
         )
+
+
+def _trimmed(cell: str) -> str:
+    """A cell stripped as Python strips it, NULL when nothing is left; trimmed only when an end is white
+    space (most cells are clean, and btrim() with a set of characters is slow on Chinese text)."""
+    return (
+        f"CASE WHEN strpos(:spaces, left({cell}, 1)) = 0 AND strpos(:spaces, right({cell}, 1)) = 0 "
+        f"THEN {cell} ELSE NULLIF(btrim({cell}, :spaces), '') END"
+    )
+
+
+def _bare_number(cell: str, whole: int, decimals: int) -> str:
+    """Whether a trimmed cell is digits with at most one point inside them (no sign, no exponent)."""
+    return (
+        f"translate({cell}, '{DIGITS}', '') IN ('', '.') "
+        f"AND left({cell}, 1) <> '.' AND right({cell}, 1) <> '.' "
+        f"AND CASE WHEN strpos({cell}, '.') = 0 THEN length({cell}) <= {whole} "
+        f"ELSE strpos({cell}, '.') <= {whole + 1} AND length({cell}) - strpos({cell}, '.') <= {decimals} END"
+    )
 
 
 def _safe_date(cell: str) -> str:
