@@ -25,6 +25,7 @@ from sqlalchemy import Engine, text
 from service import cli
 from service.config import forget_settings
 from service.db import make_engine
+from service.importing import bulk
 from service.importing import rows as rows_
 from service.importing.job import ImportRequest, Progress, run_import
 from service.importing.report import PROBLEM_HEADER
@@ -350,7 +351,10 @@ def test_open_rows_names_the_format_header_and_crs_of_each_kind_of_file(tmp_path
         assert [(r.number, r.properties["code"]) for r in opened.rows()] == [(1, "LF-K3")]
 
 
-def test_a_csv_import_reports_its_progress_in_bytes_read_up_to_the_whole_file(engine, tmp_path, monkeypatch):
+def test_a_csv_read_row_by_row_reports_its_progress_in_rows_and_bytes_up_to_the_whole_file(
+    engine, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("SANICHAIN_IMPORT_BULK_CSV", "false")  # the lane of workbooks and GIS files
     monkeypatch.setenv("SANICHAIN_IMPORT_BATCH_ROWS", "100")
     monkeypatch.setenv("SANICHAIN_IMPORT_CHAIN_CHECK_MAX_ROWS", "0")
     forget_settings()
@@ -373,6 +377,31 @@ def test_a_csv_import_reports_its_progress_in_bytes_read_up_to_the_whole_file(en
     assert all(isinstance(b, int) for b in read) and read == sorted(read)
     assert 0 < read[3] < size and read[-1] == size
     assert {p.total_bytes for p in seen if p.stage in ("reading", "checking", "done")} == {size}
+
+
+def test_a_csv_staged_in_bulk_reports_the_bytes_copy_read_then_the_rows_staged(engine, tmp_path, monkeypatch):
+    monkeypatch.setenv("SANICHAIN_IMPORT_CHAIN_CHECK_MAX_ROWS", "0")
+    monkeypatch.setattr(bulk, "_CHUNK", 4096)
+    monkeypatch.setattr(bulk, "_PROGRESS_EVERY", 8192)
+    forget_settings()
+    body = "".join(
+        f"LF-P{i:04d},养殖场{i},生猪,{100 + i},1,119.0{i % 90 + 10},36.05,运行\n" for i in range(1500)
+    )
+    path = csv_file(tmp_path / "farms.csv", body)
+    seen: list[Progress] = []
+    try:
+        report = run_import(
+            engine, ImportRequest("livestock_farms", path, dry_run=True), ACTOR, None, seen.append
+        )
+    finally:
+        forget_settings()
+    assert (report.summary.rows_read, report.summary.created) == (1500, 1500)
+    size = path.stat().st_size
+    reading = [p for p in seen if p.stage == "reading"]
+    copying = [p.bytes_read for p in reading if p.rows == 0]
+    assert copying[0] == 0 and copying == sorted(copying) and len(copying) >= 5  # every 8 KiB of ~80 KiB
+    assert 0 < copying[2] < size
+    assert (reading[-1].rows, reading[-1].bytes_read) == (1500, size)
 
 
 def test_gis_files_that_cannot_be_imported_exit_2_naming_the_file_and_write_nothing(engine, tmp_path, capsys):

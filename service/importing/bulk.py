@@ -68,11 +68,13 @@ class Loaded:
 
 def stage(
     conn: Connection, opened: TableFile, layer: str, stager: Stager, crs: str | None,
-    area: tuple[float, float, float, float] | None, on_bytes: Callable[[int], None],
+    area: tuple[float, float, float, float] | None, progress: Callable[[int, int], None],
 ) -> Loaded:  # fmt: skip
-    """The file's data rows into `import_rows` (and their problems into `import_problems`)."""
+    """The file's data rows into `import_rows` (and their problems into `import_problems`), telling
+    `progress(rows staged, bytes read)` as COPY reads the file and as the rows are staged."""
     width = len(opened.header)
-    _load_raw(conn, opened, width, on_bytes)
+    _load_raw(conn, opened, width, lambda at: progress(0, at))
+    size = Path(opened.path).stat().st_size
     conn.execute(text(f"DELETE FROM {RAW} WHERE {_blank(width)}"), {"spaces": SPACES})
     plain = _Plain(layer, opened, crs, area)
     names = staging.staged_fields(layer)
@@ -83,6 +85,8 @@ def stage(
         ),
         plain.params,
     ).rowcount
+    progress(inserted, size)
+    stager.on_batch = lambda rows: progress(inserted + rows, size)
     cells = ", ".join(f"r.c{i}" for i in range(width))
     rest = checks._stream(
         conn,

@@ -156,7 +156,7 @@ def _stage(
         options = request.options
         loaded = bulk.stage(
             conn, opened, request.layer, stager, options.crs, options.area,
-            on_bytes=lambda at: tell(Progress("reading", stager.staged.rows, at, total_bytes)),
+            progress=lambda staged, at: tell(Progress("reading", staged, at, total_bytes)),
         )  # fmt: skip
         summary.rows_read = loaded.rows
         return
