@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects import postgresql
 
+from service import spatial_indexes
 from service.accounts import audit
 from service.editing import fields, validation
 from service.features import catalogue
@@ -138,17 +139,12 @@ def _spatial_indexes_rebuilt_if_bulk(conn: Connection, layer: str) -> Iterator[N
     if creates < BULK_CREATES or creates < stored:
         yield
         return
-    indexes = conn.execute(
-        text(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t AND indexdef LIKE '%USING gist%'"
-        ),
-        {"t": layer},
-    ).all()
-    for index in indexes:
-        conn.execute(text(f'DROP INDEX "{index.indexname}"'))
-    yield
-    for index in indexes:
-        conn.execute(text(index.indexdef))
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with spatial_indexes.rebuilt_after(cursor, layer):
+            yield
+    finally:
+        cursor.close()
 
 
 def _insert_creates(conn: Connection, layer: str, targets: str, sources: str, params: dict[str, Any]) -> None:

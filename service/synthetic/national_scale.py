@@ -22,6 +22,7 @@ import numpy as np
 import psycopg2
 from psycopg2 import errors, sql
 
+from service import spatial_indexes
 from service.models import Base
 from service.models.facilities import MANURE_FACILITY_TYPES, SPECIES
 
@@ -340,7 +341,11 @@ def load(dsn_or_sqlalchemy_url: str, data_dir: Path, progress: Progress | None =
     try:
         with conn, conn.cursor() as cur:
             _lock_and_require_empty(cur)
-            counts = {table: _copy_table(cur, data_dir, table, manifest, say) for table in TABLES}
+            counts = {}
+            for table in TABLES:
+                # the tables are empty: their spatial indexes are built once, after the rows are in
+                with spatial_indexes.rebuilt_after(cur, table):
+                    counts[table] = _copy_table(cur, data_dir, table, manifest, say)
             for table in TABLES:
                 _reset_identity(cur, table)
             say("analyze")
