@@ -244,3 +244,17 @@ def test_a_bulk_of_creates_rebuilds_the_layers_spatial_indexes_as_they_were(
             )
         ).scalars()
         assert list(near) == ["LF-1"]
+
+
+def test_a_nul_character_deep_in_a_csv_is_said_by_the_row_lane_not_a_server_error(
+    two_worlds, tmp_path, monkeypatch
+):
+    rows = [DIRTY[0], DIRTY[1]] * 800 + [
+        ["LF-N", "名称\x00", "生猪", "800", "5", "119.05", "36.05", "运行", "", "", ""]
+    ]
+    rows = [[f"LF-{i}", *row[1:]] for i, row in enumerate(rows)]
+    path = write_csv(tmp_path / "nul.csv", rows)  # the NUL is past the first 64 KiB the sniffing reads
+    found = lane(two_worlds[0], path, True, monkeypatch)
+    assert found.summary.rows_read == 1601 and found.summary.rejected == 1
+    said = [(p.row, p.problem) for p in found.rejected.items]
+    assert said == [(1602, "must not contain the NUL character")]

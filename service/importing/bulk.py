@@ -60,6 +60,10 @@ def usable(opened: object) -> bool:
     return isinstance(opened, TableFile) and opened.format == "csv"
 
 
+class NotBulk(Exception):
+    """The file cannot be staged in bulk; nothing was staged, and the row lane reads it."""
+
+
 @dataclass
 class Loaded:
     rows: int  # data rows (rows with a cell that is not blank)
@@ -131,8 +135,15 @@ def _load_raw(conn: Connection, opened: TableFile, width: int, on_bytes: Callabl
         else:
             savepoint.commit()
             return
-    _create_raw(conn, width, 1)
-    _copy_read(conn, opened, width, on_bytes)
+    savepoint = conn.begin_nested()
+    try:
+        _create_raw(conn, width, 1)
+        _copy_read(conn, opened, width, on_bytes)
+    except psycopg2.DataError as error:
+        # text COPY cannot carry (a NUL character): the row lane reads the file and says what it is
+        savepoint.rollback()
+        raise NotBulk(str(error)) from error
+    savepoint.commit()
 
 
 def _columns(width: int) -> str:

@@ -154,12 +154,16 @@ def _stage(
     tell(Progress("reading", 0, 0, total_bytes))
     if config.bulk_csv and isinstance(opened, rows.TableFile) and bulk.usable(opened):
         options = request.options
-        loaded = bulk.stage(
-            conn, opened, request.layer, stager, options.crs, options.area,
-            progress=lambda staged, at: tell(Progress("reading", staged, at, total_bytes)),
-        )  # fmt: skip
-        summary.rows_read = loaded.rows
-        return
+        try:
+            loaded = bulk.stage(
+                conn, opened, request.layer, stager, options.crs, options.area,
+                progress=lambda staged, at: tell(Progress("reading", staged, at, total_bytes)),
+            )  # fmt: skip
+        except bulk.NotBulk:
+            pass  # read row by row below
+        else:
+            summary.rows_read = loaded.rows
+            return
     for row in opened.rows():
         stager.add(row)
     stager.flush()
