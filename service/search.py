@@ -134,12 +134,15 @@ MATCHES = ("code", "name", "prefix", "contains", "initials", "initials")
 
 
 def check_query(q: str, limit: int) -> str:
-    """The query stripped; BadParameter for an empty or overlong one or a limit out of 1..MAX_LIMIT."""
+    """The query stripped; BadParameter for an empty or overlong one, one with control characters, or
+    a limit out of 1..MAX_LIMIT."""
     q = q.strip()
     if not q:
         raise BadParameter("q", "the search text is empty")
     if len(q) > MAX_QUERY_CHARS:
         raise BadParameter("q", f"at most {MAX_QUERY_CHARS} characters, got {len(q)}")
+    if any(ord(c) < 0x20 for c in q):  # (PostgreSQL refuses NUL in text; no name holds a control)
+        raise BadParameter("q", "control characters are not searched for")
     if not 1 <= limit <= MAX_LIMIT:
         raise BadParameter("limit", f"must be between 1 and {MAX_LIMIT}, got {limit}")
     return q

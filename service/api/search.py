@@ -1,5 +1,5 @@
-"""`GET /search`: features by name, pinyin initials or code (JSON, or a page for a browser), and
-`GET /search/towns`: the town picker's list."""
+"""`GET /search`: features by name, pinyin initials or code (JSON, or a page for a browser),
+`GET /search/towns`: the town picker's list, and the navigation's script that uses both."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from service import search
+from service import navigation, search
 from service.api.deps import engine_of
 from service.api.headers import base_url
 from service.api.negotiation import wants_html
 from service.api.pages_html import search_page
+from service.errors import NotFound
 from service.maps.i18n import words
 
 router = APIRouter(tags=["search"])
+ASSET_CACHE = "public, max-age=31536000, immutable"  # the digest is in the path
 
 
 class SearchLang(StrEnum):
@@ -84,3 +86,16 @@ def towns(request: Request, lang: LangParam = SearchLang.zh) -> dict[str, Any]:
             for t in rows
         ]
     }
+
+
+@router.get(
+    "/navigation/{digest}/sanichain-nav.js",
+    summary="The navigation's script (search as you type, town picker, problem count)",
+    response_class=FileResponse,
+)
+def navigation_script(digest: str) -> FileResponse:
+    if navigation.script_path() != f"/navigation/{digest}/sanichain-nav.js":
+        raise NotFound(f"no navigation script {digest!r}; the current one is {navigation.script_path()}")
+    return FileResponse(
+        navigation.SCRIPT, media_type="text/javascript", headers={"Cache-Control": ASSET_CACHE}
+    )

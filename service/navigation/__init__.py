@@ -3,17 +3,20 @@ to the service's main pages.
 
 The markup works without its script (the search box is a form posting to `/search`, which answers a
 page to a browser); `sanichain-nav.js`, served by the service like the maps' own assets, adds the
-results as you type, fills the town picker and, on a map, the count of problems.
+results as you type, fills the town picker and, on a map, the count of problems. The script is served
+under a path holding its own digest (`script_path()`), so browsers may keep it forever.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
+from functools import cache
+from pathlib import Path
 from typing import Literal
 
-from service.maps import assets
-
 Lang = Literal["zh", "en"]
+SCRIPT = Path(__file__).resolve().parent / "static" / "sanichain-nav.js"
 
 # (key, path, Chinese, English); map pages take ?lang=en, the others do not (yet).
 LINKS: tuple[tuple[str, str, str, str], ...] = (
@@ -39,7 +42,7 @@ _WORDS = {
 
 STYLE = """
 .sc-nav{display:flex;flex-wrap:wrap;gap:.3em .8em;align-items:center;margin:.2em 0 .8em;font-size:14px}
-.sc-nav a{white-space:nowrap}
+.sc-nav a,.sc-nav-item{white-space:nowrap}
 .sc-nav form{position:relative;display:flex;gap:.3em;flex:1 1 16em;max-width:26em}
 .sc-nav input[type=search]{flex:1;min-width:0;font:inherit;padding:.25em .4em}
 .sc-nav select{font:inherit;max-width:12em}
@@ -49,9 +52,17 @@ margin:0;padding:0;list-style:none;max-height:18em;overflow-y:auto;box-shadow:0 
 .sc-hits li a:hover,.sc-hits li a:focus{background:#e8f0fe}.sc-hits small{color:#666}
 .sc-count{display:inline-block;min-width:1.4em;padding:0 .35em;border-radius:.7em;background:#c62828;
 color:#fff;font-size:.85em;text-align:center}.sc-count:empty{display:none}
-.sc-map-nav{flex-direction:column;align-items:stretch;margin:.3em 0}.sc-map-nav form{max-width:none}
-.sc-map-nav .sc-links-row{display:flex;flex-wrap:wrap;gap:.2em .7em}
+.sc-map-nav{flex-direction:column;align-items:stretch;margin:.3em 0}
+.sc-map-nav form{flex:none;max-width:none}.sc-map-nav select{max-width:none}
+.sc-links-row{display:flex;flex-wrap:wrap;gap:.2em .8em}
 """
+
+
+@cache
+def script_path() -> str:
+    """The script's URL path: its digest in it, so a changed script is a new URL."""
+    digest = hashlib.sha256(SCRIPT.read_bytes()).hexdigest()[:12]
+    return f"/navigation/{digest}/sanichain-nav.js"
 
 
 def word(key: str, lang: Lang) -> str:
@@ -81,8 +92,11 @@ def nav_html(base: str = "", lang: Lang = "zh", *, on_map: bool = False) -> str:
     for key, path, zh, en in LINKS:
         label = esc(en if lang == "en" else zh)
         count = ' <span class="sc-count" data-problem-count></span>' if key == "problems" and on_map else ""
-        links.append(f'<a href="{esc(_href(base, key, path, lang))}" data-nav="{key}">{label}</a>{count}')
-    script = assets.own_url("sanichain-nav.js")
+        links.append(
+            f'<span class="sc-nav-item"><a href="{esc(_href(base, key, path, lang))}" data-nav="{key}">'
+            f"{label}</a>{count}</span>"
+        )
+    script = script_path()
     return (
         f"<style>{STYLE}</style>"
         f'<nav class="sc-nav{" sc-map-nav" if on_map else ""}" aria-label="{esc(word("nav", lang))}" '
@@ -95,7 +109,7 @@ def nav_html(base: str = "", lang: Lang = "zh", *, on_map: bool = False) -> str:
         f'<select class="sc-towns" aria-label="{esc(word("towns", lang))}">'
         f'<option value="">{esc(word("towns", lang))}</option></select>'
         f'<span class="sc-links-row">{"".join(links)}</span></nav>'
-        f'<script src="{esc(base + script)}" defer></script>'
+        f'<script src="{esc(script)}" defer></script>'
     )
 
 
