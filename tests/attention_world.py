@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 
 OVERLOADED_STATION = "TS-370782101"  # 枳沟镇垃圾压缩中转站
 SUSPENDED_STATION = "TS-370782117"
+UNCONNECTED_VILLAGE = "37078211020103"  # a village of another town: the station's inflow is unchanged
 OVERLOAD = 2.0  # the capacity is set to half the inflow
 
 STATION_INFLOW_SQL = """
@@ -38,8 +39,16 @@ class Overloaded:
 
 
 def make_problems(engine: Engine) -> Overloaded:
-    """Overload one station (capacity = half its inflow) and suspend another (its links stay)."""
+    """Overload one station (capacity = half its inflow), suspend another (its links stay) and cut one
+    village's waste link (`UNCONNECTED_VILLAGE`)."""
     with engine.begin() as conn:
+        conn.execute(
+            text(
+                "DELETE FROM chain_links WHERE stream = 'domestic_waste' AND source_layer = 'villages' "
+                "AND source_id = (SELECT id FROM villages WHERE code = :code)"
+            ),
+            {"code": UNCONNECTED_VILLAGE},
+        )
         row = conn.execute(text(STATION_INFLOW_SQL), {"code": OVERLOADED_STATION, "rate": 0.4}).one()
         inflow = float(row.inflow)
         capacity = round(inflow / OVERLOAD, 2)

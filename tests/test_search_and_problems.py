@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from service.db import make_engine
-from tests.attention_world import OVERLOAD, SUSPENDED_STATION, make_problems
+from tests.attention_world import OVERLOAD, SUSPENDED_STATION, UNCONNECTED_VILLAGE, make_problems
 from tests.conftest import PgServer, demo_copy
 
 HTML = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -126,11 +126,35 @@ def test_a_suspended_station_still_receiving_flows_is_a_problem(client, overload
     assert all(p["numbers"]["status"] == "suspended" and p["numbers"]["t_per_day"] > 0 for p in inactive)
 
 
+def test_a_village_without_its_waste_link_is_unconnected(client, overloaded):
+    body = client.get("/problems").json()
+    unconnected = [p for p in body["problems"] if p["kind"] == "unconnected"]
+    assert [(p["layer"], p["code"], p["stream"]) for p in unconnected] == [
+        ("villages", UNCONNECTED_VILLAGE, "domestic_waste")
+    ]
+    assert unconnected[0]["map"].endswith(f"/maps/facilities/villages/{unconnected[0]['id']}")
+    assert body["summary"]["by_kind"] == {
+        "overloaded": 1,
+        "near_capacity": 0,
+        "inactive_with_flows": 1,
+        "unconnected": 1,
+        "integrity": 1,
+    }
+    # its collection point now receives nothing: an integrity finding of its own
+    (unfed,) = [p for p in body["problems"] if p["kind"] == "integrity"]
+    assert (unfed["rule"], unfed["layer"], unfed["code"]) == (
+        "facility_unfed",
+        "collection_points",
+        "CP-" + UNCONNECTED_VILLAGE,
+    )
+
+
 def test_problems_page_for_a_browser_links_each_problem_to_its_map(client, overloaded):
     r = client.get("/problems", headers=HTML)
     assert r.headers["content-type"].startswith("text/html")
     assert f"/maps/facilities/transfer_stations/{overloaded.id}" in r.text
     assert overloaded.name in r.text and "超负荷设施" in r.text
+    assert "的 200%" in r.text and "吨/日生活垃圾无去向" in r.text  # the problems in Chinese
     assert "Overloaded facilities" in client.get("/problems", params={"lang": "en", "f": "html"}).text
 
 

@@ -41,6 +41,7 @@ class Problem:
     town_name: str | None
     message: str
     rule: str | None = None
+    stream: str | None = None
     numbers: dict[str, Any] = field(default_factory=dict)
 
     def map_path(self) -> str:
@@ -108,6 +109,7 @@ def problems(conn: Connection, params: ChainParameters | None = None) -> list[Pr
                 towns.get(f.town_code or ""),
                 f.message,
                 f.rule,
+                f.stream,
                 f.numbers,
             )
         )
