@@ -3,7 +3,7 @@ to the service's main pages.
 
 The markup works without its script (the search box is a form posting to `/search`, which answers a
 page to a browser); `sanichain-nav.js`, served by the service like the maps' own assets, adds the
-results as you type, fills the town picker and, on a map, the count of problems. The script is served
+results as you type, fills the town picker and, on the city map, the count of problems. The script is served
 under a path holding its own digest (`script_path()`), so browsers may keep it forever.
 """
 
@@ -85,7 +85,8 @@ def nav_html(base: str = "", lang: Lang = "zh", *, on_map: bool = False) -> str:
     """The navigation block (search form, town picker, links) with its style and script tags.
 
     `base` is the service root without a trailing slash (absolute on map pages, which may be saved
-    as files); `on_map` lays it out for the map's panel and shows the count of problems."""
+    as files); `on_map` lays it out for the map's panel, with the count of problems (filled on the
+    city map only)."""
     esc = html.escape
     lang_input = '<input type="hidden" name="lang" value="en">' if lang == "en" else ""
     links = []

@@ -82,12 +82,17 @@
     select.addEventListener("change", function () { if (select.value) { window.location.href = select.value; } });
   }
 
+  function onCityMap(base) {  // the landing page or /maps/city: the count is the city's
+    var root = new URL(base || "/", window.location.href).pathname.replace(/\/+$/, "");
+    var path = window.location.pathname.replace(/\/+$/, "");
+    return path === root || path === root + "/maps/city";
+  }
+
   function problemCount(nav, base) {
     var badge = nav.querySelector("[data-problem-count]");
-    if (!badge) { return; }
+    if (!badge || !onCityMap(base)) { return; }  // (other maps: no extra request)
     getJSON(base + "/problems").then(function (body) {
       badge.textContent = String(body.summary.total);
-      badge.title = body.summary.total + "";
     }).catch(function () { badge.textContent = ""; });
   }
 
