@@ -48,7 +48,8 @@ def test_pages_link_only_the_services_own_assets_which_are_served_cacheable(clie
     srcs = re.findall(r'<script src="([^"]+)"', page) + re.findall(
         r'<link rel="stylesheet" href="([^"]+)"', page
     )
-    assert len(srcs) == 7 and all(s.startswith("/maps/assets/") for s in srcs)
+    # the map's assets and the navigation's script (service.navigation), all the service's own
+    assert len(srcs) == 8 and all(s.startswith(("/maps/assets/", "/navigation/")) for s in srcs)
     assert "cdn" not in page.lower() and "jquery" not in page.lower() and "bootstrap" not in page.lower()
     for src in srcs:
         r = client.get(src)

@@ -92,6 +92,10 @@ def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = N
     from service.api import chain
 
     app.include_router(chain.router)
+    from service.api import attention, search
+
+    app.include_router(attention.router)
+    app.include_router(search.router)
     from service.api import coverage
 
     app.include_router(coverage.router)

@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from service.accounts import audit
 from service.accounts.permissions import Action
 from service.api.deps import engine_of
+from service.api.headers import base_url
 from service.api.negotiation import wants_html
+from service.api.pages_html import integrity_page
 from service.api.problems import problem_for
 from service.api.security import SignedIn, actor, check_action, requires
 from service.api.streaming import CursorStreamingResponse
@@ -86,24 +88,30 @@ def chain_facilities(
     }
 
 
-@router.get("/chain/integrity", summary="Integrity report of the chain")
+@router.get(
+    "/chain/integrity", summary="Integrity report of the chain (a page for a browser, JSON otherwise)"
+)
 def chain_integrity(
     request: Request,
     params: Params,
     town: TownCode = None,
     stream: Stream | None = None,
     severity: str | None = Query(None, pattern="^(error|warning)$"),
-) -> dict[str, Any]:
+    f: str | None = Query(None, pattern="^(json|html)$", description="json or html; default by Accept"),
+) -> Response:
     with computed(engine_of(request), params) as conn:
         town_row = find_town(conn, town)
         findings = integrity.check(conn, params)
     if town_row:
-        findings = [f for f in findings if f.town_code == town_row["code"]]
+        findings = [x for x in findings if x.town_code == town_row["code"]]
     if stream:
-        findings = [f for f in findings if f.stream in (stream.value, None)]
+        findings = [x for x in findings if x.stream in (stream.value, None)]
     if severity:
-        findings = [f for f in findings if f.severity == severity]
-    return integrity.report(findings)
+        findings = [x for x in findings if x.severity == severity]
+    report = integrity.report(findings)
+    if wants_html(request):
+        return HTMLResponse(integrity_page(report, base_url(request)))
+    return JSONResponse(json.loads(json.dumps(report, default=float)))
 
 
 class AssignmentRequest(BaseModel):

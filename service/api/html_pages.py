@@ -3,7 +3,8 @@
 Pages are rendered from the same documents the JSON encoding answers (plus, for items, the stream of
 feature texts), never from the database: every value goes through `html.escape`, and item pages are
 written row by row as the cursor delivers them, so a page of 10,000 features is never held whole.
-Plain HTML and a little inline CSS: nothing is loaded from elsewhere.
+Plain HTML and a little inline CSS under the service's navigation (service.navigation): nothing is
+loaded from another host.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from starlette.datastructures import URL
 
 from service.features.fetch import Cursors
+from service.navigation import nav_html
 
 HTML = "text/html; charset=utf-8"
 CHUNK_CHARS = 1 << 15
@@ -52,13 +54,14 @@ def link(href: str, text: str, rel: str | None = None) -> str:
     return f'<a href="{esc(href)}"{rel_attr}>{esc(text)}</a>'
 
 
-def _head(title: str, nav: Sequence[tuple[str, str]]) -> str:
+def _head(title: str, nav: Sequence[tuple[str, str]], root: str) -> str:
+    """The page's head, the service's navigation (`root`: the service root URL) and its breadcrumbs."""
     crumbs = " › ".join(link(href, text) for href, text in nav)
     return (
         '<!doctype html><html lang="zh-Hans"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1"><link rel="icon" href="data:,">'
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
-        f"<nav>{crumbs}</nav><h1>{esc(title)}</h1>"
+        f"{nav_html(root.rstrip('/'))}<nav>{crumbs}</nav><h1>{esc(title)}</h1>"
     )
 
 
@@ -113,7 +116,7 @@ def with_f(href: str, f: str = "html") -> str:
 def conformance_page(classes: Sequence[str], root: str) -> str:
     items = "".join(f"<li>{link(c, c)}</li>" for c in classes)
     return (
-        _head("Conformance classes", [(with_f(root), "sanichain")])
+        _head("Conformance classes", [(with_f(root), "sanichain")], root)
         + f"<p>{len(classes)} classes of OGC API standards this service conforms to.</p><ul>{items}</ul>"
         + links_table(
             [{"rel": "alternate", "href": with_f(root + "conformance", "json"), "type": "application/json"}]
@@ -132,7 +135,7 @@ def collections_page(doc: Mapping[str, Any], root: str) -> str:
             f"<td>{link(with_f(items), 'features')} · {link(with_f(items, 'json'), 'GeoJSON')}</td></tr>"
         )
     return (
-        _head("Collections", [(with_f(root), "sanichain")])
+        _head("Collections", [(with_f(root), "sanichain")], root)
         + f"<p>{len(rows)} layers, each an OGC API – Features collection.</p><div class=scroll><table>"
         "<tr><th>id</th><th>title</th><th>description</th><th>extent (lon/lat)</th><th>features</th></tr>"
         + "".join(rows)
@@ -158,7 +161,11 @@ def collection_page(doc: Mapping[str, Any], queryables: Sequence[Queryable], roo
         for q in queryables
     )
     return (
-        _head(doc["title"], [(with_f(root), "sanichain"), (with_f(root + "collections"), "collections")])
+        _head(
+            doc["title"],
+            [(with_f(root), "sanichain"), (with_f(root + "collections"), "collections")],
+            root,
+        )
         + f"<p>{esc(doc['description'])}</p>"
         + f"<p>{link(with_f(items), 'Browse the features')} · {link(with_f(items, 'json'), 'GeoJSON')}</p>"
         + "<h2>Extent</h2><table>"
@@ -221,6 +228,7 @@ def items_page(
                 (with_f(view.root + "collections"), "collections"),
                 (with_f(collection), view.layer),
             ],
+            view.root,
         ),
         f"<p>{esc(matched)} {link(with_f(view.self_href, 'json'), 'This page as GeoJSON', 'alternate')}</p>",
         f"<div class=scroll><table><thead><tr>{header}</tr></thead><tbody>\n",
@@ -285,6 +293,7 @@ def item_page(feature: Mapping[str, Any], layer: str, title: str, root: str) -> 
                 (with_f(collection), layer),
                 (with_f(collection + "/items"), "features"),
             ],
+            root,
         )
         + f"<table><tr><th>id</th><td>{cell(feature.get('id'))}</td></tr>{rows}</table>"
         + f"<h2>Geometry</h2><pre>{esc(geometry)}</pre>"

@@ -6,6 +6,7 @@ from html import escape
 from typing import Any
 
 from service.chain.indicators import DEFINITIONS
+from service.navigation import nav_html
 
 STYLE = """
 body{font-family:system-ui,"Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;margin:1.5rem;color:#222}
@@ -75,7 +76,7 @@ def page(title: str, body: str) -> str:
     return (
         f'<!doctype html><html lang="zh"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>{body}</body></html>"
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>{nav_html()}{body}</body></html>"
     )
 
 

@@ -17,6 +17,7 @@ from branca.element import Element, MacroElement
 from folium.plugins import MarkerCluster
 from folium.template import Template
 
+from service import navigation
 from service.config import MapSettings
 from service.maps import assets
 from service.maps.i18n import Lang, words
@@ -139,10 +140,11 @@ class MapPage:
     def link(self, key: str, path: str) -> None:
         self.panel_links.append((self.words.get(key, key), self.base_url + path))
 
-    def _panel_html(self, language_href: str | None) -> str:
+    def _panel_html(self, language_href: str | None, nav: str = "") -> str:
         items = "".join(
             f'<li><a href="{html.escape(href)}">{html.escape(text)}</a></li>'
             for text, href in self.panel_links
+            if not (nav and navigation.covers(href, self.base_url))  # (the navigation links it)
         )
         if language_href:
             items += (
@@ -150,7 +152,7 @@ class MapPage:
             )
         return (
             f'<details class="sc-fold" open><summary>{html.escape(self.title)}</summary>'
-            f'<ul class="sc-links">{items}</ul></details>'
+            f'{nav}<ul class="sc-links">{items}</ul></details>'
         )
 
     def _legend_html(self) -> str:
@@ -167,9 +169,11 @@ class MapPage:
         # Panel and legend are plain HTML in the body (their links are there even without the
         # script); the script moves them into map controls.
         figure = m.get_root()
+        # search, town picker, links, problem count: they need the service, so not in an offline file
+        nav = "" if offline else navigation.nav_html(self.base_url, self.lang, on_map=True)
         figure.html.add_child(  # type: ignore[attr-defined]
             Element(
-                f'<div id="sc-panel" hidden>{self._panel_html(language_href)}</div>'
+                f'<div id="sc-panel" hidden>{self._panel_html(language_href, nav)}</div>'
                 f'<div id="sc-legend" hidden>{self._legend_html()}</div>'
             ),
             name="sanichain_panels",
