@@ -54,7 +54,10 @@ def world(pg_server: PgServer, migrated_template: str) -> Iterator[tuple[Engine,
 @pytest.fixture(scope="module")
 def service(world: tuple[Engine, Overloaded]) -> Iterator[str]:
     url = world[0].url.render_as_string(hide_password=False)
-    env = {"SANICHAIN_BASEMAP": "custom", "SANICHAIN_TILE_URL": f"http://{BASEMAP_HOST}/{{z}}/{{x}}/{{y}}.png"}
+    env = {
+        "SANICHAIN_BASEMAP": "custom",
+        "SANICHAIN_TILE_URL": f"http://{BASEMAP_HOST}/{{z}}/{{x}}/{{y}}.png",
+    }
     with running_service(url, env=env) as base:
         yield base
 
