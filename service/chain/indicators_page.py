@@ -51,11 +51,12 @@ h2{font-size:1.15rem;margin:1.4rem 0 .4rem;border-bottom:2px solid #2e7d32}
 table{border-collapse:collapse;width:100%;font-size:.92rem}
 th,td{border-bottom:1px solid #ddd;padding:.3rem .45rem;text-align:right;vertical-align:top}
 th{background:#f2f5f2;font-weight:600}th.l,td.l{text-align:left}
+table.figures{max-width:820px}td.name{min-width:5em}
 td.ok::after{content:" ✓";color:#2e7d32}td.off{color:#b71c1c;font-weight:600}
 td.off::after{content:" ≠"}small{color:#666}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:.8rem 1.4rem}
 figure{margin:0}figcaption{font-weight:600;font-size:.95rem;margin-bottom:.2rem}
-svg{width:100%;height:auto;display:block}svg text{font-size:11px;fill:#333}
+svg{width:100%;max-width:520px;height:auto;display:block}svg text{font-size:11px;fill:#333}
 .bar{fill:#43a047}.bar.low{fill:#e69138}
 @media (max-width:640px){
  body{padding:.7rem .8rem;font-size:14px}
@@ -66,7 +67,7 @@ svg{width:100%;height:auto;display:block}svg text{font-size:11px;fill:#333}
   text-align:right}
  table.cards td::before{content:attr(data-label);color:#555;text-align:left}
  table.cards td.name{font-weight:600;justify-content:flex-start}table.cards td.name::before{content:none}
- .figures th.l{width:52%}
+ table.figures{font-size:.86rem}table.figures td{white-space:nowrap;padding:.3rem .25rem}
 }
 @media print{
  @page{size:A4;margin:12mm}

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from service.maps.i18n import words
 from service.reports.columns import CODE, LAT, LON, NAME, TOWN_CODE, Column, Lang
 from service.reports.workbook import Figures, Report, Table, workbook
 
@@ -97,6 +98,10 @@ def parameters(meta: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return rows
 
 
+def layer_name(layer: str, lang: Lang) -> str:
+    return words(lang).get(layer, layer)
+
+
 def _asked(columns: tuple[Column, ...], figures: dict[str, Any]) -> list[Column]:
     """The columns whose figures were computed (a subject not asked for has none)."""
     return [c for c in columns if c.key in figures]
@@ -117,8 +122,8 @@ def workbook_of_coverage(conn: Connection, meta: dict[str, Any], result: dict[st
     sample = result["facilities"][0] if result["facilities"] else {}
     facility_columns = [c for c in FACILITY_COLUMNS if c.kind not in ("count", "number") or c.key in sample]
     report = Report(
-        f"设施覆盖报告：{meta['layer']}，{meta['distance_m']:,.0f} 米",
-        f"Coverage report: {meta['layer']} within {meta['distance_m']:,.0f} m",
+        f"设施覆盖报告：{layer_name(meta['layer'], 'zh')}，{meta['distance_m']:,.0f} 米",
+        f"Coverage report: {layer_name(meta['layer'], 'en')} within {meta['distance_m']:,.0f} m",
         parameters(meta),
         [
             Figures("全市", "city", [("全市", "city")], [(c, [city.get(c.key)]) for c in asked]),
@@ -134,8 +139,8 @@ def workbook_of_gaps(meta: dict[str, Any], found: dict[str, Any], lang: Lang) ->
     """Gap areas and the unserved villages and farms (as `gaps.find` returned them) as an .xlsx report."""
     clusters = [{**c, "members": ", ".join(c["members"])} for c in found["clusters"]]
     report = Report(
-        f"服务空白区报告：{meta['layer']}，{meta['distance_m']:,.0f} 米",
-        f"Coverage gaps: {meta['layer']} within {meta['distance_m']:,.0f} m",
+        f"服务空白区报告：{layer_name(meta['layer'], 'zh')}，{meta['distance_m']:,.0f} 米",
+        f"Coverage gaps: {layer_name(meta['layer'], 'en')} within {meta['distance_m']:,.0f} m",
         parameters(meta),
         [
             Figures(
