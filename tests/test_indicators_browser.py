@@ -72,7 +72,15 @@ def open_page(browser: Any, service: str, viewport: str, query: str) -> tuple[An
 
 
 def overflow(page: Any) -> tuple[int, int]:
-    return page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    """(widest extent of the page or of any element in it, the screen's width)."""
+    widest = page.evaluate(
+        """Math.max(document.scrollingElement.scrollWidth,
+                    ...Array.from(document.querySelectorAll('body *'),
+                                  e => Math.ceil(e.getBoundingClientRect().right)))"""
+    )
+    screen = page.viewport_size["width"]
+    assert page.evaluate("window.innerWidth") == screen  # no layout viewport grown to fit the content
+    return widest, screen
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])

@@ -47,7 +47,7 @@ body{font:15px/1.45 system-ui,"Noto Sans CJK SC","WenQuanYi Micro Hei",sans-seri
 padding:1rem 1.2rem;max-width:1100px;color:#222}
 h1{font-size:1.45rem;margin:.2rem 0}
 h2{font-size:1.15rem;margin:1.4rem 0 .4rem;border-bottom:2px solid #2e7d32}
-.meta{color:#555;font-size:.9rem}.actions a{margin-right:.9rem;white-space:nowrap}
+.meta{color:#555;font-size:.9rem}.actions a{white-space:nowrap}
 table{border-collapse:collapse;width:100%;font-size:.92rem}
 th,td{border-bottom:1px solid #ddd;padding:.3rem .45rem;text-align:right;vertical-align:top}
 th{background:#f2f5f2;font-weight:600}th.l,td.l{text-align:left}
@@ -67,7 +67,12 @@ svg{width:100%;max-width:520px;height:auto;display:block}svg text{font-size:11px
   text-align:right}
  table.cards td::before{content:attr(data-label);color:#555;text-align:left}
  table.cards td.name{font-weight:600;justify-content:flex-start}table.cards td.name::before{content:none}
- table.figures{font-size:.86rem}table.figures td{white-space:nowrap;padding:.3rem .25rem}
+ table.figures thead{display:none}table.figures,table.figures tbody{display:block}
+ table.figures tr{display:grid;grid-template-columns:1fr 1fr;gap:0 .6rem;border-bottom:1px solid #ddd;
+  padding:.3rem 0}
+ table.figures th{grid-column:1/-1;background:none;border:0;padding:0}
+ table.figures td{border:0;text-align:left;padding:0}
+ table.figures td::before{content:attr(data-label);display:block;color:#666;font-size:.78rem}
 }
 @media print{
  @page{size:A4;margin:12mm}
