@@ -138,7 +138,9 @@ def test_indicators_page_shows_the_figures_of_the_json(browser: Any, service: st
         assert row.locator("td").last.inner_text() == f"{plant['utilisation']:.1%}" == "57.6%"
         # the download links keep the page's query and name the format
         hrefs = page.locator(".actions a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
-        assert {"?lang=zh&format=xlsx", "?lang=zh&format=csv", "?lang=zh&format=json", "?lang=en"} <= set(hrefs)
+        assert {"?lang=zh&format=xlsx", "?lang=zh&format=csv", "?lang=zh&format=json", "?lang=en"} <= set(
+            hrefs
+        )
     finally:
         context.close()
 
