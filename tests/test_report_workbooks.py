@@ -242,3 +242,14 @@ def test_an_unknown_language_and_disagreeing_formats_are_400s(client):
     assert response.json()["parameter"] == "format" and "disagree" in response.json()["detail"]
     agreeing = client.get("/indicators", params={"f": "json", "format": "json"})
     assert agreeing.status_code == 200 and agreeing.json()["city"]["villages"] == 1249
+
+
+def test_a_layer_export_keeps_its_header_in_row_one_frozen_and_wide_enough(client):
+    """Layer exports are data for GDAL, QGIS and the importer: no title above the header."""
+    response = client.get("/export/transfer_stations.xlsx")
+    assert response.status_code == 200, response.text
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["id", "code", "name"] and sheet.freeze_panes == "A2"
+    assert sheet.column_dimensions["B"].width >= 10
+    assert sheet.max_row == 15  # the header and the 14 stations
