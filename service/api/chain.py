@@ -34,6 +34,7 @@ from service.chain.integrity_workbook import integrity_workbook
 from service.chain.parameters import ChainParameters
 from service.errors import BadParameter
 from service.features.collection_stream import feature_collection
+from service.maps.i18n import words
 from service.models import FACILITY_LAYERS, STREAMS, Stream
 
 router = APIRouter(tags=["chain"])
@@ -126,7 +127,7 @@ def chain_integrity(
     report = integrity.report(findings)
     if format is IntegrityFormat.xlsx:
         asked = [("town", town), ("stream", stream), ("severity", severity), *params.model_dump().items()]
-        book = integrity_workbook(report, asked, lang_of(lang))
+        book = integrity_workbook(report, asked, lang_of(lang), words(lang_of(lang)))
         return xlsx_response(book, f"integrity-{town or 'city'}.xlsx")
     return report
 
@@ -208,13 +209,16 @@ def get_indicators(
     name = f"indicators-{town or 'city'}"
     if chosen is IndicatorsFormat.xlsx:
         asked = [("town", town), *data["parameters"].items()]
-        book = indicators_files.indicators_workbook(data, asked, language, city_scope=town_row is None)
+        book = indicators_files.indicators_workbook(
+            data, asked, language, city_scope=town_row is None, status=words(language)
+        )
         return xlsx_response(book, f"{name}.xlsx")
     if chosen is IndicatorsFormat.csv:
         table = indicators_files.indicators_csv(data, language, city_scope=town_row is None)
         return csv_response(table, f"{name}.csv")
     if chosen is IndicatorsFormat.html:
-        return HTMLResponse(indicators_page.page(data, language, request.url, town_row is None))
+        html = indicators_page.page(data, language, request.url, town_row is None, words(language))
+        return HTMLResponse(html)
     return JSONResponse(json.loads(json.dumps(data, default=float)))
 
 

@@ -16,6 +16,7 @@ from service.api.streaming import CursorStreamingResponse
 from service.coverage import gaps, report
 from service.coverage.computation import computed, feature_texts
 from service.features.collection_stream import feature_collection
+from service.maps.i18n import words
 
 router = APIRouter(tags=["coverage"])
 
@@ -47,7 +48,8 @@ def coverage(
         result = found.summary()
         if format is CoverageFormat.xlsx:
             filename = f"coverage-{q.layer}-{found.distance_m:.0f}m.xlsx"
-            return xlsx_response(found.workbook(meta, result, lang_of(lang)), filename)
+            book = found.workbook(meta, result, lang_of(lang), words(lang_of(lang)))
+            return xlsx_response(book, filename)
     return JSONResponse({**meta, **result})
 
 
@@ -70,5 +72,6 @@ def coverage_gaps(
     if format is GapsFormat.xlsx:
         meta = {**asked, "cluster_radius_m": gap_areas["cluster_radius_m"], "limit": limit}
         filename = f"gaps-{q.layer}-{found.distance_m:.0f}m.xlsx"
-        return xlsx_response(report.workbook_of_gaps(meta, gap_areas, lang_of(lang)), filename)
+        book = report.workbook_of_gaps(meta, gap_areas, lang_of(lang), words(lang_of(lang)))
+        return xlsx_response(book, filename)
     return JSONResponse({**asked, **gap_areas})

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from typing import Any
 
 from service.chain.indicator_figures import FIGURES, PUBLISHED, SHOWN
 from service.export.cells import inert
-from service.maps.i18n import words
 from service.reports.columns import CODE, Column, Lang
 from service.reports.workbook import Figures, Formatted, Report, Table, workbook
 
@@ -45,9 +45,14 @@ def published_cell(key: str) -> Formatted | None:
 
 
 def indicators_workbook(
-    data: dict[str, Any], parameters: list[tuple[str, Any]], lang: Lang, city_scope: bool
+    data: dict[str, Any],
+    parameters: list[tuple[str, Any]],
+    lang: Lang,
+    city_scope: bool,
+    status: Mapping[str, str],
 ) -> bytes:
-    """The JSON of `/indicators` (same request) as an .xlsx report."""
+    """The JSON of `/indicators` (same request) as an .xlsx report; `status`: the statuses' names in
+    `lang`."""
     city = data["city"]
     scope = local_name(city, lang) if city.get("name") else ""
     if city_scope:
@@ -55,7 +60,6 @@ def indicators_workbook(
         rows = [(FIGURES[k], [city.get(k), published_cell(k)]) for k in SHOWN]
     else:
         headers, rows = [LIVE], [(FIGURES[k], [city.get(k)]) for k in SHOWN]
-    status = words(lang)
     towns = [{**t, "name": local_name(t, lang)} for t in data["towns"]]
     plants = [
         {**p, "name": local_name(p, lang), "status": status.get(p["status"], p["status"])}

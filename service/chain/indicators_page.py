@@ -8,7 +8,7 @@ into one card per row below 640 px, so nothing scrolls sideways).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -16,7 +16,6 @@ from starlette.datastructures import URL
 
 from service.chain.indicator_figures import FIGURES, PUBLISHED, PUBLISHED_SOURCE, SHOWN, TOWN_FIGURES
 from service.chain.indicators_files import PLANT_COLUMNS, local_name, title
-from service.maps.i18n import words
 from service.reports.columns import Column, Lang
 
 CHARTS = ("toilet_share", "waste_connected_share", "waste_generated_t_per_day", "transfer_capacity_ratio")
@@ -193,13 +192,13 @@ def _cards_table(table_id: str, columns: Sequence[Column], rows: Sequence[dict[s
     )
 
 
-def page(data: dict[str, Any], lang: Lang, url: URL, city_scope: bool) -> str:
-    """The whole page for `/indicators` (the JSON of the same request in `data`)."""
+def page(data: dict[str, Any], lang: Lang, url: URL, city_scope: bool, status: Mapping[str, str]) -> str:
+    """The whole page for `/indicators` (the JSON of the same request in `data`; `status`: the
+    statuses' names in `lang`)."""
     city = data["city"]
     scope = local_name(city, lang) if city.get("name") else ""
     heading = title(scope, lang)
     made = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    status = words(lang)
     town_name = Column("name", *WORDS["town"])
     towns = [{**t, "name": local_name(t, lang)} for t in data["towns"]]
     plants = [

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from service.maps.i18n import words
 from service.reports.columns import CODE, NAME, TOWN_CODE, Column, Lang
 from service.reports.workbook import Figures, Report, Table, workbook
 
@@ -57,9 +57,11 @@ def _numbers(numbers: dict[str, Any]) -> str:
     return "; ".join(f"{k} = {round(v, 3) if isinstance(v, float) else v}" for k, v in numbers.items())
 
 
-def integrity_workbook(report: dict[str, Any], parameters: list[tuple[str, Any]], lang: Lang) -> bytes:
-    """`integrity.report(...)` (the JSON of the same request) as .xlsx."""
-    vocabulary = words(lang)
+def integrity_workbook(
+    report: dict[str, Any], parameters: list[tuple[str, Any]], lang: Lang, vocabulary: Mapping[str, str]
+) -> bytes:
+    """`integrity.report(...)` (the JSON of the same request) as .xlsx; `vocabulary`: the names of
+    layers and streams in `lang`."""
     summary = report["summary"]
     rules = [
         {

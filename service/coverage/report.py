@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from service.maps.i18n import words
 from service.reports.columns import CODE, LAT, LON, NAME, TOWN_CODE, Column, Lang
 from service.reports.workbook import Figures, Report, Table, workbook
 
@@ -98,10 +98,6 @@ def parameters(meta: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return rows
 
 
-def layer_name(layer: str, lang: Lang) -> str:
-    return words(lang).get(layer, layer)
-
-
 def _asked(columns: tuple[Column, ...], figures: dict[str, Any]) -> list[Column]:
     """The columns whose figures were computed (a subject not asked for has none)."""
     return [c for c in columns if c.key in figures]
@@ -112,8 +108,12 @@ def _kind_word(kind: str, lang: Lang) -> str:
     return en if lang == "en" else zh
 
 
-def workbook_of_coverage(conn: Connection, meta: dict[str, Any], result: dict[str, Any], lang: Lang) -> bytes:
-    """The prepared coverage (see query.prepare) as an .xlsx report."""
+def workbook_of_coverage(
+    conn: Connection, meta: dict[str, Any], result: dict[str, Any], lang: Lang, names: Mapping[str, str]
+) -> bytes:
+    """The prepared coverage (see query.prepare) as an .xlsx report (`names`: the layers' names in
+    `lang`)."""
+    layer = names.get(meta["layer"], meta["layer"])
     city = result["city"]
     asked = _asked(CITY_COLUMNS, city)
     unserved = [
@@ -122,8 +122,8 @@ def workbook_of_coverage(conn: Connection, meta: dict[str, Any], result: dict[st
     sample = result["facilities"][0] if result["facilities"] else {}
     facility_columns = [c for c in FACILITY_COLUMNS if c.kind not in ("count", "number") or c.key in sample]
     report = Report(
-        f"设施覆盖报告：{layer_name(meta['layer'], 'zh')}，{meta['distance_m']:,.0f} 米",
-        f"Coverage report: {layer_name(meta['layer'], 'en')} within {meta['distance_m']:,.0f} m",
+        f"设施覆盖报告：{layer}，{meta['distance_m']:,.0f} 米",
+        f"Coverage report: {layer} within {meta['distance_m']:,.0f} m",
         parameters(meta),
         [
             Figures("全市", "city", [("全市", "city")], [(c, [city.get(c.key)]) for c in asked]),
@@ -135,12 +135,15 @@ def workbook_of_coverage(conn: Connection, meta: dict[str, Any], result: dict[st
     return workbook(report, lang)
 
 
-def workbook_of_gaps(meta: dict[str, Any], found: dict[str, Any], lang: Lang) -> bytes:
+def workbook_of_gaps(
+    meta: dict[str, Any], found: dict[str, Any], lang: Lang, names: Mapping[str, str]
+) -> bytes:
     """Gap areas and the unserved villages and farms (as `gaps.find` returned them) as an .xlsx report."""
+    layer = names.get(meta["layer"], meta["layer"])
     clusters = [{**c, "members": ", ".join(c["members"])} for c in found["clusters"]]
     report = Report(
-        f"服务空白区报告：{layer_name(meta['layer'], 'zh')}，{meta['distance_m']:,.0f} 米",
-        f"Coverage gaps: {layer_name(meta['layer'], 'en')} within {meta['distance_m']:,.0f} m",
+        f"服务空白区报告：{layer}，{meta['distance_m']:,.0f} 米",
+        f"Coverage gaps: {layer} within {meta['distance_m']:,.0f} m",
         parameters(meta),
         [
             Figures(

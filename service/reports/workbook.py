@@ -201,15 +201,5 @@ def workbook(report: Report, lang: Lang = "zh") -> bytes:
     return out.getvalue()
 
 
-def data_sheet_header(sheet: Worksheet | Any, headers: Sequence[str]) -> None:
-    """A layer export's sheet (GDAL, QGIS and the importer read its header from row 1, so no title
-    above it): the header frozen, columns as wide as their names. Call before the first row (the
-    sheet may be write-only)."""
-    sheet.freeze_panes = "A2"
-    for n, header in enumerate(headers, 1):
-        width = max(MIN_WIDTH + 4, display_width(header))
-        sheet.column_dimensions[get_column_letter(n)].width = min(MAX_WIDTH, width + 2)
-
-
 def filename_header(filename: str) -> dict[str, str]:
     return {"content-disposition": f'attachment; filename="{filename}"'}
