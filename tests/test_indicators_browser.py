@@ -152,6 +152,9 @@ def test_a_town_page_has_its_own_figures_and_no_published_column(browser: Any, s
         assert page.locator("h1").inner_text() == "枳沟镇农村环卫指标"
         assert page.locator("#figures thead th").count() == 2  # figure, live: nothing was published per town
         assert page.locator(".charts").count() == 0
+        label, value = page.locator("#figures tr#villages th"), page.locator("#figures tr#villages td")
+        assert value.inner_text() == "155 个"
+        assert abs(label.bounding_box()["y"] - value.bounding_box()["y"]) < 4  # one line: label, value
         width, inner = overflow(page)
         assert width <= inner
     finally:

@@ -40,7 +40,9 @@ FIGURES: dict[str, Column] = {
         Column("toilet_share", "户厕改造率", "toilets rebuilt per household", "share"),
         _count("villages_waste_connected", "生活垃圾收运覆盖行政村", "villages with waste collection"),
         _count("population_waste_connected", "生活垃圾收运覆盖人口", "people with waste collection", PEOPLE),
-        Column("waste_connected_share", "生活垃圾收运覆盖率", "villages with waste collection", "share"),
+        Column(
+            "waste_connected_share", "生活垃圾收运覆盖率", "share of villages with waste collection", "share"
+        ),
         _count("villages_sludge_connected", "厕所粪污收运覆盖行政村", "villages with sludge collection"),
         _tonnes("waste_generated_t_per_day", "生活垃圾产生量", "domestic waste generated"),
         _tonnes("sludge_generated_t_per_day", "厕所粪污产生量", "toilet sludge generated"),

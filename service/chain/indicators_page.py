@@ -72,6 +72,8 @@ svg{width:100%;max-width:520px;height:auto;display:block}svg text{font-size:11px
  table.figures th{grid-column:1/-1;background:none;border:0;padding:0}
  table.figures td{border:0;text-align:left;padding:0}
  table.figures td::before{content:attr(data-label);display:block;color:#666;font-size:.78rem}
+ table.figures.single tr{grid-template-columns:1fr auto}table.figures.single th{grid-column:auto}
+ table.figures.single td::before{content:none}
 }
 @media print{
  @page{size:A4;margin:12mm}
@@ -135,7 +137,8 @@ def _figures_table(figures: dict[str, Any], lang: Lang, with_published: bool) ->
                 )
         rows.append(f'<tr id="{key}"><th class="l">{escape(column.label(lang))}</th>{cells}</tr>')
     return (
-        f'<table class="figures" id="figures"><thead><tr>{head}</tr></thead>'
+        f'<table class="figures{"" if with_published else " single"}" id="figures">'
+        f"<thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
