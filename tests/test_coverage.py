@@ -180,13 +180,13 @@ def test_coverage_xlsx_report_opens_with_the_same_figures(world, tmp_path):
     path = tmp_path / "coverage.xlsx"
     path.write_bytes(response.content)
     book = load_workbook(path, read_only=True)
-    assert book.sheetnames == ["coverage", "towns", "facilities", "unserved"]
-    rows = book["coverage"].iter_rows(values_only=True)
-    about = {row[0]: row[1] for row in rows if len(row) > 1 and row[0]}
-    assert (about["villages_served"], about["population_served"], about["farms_served"]) == (2, 1500, 1)
-    unserved = [row for row in book["unserved"].iter_rows(values_only=True)][1:]
-    assert [(r[1], r[4]) for r in unserved if r[0].endswith("village")] == [("EDGE_OUT", 300), ("FAR", 200)]
-    assert [r[1] for r in unserved if r[0].endswith("farm")] == ["COW_OUT"]
+    assert book.sheetnames == ["全市", "乡镇", "设施", "未覆盖"]
+    rows = book["全市"].iter_rows(min_row=5, values_only=True)
+    about = {row[0]: row[1] for row in rows}
+    assert (about["覆盖行政村"], about["覆盖人口"], about["覆盖养殖场"]) == (2, 1500, 1)
+    unserved = [row for row in book["未覆盖"].iter_rows(min_row=5, values_only=True)]
+    assert [(r[1], r[4]) for r in unserved if r[0] == "行政村"] == [("EDGE_OUT", 300), ("FAR", 200)]
+    assert [r[1] for r in unserved if r[0] == "养殖场"] == ["COW_OUT"]
 
 
 def test_only_the_asked_subjects_are_computed_and_reported(world):

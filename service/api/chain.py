@@ -17,12 +17,26 @@ from service.api.headers import base_url
 from service.api.negotiation import wants_html
 from service.api.pages_html import integrity_page
 from service.api.problems import problem_for
+from service.api.report_params import LangQuery, ReportLang, csv_response, lang_of, xlsx_response
 from service.api.security import SignedIn, actor, check_action, requires
 from service.api.streaming import CursorStreamingResponse
-from service.chain import assignment, diagram, flows, indicators, integrity, reports, sankey
+from service.chain import (
+    assignment,
+    diagram,
+    flows,
+    indicators,
+    indicators_files,
+    indicators_page,
+    integrity,
+    reports,
+    sankey,
+)
 from service.chain.computation import computed, find_town, flow_features
+from service.chain.integrity_workbook import integrity_workbook
 from service.chain.parameters import ChainParameters
+from service.errors import BadParameter
 from service.features.collection_stream import feature_collection
+from service.maps.i18n import words
 from service.models import FACILITY_LAYERS, STREAMS, Stream
 
 router = APIRouter(tags=["chain"])
@@ -32,6 +46,11 @@ class DiagramFormat(StrEnum):
     html = "html"
     svg = "svg"
     png = "png"
+
+
+class IntegrityFormat(StrEnum):
+    json = "json"
+    xlsx = "xlsx"
 
 
 DIAGRAM_STREAM = Stream(STREAMS[0])  # the diagram's default: domestic waste
@@ -98,6 +117,10 @@ def chain_integrity(
     stream: Stream | None = None,
     severity: str | None = Query(None, pattern="^(error|warning)$"),
     f: str | None = Query(None, pattern="^(json|html)$", description="json or html; default by Accept"),
+    format: IntegrityFormat | None = Query(
+        None, description="json or xlsx; default by Accept (json or the page)"
+    ),
+    lang: LangQuery = ReportLang.zh,
 ) -> Response:
     with computed(engine_of(request), params) as conn:
         town_row = find_town(conn, town)
@@ -109,7 +132,11 @@ def chain_integrity(
     if severity:
         findings = [x for x in findings if x.severity == severity]
     report = integrity.report(findings)
-    if wants_html(request):
+    if format is IntegrityFormat.xlsx:
+        asked = [("town", town), ("stream", stream), ("severity", severity), *params.model_dump().items()]
+        book = integrity_workbook(report, asked, lang_of(lang), words(lang_of(lang)))
+        return xlsx_response(book, f"integrity-{town or 'city'}.xlsx")
+    if format is None and wants_html(request):
         return HTMLResponse(integrity_page(report, base_url(request)))
     return JSONResponse(json.loads(json.dumps(report, default=float)))
 
@@ -151,27 +178,56 @@ def chain_assignments(request: Request, body: AssignmentRequest, principal: Sign
     return result
 
 
+class IndicatorsFormat(StrEnum):
+    json = "json"
+    html = "html"
+    xlsx = "xlsx"
+    csv = "csv"
+
+
+IndicatorsFormatQuery = Annotated[
+    IndicatorsFormat | None,
+    Query(description="json, html, xlsx or csv (a download); default: f, else by Accept"),
+]
+
+
+def indicators_format(request: Request, f: str | None, format: IndicatorsFormat | None) -> IndicatorsFormat:
+    """`format` when given (f agreeing with it, if both are), else `f` or the Accept header."""
+    if format is not None:
+        if f is not None and f != format.value:
+            raise BadParameter("format", f"f={f} and format={format.value} disagree: give one of them")
+        return format
+    return IndicatorsFormat.html if wants_html(request) else IndicatorsFormat.json
+
+
 @router.get("/indicators", summary="Every figure of the source document, computed live")
 def get_indicators(
     request: Request,
     params: Params,
     town: TownCode = None,
     f: str | None = Query(None, pattern="^(json|html)$", description="json or html; default by Accept"),
+    format: IndicatorsFormatQuery = None,
+    lang: LangQuery = ReportLang.zh,
 ) -> Response:
+    chosen = indicators_format(request, f, format)
     with computed(engine_of(request), params) as conn:
         town_row = find_town(conn, town)
-        data = indicators.compute(conn)
-    if town_row:
-        data["towns"] = [t for t in data["towns"] if t["code"] == town_row["code"]]
-        data["city"] = {
-            "code": town_row["code"],
-            "name": town_row["name"],
-            **{k: v for k, v in data["towns"][0].items() if k not in ("code", "name", "kind")},
-        }
+        data = indicators.scoped(indicators.compute(conn), town_row)
     data["parameters"] = params.model_dump()
-    if wants_html(request):  # f (checked above: json or html), else the Accept header
-        scope = town_row["name"] if town_row else data["city"]["name"] or "city"
-        return HTMLResponse(reports.indicators_page(data, scope))
+    language = lang_of(lang)
+    name = f"indicators-{town or 'city'}"
+    if chosen is IndicatorsFormat.xlsx:
+        asked = [("town", town), *data["parameters"].items()]
+        book = indicators_files.indicators_workbook(
+            data, asked, language, city_scope=town_row is None, status=words(language)
+        )
+        return xlsx_response(book, f"{name}.xlsx")
+    if chosen is IndicatorsFormat.csv:
+        table = indicators_files.indicators_csv(data, language, city_scope=town_row is None)
+        return csv_response(table, f"{name}.csv")
+    if chosen is IndicatorsFormat.html:
+        html = indicators_page.page(data, language, request.url, town_row is None, words(language))
+        return HTMLResponse(html)
     return JSONResponse(json.loads(json.dumps(data, default=float)))
 
 

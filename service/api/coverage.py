@@ -6,18 +6,19 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 
 from service.api.coverage_params import CoverageQueryParams
 from service.api.deps import engine_of
 from service.api.problems import problem_for
+from service.api.report_params import LangQuery, ReportLang, lang_of, xlsx_response
 from service.api.streaming import CursorStreamingResponse
-from service.coverage import gaps
+from service.coverage import gaps, report
 from service.coverage.computation import computed, feature_texts
 from service.features.collection_stream import feature_collection
+from service.maps.i18n import words
 
 router = APIRouter(tags=["coverage"])
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class CoverageFormat(StrEnum):
@@ -26,11 +27,17 @@ class CoverageFormat(StrEnum):
     xlsx = "xlsx"
 
 
+class GapsFormat(StrEnum):
+    json = "json"
+    xlsx = "xlsx"
+
+
 @router.get("/coverage", summary="Villages, people and farms served by a facility layer within a distance")
 def coverage(
     request: Request,
     q: CoverageQueryParams,
     format: CoverageFormat = CoverageFormat.json,
+    lang: LangQuery = ReportLang.zh,
 ) -> Any:
     engine = engine_of(request)
     if format is CoverageFormat.geojson:
@@ -41,11 +48,8 @@ def coverage(
         result = found.summary()
         if format is CoverageFormat.xlsx:
             filename = f"coverage-{q.layer}-{found.distance_m:.0f}m.xlsx"
-            return Response(
-                found.workbook(meta, result),
-                media_type=XLSX,
-                headers={"content-disposition": f'attachment; filename="{filename}"'},
-            )
+            book = found.workbook(meta, result, lang_of(lang), words(lang_of(lang)))
+            return xlsx_response(book, filename)
     return JSONResponse({**meta, **result})
 
 
@@ -58,14 +62,16 @@ def coverage_gaps(
         Query(gt=0, le=gaps.MAX_CLUSTER_M, description="largest gap-area radius; default distance_m"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-) -> dict[str, Any]:
+    format: GapsFormat = GapsFormat.json,
+    lang: LangQuery = ReportLang.zh,
+) -> Any:
     with computed(engine_of(request), q) as found:
         gap_areas = found.gaps(cluster_radius_m, limit)
         road = {"method": "road", "road": found.road_access()} if found.road else {}
-    return {
-        "layer": q.layer,
-        "distance_m": found.distance_m,
-        "statuses": list(q.statuses),
-        **road,
-        **gap_areas,
-    }
+    asked = {"layer": q.layer, "distance_m": found.distance_m, "statuses": list(q.statuses), **road}
+    if format is GapsFormat.xlsx:
+        meta = {**asked, "cluster_radius_m": gap_areas["cluster_radius_m"], "limit": limit}
+        filename = f"gaps-{q.layer}-{found.distance_m:.0f}m.xlsx"
+        book = report.workbook_of_gaps(meta, gap_areas, lang_of(lang), words(lang_of(lang)))
+        return xlsx_response(book, filename)
+    return JSONResponse({**asked, **gap_areas})

@@ -66,8 +66,10 @@ SUCCESS_MEDIA: dict[tuple[str, str], tuple[str, ...]] = {
     ("get", "/collections/{layer}/items"): (GEOJSON, HTML),
     ("get", "/chain/flows"): (GEOJSON,),
     ("get", "/chain/diagram"): (HTML, SVG, PNG),
-    ("get", "/indicators"): (JSON, HTML),
+    ("get", "/indicators"): (JSON, HTML, XLSX, CSV),
+    ("get", "/chain/integrity"): (JSON, XLSX),
     ("get", "/coverage"): (JSON, GEOJSON, XLSX),
+    ("get", "/coverage/gaps"): (JSON, XLSX),
     ("get", "/maps/assets/{package}/{version}/{file}"): ("text/javascript", "text/css", PNG),
     ("get", "/audit"): (JSON, CSV),
 }

@@ -127,7 +127,7 @@ village AS (
            count(*) FILTER (WHERE kind = 'rebuilt') AS public_toilets_rebuilt
     FROM public_toilets GROUP BY town_id
 )
-SELECT t.code, t.name, t.kind,
+SELECT t.code, t.name, t.name_en, t.kind,
        coalesce(v.villages, 0) AS villages, coalesce(v.rural_population, 0) AS rural_population,
        coalesce(v.households, 0) AS households, coalesce(v.toilets_rebuilt, 0) AS toilets_rebuilt,
        coalesce(v.villages_waste_connected, 0) AS villages_waste_connected,
@@ -237,7 +237,7 @@ def compute(conn: Connection) -> dict[str, Any]:
         for row in conn.execute(
             text(
                 """
-                SELECT p.code, p.name, p.kind, p.phase, p.status, f.capacity, f.inflow_t_per_day,
+                SELECT p.code, p.name, p.name_en, p.kind, p.phase, p.status, f.capacity, f.inflow_t_per_day,
                        f.utilisation
                 FROM treatment_plants p JOIN chain_facility f ON f.layer = 'treatment_plants' AND f.id = p.id
                 ORDER BY p.code
@@ -245,14 +245,27 @@ def compute(conn: Connection) -> dict[str, Any]:
             )
         ).mappings()
     ]
-    city_row = conn.execute(text("SELECT code, name FROM cities ORDER BY id LIMIT 1")).mappings().first()
+    city_row = (
+        conn.execute(text("SELECT code, name, name_en FROM cities ORDER BY id LIMIT 1")).mappings().first()
+    )
     return {
         "city": {
             "code": city_row["code"] if city_row else None,
             "name": city_row["name"] if city_row else None,
+            "name_en": city_row["name_en"] if city_row else None,
             **_with_ratios(city),
         },
         "plants": plants,
         "towns": [_with_ratios(t) for t in towns],
         "definitions": DEFINITIONS,
     }
+
+
+def scoped(data: dict[str, Any], town: dict[str, Any] | None) -> dict[str, Any]:
+    """The figures of one town in the place of the city's (`town`: find_town's row), or all of them."""
+    if town is None:
+        return data
+    towns = [t for t in data["towns"] if t["code"] == town["code"]]
+    figures = {k: v for k, v in towns[0].items() if k not in ("code", "name", "name_en", "kind")}
+    city = {"code": town["code"], "name": town["name"], "name_en": town["name_en"], **figures}
+    return {**data, "towns": towns, "city": city}

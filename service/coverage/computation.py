@@ -8,7 +8,7 @@ to this package.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, text
 from service.coverage import gaps, report
 from service.coverage import query as cov
 from service.coverage.road_reach import RoadNetworkMissing
+from service.reports.columns import Lang
 from service.roads import network
 
 Rows = TypeVar("Rows")
@@ -93,8 +94,10 @@ class Coverage:
         """Unserved villages and farms, ranked, and their gap areas (default radius: the reach)."""
         return gaps.find(self.conn, cluster_radius_m or self.distance_m, limit)
 
-    def workbook(self, meta: dict[str, Any], result: dict[str, Any]) -> bytes:
-        return report.workbook(self.conn, meta, result)
+    def workbook(
+        self, meta: dict[str, Any], result: dict[str, Any], lang: Lang, names: Mapping[str, str]
+    ) -> bytes:
+        return report.workbook_of_coverage(self.conn, meta, result, lang, names)
 
     def subject_layers(self, read: Callable[[Connection, str], Rows], latlon: str) -> tuple[Rows, Rows]:
         """Villages and farms with `served` and `nearest_m`, each read by `read(conn, sql)`; `latlon`

@@ -12,6 +12,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.utils import get_column_letter
 from sqlalchemy import func
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -75,6 +76,9 @@ def write_xlsx(export: LayerExport, mode: str, path: Path, progress: Progress | 
     header = ["id"]
     for f in export.fields:
         header.append(f"{f.name} (UTC)" if f.kind == "datetime" else f.name)
+    sheet.freeze_panes = "A2"  # the header stays in view; no title above it: GDAL reads row 1
+    for n, name in enumerate([*header, *geometry_names], 1):
+        sheet.column_dimensions[get_column_letter(n)].width = max(10, len(name) + 2)
     sheet.append([*header, *geometry_names])
     n = 0
     for n, row in enumerate(counting(export.rows([*export.attribute_columns(), *geometry]), progress), 1):  # noqa: B007
