@@ -53,6 +53,11 @@ class IntegrityFormat(StrEnum):
     xlsx = "xlsx"
 
 
+INTEGRITY_FORMAT = Query(
+    None, description="json or xlsx; default by Accept (JSON, or the page for a browser)"
+)
+
+
 DIAGRAM_STREAM = Stream(STREAMS[0])  # the diagram's default: domestic waste
 TownCode = Annotated[str | None, Query(pattern=r"^[0-9]{9}$", description="9-digit town code")]
 # 10 g per person and day: a fortieth of the lowest rural rate measured (0.4). Smaller values are no
@@ -117,9 +122,7 @@ def chain_integrity(
     stream: Stream | None = None,
     severity: str | None = Query(None, pattern="^(error|warning)$"),
     f: str | None = Query(None, pattern="^(json|html)$", description="json or html; default by Accept"),
-    format: IntegrityFormat | None = Query(
-        None, description="json or xlsx; default by Accept (json or the page)"
-    ),
+    format: IntegrityFormat | None = INTEGRITY_FORMAT,
     lang: LangQuery = ReportLang.zh,
 ) -> Response:
     with computed(engine_of(request), params) as conn:

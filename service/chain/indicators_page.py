@@ -87,6 +87,9 @@ svg{width:100%;max-width:520px;height:auto;display:block}svg text{font-size:11px
 """
 
 
+PRINT_WITHOUT_NAVIGATION = "@media print{.sc-nav{display:none}}"
+
+
 def word(key: str, lang: Lang) -> str:
     zh, en = WORDS[key]
     return en if lang == "en" else zh
@@ -234,7 +237,7 @@ def page(data: dict[str, Any], lang: Lang, url: URL, city_scope: bool, status: M
     return (
         f'<!doctype html><html lang="{html_lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1"><link rel="icon" href="data:,">'
-        f"<title>{escape(heading)}</title><style>{STYLE}@media print{{.sc-nav{{display:none}}}}</style></head><body>"
+        f"<title>{escape(heading)}</title><style>{STYLE}{PRINT_WITHOUT_NAVIGATION}</style></head><body>"
         + nav_html(lang=lang)
         + "".join(parts)
         + "</body></html>\n"
