@@ -173,7 +173,10 @@ _WORDS: dict[str, tuple[str, str]] = {
         "聚合圆：按颜色显示其中养殖场的比例，数字为个数",
         "Clusters: a pie of their farms' colours, the number counts farms",
     ),
-    "outside_town": ("镇外", "outside the town"),
+    "legend_served_clusters": (
+        "养殖场聚合圆：绿色部分=已覆盖的比例，数字为个数",
+        "Farm clusters: green share = farms served, the number counts farms",
+    ),
     "sources_count": ("共 {n} 条", "{n} in all"),
     "legend_farms": (
         "养殖场：绿色=有粪污处理设施，红色=无（聚合显示，数字为个数）",

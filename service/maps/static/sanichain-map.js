@@ -340,13 +340,15 @@
       var b = g.getBounds ? g.getBounds() : null;
       if (b && b.isValid()) { bounds.extend(b); }
     });
-    var options = {padding: [4, 4], maxZoom: 15, animate: false};
-    if (!only) {  // a town or a facility: room for the labels, and on a wide screen beside the panels
-      var wide = window.innerWidth >= 900;
-      var side = function (id) { var el = document.getElementById(id); return wide && el ? el.offsetWidth + 20 : 40; };
-      options = {paddingTopLeft: [side("sc-panel-control"), 40], paddingBottomRight: [side("sc-legend-control"), 30],
-                 maxZoom: 15, animate: false};
-    }
+    // On a wide screen the view sits between the panel and the legend; the city's outline with little
+    // room around it, a town's or a facility's with room for the labels of what its flows reach.
+    var wide = window.innerWidth >= 900, margin = only ? 4 : 40;
+    var side = function (id) {
+      var el = document.getElementById(id);
+      return wide && el ? el.offsetWidth + 14 : margin;
+    };
+    var options = {paddingTopLeft: [side("sc-panel-control"), margin],
+                   paddingBottomRight: [side("sc-legend-control"), margin], maxZoom: 15, animate: false};
     if (bounds.isValid()) { map.fitBounds(bounds, options); }
     S.placeArrows();
     S.fitted = true;
