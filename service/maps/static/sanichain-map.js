@@ -340,14 +340,15 @@
       var b = g.getBounds ? g.getBounds() : null;
       if (b && b.isValid()) { bounds.extend(b); }
     });
-    // On a wide screen the view sits between the panel and the legend; the city's outline with little
-    // room around it, a town's or a facility's with room for the labels of what its flows reach.
+    // On a wide screen the view keeps clear of the legend (and, but for the city, of the short panel
+    // up left, which the city's outline leaves room for); the city's outline with little room around
+    // it, a town's or a facility's with room for the labels of what its flows reach.
     var wide = window.innerWidth >= 900, margin = only ? 4 : 40;
     var side = function (id) {
       var el = document.getElementById(id);
       return wide && el ? el.offsetWidth + 14 : margin;
     };
-    var options = {paddingTopLeft: [side("sc-panel-control"), margin],
+    var options = {paddingTopLeft: [only ? margin : side("sc-panel-control"), margin],
                    paddingBottomRight: [side("sc-legend-control"), margin], maxZoom: 15, animate: false};
     if (bounds.isValid()) { map.fitBounds(bounds, options); }
     S.placeArrows();
