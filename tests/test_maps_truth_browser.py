@@ -199,6 +199,9 @@ def test_a_closed_landfill_is_never_drawn_in_a_load_colour(screen, service, trut
     open_map(page, f"{service}/maps/facilities/treatment_plants/{landfill}")
     fill = page.evaluate("Sanichain.groups.facility.getLayers()[0].options.fillColor")
     assert fill == style.INACTIVE["fill"]
+    # named with its status on the map, and the legend says why the map is otherwise empty
+    assert page.locator(".sc-label").inner_text().endswith("关闭")
+    assert "没有上下游流向" in (page.locator("#sc-legend-control").text_content() or "")
     # on the city map too
     open_map(page, f"{service}/maps/city")
     markers = page.evaluate(MARKERS_JS)

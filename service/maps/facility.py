@@ -128,8 +128,11 @@ def facility_page(engine: Engine, layer: str, feature_id: int, req: MapRequest) 
             "stroke": style.LAYER_COLOURS.get(layer, "#000"),
             "weight": 3,
             "popup": [*layers.POPUP_FIELDS["facility"], "town_name"],
+            "label": True,  # name and load, or its status when not operational
         },
     )
+    if not upstream.rows and not downstream.rows:
+        page.legend(f'<div class="sc-note">{html.escape(w["no_links"])}</div>')
     layers.utilisation_legend(page)
     if layer in editing.MAP_EDITABLE:
         page.editable(editing.facility_form(layer, feature_id, feature.get("town_code")))

@@ -173,6 +173,7 @@ _WORDS: dict[str, tuple[str, str]] = {
         "聚合圆：按颜色显示其中养殖场的比例，数字为个数",
         "Clusters: a pie of their farms' colours, the number counts farms",
     ),
+    "no_links": ("没有上下游流向", "nothing feeds it and it feeds nothing"),
     "legend_served_clusters": (
         "养殖场聚合圆：绿色部分=已覆盖的比例，数字为个数",
         "Farm clusters: green share = farms served, the number counts farms",

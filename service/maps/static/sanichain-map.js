@@ -124,7 +124,8 @@
         color: off ? S.inactive.stroke : spec.stroke || fill, dashArray: off ? S.inactive.dash : null,
         fillColor: off ? S.inactive.fill : fill, fillOpacity: off ? 1 : spec.opacity || 0.85
       });
-      if (spec.label_outside && rec.outside) {  // a town map names what its flows reach beyond it
+      // a town map names what its flows reach beyond it; a facility's page names the facility
+      if ((spec.label_outside && rec.outside) || spec.label) {
         var load = rec.utilisation === null || rec.utilisation === undefined ? "" : " · " + num(rec.utilisation * 100, 0) + "%";
         m.bindTooltip(esc(rec.name) + (off ? " · " + esc(w(rec.status)) : load),
                       {permanent: true, direction: "auto", className: "sc-label"});
