@@ -61,20 +61,17 @@ def _town_filter(alias: str) -> str:
 
 # A town's map also draws what its flows reach outside it (the plant, the manure centres, a farm of
 # the next town sending to a centre inside): every line then ends at a drawn marker.
-TOWN_LINK = """EXISTS (
-    SELECT 1 FROM chain_node s, chain_node t
-    WHERE s.layer = l.source_layer AND s.id = l.source_id AND t.layer = l.target_layer AND t.id = l.target_id
-      AND (s.town_id = :town OR t.town_id = :town))"""
-
-
 def _town_or_linked(alias: str, layer: str) -> str:
-    """In the town, or at the far end of one of the town's flows (`:town` NULL: everything)."""
-    return f"""(CAST(:town AS bigint) IS NULL OR {alias}.town_id = :town OR EXISTS (
-        SELECT 1 FROM chain_links l
-        WHERE l.geom IS NOT NULL AND (
-              (l.source_layer = '{layer}' AND l.source_id = {alias}.id)
-           OR (l.target_layer = '{layer}' AND l.target_id = {alias}.id))
-          AND {TOWN_LINK}))"""
+    """In the town, or at the far end of one of the town's flows (`:town` NULL: everything). The ends
+    are one set, computed once, not a lookup per feature."""
+    return f"""(CAST(:town AS bigint) IS NULL OR {alias}.town_id = :town OR {alias}.id IN (
+        SELECT CASE WHEN s.layer = '{layer}' AND s.town_id IS DISTINCT FROM :town THEN s.id ELSE t.id END
+        FROM chain_links l
+        JOIN chain_node s ON s.layer = l.source_layer AND s.id = l.source_id
+        JOIN chain_node t ON t.layer = l.target_layer AND t.id = l.target_id
+        WHERE l.geom IS NOT NULL AND (s.town_id = :town OR t.town_id = :town)
+          AND ((s.layer = '{layer}' AND s.town_id IS DISTINCT FROM :town)
+            OR (t.layer = '{layer}' AND t.town_id IS DISTINCT FROM :town))))"""
 
 
 def _outside(alias: str) -> str:
