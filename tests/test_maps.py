@@ -193,7 +193,35 @@ def test_popup_shows_the_stations_name_capacity_and_links_in_chinese_and_english
     assert "Utilisation" in content
 
 
-def test_town_map_draws_only_that_towns_features(open_page, service, demo_engine):
+def linked_ends(engine: Any, town_id: int) -> dict[str, int]:
+    """Per layer: features outside the town at the far end of a link with an end inside it."""
+    nodes = " UNION ALL ".join(
+        f"SELECT '{layer}' AS layer, id, town_id FROM {layer}" for layer in POINT_LAYERS
+    )
+    with engine.connect() as conn:
+        found = conn.execute(
+            text(
+                f"""
+                WITH node AS ({nodes}), touching AS (
+                    SELECT s.layer AS sl, s.id AS si, s.town_id AS st,
+                           t.layer AS tl, t.id AS ti, t.town_id AS tt
+                    FROM chain_links l
+                    JOIN node s ON s.layer = l.source_layer AND s.id = l.source_id
+                    JOIN node t ON t.layer = l.target_layer AND t.id = l.target_id
+                    WHERE l.geom IS NOT NULL AND (s.town_id = :town OR t.town_id = :town)
+                ), ends AS (
+                    SELECT sl AS layer, si AS id FROM touching WHERE st IS DISTINCT FROM :town
+                    UNION SELECT tl, ti FROM touching WHERE tt IS DISTINCT FROM :town
+                )
+                SELECT layer, count(*) FROM ends GROUP BY layer
+                """
+            ),
+            {"town": town_id},
+        ).all()
+    return {layer: n for layer, n in found}
+
+
+def test_town_map_draws_its_features_and_whatever_its_flows_reach_outside(open_page, service, demo_engine):
     [(town_id, code)] = rows(
         demo_engine,
         "SELECT t.id, t.code FROM towns t JOIN villages v ON v.town_id = t.id "
@@ -202,8 +230,10 @@ def test_town_map_draws_only_that_towns_features(open_page, service, demo_engine
     page = open_page().open(f"{service}/maps/towns/{code}", "town")
     drawn = page.drawn()
     expected = counts(demo_engine, town_id)
+    beyond = linked_ends(demo_engine, town_id)
+    assert beyond.get("treatment_plants", 0) >= 1  # the plant its station sends to
     for layer, n in expected.items():
-        assert drawn[layer] == n, layer
+        assert drawn[layer] == n + beyond.get(layer, 0), layer
     assert drawn["villages"] > 10
 
 

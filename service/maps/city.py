@@ -45,8 +45,12 @@ def _chain_layers(page: MapPage, conn: Connection, indicator: str, town_id: int 
     complete = town_id is not None or map_rows.source_link_count(conn) <= MAX_SOURCE_LINKS
     layers.flows(page, map_rows.flows(conn, town_id, with_source_links=complete), complete)
     layers.villages(page, map_rows.villages(conn, town_id))
+    # a town's few collection points are shown (its village lines end there); the city's 1,000s are not
     layers.facilities(
-        page, "collection_points", map_rows.facilities(conn, "collection_points", town_id), show=False
+        page,
+        "collection_points",
+        map_rows.facilities(conn, "collection_points", town_id),
+        show=town_id is not None,
     )
     layers.farms(page, map_rows.farms(conn, town_id))
     layers.toilets(page, map_rows.toilets(conn, town_id))
@@ -79,5 +83,7 @@ def _chain_page(engine: Engine, req: MapRequest, town_code: str | None) -> MapPa
         page = MapPage("", req.lang, req.map_settings(), req.base_url)
         page.title = page.words[title].format(name=name)
         _chain_layers(page, conn, req.indicator, None if town is None else town["id"])
+        # the city fills the screen; a town's view takes in the facilities its flows reach
+        page.fit_to = "towns" if town is None else None
     page.editable(editing.popup_links())
     return page

@@ -148,6 +148,7 @@ def coverage_page(
         },
     )
     page.legend(style.legend_row(style.GREEN, w["legend_served"]))
+    page.legend(layers.cluster_legend(w["legend_served_clusters"]))
     page.draw(
         page.group(w[query.layer]),
         "points",

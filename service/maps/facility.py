@@ -32,18 +32,22 @@ def _ends(links: LayerRows, side: str) -> LayerRows:
     return LayerRows(["layer", "id", "code", "name", "lat", "lon"], list(seen.values()))
 
 
-def _link_table(w: dict[str, str], links: LayerRows, side: str, limit: int = 12) -> str:
-    """The largest flows of one side as a small table: other end, stream, t/day, km."""
+def _link_table(w: dict[str, str], links: LayerRows, side: str) -> str:
+    """Every flow of one side, largest first, in a box that scrolls: other end, stream, t/day, km.
+    (As many rows as the page draws lines, so the table never outweighs the map.)"""
     f = {name: i for i, name in enumerate(links.fields)}
-    rows = sorted(links.rows, key=lambda r: -(r[f["flow"]] or 0))[:limit]
+    rows = sorted(links.rows, key=lambda r: -(r[f["flow"]] or 0))
     body = "".join(
         f"<tr><td>{html.escape(str(r[f['other_name']]))}</td>"
         f"<td>{html.escape(w.get(r[f['stream']], ''))}</td>"
         f"<td>{(r[f['flow']] or 0):,.2f} t/d</td><td>{(r[f['distance_m']] or 0) / 1000:,.1f} km</td></tr>"
         for r in rows
     )
-    more = f"<tr><td colspan=4>… +{len(links.rows) - limit:,}</td></tr>" if len(links.rows) > limit else ""
-    return f'<div class="sc-note">{html.escape(w[side])}</div><table class="sc-table">{body}{more}</table>'
+    count = html.escape(w["sources_count"].format(n=f"{len(rows):,}"))
+    return (
+        f'<div class="sc-note">{html.escape(w[side])} · {count}</div>'
+        f'<div class="sc-scroll" data-side="{side}"><table class="sc-table">{body}</table></div>'
+    )
 
 
 def facility_page(engine: Engine, layer: str, feature_id: int, req: MapRequest) -> MapPage:
@@ -124,8 +128,11 @@ def facility_page(engine: Engine, layer: str, feature_id: int, req: MapRequest) 
             "stroke": style.LAYER_COLOURS.get(layer, "#000"),
             "weight": 3,
             "popup": [*layers.POPUP_FIELDS["facility"], "town_name"],
+            "label": True,  # name and load, or its status when not operational
         },
     )
+    if not upstream.rows and not downstream.rows:
+        page.legend(f'<div class="sc-note">{html.escape(w["no_links"])}</div>')
     layers.utilisation_legend(page)
     if layer in editing.MAP_EDITABLE:
         page.editable(editing.facility_form(layer, feature_id, feature.get("town_code")))

@@ -160,8 +160,25 @@ _WORDS: dict[str, tuple[str, str]] = {
     "legend_util_high": ("80–100%", "80–100%"),
     "legend_util_over": ("> 100%（超负荷）", "> 100% (overloaded)"),
     "legend_util_none": ("无流入数据/无能力", "no inflow or capacity"),
-    "legend_outline": ("虚线边框=未运行（规划/在建/停运/关闭）", "dashed outline = not operational"),
-    "legend_flows": ("流向线：宽度=吨/日", "Flow lines: width = t/day"),
+    "legend_inactive": (
+        "未运行（规划/在建/停运/关闭）：浅灰填充、虚线边框",
+        "not operational (planned, under construction, suspended, closed): pale fill, dashed outline",
+    ),
+    "legend_flows": ("流向线：宽度=吨/日，箭头=流向", "Flow lines: width = t/day, arrow = direction"),
+    "legend_broken_flow": (
+        "灰色虚线=一端未运行的流向（不计为有效收运）",
+        "grey dashed = a flow with an end not operational (not a live flow)",
+    ),
+    "legend_farm_clusters": (
+        "聚合圆：按颜色显示其中养殖场的比例，数字为个数",
+        "Clusters: a pie of their farms' colours, the number counts farms",
+    ),
+    "no_links": ("没有上下游流向", "nothing feeds it and it feeds nothing"),
+    "legend_served_clusters": (
+        "养殖场聚合圆：绿色部分=已覆盖的比例，数字为个数",
+        "Farm clusters: green share = farms served, the number counts farms",
+    ),
+    "sources_count": ("共 {n} 条", "{n} in all"),
     "legend_farms": (
         "养殖场：绿色=有粪污处理设施，红色=无（聚合显示，数字为个数）",
         "Farms: green = on-site manure facility, red = none (clustered, numbers count farms)",

@@ -113,6 +113,7 @@ def facilities(page: MapPage, name: str, layer: LayerRows, show: bool = True) ->
                 "weight": 2.5,
                 "popup": POPUP_FIELDS["facility"],
                 "own_map": True,
+                "label_outside": True,  # a town map names the facilities beyond it, with their load
             },
         ),
     )
@@ -128,7 +129,7 @@ def utilisation_legend(page: MapPage) -> None:
         strict=True,
     ):
         page.legend(style.legend_row(colour, w[key]))
-    page.legend(f'<div class="sc-note">{w["legend_outline"]}</div>')
+    page.legend(style.legend_swatch_row(style.inactive_swatch(), w["legend_inactive"]))
 
 
 def farms(page: MapPage, layer: LayerRows) -> None:
@@ -149,6 +150,13 @@ def farms(page: MapPage, layer: LayerRows) -> None:
         ),
     )
     page.legend(style.legend_row(style.RED, w["legend_farms"], border=style.LAYER_COLOURS["livestock_farms"]))
+    page.legend(cluster_legend(w["legend_farm_clusters"]))
+
+
+def cluster_legend(text: str) -> str:
+    """A cluster is a pie of its markers' fill colours: the legend shows one."""
+    pie = f"conic-gradient({style.GREEN} 0 70%, {style.RED} 70% 100%)"
+    return style.legend_swatch_row(f'<span class="sc-swatch" style="background:{pie}"></span>', text)
 
 
 def toilets(page: MapPage, layer: LayerRows) -> None:
@@ -190,6 +198,7 @@ def flows(page: MapPage, layer: LayerRows, complete: bool = True) -> None:
             },
         )
         page.legend(style.legend_row(style.STREAM_COLOURS[stream], w[f"flow_{stream}"], "sc-line"))
+    page.legend(style.legend_swatch_row(style.broken_line_swatch(), w["legend_broken_flow"]))
     if not complete:
         page.legend(f'<div class="sc-note">{w["legend_source_links_dropped"]}</div>')
 

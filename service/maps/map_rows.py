@@ -59,6 +59,26 @@ def _town_filter(alias: str) -> str:
     return f"(CAST(:town AS bigint) IS NULL OR {alias}.town_id = :town)"
 
 
+# A town's map also draws what its flows reach outside it (the plant, the manure centres, a farm of
+# the next town sending to a centre inside): every line then ends at a drawn marker.
+def _town_or_linked(alias: str, layer: str) -> str:
+    """In the town, or at the far end of one of the town's flows (`:town` NULL: everything). The ends
+    are one set, computed once, not a lookup per feature."""
+    return f"""(CAST(:town AS bigint) IS NULL OR {alias}.town_id = :town OR {alias}.id IN (
+        SELECT CASE WHEN s.layer = '{layer}' AND s.town_id IS DISTINCT FROM :town THEN s.id ELSE t.id END
+        FROM chain_links l
+        JOIN chain_node s ON s.layer = l.source_layer AND s.id = l.source_id
+        JOIN chain_node t ON t.layer = l.target_layer AND t.id = l.target_id
+        WHERE l.geom IS NOT NULL AND (s.town_id = :town OR t.town_id = :town)
+          AND ((s.layer = '{layer}' AND s.town_id IS DISTINCT FROM :town)
+            OR (t.layer = '{layer}' AND t.town_id IS DISTINCT FROM :town))))"""
+
+
+def _outside(alias: str) -> str:
+    """True for what a town's map draws from beyond the town."""
+    return f"(CAST(:town AS bigint) IS NOT NULL AND {alias}.town_id IS DISTINCT FROM :town) AS outside"
+
+
 LATLON = (
     f"round(ST_Y({{a}}.geom)::numeric, {COORD_DECIMALS}) AS lat, "
     f"round(ST_X({{a}}.geom)::numeric, {COORD_DECIMALS}) AS lon"
@@ -111,7 +131,7 @@ def villages(conn: Connection, town_id: int | None = None) -> LayerRows:
         conn,
         f"""
         SELECT v.id, v.code, v.name, {LATLON.format(a="v")}, v.population, v.households, v.toilets_rebuilt
-        FROM villages v WHERE {_town_filter("v")} ORDER BY v.id
+        FROM villages v WHERE {_town_or_linked("v", "villages")} ORDER BY v.id
         """,
         {"town": town_id},
     )
@@ -134,16 +154,17 @@ FACILITY_EXTRAS = {
 
 
 def facilities(conn: Connection, layer: str, town_id: int | None = None) -> LayerRows:
-    """A facility layer with capacity, inflow (t/day) and utilisation from the chain computation."""
+    """A facility layer with capacity, inflow (t/day) and utilisation from the chain computation; a
+    town's are those in it and those its flows reach (`outside` true)."""
     if layer not in FACILITY_LAYERS:
         raise ValueError(f"layer: {layer!r} is not a facility layer")
     return read_layer(
         conn,
         f"""
         SELECT f.id, f.code, f.name, {LATLON.format(a="f")}, f.status, f.capacity, f.capacity_unit,
-               {FACILITY_EXTRAS[layer]}, cf.inflow_t_per_day AS inflow, cf.utilisation
+               {FACILITY_EXTRAS[layer]}, cf.inflow_t_per_day AS inflow, cf.utilisation, {_outside("f")}
         FROM {layer} f LEFT JOIN chain_facility cf ON cf.layer = :layer AND cf.id = f.id
-        WHERE {_town_filter("f")} ORDER BY f.id
+        WHERE {_town_or_linked("f", layer)} ORDER BY f.id
         """,
         {"layer": layer, "town": town_id},
     )
@@ -156,7 +177,7 @@ def farms(conn: Connection, town_id: int | None = None) -> LayerRows:
         f"""
         SELECT f.id, f.name, {LATLON.format(a="f")}, f.status, f.species, f.head_count,
                f.has_manure_facility AS manure_facility, f.capacity, f.capacity_unit
-        FROM livestock_farms f WHERE {_town_filter("f")} ORDER BY f.id
+        FROM livestock_farms f WHERE {_town_or_linked("f", "livestock_farms")} ORDER BY f.id
         """,
         {"town": town_id},
     )
@@ -180,9 +201,12 @@ SELECT l.id, l.stream, l.source_layer, l.source_id, l.target_layer, l.target_id,
        round(ST_Y(ST_StartPoint(l.geom))::numeric, {COORD_DECIMALS}) AS lat1,
        round(ST_X(ST_StartPoint(l.geom))::numeric, {COORD_DECIMALS}) AS lon1,
        round(ST_Y(ST_EndPoint(l.geom))::numeric, {COORD_DECIMALS}) AS lat2,
-       round(ST_X(ST_EndPoint(l.geom))::numeric, {COORD_DECIMALS}) AS lon2
+       round(ST_X(ST_EndPoint(l.geom))::numeric, {COORD_DECIMALS}) AS lon2,
+       coalesce(ls.status = 'operational' AND lt.status = 'operational', false) AS live
 FROM chain_links l
 LEFT JOIN chain_link_flow lf ON lf.link_id = l.id
+LEFT JOIN chain_node ls ON ls.layer = l.source_layer AND ls.id = l.source_id
+LEFT JOIN chain_node lt ON lt.layer = l.target_layer AND lt.id = l.target_id
 """
 
 
@@ -197,16 +221,13 @@ def source_link_count(conn: Connection) -> int:
 
 
 def flows(conn: Connection, town_id: int | None = None, with_source_links: bool = True) -> LayerRows:
-    """Chain links as lines with their flow (t/day) and length; a town's are those touching it."""
+    """Chain links as lines with their flow (t/day), length and whether both ends are operational
+    (`live`); a town's are those touching it."""
     where = ["l.geom IS NOT NULL"]
     if not with_source_links:
         where.append("NOT (l.source_layer = ANY(:sources))")
     if town_id is not None:
-        where.append(
-            "EXISTS (SELECT 1 FROM chain_node n WHERE n.town_id = :town AND ("
-            "(n.layer = l.source_layer AND n.id = l.source_id) "
-            "OR (n.layer = l.target_layer AND n.id = l.target_id)))"
-        )
+        where.append("(ls.town_id = :town OR lt.town_id = :town)")
     return read_layer(
         conn,
         FLOW_SQL + " WHERE " + " AND ".join(where) + " ORDER BY l.stream, l.id",

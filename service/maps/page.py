@@ -19,7 +19,7 @@ from folium.template import Template
 
 from service import navigation
 from service.config import MapSettings
-from service.maps import assets
+from service.maps import assets, style
 from service.maps.i18n import Lang, words
 
 OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -108,11 +108,18 @@ class MapPage:
         self.map.default_css = []
         self.blank = settings.basemap == "none"
         _basemap(self.map, settings)
-        config = {"words": self.words, "base": self.base_url, "lang": lang}
+        config = {
+            "words": self.words,
+            "base": self.base_url,
+            "lang": lang,
+            "inactive": style.INACTIVE,
+            "broken": style.BROKEN_FLOW,
+        }
         self.map.add_child(_Call("init", compact_json(config)))
         self.legend_rows: list[str] = []
         self.panel_links: list[tuple[str, str]] = []
         self.edit_form: dict[str, Any] | None = None
+        self.fit_to: str | None = None  # the group the view fits (the city outline); None: everything
 
     # -- layers --------------------------------------------------------------------------------
     def group(self, label: str, show: bool = True) -> folium.FeatureGroup:
@@ -182,7 +189,7 @@ class MapPage:
         controls += f"Sanichain.control({m.get_name()}, 'sc-legend', 'bottomright');"
         if self.blank:
             controls += f"{m.get_name()}.getContainer().classList.add('sc-blank');"
-        controls += f"Sanichain.fit({m.get_name()});"
+        controls += f"Sanichain.fit({m.get_name()}, {compact_json(self.fit_to)});"
         figure.title = html.escape(self.title)  # type: ignore[attr-defined]  # (names come from the data)
         figure.header.add_child(  # type: ignore[attr-defined]
             # data:, icon: no favicon request (offline, nothing may be asked for but basemap tiles)

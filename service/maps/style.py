@@ -17,6 +17,12 @@ CONNECTED = {"field": "waste_connected", "values": {"true": GREEN, "false": RED}
 SERVED = {"field": "served", "values": {"true": GREEN, "false": RED}, "none": GREY}
 FARM_FACILITY = {"field": "manure_facility", "values": {"true": GREEN, "false": RED}, "none": GREY}
 
+# A facility, farm or toilet that is not operational (planned, under construction, suspended, closed):
+# pale fill and a dashed dark outline whatever its load, so 0 % of a closed plant never reads as
+# "under 80 %"; links to or from it are drawn as broken lines, without a direction arrow.
+INACTIVE = {"fill": "#e9ecef", "stroke": "#495057", "dash": "4 3"}
+BROKEN_FLOW = {"color": "#868e96", "dash": "6 6"}
+
 # Outline colour tells the layer apart; fill tells the state.
 LAYER_COLOURS = {
     "towns": "#364fc7",
@@ -62,6 +68,21 @@ def town_rule(indicator: str) -> dict[str, Any]:
 def _swatch(colour: str, shape: str = "", border: str | None = None) -> str:
     style = f"background:{colour}" + (f";border-color:{border}" if border else "")
     return f'<span class="sc-swatch {shape}" style="{style}"></span>'
+
+
+def inactive_swatch() -> str:
+    return (
+        f'<span class="sc-swatch sc-inactive" style="background:{INACTIVE["fill"]};'
+        f'border-color:{INACTIVE["stroke"]}"></span>'
+    )
+
+
+def broken_line_swatch() -> str:
+    return f'<span class="sc-swatch sc-line sc-broken" style="color:{BROKEN_FLOW["color"]}"></span>'
+
+
+def legend_swatch_row(swatch_html: str, text: str) -> str:
+    return f'<div class="sc-legend-row">{swatch_html}<span>{text}</span></div>'
 
 
 def legend_row(colour: str, text: str, shape: str = "", border: str | None = None) -> str:

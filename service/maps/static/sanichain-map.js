@@ -3,7 +3,7 @@
    truth in service/maps/style.py), so this file only applies rules. */
 (function () {
   "use strict";
-  var S = {map: null, words: {}, base: "", lang: "zh", groups: {}, counts: {}, index: {}};
+  var S = {map: null, words: {}, base: "", lang: "zh", groups: {}, counts: {}, index: {}, drawn: {}, arrows: []};
 
   function esc(value) {
     return String(value).replace(/[&<>"']/g, function (c) {
@@ -102,6 +102,10 @@
     S.base = config.base || "";
     S.lang = config.lang;
     S.renderer = L.canvas({padding: 0.5, tolerance: 4});
+    S.inactive = config.inactive;
+    S.broken = config.broken;
+    map.options.zoomSnap = 0.1;  // fit the city to the screen, not to the nearest whole zoom level
+    map.on("zoomend", S.placeArrows);
     if (window.innerWidth < 640) {  // phones: start with the panels folded
       document.querySelectorAll("details.sc-fold").forEach(function (d) { d.removeAttribute("open"); });
     }
@@ -113,11 +117,20 @@
       var rec = record(spec.fields, row);
       remember(spec.layer, rec);
       var fill = colour(spec.color, rec);
+      // not operational: never a load colour (0 % of a closed plant is not "under 80 %")
+      var off = rec.status !== undefined && rec.status !== null && rec.status !== "operational";
       var m = L.circleMarker([rec.lat, rec.lon], {
-        renderer: S.renderer, radius: size(spec.radius, rec), color: spec.stroke || fill, weight: spec.weight || 1.5,
-        dashArray: rec.status && rec.status !== "operational" ? "3 3" : null,
-        fillColor: fill, fillOpacity: spec.opacity || 0.85
+        renderer: S.renderer, radius: size(spec.radius, rec), weight: spec.weight || 1.5,
+        color: off ? S.inactive.stroke : spec.stroke || fill, dashArray: off ? S.inactive.dash : null,
+        fillColor: off ? S.inactive.fill : fill, fillOpacity: off ? 1 : spec.opacity || 0.85
       });
+      // a town map names what its flows reach beyond it; a facility's page names the facility
+      if ((spec.label_outside && rec.outside) || spec.label) {
+        var load = rec.utilisation === null || rec.utilisation === undefined ? "" : " · " + num(rec.utilisation * 100, 0) + "%";
+        m.bindTooltip(esc(rec.name) + (off ? " · " + esc(w(rec.status)) : load),
+                      {permanent: true, direction: "auto", className: "sc-label"});
+      }
+      (S.drawn[spec.layer] = S.drawn[spec.layer] || {})[rec.id] = m;
       if (spec.lazy) {  // a large layer carries no attributes: read the API record on opening
         m.bindPopup("…");
         m.on("popupopen", function (e) { S.fillPopup(e.popup, spec, rec); });
@@ -132,6 +145,7 @@
       // new marker against all earlier ones (quadratic), so add them once the page script has run.
       S.pending++;
       setTimeout(function () {
+        group.options.iconCreateFunction = S.clusterIcon;
         group.options.chunkProgress = function (done, total) {
           if (done >= total) { S.pending--; S.checkReady(); }
         };
@@ -140,6 +154,28 @@
       }, 0);
     } else { markers.forEach(function (m) { group.addLayer(m); }); }
     register(spec.key || spec.layer, group, markers.length);
+  };
+
+  // A cluster drawn as a pie of its markers' fill colours, so it follows the legend (green = served or
+  // equipped, red = not) instead of the plugin's yellow/orange, which the legend uses for loads.
+  S.clusterIcon = function (cluster) {
+    var counts = {}, total = 0;
+    cluster.getAllChildMarkers().forEach(function (m) {
+      var c = m.options.fillColor || "#495057";
+      counts[c] = (counts[c] || 0) + 1;
+      total++;
+    });
+    var at = 0, stops = [];
+    Object.keys(counts).sort().forEach(function (c) {
+      var end = at + counts[c] / total * 100;
+      stops.push(c + " " + at.toFixed(2) + "% " + end.toFixed(2) + "%");
+      at = end;
+    });
+    var n = cluster.getChildCount(), px = n < 10 ? 30 : n < 100 ? 36 : 42;
+    return L.divIcon({
+      html: '<div class="sc-cluster" style="background:conic-gradient(' + stops.join(",") + ')"><span>' + n + "</span></div>",
+      className: "sc-cluster-icon", iconSize: L.point(px, px)
+    });
   };
 
   S.fillPopup = function (popup, spec, rec) {
@@ -156,13 +192,32 @@
 
   S.lines = function (group, spec) {
     var n = 0;
+    // arrowheads in a layer of their own that follows the group on and off the map (the group holds
+    // exactly its lines)
+    var heads = L.layerGroup();
+    group.on("add", function () { heads.addTo(S.map); });
+    group.on("remove", function () { heads.remove(); });
+    if (S.map.hasLayer(group)) { heads.addTo(S.map); }
     spec.rows.forEach(function (row) {
       var rec = record(spec.fields, row);
       rec.layer = "chain_links";
+      var broken = rec.live === false;  // an end is not operational: not a live flow
+      var weight = Math.max(spec.width.min, Math.min(spec.width.max, spec.width.min + spec.width.scale * Math.sqrt(rec.flow)));
+      var stroke = broken ? S.broken.color : (spec.colors && spec.colors[rec.stream]) || spec.color;
       var line = L.polyline([[rec.lat1, rec.lon1], [rec.lat2, rec.lon2]], {
-        renderer: S.renderer, color: (spec.colors && spec.colors[rec.stream]) || spec.color, opacity: 0.75,
-        weight: Math.max(spec.width.min, Math.min(spec.width.max, spec.width.min + spec.width.scale * Math.sqrt(rec.flow)))
+        renderer: S.renderer, color: stroke, opacity: broken ? 0.9 : 0.75,
+        weight: broken ? Math.min(weight, 3) : weight, dashArray: broken ? S.broken.dash : null
       });
+      line.broken = broken;
+      if (!broken) {
+        var start = [rec.lat1, rec.lon1];  // placed by placeArrows once the view is set
+        var arrow = L.polygon([start, start, start], {renderer: S.renderer, stroke: false, fillColor: stroke, fillOpacity: 0.95,
+                                   interactive: false});
+        arrow.line = line;
+        arrow.size = 5 + weight;
+        S.arrows.push(arrow);
+        heads.addLayer(arrow);
+      }
       line.bindPopup(function () {  // ends named when opened: their layers may be drawn after the lines
         var from = (S.index[rec.source_layer] || {})[rec.source_id];
         var to = (S.index[rec.target_layer] || {})[rec.target_id];
@@ -175,6 +230,21 @@
       n++;
     });
     register(spec.key, group, n);
+  };
+
+  // Direction: a filled arrowhead at 60 % of each live line, a few pixels long whatever the zoom (so
+  // placed again after every zoom); none where the line is shorter on screen than three heads.
+  S.placeArrows = function () {
+    var map = S.map;
+    S.arrows.forEach(function (a) {
+      var ll = a.line.getLatLngs(), p1 = map.project(ll[0]), p2 = map.project(ll[1]);
+      var dx = p2.x - p1.x, dy = p2.y - p1.y, len = Math.sqrt(dx * dx + dy * dy);
+      if (len < a.size * 3) { a.setLatLngs([ll[0], ll[0], ll[0]]); return; }
+      var ux = dx / len, uy = dy / len, tip = L.point(p1.x + dx * 0.6 + ux * a.size / 2, p1.y + dy * 0.6 + uy * a.size / 2);
+      var back = L.point(tip.x - ux * a.size * 1.6, tip.y - uy * a.size * 1.6), half = a.size * 0.75;
+      a.setLatLngs([map.unproject(tip), map.unproject(L.point(back.x - uy * half, back.y + ux * half)),
+                    map.unproject(L.point(back.x + uy * half, back.y - ux * half))]);
+    });
   };
 
   S.areas = function (group, spec) {
@@ -264,14 +334,25 @@
     }
   };
 
-  S.fit = function (map) {  // show everything drawn
+  S.fit = function (map, only) {  // show everything drawn, or one group (the city outline)
     var bounds = L.latLngBounds([]);
-    Object.keys(S.groups).forEach(function (key) {
+    Object.keys(S.groups).filter(function (key) { return !only || key === only; }).forEach(function (key) {
       var g = S.groups[key];
       var b = g.getBounds ? g.getBounds() : null;
       if (b && b.isValid()) { bounds.extend(b); }
     });
-    if (bounds.isValid()) { map.fitBounds(bounds, {padding: [10, 10], maxZoom: 15, animate: false}); }
+    // On a wide screen the view keeps clear of the legend (and, but for the city, of the short panel
+    // up left, which the city's outline leaves room for); the city's outline with little room around
+    // it, a town's or a facility's with room for the labels of what its flows reach.
+    var wide = window.innerWidth >= 900, margin = only ? 4 : 40;
+    var side = function (id) {
+      var el = document.getElementById(id);
+      return wide && el ? el.offsetWidth + 14 : margin;
+    };
+    var options = {paddingTopLeft: [only ? margin : side("sc-panel-control"), margin],
+                   paddingBottomRight: [side("sc-legend-control"), margin], maxZoom: 15, animate: false};
+    if (bounds.isValid()) { map.fitBounds(bounds, options); }
+    S.placeArrows();
     S.fitted = true;
     S.checkReady();
   };
