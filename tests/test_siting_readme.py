@@ -5,10 +5,9 @@ capacity, and the objective recomputed from the returned figures."""
 from __future__ import annotations
 
 import json
-
-import pytest
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from service.db import make_engine
@@ -39,9 +38,7 @@ def test_the_siting_examples_of_the_readme_run_and_return_solutions(empty_databa
     assert demand["in_model"] == villages - demand["out_of_reach_points"]
     loads = [s["assigned_t_per_day"] for s in result["sites"]]
     assert all(load <= 30 + 1e-6 for load in loads)
-    assert sum(loads) == pytest.approx(
-        demand["total_t_per_day"] - demand["out_of_reach_t_per_day"]
-    )
+    assert sum(loads) == pytest.approx(demand["total_t_per_day"] - demand["out_of_reach_t_per_day"])
     assert all(s["max_distance_m"] <= 8000 for s in result["sites"])
     # Σ t·d over the sites = the objective (mean distance is t-weighted)
     recomputed = sum(s["assigned_t_per_day"] * s["mean_distance_m"] / 1000 for s in result["sites"])
