@@ -5,6 +5,8 @@ population, length from pyproj's geodesic)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,9 @@ from pyogrio.raw import read as read_raw
 from pyproj import Geod
 
 from service.chain.parameters import ChainParameters
+from service.config import REPO_ROOT
+from service.export import columns_doc
+from service.models import LAYERS
 from tests.queries import rows
 
 pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="gdal-bin is not installed")
@@ -104,3 +109,16 @@ def test_villages_csv_names_the_town_and_the_community_by_code_and_name(client, 
         town_code, town_name, community_code, community_name = expected[row["code"]]
         assert (row["town_code"], row["town_name"]) == (town_code, town_name)
         assert (row["community_code"], row["community_name"]) == (community_code, community_name)
+
+
+def test_docs_exports_md_lists_every_layers_columns_as_the_catalogue_writes_them():
+    assert (REPO_ROOT / "docs" / "exports.md").read_text(encoding="utf-8") == columns_doc.render()
+
+
+@pytest.mark.parametrize("layer", list(LAYERS))
+def test_every_layers_csv_header_is_the_documented_columns(client, layer):
+    response = client.get(f"/export/{layer}.csv", params={"geometry": "wkt"})
+    assert response.status_code == 200, response.text
+    header = next(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    documented = [name for name, _, _ in columns_doc.export_columns(layer)]
+    assert header[: len(documented)] == documented and header[len(documented) :] == ["WKT"]
