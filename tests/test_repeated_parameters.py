@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from service.api.app import create_app
 from service.api.deps import OPEN_QUERY_ROUTES
 from tests.accounts import role_headers
+from tests.queries import rows, scalar
 
 PATH_VALUES = {"layer": "transfer_stations", "code": "370782001", "feature_id": "1", "town_code": "370782001"}
 
@@ -67,3 +68,44 @@ def test_a_repeatable_parameter_keeps_every_value(admin):
     ).json()
     one = admin.get("/coverage", params=[("layer", "collection_points"), ("status", "operational")]).json()
     assert both["statuses"] == ["operational", "suspended"] and one["statuses"] == ["operational"]
+
+
+def test_coverage_by_several_layers_counts_a_farm_served_by_any_of_them(admin, demo_engine):
+    both = admin.get(
+        "/coverage",
+        params={"layer": "manure_centers,biogas_centers", "distance_m": 5000, "subjects": "farms"},
+    )
+    assert both.status_code == 200, both.text
+    body = both.json()
+    served_by = {}
+    for layer in ("manure_centers", "biogas_centers"):
+        served_by[layer] = admin.get(
+            "/coverage", params={"layer": layer, "distance_m": 5000, "subjects": "farms"}
+        ).json()["city"]["farms_served"]
+    expected = scalar(
+        demo_engine,
+        """SELECT count(*) FROM livestock_farms f WHERE f.status = 'operational' AND EXISTS (
+               SELECT 1 FROM (SELECT geom FROM manure_centers WHERE status = 'operational' UNION ALL
+                              SELECT geom FROM biogas_centers WHERE status = 'operational') c
+               WHERE ST_DWithin(f.geom::geography, c.geom::geography, 5000))""",
+    )
+    assert body["city"]["farms_served"] == expected
+    assert expected > max(served_by.values())  # each layer alone leaves some of them unserved
+    assert body["layer"] == "manure_centers,biogas_centers"
+    layers = {f["layer"] for f in body["facilities"]}
+    assert layers == {"manure_centers", "biogas_centers"}
+    ids = {(f["layer"], f["id"]) for f in body["facilities"]}
+    real = {
+        (layer, int(i))
+        for layer in layers
+        for (i,) in rows(demo_engine, f"SELECT id FROM {layer} WHERE status = 'operational'")
+    }
+    assert ids == real  # the features' own ids, each with its layer
+
+
+def test_the_coverage_map_refuses_several_layers_by_name(admin):
+    response = admin.get(
+        "/maps/coverage", params={"layer": "manure_centers,biogas_centers", "distance_m": 5000}
+    )
+    assert response.status_code == 400
+    assert "the coverage map shows one layer" in response.text
