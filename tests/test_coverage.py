@@ -112,6 +112,22 @@ def test_gaps_rank_unserved_by_population_and_herd(world):
     assert top["population"] == 300 and top["pig_equivalents"] == pytest.approx(1500)
 
 
+def test_gaps_cut_by_limit_say_what_was_cut_and_count_everything(world):
+    with world.connect() as conn, conn.begin():
+        cov.prepare(conn, cov.CoverageQuery("transfer_stations", 3000))
+        found = gaps.find(conn, 3000, limit=1)
+    assert [v["code"] for v in found["villages"]] == ["EDGE_OUT"] and found["villages_unserved"] == 2
+    assert found["truncated"] == {"villages": True, "farms": False, "clusters": True, "members": True}
+    assert found["clusters_total"] == 2 and len(found["clusters"]) == 1 and found["limit"] == 1
+    top = found["clusters"][0]
+    assert top["members_total"] == 2 and top["members_truncated"]
+    assert len(top["members"]) == 1 and set(top["members"]) < {"EDGE_OUT", "COW_OUT"}
+    with world.connect() as conn, conn.begin():
+        cov.prepare(conn, cov.CoverageQuery("transfer_stations", 3000))
+        whole = gaps.find(conn, 3000, limit=10)
+    assert not any(whole["truncated"].values()) and whole["clusters"][0]["members_truncated"] is False
+
+
 def test_default_distance_comes_from_the_standard_and_absurd_input_is_refused(world):
     assert cov.CoverageQuery("collection_points").resolved_distance() == 3000
     for bad, message in (

@@ -299,3 +299,49 @@ def test_cbc_is_killed_when_it_overruns_its_time_limit(monkeypatch):
     assert run.status == "time_limit_exceeded" and run.objective is None
     with pytest.raises(siting.Unsolvable, match="time_limit_s"):
         models._checked(run, 0.001)
+
+
+def test_a_p_median_over_the_size_limit_is_cut_to_the_shortest_pairs_keeping_every_village(planner_client):
+    pairs = [(DIST[j][i], j, i) for j in range(len(CANDIDATES)) for i in range(len(VILLAGES))
+             if DIST[j][i] <= MEDIAN_REACH_M]  # fmt: skip
+    nearest = {i: min((d, j) for d, j, ii in pairs if ii == i) for i in {i for _, _, i in pairs}}
+    others = sorted(d for d, j, i in pairs if nearest[i] != (d, j))
+    limit = len(CANDIDATES) + len(pairs) - 10
+    budget = limit - len(CANDIDATES) - len(nearest)
+    planner_client.app.state.siting_settings = siting.SitingSettings(max_variables_median=limit)
+    response = planner_client.post(
+        "/planning/siting",
+        json=body(model="p_median", k=3, capacity_t_per_day=100.0, distance_m=MEDIAN_REACH_M),
+    )
+    assert response.status_code == 200, response.text
+    result = response.json()
+    cut = result["reach_cut"]
+    assert cut["pairs_within_distance_m"] == len(pairs) and cut["pairs_kept"] == len(pairs) - 10
+    assert cut["cut_off_m"] == pytest.approx(others[budget - 1], abs=1.0)
+    assert result["problem"]["variables"] == limit
+    # no village left out: each is assigned, within the cut-off or to its nearest site
+    assert sum(s["demand_points"] for s in result["sites"]) == len(nearest)
+
+
+def test_a_p_median_whose_candidates_alone_exceed_the_limit_is_a_422_saying_what_fits(planner_client):
+    planner_client.app.state.siting_settings = siting.SitingSettings(max_variables_median=15)
+    response = planner_client.post(
+        "/planning/siting",
+        json=body(model="p_median", k=2, capacity_t_per_day=100.0, distance_m=MEDIAN_REACH_M),
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["detail"].startswith("candidates: 7 candidates and one assignment for each of the 12")
+    assert problem["fits_candidates"] == 3 and problem["max_size"] == 15 and problem["size"] == 19
+
+
+def test_a_village_too_large_for_any_site_makes_the_p_median_infeasible_naming_the_capacity(planner_client):
+    capacity = 1.0  # the 2,600-people village alone makes 1.04 t/day; total capacity is enough
+    response = planner_client.post(
+        "/planning/siting",
+        json=body(model="p_median", k=7, capacity_t_per_day=capacity, distance_m=MEDIAN_REACH_M),
+    )
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith("capacity_t_per_day: 1 demand point(s) need more than any site within reach")
+    assert "V07 alone needs 1.04 t/day" in detail

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Iterable
 
 from fastapi import Request
@@ -50,12 +52,43 @@ def declared_query_parameters(request: Request, also_known: Iterable[str] = ()) 
     return names
 
 
+def _repeatable(annotation: object) -> bool:
+    """A list-like annotation (`list[str] | None` included): the parameter takes several values."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_repeatable(arg) for arg in typing.get_args(annotation))
+    return origin in (list, tuple, set, frozenset) or annotation in (list, tuple, set, frozenset)
+
+
+def single_valued_query_parameters(request: Request) -> set[str]:
+    """The matched route's query parameters (its dependencies' included) that take one value."""
+    names: set[str] = set()
+
+    def collect(dependant: Dependant) -> None:
+        names.update(p.alias for p in dependant.query_params if not _repeatable(p.field_info.annotation))
+        for sub in dependant.dependencies:
+            collect(sub)
+
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute):
+        collect(route.dependant)
+    return names
+
+
 def reject_unknown_query_parameters(request: Request) -> None:
     """A parameter the route does not know is a 400, not silently ignored (a typo such as `distanse_m`
-    would otherwise answer for the default)."""
+    would otherwise answer for the default); so is a one-value parameter given twice, of which the
+    framework would silently keep the last (`layer=a&layer=b`)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or route.path in OPEN_QUERY_ROUTES:
         return
     unknown = sorted(set(request.query_params) - declared_query_parameters(request))
     if unknown:
         raise BadParameter(unknown[0], "unknown query parameter")
+    given = query_params(request)
+    repeated = sorted(n for n in single_valued_query_parameters(request) if len(given.get(n, ())) > 1)
+    if repeated:
+        name = repeated[0]
+        raise BadParameter(
+            name, f"given {len(given[name])} times ({', '.join(given[name])}); it takes one value"
+        )

@@ -14,6 +14,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from service.api import schemas as response_schemas
+
 PROBLEM_JSON = "application/problem+json"
 ROLES_EXTENSION = "x-sanichain-roles"  # the roles a state-changing operation allows (api.security)
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -209,6 +211,7 @@ def complete(doc: dict[str, Any]) -> dict[str, Any]:
     for name in FASTAPI_VALIDATION_SCHEMAS:
         schemas.pop(name, None)
     schemas["Problem"] = PROBLEM_SCHEMA
+    response_schemas.document(doc)
     doc["components"]["schemas"] = dict(sorted(schemas.items()))
     return doc
 

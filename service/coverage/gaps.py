@@ -82,7 +82,10 @@ def find(conn: Connection, cluster_radius_m: float, limit: int = 100) -> dict[st
         c["rank"] = rank[c["cluster"]]
         c["population"] = float(c["population"] or 0)
         c["pig_equivalents"] = float(c["pig_equivalents"] or 0)
-        c["members"] = [m["code"] for m in members if m["cluster"] == c["cluster"]][:limit]
+        mine = [m["code"] for m in members if m["cluster"] == c["cluster"]]
+        c["members"] = mine[:limit]
+        c["members_total"] = len(mine)  # `limit` cuts the list, never silently
+        c["members_truncated"] = len(mine) > limit
     for m in members:
         m["gap_rank"] = rank[m["cluster"]]
     villages = sorted(
@@ -103,4 +106,13 @@ def find(conn: Connection, cluster_radius_m: float, limit: int = 100) -> dict[st
         "villages_unserved": len(villages),
         "farms_unserved": len(farms),
         "clusters": clusters[:limit],
+        "clusters_total": len(clusters),
+        "limit": limit,
+        # which lists `limit` cut (the totals above count everything)
+        "truncated": {
+            "villages": len(villages) > limit,
+            "farms": len(farms) > limit,
+            "clusters": len(clusters) > limit,
+            "members": any(c["members_truncated"] for c in clusters),
+        },
     }

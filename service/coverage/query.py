@@ -61,11 +61,17 @@ class CoverageQuery:
             return self.max_road_node_visits
         return settings(AnalysisLimitSettings).road_max_node_visits
 
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The facility layers that serve: `layer` may name several, comma-separated (served by any)."""
+        return tuple(dict.fromkeys(name.strip() for name in self.layer.split(",")))
+
     def resolved_distance(self) -> float:
-        if self.layer not in COVERAGE_LAYERS:
-            raise CoverageError(
-                "layer", f"{self.layer!r} is not a facility layer ({', '.join(COVERAGE_LAYERS)})"
-            )
+        for name in self.layers:
+            if name not in COVERAGE_LAYERS:
+                raise CoverageError(
+                    "layer", f"{name!r} is not a facility layer ({', '.join(COVERAGE_LAYERS)})"
+                )
         distance = self.distance_m if self.distance_m is not None else DEFAULT_DISTANCE_M.get(self.layer)
         if distance is None:
             raise CoverageError("distance_m", f"no standard default for {self.layer}; give one in metres")
@@ -168,12 +174,19 @@ def facility_source(q: CoverageQuery) -> tuple[str, dict[str, Any]]:
     that PostgreSQL may run them in parallel (temporary tables are invisible to parallel workers).
     """
     kind_filter = "AND kind = :kind" if q.kind is not None else ""
-    sql = f"""
-        SELECT id, code, name, town_id, geom, false AS hypothetical FROM {q.layer}
-        WHERE status = ANY(:statuses) {kind_filter} AND NOT (code = ANY(:removed))
+    # several layers: ids made unique across them (id × 16 + the layer's place); `feature_id` keeps it
+    several = len(q.layers) > 1
+    existing = "\n        UNION ALL\n".join(
+        f"""
+        SELECT {f"id * 16 + {i}" if several else "id"} AS id, id AS feature_id, '{name}'::text AS layer,
+               code, name, town_id, geom, false AS hypothetical FROM {name}
+        WHERE status = ANY(:statuses) {kind_filter} AND NOT (code = ANY(:removed))"""
+        for i, name in enumerate(q.layers)
+    )
+    sql = f"""{existing}
         UNION ALL
-        SELECT -n, coalesce(x.code, 'NEW-' || n), coalesce(x.name, '新址'), NULL::bigint,
-               ST_SetSRID(ST_MakePoint(x.lon, x.lat), 4326), true
+        SELECT -n, -n, '{q.layers[0]}'::text, coalesce(x.code, 'NEW-' || n), coalesce(x.name, '新址'),
+               NULL::bigint, ST_SetSRID(ST_MakePoint(x.lon, x.lat), 4326), true
         FROM json_to_recordset(CAST(:extra AS json))
              AS x(n bigint, lon float8, lat float8, code text, name text)"""
     extra = [
@@ -264,7 +277,7 @@ WITH vs AS (
     SELECT facility_id, count(*) AS farms_served, sum(pig_equivalents) AS pig_equivalents_served
     FROM cov_farm_pair GROUP BY 1
 )
-SELECT f.id, f.code, f.name, f.hypothetical, t.code AS town_code,
+SELECT f.feature_id AS id, f.layer, f.code, f.name, f.hypothetical, t.code AS town_code,
        ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat,
        coalesce(vs.villages_served, 0) AS villages_served,
        coalesce(vs.population_served, 0) AS population_served,
@@ -274,7 +287,7 @@ FROM cov_facility f
 LEFT JOIN towns t ON t.id = f.town_id
 LEFT JOIN vs ON vs.facility_id = f.id
 LEFT JOIN fs ON fs.facility_id = f.id
-ORDER BY f.code
+ORDER BY f.code, f.layer
 """
 
 

@@ -29,7 +29,7 @@ def _computed(field: Field) -> bool:
 def writable(layer_name: str) -> dict[str, Field]:
     """The properties a feature of this layer may set, by name."""
     layer = catalogue.layer(layer_name)
-    return {f.name: f for f in layer.fields if f.name not in DERIVED and not _computed(f)}
+    return {f.name: f for f in layer.fields if f.name not in DERIVED and not f.derived and not _computed(f)}
 
 
 @cache

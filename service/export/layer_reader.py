@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Engine, func
 from sqlalchemy.sql.elements import ColumnElement
 
+from service.export import link_flows
 from service.features import streamed_connections
 from service.features.catalogue import Field
 from service.features.query import FeatureQuery, all_rows_statement, count_statement, selected_fields
@@ -25,9 +27,13 @@ class LayerExport:
     engine: Engine
     query: FeatureQuery
 
-    @property
+    @cached_property
     def fields(self) -> list[Field]:
-        return selected_fields(self.query)
+        """The layer's properties; a chain link's also the t/day it carries (computed once)."""
+        fields = selected_fields(self.query)
+        if self.query.layer.name == "chain_links" and self.query.properties is None:
+            fields.append(link_flows.flow_field(self.query.layer, link_flows.link_flows(self.engine)))
+        return fields
 
     def count(self) -> int:
         with self.engine.connect() as conn:

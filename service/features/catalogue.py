@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
+from geoalchemy2 import Geography
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -23,12 +24,17 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    case,
+    cast,
+    func,
+    literal,
+    select,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
 from service.features.errors import UnknownLayer
 from service.models import LAYERS, SOURCE_COLUMNS, STATUSES, STREAMS, TARGET_COLUMNS, Town
-from service.models.areas import TOWN_KINDS
+from service.models.areas import TOWN_KINDS, Community
 from service.models.facilities import (
     COLLECTION_POINT_KINDS,
     LARGE_FARM_THRESHOLDS,
@@ -75,6 +81,7 @@ class Field:
     kind: Kind
     column: ColumnElement[Any]
     vocabulary: tuple[str, ...] | None = None  # the values the database allows, when it is a list
+    derived: bool = False  # read from another table or computed here: served, never written
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,7 @@ class Layer:
 
 
 TOWN_ALIAS = Town.__table__.alias("town_of_feature")
+GEOGRAPHY = Geography()
 
 
 def _kind(column: Column[Any]) -> Kind:
@@ -147,6 +155,53 @@ def _vocabulary(layer_name: str, column: str) -> tuple[str, ...] | None:
     return VOCABULARIES.get(column)
 
 
+def _end_values(table: Table, columns: dict[str, str], attribute: str) -> ColumnElement[Any]:
+    """The code (or name) of a chain link's end, whichever of its id columns is set."""
+    whens = []
+    for column, layer_name in columns.items():
+        end: Table = LAYERS[layer_name].__table__  # type: ignore[assignment]
+        value = (
+            select(end.c[attribute])
+            .where(end.c.id == table.c[column])
+            .correlate_except(end)
+            .scalar_subquery()
+        )
+        whens.append((table.c[column].is_not(None), value))
+    return case(*whens, else_=literal(None, Text))
+
+
+def _link_fields(table: Table) -> list[Field]:
+    """What a reader of a link needs besides its ids: its ends' codes and names, and its length."""
+    return [
+        Field(f"{end}_{attribute}", "string", _end_values(table, columns, attribute), derived=True)
+        for end, columns in (("source", SOURCE_COLUMNS), ("target", TARGET_COLUMNS))
+        for attribute in ("code", "name")
+    ] + [
+        Field(
+            "length_m",
+            "number",
+            func.round(cast(func.ST_Length(cast(table.c.geom, GEOGRAPHY)), Numeric), 1),
+            derived=True,
+        )
+    ]
+
+
+def _community_fields(table: Table) -> list[Field]:
+    community = Community.__table__
+    return [
+        Field(
+            f"community_{attribute}",
+            "string",
+            select(community.c[attribute])
+            .where(community.c.id == table.c.community_id)
+            .correlate_except(community)
+            .scalar_subquery(),
+            derived=True,
+        )
+        for attribute in ("code", "name")
+    ]
+
+
 def _build(name: str) -> Layer:
     table: Table = LAYERS[name].__table__  # type: ignore[assignment]
     columns = [c for c in table.columns if c.name not in ("id", "geom")]
@@ -154,7 +209,15 @@ def _build(name: str) -> Layer:
     has_town = "town_id" in table.c
     if has_town:
         at = next(i for i, f in enumerate(fields) if f.name == "town_id") + 1
-        fields.insert(at, Field("town_code", "string", TOWN_ALIAS.c.code))
+        fields[at:at] = [
+            Field("town_code", "string", TOWN_ALIAS.c.code, derived=True),
+            Field("town_name", "string", TOWN_ALIAS.c.name, derived=True),
+        ]
+    if "community_id" in table.c and name != "communities":
+        at = next(i for i, f in enumerate(fields) if f.name == "community_id") + 1
+        fields[at:at] = _community_fields(table)
+    if name == "chain_links":
+        fields += _link_fields(table)
     geometry_type = {"POINT": "Point", "LINESTRING": "LineString", "MULTIPOLYGON": "MultiPolygon"}[
         table.c.geom.type.geometry_type  # type: ignore[attr-defined]
     ]

@@ -199,26 +199,117 @@ def solve(p: SitingProblem, settings: SitingSettings | None = None) -> dict[str,
         run = _checked(run_cbc(lp, time_limit), time_limit)
         return _result(p, run, demand_ids, _covering_sites(p, _chosen(y), demand_ids))
     _check_capacity(p, demand_ids)
+    oversized = _oversized_demand(p, demand_ids)
+    if oversized:
+        raise oversized
     lp, y, x = _median_model(p, demand_ids)
-    run = _checked(run_cbc(lp, time_limit), time_limit)
+    run = run_cbc(lp, time_limit)
+    if run.status in ("infeasible", "no_solution"):
+        # without a solution in time, the distance may still prove it impossible
+        why = _why_infeasible(p, demand_ids, time_limit)
+        if run.status == "infeasible" or why.parameter == "distance_m":
+            raise why
+    run = _checked(run, time_limit)
     distance = {(j, i): d for j, i, d in p.pairs}
     assignment = {i: (j, distance[j, i]) for (j, i), var in x.items() if (var.value() or 0) > 0.5}
     result = _result(p, run, demand_ids, _median_sites(p, _chosen(y), assignment))
     result["existing"] = _median_sites(p, list(range(p.n_candidates, len(p.sites))), assignment)
+    result["reach_cut"] = _reach_cut_out(p)
     return result
 
 
-def _checked(run: SolverRun, time_limit: float) -> SolverRun:
-    if run.status == "infeasible":
-        raise Unsolvable(
+def _reach_cut_out(p: SitingProblem) -> dict[str, Any] | None:
+    cut = p.reach_cut
+    if cut is None:
+        return None
+    return {
+        "cut_off_m": round(cut.cut_off_m, 1),
+        "pairs_within_distance_m": cut.pairs_before,
+        "pairs_kept": cut.pairs_kept,
+        "max_variables": cut.max_variables,
+        "note": "assignments longer than cut_off_m were left out to fit the size limit; "
+        "each demand point kept its nearest site",
+    }
+
+
+def _cut_note(p: SitingProblem) -> str:
+    cut = p.reach_cut
+    if cut is None:
+        return ""
+    return (
+        f" (assignments were limited to {cut.cut_off_m:,.0f} m, each point's nearest site kept, to fit "
+        f"the size limit: a wider grid spacing keeps the whole distance_m)"
+    )
+
+
+def _oversized_demand(p: SitingProblem, demand_ids: list[int]) -> Unsolvable | None:
+    """A demand point needing more than any site within its reach can take: infeasible whatever k."""
+    capacity = p.query.capacity_t_per_day or 0.0
+    room: dict[int, float] = {}
+    for j, i, _ in p.pairs:
+        site_room = capacity if j < p.n_candidates else (p.sites[j].capacity or float("inf"))
+        room[i] = max(room.get(i, 0.0), site_room)
+    too_big = [i for i in demand_ids if p.demand[i].t_per_day > room.get(i, 0.0) + 1e-9]
+    if too_big:
+        worst = max(too_big, key=lambda i: p.demand[i].t_per_day)
+        return Unsolvable(
             "capacity_t_per_day",
-            "no assignment within distance_m respects every site's capacity "
-            "(single sourcing); raise the capacity, k or distance_m",
+            f"{len(too_big)} demand point(s) need more than any site within reach can take: "
+            f"{p.demand[worst].code} alone needs {p.demand[worst].t_per_day:,.2f} t/day, "
+            f"over {room.get(worst, 0.0):,.2f} t/day; raise capacity_t_per_day",
         )
+    return None
+
+
+def _why_infeasible(p: SitingProblem, demand_ids: list[int], time_limit: float) -> Unsolvable:
+    """Name what makes a p-median infeasible: k sites that cannot reach every point, or else the
+    capacities (each point to one site)."""
+    capacity = p.query.capacity_t_per_day or 0.0
+    reached = _most_reachable(p, demand_ids, time_limit)
+    if reached is not None and reached < len(demand_ids):
+        return Unsolvable(
+            "distance_m",
+            f"no {p.query.k} site(s) reach every demand point within {p.query.distance_m:,.0f} m: "
+            f"at most {reached:,} of {len(demand_ids):,} can be reached{_cut_note(p)}; "
+            "raise k or distance_m",
+        )
+    return Unsolvable(
+        "capacity_t_per_day",
+        f"{p.query.k} site(s) can reach every demand point within {p.query.distance_m:,.0f} m, but not "
+        f"with each new site taking at most {capacity:,.2f} t/day and each point delivering to one site"
+        f"{_cut_note(p)}; raise capacity_t_per_day or k",
+    )
+
+
+def _most_reachable(p: SitingProblem, demand_ids: list[int], time_limit: float) -> int | None:
+    """The most demand points k sites reach (existing ones open), by maximal covering with unit weights;
+    None when CBC cannot say in time."""
+    lp = pulp.LpProblem("reachable", pulp.LpMaximize)
+    y = {j: lp.add_variable(f"y{j}", cat=pulp.LpBinary) for j in range(p.n_candidates)}
+    z = {i: lp.add_variable(f"z{i}", lowBound=0, upBound=1) for i in demand_ids}
+    reach: dict[int, list[int]] = {i: [] for i in demand_ids}
+    always: set[int] = set()
+    for j, i, _ in p.pairs:
+        if i in reach:
+            if j >= p.n_candidates:
+                always.add(i)
+            reach[i].append(j)
+    lp += pulp.lpSum(z.values())
+    for i in demand_ids:
+        if i not in always:
+            lp += z[i] <= pulp.lpSum(y[j] for j in reach[i] if j < p.n_candidates), f"cover_{i}"
+    lp += pulp.lpSum(y.values()) == p.query.k, "k_sites"
+    run = run_cbc(lp, time_limit)
+    if run.status != "optimal" or run.objective is None:
+        return None
+    return round(run.objective)
+
+
+def _checked(run: SolverRun, time_limit: float) -> SolverRun:
     if run.status not in ("optimal", "feasible"):
         raise Unsolvable(
             "time_limit_s",
             f"CBC found no solution within {time_limit:g} s (status {run.status}); "
-            "use fewer candidates or a shorter distance_m",
+            "use fewer candidates or a shorter distance_m, or raise time_limit_s",
         )
     return run

@@ -36,6 +36,17 @@ class Demand:
     covered_by_existing: bool
 
 
+@dataclass(frozen=True)
+class ReachCut:
+    """Pairs longer than `cut_off_m` left out of a p-median so that it fits the size limit; each demand
+    point keeps its nearest site whatever its distance, so no demand drops out of the model."""
+
+    cut_off_m: float
+    pairs_before: int
+    pairs_kept: int
+    max_variables: int
+
+
 @dataclass
 class SitingProblem:
     query: SitingQuery
@@ -43,6 +54,7 @@ class SitingProblem:
     n_candidates: int
     demand: list[Demand]
     pairs: list[tuple[int, int, float]] = field(default_factory=list)  # (site, demand, distance_m)
+    reach_cut: ReachCut | None = None  # p-median pairs dropped to fit the size limit
 
     def model_demand(self) -> list[int]:
         """Demand points the model decides on: within reach of some site, not served already (covering)."""
@@ -56,7 +68,14 @@ class SitingProblem:
 
 
 def _reset(conn: Connection) -> None:
-    for table in ("siting_pair", "siting_demand", "siting_existing", "siting_candidate"):
+    for table in (
+        "siting_pair_kept",
+        "siting_pair_rank",
+        "siting_pair",
+        "siting_demand",
+        "siting_existing",
+        "siting_candidate",
+    ):
         conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{table}"))
     conn.execute(
         text(
@@ -323,6 +342,7 @@ def prepare(
     _load_demand(conn, q, params or ChainParameters())
     _refuse_too_many_pairs(conn, q, n_candidates, settings.max_pairs)
     _load_pairs(conn, q, n_candidates)
+    cut = _cut_reach_to_fit(conn, q, n_candidates, settings) if q.model == "p_median" else None
     _check_size(conn, q, n_candidates, settings)
     demand = [
         Demand(code, float(weight or 0), float(t or 0), covered)
@@ -331,7 +351,63 @@ def prepare(
         )
     ]
     pairs = [(int(j), int(i), float(d)) for j, i, d in conn.execute(text("SELECT * FROM siting_pair"))]
-    return SitingProblem(q, _read_sites(conn, q), n_candidates, demand, pairs)
+    return SitingProblem(q, _read_sites(conn, q), n_candidates, demand, pairs, cut)
+
+
+def _cut_reach_to_fit(
+    conn: Connection, q: SitingQuery, n_candidates: int, settings: SitingSettings
+) -> ReachCut | None:
+    """A p-median over the size limit is made to fit by a distance cut-off rather than refused: the
+    assignments it drops are the longest, the ones an optimum rarely uses. Each demand point keeps its
+    nearest site; the rest of the budget (one variable per pair after one per candidate) goes to the
+    shortest pairs. Refused only when the candidates and nearest pairs alone exceed the limit."""
+    limit = settings.max_variables_median
+    before: int = conn.execute(text("SELECT count(*) FROM siting_pair")).scalar_one()
+    if n_candidates + before <= limit:
+        return None
+    conn.execute(
+        text(
+            "CREATE TEMP TABLE siting_pair_rank ON COMMIT DROP AS SELECT site_idx, demand_idx, distance_m, "
+            "row_number() OVER (PARTITION BY demand_idx ORDER BY distance_m, site_idx) AS rn FROM siting_pair"
+        )
+    )
+    nearest: int = conn.execute(text("SELECT count(*) FROM siting_pair_rank WHERE rn = 1")).scalar_one()
+    budget = limit - n_candidates - nearest
+    if budget < 1:
+        fits = max(limit - nearest, 0)
+        raise ProblemTooLarge(
+            "candidates",
+            f"variables ({q.model})",
+            n_candidates + nearest,
+            limit,
+            detail=f"candidates: {n_candidates:,} candidates and one assignment for each of the {nearest:,} "
+            f"demand points need {n_candidates + nearest:,} variables, over the {limit:,} this service "
+            f"solves; use at most about {fits:,} candidates (a wider grid spacing)",
+            fits_candidates=fits,
+        )
+    cut_off: float = conn.execute(
+        text(
+            "SELECT max(distance_m) FROM (SELECT distance_m FROM siting_pair_rank WHERE rn > 1 "
+            "ORDER BY distance_m LIMIT :budget) s"
+        ),
+        {"budget": budget},
+    ).scalar_one()
+    # exactly the `budget` shortest, whatever the ties at the cut-off
+    conn.execute(
+        text(
+            "CREATE TEMP TABLE siting_pair_kept ON COMMIT DROP AS "
+            "SELECT site_idx, demand_idx, distance_m FROM siting_pair_rank WHERE rn = 1 UNION ALL "
+            "(SELECT site_idx, demand_idx, distance_m FROM siting_pair_rank WHERE rn > 1 "
+            "ORDER BY distance_m, site_idx, demand_idx LIMIT :budget)"
+        ),
+        {"budget": budget},
+    )
+    conn.execute(text("TRUNCATE siting_pair"))
+    conn.execute(
+        text("INSERT INTO siting_pair SELECT site_idx, demand_idx, distance_m FROM siting_pair_kept")
+    )
+    kept: int = conn.execute(text("SELECT count(*) FROM siting_pair")).scalar_one()
+    return ReachCut(float(cut_off), before, kept, limit)
 
 
 def _check_size(conn: Connection, q: SitingQuery, n_candidates: int, settings: SitingSettings) -> None:
