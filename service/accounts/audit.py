@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from service.accounts.tokens import Principal
+from service.cells import inert_text
 from service.errors import BadParameter
-from service.export.cells import inert_text
 from service.features.values import RANGE_TEXT, in_range
 
 SECRET_KEYS = ("password", "token", "secret", "authorization", "cookie", "csrf")

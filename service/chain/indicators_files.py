@@ -8,8 +8,8 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
+from service.cells import inert
 from service.chain.indicator_figures import FIGURES, PUBLISHED, SHOWN
-from service.export.cells import inert
 from service.reports.columns import CODE, Column, Lang
 from service.reports.workbook import Figures, Formatted, Report, Table, workbook
 

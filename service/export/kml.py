@@ -8,7 +8,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from sqlalchemy import func
 
-from service.export.cells import xml_text
+from service.cells import xml_text
 from service.export.layer_reader import LayerExport, Progress, counting, value_text
 
 CHUNK_BYTES = 1 << 16

@@ -16,8 +16,8 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import func
 from sqlalchemy.sql.elements import ColumnElement
 
+from service.cells import inert_text, sheet_value
 from service.errors import TooLarge
-from service.export.cells import inert_text, sheet_value
 from service.export.layer_reader import LayerExport, Progress, counting, value_text, x_y
 from service.features.query import output_geometry
 

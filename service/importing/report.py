@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from service.export.cells import inert
+from service.cells import inert
 
 # Rejections (and warnings) the report lists; beyond it they are counted (and written to the CSV).
 LISTED = 1000

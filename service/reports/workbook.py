@@ -21,7 +21,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from service.export.cells import sheet_value
+from service.cells import sheet_value
 from service.reports.columns import Column, Lang
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
