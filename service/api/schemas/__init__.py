@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from service.api.schemas import analysis as a
 from service.api.schemas import common as c
+from service.api.schemas import finding
 
 ITEM = "/collections/{layer}/items/{feature_id}"
 RESTORE = ITEM + "/history/{version}/restore"
@@ -23,6 +24,9 @@ JSON = "application/json"
 # (method, path, status) → (what the answer is, its model)
 RESPONSE_MODELS: dict[tuple[str, str, str], tuple[str, Models]] = {
     ("get", "/health", "200"): ("the service and its database answer", c.Health),
+    ("get", "/search", "200"): ("towns, villages and facilities found, best first", finding.SearchResult),
+    ("get", "/search/towns", "200"): ("every town with its map (the town picker's list)", finding.TownList),
+    ("get", "/problems", "200"): ("what needs attention now, grouped by kind", finding.Attention),
     ("post", "/auth/token", "200"): ("signed in: a bearer token", c.AccessToken),
     ("get", "/auth/me", "200"): ("the signed-in user", c.Me),
     ("post", "/auth/logout", "200"): ("signed out", c.SignedOut),
