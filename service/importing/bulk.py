@@ -10,6 +10,9 @@ YYYY-MM-DD, every required field given. Plain rows are converted by one INSERT â
 `import_rows`; every other row is read back and goes through `rows` and `staging.Stager`, so each
 problem and warning is said exactly as for a row of any other file. Both lanes give the same staged
 rows (tests/test_importing_bulk.py compares them on dirty files).
+
+`_Plain` restates in SQL what the editing validation accepts without a word: a rule added to
+`validation` must be added there too, or make the rows it concerns non-plain.
 """
 
 from __future__ import annotations
