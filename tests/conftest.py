@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
@@ -32,6 +33,7 @@ from service.db import make_engine
 from service.demo import loader
 from service.localdb import LocalCluster
 from service.models import LAYERS
+from tests import browser
 from tests.accounts import role_headers
 
 DEMO_DIR = REPO_ROOT / "gis_data" / "zhucheng"
@@ -248,3 +250,17 @@ def own_cluster() -> Iterator[OwnCluster]:
     finally:
         cluster.destroy()
         shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium (a Playwright `Browser`) for the browser tests of one module."""
+    with browser.launched() as b:
+        yield b
+
+
+@pytest.fixture(params=list(browser.VIEWPORTS))
+def screen(request: pytest.FixtureRequest, chromium: Any) -> Iterator[browser.Screen]:
+    """A fresh page for each viewport (desktop 1366×900, phone 390×844)."""
+    with browser.screen(chromium, request.param) as s:
+        yield s
