@@ -21,7 +21,6 @@ from service.accounts import users
 from tests.accounts import PASSWORD
 from tests.service_process import running_service
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "docs"
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
@@ -35,26 +34,15 @@ def service(demo_database_url: str) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Chromium is missing: scripts/setup.sh test installs it (apt chromium)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-        yield b
-        b.close()
-
-
 class Offline:
     """A page whose requests to any host but the service's are aborted and recorded."""
 
-    def __init__(self, browser: Any, service: str) -> None:
+    def __init__(self, chromium: Any, service: str) -> None:
         self.host = urlsplit(service).netloc
         self.elsewhere: list[str] = []
         self.failed: list[str] = []
         self.refused_by_csp: list[str] = []  # the browser's console lines for what the pages' CSP blocked
-        self.context = browser.new_context(**DESKTOP)
+        self.context = chromium.new_context(**DESKTOP)
         self.page = self.context.new_page()
         self.page.route("**/*", self._route)
         self.page.on("requestfailed", lambda r: self.failed.append(r.url))
@@ -77,8 +65,8 @@ class Offline:
 
 
 @pytest.fixture
-def offline(browser: Any, service: str) -> Iterator[Offline]:
-    tab = Offline(browser, service)
+def offline(chromium: Any, service: str) -> Iterator[Offline]:
+    tab = Offline(chromium, service)
     yield tab
     tab.close()
 

@@ -27,12 +27,11 @@ from service.db import make_engine
 from service.maps.city import MapRequest
 from service.maps.facility import facility_page
 from tests.accounts import PASSWORD, role_headers
+from tests.browser import READY
 from tests.conftest import PgServer, demo_copy
 from tests.service_process import running_service
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "maps"
-READY = "window.Sanichain && Sanichain.ready === true"
 PHONE = {
     "viewport": {"width": 390, "height": 844},
     "device_scale_factor": 3,
@@ -58,17 +57,6 @@ def service(edit_engine: Engine) -> Iterator[str]:
     url = edit_engine.url.render_as_string(hide_password=False)
     with running_service(url, env={"SANICHAIN_BASEMAP": "none"}) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Chromium is missing: scripts/setup.sh test installs it"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-        yield b
-        b.close()
 
 
 def user_of(engine: Engine, role: str) -> str:
@@ -104,9 +92,9 @@ def metres_between(engine: Engine, a: Any, b: Any) -> float:
         )
 
 
-def sign_in(browser: Any, service: str, name: str, next_path: str) -> tuple[Any, Any, list[str]]:
+def sign_in(chromium: Any, service: str, name: str, next_path: str) -> tuple[Any, Any, list[str]]:
     """A phone signed in through the login page, landed on `next_path` with its map drawn."""
-    context = browser.new_context(**PHONE)
+    context = chromium.new_context(**PHONE)
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
@@ -146,11 +134,11 @@ def drag_marker(page: Any, metres_east: float) -> None:
 
 
 def test_an_editor_on_a_phone_corrects_a_refused_capacity_and_moves_the_station(
-    browser, service, edit_engine
+    chromium, service, edit_engine
 ):
     before = station(edit_engine)
     path = f"/maps/facilities/transfer_stations/{before.id}"
-    context, page, problems = sign_in(browser, service, user_of(edit_engine, "editor"), path)
+    context, page, problems = sign_in(chromium, service, user_of(edit_engine, "editor"), path)
     try:
         page.locator(".sc-edit-open").tap()
         page.wait_for_selector(".sc-edit form")
@@ -212,11 +200,11 @@ def test_an_editor_on_a_phone_corrects_a_refused_capacity_and_moves_the_station(
         context.close()
 
 
-def test_a_viewer_gets_no_edit_button_and_the_cached_page_carries_no_token(browser, service, edit_engine):
+def test_a_viewer_gets_no_edit_button_and_the_cached_page_carries_no_token(chromium, service, edit_engine):
     with edit_engine.connect() as conn:
         first = conn.execute(text("SELECT min(id) FROM transfer_stations")).scalar_one()
     path = f"/maps/facilities/transfer_stations/{first}"
-    context, page, problems = sign_in(browser, service, user_of(edit_engine, "viewer"), path)
+    context, page, problems = sign_in(chromium, service, user_of(edit_engine, "viewer"), path)
     try:
         with page.expect_response(lambda r: r.url.endswith("/maps/editor")) as asked:
             page.reload()
@@ -255,12 +243,12 @@ def api_patch(service: str, engine: Engine, path: str, body: dict[str, Any]) -> 
         return int(response.status)
 
 
-def test_a_form_opened_before_someone_else_saved_is_told_to_reload(browser, service, edit_engine):
+def test_a_form_opened_before_someone_else_saved_is_told_to_reload(chromium, service, edit_engine):
     with edit_engine.connect() as conn:
         last = conn.execute(text("SELECT max(id) FROM transfer_stations")).scalar_one()
     before = station(edit_engine, last)
     path = f"/maps/facilities/transfer_stations/{last}"
-    context, page, problems = sign_in(browser, service, user_of(edit_engine, "editor"), path)
+    context, page, problems = sign_in(chromium, service, user_of(edit_engine, "editor"), path)
     try:
         page.goto(f"{service}{path}?lang=zh#edit")  # the popups' edit link: the form opens with the page
         page.wait_for_selector(".sc-edit form")
@@ -288,10 +276,10 @@ def test_a_form_opened_before_someone_else_saved_is_told_to_reload(browser, serv
         context.close()
 
 
-def test_city_map_popups_link_editors_to_the_facility_edit_form(browser, service, edit_engine):
+def test_city_map_popups_link_editors_to_the_facility_edit_form(chromium, service, edit_engine):
     with edit_engine.connect() as conn:
         first = conn.execute(text("SELECT min(id) FROM transfer_stations")).scalar_one()
-    context, page, problems = sign_in(browser, service, user_of(edit_engine, "admin"), "/maps/city")
+    context, page, problems = sign_in(chromium, service, user_of(edit_engine, "admin"), "/maps/city")
     try:
         page.wait_for_function("window.Sanichain && Sanichain.editLink !== undefined", timeout=10_000)
         page.evaluate(  # (clicking it would need the map zoomed to it; the popup is the same)

@@ -23,7 +23,6 @@ from tests.conftest import PgServer
 from tests.service_process import running_service
 from tests.test_imports_api import BAD, GOOD, build_world, farms_csv
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "imports"
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN"}
 PHONE = {
@@ -56,17 +55,6 @@ def service(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Chromium is missing: scripts/setup.sh test installs it"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-        yield b
-        b.close()
-
-
 def user_of(engine: Engine, role: str) -> str:
     name = f"import-{role}-{uuid.uuid4().hex[:6]}"
     with engine.begin() as conn:
@@ -74,8 +62,8 @@ def user_of(engine: Engine, role: str) -> str:
     return name
 
 
-def signed_in(browser: Any, service: str, name: str, device: dict[str, Any], path: str) -> tuple[Any, Any]:
-    context = browser.new_context(**device)
+def signed_in(chromium: Any, service: str, name: str, device: dict[str, Any], path: str) -> tuple[Any, Any]:
+    context = chromium.new_context(**device)
     page = context.new_page()
     page.goto(f"{service}/login?next={path}")
     page.fill("#username", name)
@@ -112,10 +100,10 @@ def counts(page: Any, box: str) -> dict[str, str]:
 
 
 def test_an_editor_checks_a_gbk_file_sees_the_rejected_row_and_imports_the_valid_rows(
-    browser, service, engine
+    chromium, service, engine
 ):
     problems: list[str] = []
-    context, page = signed_in(browser, service, user_of(engine, "editor"), DESKTOP, "/imports/new")
+    context, page = signed_in(chromium, service, user_of(engine, "editor"), DESKTOP, "/imports/new")
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     try:
         assert page.title().startswith("导入数据")
@@ -151,8 +139,8 @@ def test_an_editor_checks_a_gbk_file_sees_the_rejected_row_and_imports_the_valid
         context.close()
 
 
-def test_the_report_fits_a_phone_and_an_anonymous_reader_is_sent_to_sign_in(browser, service, engine):
-    context, page = signed_in(browser, service, user_of(engine, "admin"), PHONE, "/imports/new")
+def test_the_report_fits_a_phone_and_an_anonymous_reader_is_sent_to_sign_in(chromium, service, engine):
+    context, page = signed_in(chromium, service, user_of(engine, "admin"), PHONE, "/imports/new")
     try:
         fits_the_screen(page, 390)
         box = page.locator("#file").bounding_box()
@@ -169,7 +157,7 @@ def test_the_report_fits_a_phone_and_an_anonymous_reader_is_sent_to_sign_in(brow
         page.screenshot(path=str(ARTIFACTS / "import-report-phone.png"), full_page=True)
     finally:
         context.close()
-    anonymous = browser.new_context(**PHONE)
+    anonymous = chromium.new_context(**PHONE)
     try:
         page = anonymous.new_page()
         page.goto(f"{service}/imports/new")
@@ -178,8 +166,8 @@ def test_the_report_fits_a_phone_and_an_anonymous_reader_is_sent_to_sign_in(brow
         anonymous.close()
 
 
-def test_the_map_panel_links_editors_to_the_import_page(browser, service, engine):
-    context, page = signed_in(browser, service, user_of(engine, "editor"), DESKTOP, "/maps/city")
+def test_the_map_panel_links_editors_to_the_import_page(chromium, service, engine):
+    context, page = signed_in(chromium, service, user_of(engine, "editor"), DESKTOP, "/maps/city")
     try:
         link = page.locator(".sc-links a.sc-import-link")
         link.wait_for(state="attached", timeout=30_000)
@@ -187,7 +175,7 @@ def test_the_map_panel_links_editors_to_the_import_page(browser, service, engine
         assert link.get_attribute("href", timeout=1000).endswith("/imports/new")
     finally:
         context.close()
-    anonymous = browser.new_context(**DESKTOP)
+    anonymous = chromium.new_context(**DESKTOP)
     try:
         page = anonymous.new_page()
         with page.expect_response(lambda r: r.url.endswith("/maps/editor")):

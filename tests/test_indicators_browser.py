@@ -17,7 +17,6 @@ import pytest
 
 from tests.service_process import running_service
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "indicators"
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 PHONE = {
@@ -37,25 +36,14 @@ def service(demo_database_url: str) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Chromium is missing: scripts/setup.sh test installs it (apt chromium)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-        yield b
-        b.close()
-
-
 def json_of(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=60) as response:
         return json.load(response)
 
 
-def open_page(browser: Any, service: str, viewport: str, query: str) -> tuple[Any, Any, list[str]]:
+def open_page(chromium: Any, service: str, viewport: str, query: str) -> tuple[Any, Any, list[str]]:
     """The page at /indicators?query, with every request to another host recorded (and aborted)."""
-    context = browser.new_context(**VIEWPORTS[viewport])
+    context = chromium.new_context(**VIEWPORTS[viewport])
     page = context.new_page()
     elsewhere: list[str] = []
 
@@ -86,9 +74,9 @@ def overflow(page: Any) -> tuple[int, int]:
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_indicators_page_reads_on_desktop_and_phone_without_sideways_scrolling(
-    browser: Any, service: str, viewport: str, lang: str
+    chromium: Any, service: str, viewport: str, lang: str
 ) -> None:
-    context, page, elsewhere = open_page(browser, service, viewport, f"lang={lang}")
+    context, page, elsewhere = open_page(chromium, service, viewport, f"lang={lang}")
     try:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shot = ARTIFACTS / f"indicators-{viewport}-{lang}.png"
@@ -123,9 +111,9 @@ def test_indicators_page_reads_on_desktop_and_phone_without_sideways_scrolling(
         context.close()
 
 
-def test_indicators_page_shows_the_figures_of_the_json(browser: Any, service: str) -> None:
+def test_indicators_page_shows_the_figures_of_the_json(chromium: Any, service: str) -> None:
     body = json_of(f"{service}/indicators?f=json")
-    context, page, _ = open_page(browser, service, "desktop", "lang=zh")
+    context, page, _ = open_page(chromium, service, "desktop", "lang=zh")
     try:
         share = page.locator("#figures tr#toilet_share td").first.inner_text()
         assert share == f"{body['city']['toilet_share']:.1%}"
@@ -145,8 +133,8 @@ def test_indicators_page_shows_the_figures_of_the_json(browser: Any, service: st
         context.close()
 
 
-def test_a_town_page_has_its_own_figures_and_no_published_column(browser: Any, service: str) -> None:
-    context, page, _ = open_page(browser, service, "phone", "town=370782101")
+def test_a_town_page_has_its_own_figures_and_no_published_column(chromium: Any, service: str) -> None:
+    context, page, _ = open_page(chromium, service, "phone", "town=370782101")
     try:
         page.screenshot(path=str(ARTIFACTS / "indicators-town-phone.png"), full_page=True)
         assert page.locator("h1").inner_text() == "枳沟镇农村环卫指标"
@@ -161,8 +149,8 @@ def test_a_town_page_has_its_own_figures_and_no_published_column(browser: Any, s
         context.close()
 
 
-def test_the_printed_page_hides_the_links_and_keeps_the_charts(browser: Any, service: str) -> None:
-    context, page, _ = open_page(browser, service, "desktop", "lang=zh")
+def test_the_printed_page_hides_the_links_and_keeps_the_charts(chromium: Any, service: str) -> None:
+    context, page, _ = open_page(chromium, service, "desktop", "lang=zh")
     try:
         page.emulate_media(media="print")
         assert not page.locator(".actions").is_visible()

@@ -12,7 +12,6 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,6 @@ from service.api.security import SESSION_COOKIE
 from tests.accounts import PASSWORD
 from tests.service_process import running_service
 
-CHROMIUM = "/usr/bin/chromium"
 PHONE = {
     "viewport": {"width": 390, "height": 844},
     "device_scale_factor": 3,
@@ -41,19 +39,6 @@ def service(demo_database_url: str) -> Iterator[str]:
     env = {"SANICHAIN_BASEMAP": "none", "SANICHAIN_READ_POLICY": "signed-in"}
     with running_service(demo_database_url, env=env) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), (
-        "Chromium is missing: scripts/setup.sh test installs it (apt-get chromium)"
-    )
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -79,8 +64,8 @@ def fits_the_screen(page: Any) -> None:
     assert width <= 390, f"the page is {width} px wide on a 390 px screen"
 
 
-def test_a_phone_signs_in_once_lands_on_its_page_and_signs_out(browser, service, inspector, tmp_path):
-    context = browser.new_context(**PHONE)
+def test_a_phone_signs_in_once_lands_on_its_page_and_signs_out(chromium, service, inspector, tmp_path):
+    context = chromium.new_context(**PHONE)
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))

@@ -1,4 +1,4 @@
-"""Map pages in a real browser: Debian's Chromium driven by Playwright, against the real service.
+"""Map pages in a real chromium: Debian's Chromium driven by Playwright, against the real service.
 
 Every page must load with no console error and no failed request (the basemap is 'none', so nothing
 leaves the machine), draw exactly the features PostGIS holds, and keep working offline from file://.
@@ -17,13 +17,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from tests.browser import READY
 from tests.conftest import POINT_LAYERS
 from tests.queries import rows, scalar
 from tests.service_process import running_service
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "maps"
-READY = "window.Sanichain && Sanichain.ready === true"
 
 pytestmark = pytest.mark.slow
 
@@ -34,24 +33,11 @@ def service(demo_database_url: str) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), (
-        "Chromium is missing: scripts/setup.sh test installs it (apt-get chromium)"
-    )
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-        yield b
-        b.close()
-
-
 class MapPage:
     """One page with everything that went wrong on it recorded."""
 
-    def __init__(self, browser: Any, **context: Any):
-        self.context = browser.new_context(**context)
+    def __init__(self, chromium: Any, **context: Any):
+        self.context = chromium.new_context(**context)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.requests: list[str] = []
@@ -80,11 +66,11 @@ class MapPage:
 
 
 @pytest.fixture
-def open_page(browser: Any) -> Iterator[Any]:
+def open_page(chromium: Any) -> Iterator[Any]:
     pages: list[MapPage] = []
 
     def make(**context: Any) -> MapPage:
-        pages.append(MapPage(browser, **context))
+        pages.append(MapPage(chromium, **context))
         return pages[-1]
 
     yield make

@@ -24,24 +24,13 @@ from sqlalchemy import Engine, text
 
 from service.db import make_engine
 from service.maps import style
+from tests.browser import READY, VIEWPORTS
 from tests.conftest import PgServer, demo_copy
 from tests.service_process import running_service
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "maps"
-READY = "window.Sanichain && Sanichain.ready === true"
 SUSPENDED_TOWN = "370782117"
 TOWN = "370782118"
-VIEWPORTS = {
-    "desktop": {"viewport": {"width": 1366, "height": 900}, "locale": "zh-CN"},
-    "phone": {
-        "viewport": {"width": 390, "height": 844},
-        "device_scale_factor": 2,
-        "is_mobile": True,
-        "has_touch": True,
-        "locale": "zh-CN",
-    },
-}
 # Leaflet.markercluster's own classes: yellow/orange/green bubbles that clash with the load colours
 PLUGIN_CLUSTER_CLASSES = ("marker-cluster-small", "marker-cluster-medium", "marker-cluster-large")
 
@@ -72,21 +61,10 @@ def service(truth_engine: Engine) -> Iterator[str]:
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Chromium is missing: scripts/setup.sh test installs it"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-        yield b
-        b.close()
-
-
 @pytest.fixture(params=list(VIEWPORTS))
-def screen(request: pytest.FixtureRequest, browser: Any) -> Iterator[tuple[str, Any, list[str]]]:
+def screen(request: pytest.FixtureRequest, chromium: Any) -> Iterator[tuple[str, Any, list[str]]]:
     """(viewport name, page, problems seen by the page) for each viewport."""
-    context = browser.new_context(**VIEWPORTS[request.param])
+    context = chromium.new_context(**VIEWPORTS[request.param])
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
@@ -334,8 +312,8 @@ def overlap(a: dict[str, float], b: dict[str, float]) -> float:
     return max(w, 0) * max(h, 0)
 
 
-def test_on_a_phone_controls_leave_the_map_and_each_other_readable(browser, service):
-    context = browser.new_context(**VIEWPORTS["phone"])
+def test_on_a_phone_controls_leave_the_map_and_each_other_readable(chromium, service):
+    context = chromium.new_context(**VIEWPORTS["phone"])
     page = context.new_page()
     try:
         open_map(page, f"{service}/maps/city")

@@ -1,4 +1,4 @@
-"""Finding and navigating in the browser: Debian's Chromium (Playwright) against the real service, over a
+"""Finding and navigating in the chromium: Debian's Chromium (Playwright) against the real service, over a
 copy of the demo with one overloaded and one suspended station (tests/attention_world.py).
 
 - Every HTML page asks only the service and the configured basemap host for anything (a custom basemap
@@ -22,22 +22,12 @@ from sqlalchemy import Engine, text
 
 from service.db import make_engine
 from tests.attention_world import OVERLOAD, Overloaded, make_problems
+from tests.browser import READY, VIEWPORTS
 from tests.conftest import PgServer, demo_copy
 from tests.service_process import running_service
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "navigation"
 BASEMAP_HOST = "tiles.basemap.invalid"  # .invalid never resolves: nothing leaves the machine
-READY = "window.Sanichain && Sanichain.ready === true"
-DESKTOP = {"viewport": {"width": 1366, "height": 900}, "locale": "zh-CN"}
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "locale": "zh-CN",
-}
-VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 
 pytestmark = pytest.mark.slow
 
@@ -62,25 +52,14 @@ def service(world: tuple[Engine, Overloaded]) -> Iterator[str]:
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Chromium is missing: scripts/setup.sh test installs it"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-        yield b
-        b.close()
-
-
 class Recorder:
     """A browser context that records the host of every request; only the service's go out."""
 
-    def __init__(self, browser: Any, service: str, viewport: dict[str, Any]) -> None:
+    def __init__(self, chromium: Any, service: str, viewport: dict[str, Any]) -> None:
         self.service_host = urlsplit(service).netloc
         self.hosts: dict[str, str] = {}  # host → first URL asked of it
         self.errors: list[str] = []
-        self.context = browser.new_context(**viewport)
+        self.context = chromium.new_context(**viewport)
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
@@ -102,8 +81,8 @@ class Recorder:
 
 
 @pytest.fixture(params=list(VIEWPORTS))
-def recorder(request: Any, browser: Any, service: str) -> Iterator[Recorder]:
-    r = Recorder(browser, service, VIEWPORTS[request.param])
+def recorder(request: Any, chromium: Any, service: str) -> Iterator[Recorder]:
+    r = Recorder(chromium, service, VIEWPORTS[request.param])
     r.viewport = request.param  # type: ignore[attr-defined]
     yield r
     r.close()
