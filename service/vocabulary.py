@@ -27,6 +27,13 @@ FacilityLayer = StrEnum("FacilityLayer", [(name, name) for name in FACILITY_LAYE
 Stream = StrEnum("Stream", [(name, name) for name in STREAMS])  # type: ignore[misc]
 DistanceMode = StrEnum("DistanceMode", [(name, name) for name in DISTANCE_MODES])  # type: ignore[misc]
 
+# What an inspector visits: every facility of the chain, the farms' on-site facilities and public toilets.
+INSPECTED_LAYERS = (*FACILITY_LAYERS, "livestock_farms", "public_toilets")
+# What a visit found, best to worst.
+INSPECTION_OUTCOMES = ("ok", "defects", "out_of_service")
+# The photo types an inspection keeps, told by their first bytes.
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")
+
 # The roles of an account, least to most: a viewer reads; an inspector records inspections; a planner
 # saves scenarios and runs siting; an editor edits the inventory and imports; an admin does everything.
 ROLES = ("viewer", "inspector", "planner", "editor", "admin")

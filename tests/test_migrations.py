@@ -10,7 +10,15 @@ from service.models import LAYERS, Base
 from service.schema_check import schema_drift
 
 OUR_TABLES = set(Base.metadata.tables)
-NON_SPATIAL = {"planning_scenarios", "users", "api_tokens", "audit_log", "feature_history", "imports"}
+NON_SPATIAL = {
+    "planning_scenarios",
+    "users",
+    "api_tokens",
+    "audit_log",
+    "feature_history",
+    "imports",
+    "inspection_photos",
+}
 
 
 def _tables_and_extension(url: str) -> tuple[set[str], bool]:

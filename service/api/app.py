@@ -88,6 +88,10 @@ def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = N
     imports.install(app)
     app.include_router(export.router)
     app.include_router(tiles.router)
+    # -- inspections: visits recorded from the field, their photos --
+    from service.api import inspections
+
+    app.include_router(inspections.router)
     # -- chain: flows, integrity, indicators, diagram (register routers here) --
     from service.api import chain
 

@@ -15,6 +15,7 @@ from service.models.facilities import (
 )
 from service.models.history import FeatureHistory
 from service.models.imports import ImportJob
+from service.models.inspections import Inspection, InspectionPhoto
 from service.models.planning import PlanningScenario
 from service.models.roads import ROAD_CLASSES, RoadNode, RoadSegment
 from service.vocabulary import (
@@ -70,6 +71,8 @@ __all__ = [
     "FacilityLayer",
     "FeatureHistory",
     "ImportJob",
+    "Inspection",
+    "InspectionPhoto",
     "LivestockFarm",
     "ManureCenter",
     "PlanningScenario",

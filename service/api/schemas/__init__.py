@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from service.api.schemas import analysis as a
 from service.api.schemas import common as c
 from service.api.schemas import finding
+from service.api.schemas import inspections as i
 
 ITEM = "/collections/{layer}/items/{feature_id}"
 RESTORE = ITEM + "/history/{version}/restore"
@@ -80,17 +81,25 @@ RESPONSE_MODELS: dict[tuple[str, str, str], tuple[str, Models]] = {
     ),
     ("get", "/planning/scenarios", "200"): ("saved scenarios, a page", a.ScenarioPage),
     ("get", "/planning/scenarios/{scenario_id}", "200"): ("the saved scenario", a.SavedScenario),
+    ("post", "/inspections", "201"): ("the inspection as recorded", i.InspectionRecord),
+    ("post", "/inspections", "200"): ("a re-send of a recorded key: the first record", i.InspectionRecord),
+    ("get", "/inspections", "200"): ("inspections, newest first", i.InspectionList),
+    ("get", "/inspections/checklists", "200"): ("the checklist of each facility layer", i.Checklists),
+    ("get", "/inspections/{inspection_id}", "200"): ("the inspection", i.InspectionRecord),
 }
 # Successes documented with a model by their route, which only need saying what they are.
 DESCRIPTIONS = {
     ("get", "/audit", "200"): "audit log entries, oldest first, a page (or CSV)",
     ("get", "/imports/{job_id}", "200"): "the import job: status, progress, its report once done",
+    ("get", "/inspections/{inspection_id}/photos/{number}", "200"): "the photo, as the inspector sent it",
 }
 # JSON media types whose body is not the operation's document (a streamed sequence, an error list)
 NOT_DOCUMENTS = frozenset({"application/geo+json-seq", "application/problem+json"})
 REF = "#/components/schemas/{model}"
 # Operations FastAPI lists with its default JSON media type although they answer only files
-FILE_ONLY = frozenset({("get", "/imports/{job_id}/rejected.csv")})
+FILE_ONLY = frozenset(
+    {("get", "/imports/{job_id}/rejected.csv"), ("get", "/inspections/{inspection_id}/photos/{number}")}
+)
 
 
 def _is_json(media_type: str) -> bool:

@@ -1,0 +1,170 @@
+"""Inspections: record a visit (inspectors and admins), read the records and their photos (signed-in users).
+
+`POST /inspections` takes multipart/form-data (the phone's form, photos included) and an
+`Idempotency-Key` header: 201 with the record the first time, 200 with the same record on every re-send
+of that key (`Idempotent-Replayed: true`), 409 if the key was used for another visit.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from service.accounts.permissions import Action
+from service.accounts.tokens import Principal
+from service.api import inspection_form
+from service.api.deps import engine_of
+from service.api.headers import base_url
+from service.api.report_params import LangQuery, ReportLang, lang_of
+from service.api.security import SignedIn, actor, requires
+from service.inspections import checklists, photos, records
+
+router = APIRouter(tags=["inspections"])
+INSPECTOR = requires(Action.record_inspection)
+InspectionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the inspection's id")]
+
+FORM_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": list(records.REQUIRED),
+                    "properties": {
+                        "layer": {"type": "string", "enum": list(checklists.CHECKLISTS)},
+                        "feature_id": {"type": "integer", "minimum": 1},
+                        "inspected_at": {"type": "string", "format": "date-time"},
+                        "outcome": {"type": "string", "enum": ["ok", "defects", "out_of_service"]},
+                        "checklist": {
+                            "type": "string",
+                            "description": 'JSON: item → true/false/null, e.g. {"compactor_works": true}',
+                        },
+                        "notes": {"type": "string", "maxLength": records.MAX_NOTES},
+                        "lon": {"type": "number", "minimum": -180, "maximum": 180},
+                        "lat": {"type": "number", "minimum": -90, "maximum": 90},
+                        "accuracy_m": {"type": "number", "minimum": 0},
+                        "photo": {
+                            "type": "array",
+                            "maxItems": photos.MAX_PHOTOS,
+                            "items": {"type": "string", "format": "binary"},
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _with_links(request: Request, record: dict[str, Any]) -> dict[str, Any]:
+    base = base_url(request)
+    for photo in record["photos"]:
+        photo["href"] = f"{base}/inspections/{record['id']}/photos/{photo['number']}"
+    record["href"] = f"{base}/inspections/{record['id']}"
+    return record
+
+
+def _record(
+    request: Request, principal: Principal, form: inspection_form.InspectionForm, key: str
+) -> tuple[records.Recorded, dict[str, Any]]:
+    visit = records.parse_visit(form.fields)
+    checked = photos.checked(form.photos)
+    with engine_of(request).begin() as conn:
+        done = records.record(conn, visit, key, checked, principal, actor(request, principal))
+        return done, records.read(conn, done.id)
+
+
+@router.post(
+    "/inspections",
+    summary="Record an inspection of a facility (with photos and the inspector's position)",
+    status_code=201,
+    response_model=None,
+    dependencies=INSPECTOR["dependencies"],
+    openapi_extra={**INSPECTOR["openapi_extra"], **FORM_SCHEMA},
+    description=INSPECTOR["description"]
+    + " Re-sending the same `Idempotency-Key` answers the first record (200), never a second one.",
+)
+async def record_inspection(
+    request: Request,
+    principal: SignedIn,
+    key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", description="chosen by the device; the same on every re-send"),
+    ] = None,
+) -> Response:
+    checked_key = records.idempotency_key(key)
+    form = await inspection_form.read(request)
+    done, record = await run_in_threadpool(_record, request, principal, form, checked_key)
+    body = _with_links(request, record)
+    headers = {"Location": body["href"]}
+    if not done.created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(body, status_code=201 if done.created else 200, headers=headers)
+
+
+@router.get(
+    "/inspections/checklists", summary="What is checked at each kind of facility", response_model=None
+)
+def checklist_items(lang: LangQuery = ReportLang.zh) -> dict[str, Any]:
+    return {
+        "checklists": checklists.described(lang_of(lang)),
+        "outcomes": ["ok", "defects", "out_of_service"],
+    }
+
+
+@router.get(
+    "/inspections",
+    summary="Inspections, newest first: of one facility, one layer or one town",
+    response_model=None,
+)
+def inspections(
+    request: Request,
+    _: SignedIn,
+    layer: Annotated[str | None, Query(description="a facility layer, e.g. transfer_stations")] = None,
+    feature_id: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="with layer: one facility")
+    ] = None,
+    town: Annotated[str | None, Query(pattern="^[0-9]{9}$", description="a town's 9-digit code")] = None,
+    limit: Annotated[int, Query(ge=1, le=records.MAX_LIST, description="most records")] = 100,
+    lang: LangQuery = ReportLang.zh,
+) -> dict[str, Any]:
+    with engine_of(request).connect() as conn:
+        found = records.listed(
+            conn, layer=layer, feature_id=feature_id, town=town, limit=limit, lang=lang_of(lang)
+        )
+    return {"inspections": [_with_links(request, r) for r in found], "returned": len(found)}
+
+
+@router.get("/inspections/{inspection_id}", summary="One inspection record", response_model=None)
+def inspection(
+    request: Request, inspection_id: InspectionId, _: SignedIn, lang: LangQuery = ReportLang.zh
+) -> dict[str, Any]:
+    with engine_of(request).connect() as conn:
+        return _with_links(request, records.read(conn, inspection_id, lang_of(lang)))
+
+
+@router.get(
+    "/inspections/{inspection_id}/photos/{number}",
+    summary="A photo of an inspection (signed-in users only)",
+    response_model=None,
+    responses={
+        200: {"content": {t: {"schema": {"type": "string", "format": "binary"}} for t in photos.TYPES}}
+    },
+)
+def inspection_photo(
+    request: Request,
+    inspection_id: InspectionId,
+    number: Annotated[int, Path(ge=1, le=photos.MAX_PHOTOS, description="the photo's number, from 1")],
+    _: SignedIn,
+) -> Response:
+    with engine_of(request).connect() as conn:
+        content_type, content = records.photo(conn, inspection_id, number)
+    return Response(
+        content,
+        media_type=content_type,
+        headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
