@@ -89,8 +89,9 @@ def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = N
     app.include_router(export.router)
     app.include_router(tiles.router)
     # -- inspections: visits recorded from the field, their photos --
-    from service.api import inspections
+    from service.api import inspection_page, inspections
 
+    inspection_page.install(app)  # before /inspections/{inspection_id}: "new" is the page
     app.include_router(inspections.router)
     # -- chain: flows, integrity, indicators, diagram (register routers here) --
     from service.api import chain

@@ -148,11 +148,12 @@ def parse_visit(fields: Mapping[str, str], now: datetime | None = None) -> Visit
     )  # fmt: skip
 
 
-def _facility(conn: Connection, layer: str, feature_id: int, position: tuple[float, float] | None) -> Any:
+def facility_of(conn: Connection, layer: str, feature_id: int, position: tuple[float, float] | None) -> Any:
     # `layer` is one of INSPECTED_LAYERS (checked): safe to name in SQL
     return conn.execute(
         text(
-            f"""SELECT f.id, f.code, f.name, f.town_id, t.code AS town_code,
+            f"""SELECT f.id, f.code, f.name, f.name_en, f.status, f.town_id,
+                       t.code AS town_code, t.name AS town_name,
                        CASE WHEN CAST(:lon AS float8) IS NULL THEN NULL
                             ELSE round(ST_Distance(f.geom::geography,
                                                    ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography
@@ -186,7 +187,7 @@ def record(
     earlier = _by_key(conn, principal.user_id, key)
     if earlier is not None:
         return _replayed(visit, earlier)
-    facility = _facility(conn, visit.layer, visit.feature_id, visit.position)
+    facility = facility_of(conn, visit.layer, visit.feature_id, visit.position)
     if facility is None:
         raise BadParameter("feature_id", f"no {visit.layer} feature {visit.feature_id}")
     permissions.check_town(principal, facility.town_code)
