@@ -25,6 +25,7 @@ from service.db import make_engine
 from service.inspections import photos
 from tests.accounts import role_headers
 from tests.conftest import PgServer, demo_copy
+from tests.schemas import validate_answer
 
 # The smallest valid images of each kind the service keeps (authored here, byte by byte).
 PNG = bytes.fromhex(
@@ -130,7 +131,10 @@ def test_a_visit_is_stored_with_its_checklist_photos_and_distance_from_the_facil
     got = client.get(record["photos"][0]["href"].replace("http://testserver", ""), headers=viewer)
     assert got.status_code == 200 and got.content == PNG and got.headers["content-type"] == "image/png"
     assert client.get(f"/inspections/{record['id']}/photos/1").status_code == 401  # anonymous: never
+    doc = client.get("/openapi.json").json()
+    validate_answer(doc, "post", "/inspections", record, "201")
     read = client.get(f"/inspections/{record['id']}?lang=en", headers=viewer).json()
+    validate_answer(doc, "get", "/inspections/{inspection_id}", read)
     assert read["checklist"][0]["label"] == "compactor works"
     assert read["facility"]["name"] == (site.name_en or site.name)
     listed = client.get(f"/inspections?layer=transfer_stations&feature_id={site.id}", headers=viewer).json()[
@@ -232,3 +236,4 @@ def test_the_checklists_are_listed_in_both_languages(client, app_engine):
     ]  # fmt: skip
     assert en["checklists"]["public_toilets"][0] == {"key": "clean", "label": "clean"}
     assert zh["outcomes"] == ["ok", "defects", "out_of_service"]
+    validate_answer(client.get("/openapi.json").json(), "get", "/inspections/checklists", en)

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("accuracy_m", sa.Numeric(10, 1), nullable=True),
         sa.Column("distance_m", sa.Numeric(12, 1), nullable=True),
         sa.Column("request_id", sa.Text(), nullable=True),
+        sa.Column("outage", postgresql.JSONB(), nullable=True),
         sa.Column(
             "position",
             geoalchemy2.types.Geometry(geometry_type="POINT", srid=4326, spatial_index=False),

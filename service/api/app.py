@@ -97,6 +97,9 @@ def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = N
     from service.api import chain
 
     app.include_router(chain.router)
+    from service.api import outages
+
+    app.include_router(outages.router)
     from service.api import attention, search
 
     app.include_router(attention.router)

@@ -20,9 +20,9 @@ from sqlalchemy import Connection, text
 from service.accounts import audit, permissions
 from service.accounts.tokens import Principal
 from service.errors import BadParameter, Conflict, NotFound
-from service.inspections import checklists
+from service.inspections import checklists, outages
 from service.inspections.photos import Photo
-from service.vocabulary import INSPECTED_LAYERS, INSPECTION_OUTCOMES
+from service.vocabulary import FACILITY_LAYERS, INSPECTED_LAYERS, INSPECTION_OUTCOMES
 
 FIELDS = ("layer", "feature_id", "inspected_at", "outcome", "checklist", "notes", "lon", "lat", "accuracy_m")
 REQUIRED = ("layer", "feature_id", "inspected_at", "outcome")
@@ -241,6 +241,19 @@ def record(
                 "content": photo.content,
             },
         )
+    if visit.outcome == "out_of_service" and visit.layer in FACILITY_LAYERS:
+        # what now has nowhere to go, kept with the record as it stood when reported
+        if outages.small_enough(conn):
+            kept = outages.summary(outages.outage(conn, visit.layer, visit.feature_id))
+        else:
+            kept = {
+                "computed": False,
+                "reason": f"over {outages.RECORD_MAX_LINKS} chain links: ask /chain/outages",
+            }
+        conn.execute(
+            text("UPDATE inspections SET outage = CAST(:o AS jsonb) WHERE id = :id"),
+            {"o": json.dumps(kept), "id": new_id},
+        )
     audit.record(
         conn, actor, "inspection.record", layer=visit.layer, target_id=visit.feature_id,
         after={"inspection": int(new_id), "outcome": visit.outcome},
@@ -280,7 +293,7 @@ def _replayed(visit: Visit, earlier: Mapping[str, Any]) -> Recorded:
 
 _SELECT = """
     SELECT i.id, i.layer, i.feature_id, i.user_name, i.inspected_at, i.recorded_at, i.outcome,
-           i.checklist, i.notes, i.accuracy_m, i.distance_m, t.code AS town_code,
+           i.checklist, i.notes, i.accuracy_m, i.distance_m, i.outage, t.code AS town_code,
            ST_X(i.position) AS lon, ST_Y(i.position) AS lat,
            COALESCE((SELECT json_agg(json_build_object('number', p.number, 'content_type', p.content_type,
                                                        'size_bytes', p.size_bytes, 'sha256', p.sha256)
@@ -326,6 +339,7 @@ def _as_json(row: Any, facility: Any, lang: str) -> dict[str, Any]:
         "accuracy_m": None if row["accuracy_m"] is None else float(row["accuracy_m"]),
         "distance_m": None if row["distance_m"] is None else float(row["distance_m"]),
         "photos": list(row["photos"]),
+        "outage": row["outage"],
     }
 
 

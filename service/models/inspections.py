@@ -62,6 +62,8 @@ class Inspection(Base):
     accuracy_m: Mapped[Decimal | None] = mapped_column(Numeric(10, 1))
     distance_m: Mapped[Decimal | None] = mapped_column(Numeric(12, 1))
     request_id: Mapped[str | None] = mapped_column(Text)
+    # out of service: what depended on the facility when it was reported (inspections/outages.py)
+    outage: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     position = geometry("POINT", nullable=True)
 
 
