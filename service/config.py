@@ -176,6 +176,25 @@ class EditSettings(BaseSettings):
     edit_max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=100_000_000)
 
 
+class InspectionSettings(BaseSettings):
+    """How often each kind of facility is to be inspected, in days (the overdue list and the maps)."""
+
+    model_config = SettingsConfigDict(env_prefix="SANICHAIN_INSPECT_EVERY_", env_file=".env", extra="ignore")
+
+    # the campaign's rhythm: stations and public toilets weekly, centres fortnightly, the rest monthly,
+    # farms quarterly (DESIGN.md §1: weekly / monthly / quarterly reviews)
+    collection_points: int = Field(default=30, ge=1, le=366)
+    transfer_stations: int = Field(default=7, ge=1, le=366)
+    treatment_plants: int = Field(default=30, ge=1, le=366)
+    manure_centers: int = Field(default=14, ge=1, le=366)
+    biogas_centers: int = Field(default=14, ge=1, le=366)
+    livestock_farms: int = Field(default=90, ge=1, le=366)
+    public_toilets: int = Field(default=7, ge=1, le=366)
+
+    def days(self, layer: str) -> int:
+        return int(getattr(self, layer))
+
+
 class ImportFileSettings(BaseSettings):
     """Archives opened by the import (zipped Shapefiles, KMZ, XLSX workbooks) and boundary files: what
     is checked before a byte is extracted, so a zip bomb is refused, not unpacked."""
@@ -358,4 +377,5 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     PublicAddressSettings,
     RuntimeSettings,
     ImportFileSettings,
+    InspectionSettings,
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.accounts.permissions import Action
@@ -18,9 +18,12 @@ from service.accounts.tokens import Principal
 from service.api import inspection_form
 from service.api.deps import engine_of
 from service.api.headers import base_url
-from service.api.report_params import LangQuery, ReportLang, lang_of
+from service.api.negotiation import wants_html
+from service.api.report_params import LangQuery, ReportLang, lang_of, xlsx_response
 from service.api.security import SignedIn, actor, requires
-from service.inspections import checklists, photos, records
+from service.config import InspectionSettings, settings
+from service.inspections import checklists, due, due_report, photos, records
+from service.reports.workbook import XLSX
 
 router = APIRouter(tags=["inspections"])
 INSPECTOR = requires(Action.record_inspection)
@@ -137,6 +140,36 @@ def inspections(
             conn, layer=layer, feature_id=feature_id, town=town, limit=limit, lang=lang_of(lang)
         )
     return {"inspections": [_with_links(request, r) for r in found], "returned": len(found)}
+
+
+@router.get(
+    "/inspections/overdue",
+    summary="Facilities whose inspection is due: by town and grid, most overdue first (JSON, HTML, XLSX)",
+    response_model=None,
+    responses={200: {"content": {"text/html": {}, XLSX: {}}}},
+)
+def overdue(
+    request: Request,
+    _: SignedIn,
+    town: Annotated[str | None, Query(pattern="^[0-9]{9}$", description="a town's 9-digit code")] = None,
+    grid: Annotated[str | None, Query(max_length=64, description="a grid's code, e.g. WG-07")] = None,
+    layer: Annotated[str | None, Query(description="one facility layer")] = None,
+    limit: Annotated[int, Query(ge=1, le=due.MAX_LIST, description="most overdue facilities listed")] = 500,
+    lang: LangQuery = ReportLang.zh,
+    f: Annotated[
+        str | None, Query(pattern="^(json|html|xlsx)$", description="json, html or xlsx; default by Accept")
+    ] = None,
+) -> Response:
+    scope = due.Scope(town, grid, layer)
+    with engine_of(request).connect() as conn:
+        data = due.overdue(conn, scope, settings(InspectionSettings), limit=limit, lang=lang_of(lang))
+    if f == "xlsx":
+        parameters = [("town", town), ("grid", grid), ("layer", layer), ("limit", limit)]
+        return xlsx_response(due_report.xlsx(data, parameters, lang_of(lang)), "inspections-overdue.xlsx")
+    if f == "html" or (f is None and wants_html(request)):
+        query = "&".join(f"{k}={v}" for k, v in request.query_params.items() if k != "f")
+        return HTMLResponse(due_report.page(data, base_url(request), lang_of(lang), query))
+    return JSONResponse(data)
 
 
 @router.get("/inspections/{inspection_id}", summary="One inspection record", response_model=None)

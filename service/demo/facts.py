@@ -83,6 +83,13 @@ ADMINISTRATIVE_VILLAGES = 1_249  # merged in 2010 into ...
 RURAL_COMMUNITIES = 208  # ... 208 rural communities on a 2 km service radius
 COMMUNITIES_TOTAL = 244  # 244 communities in all (so 36 urban communities)
 COMMUNITY_SERVICE_RADIUS_M = 2_000
+# The urban area's responsibility grids (网格包靠责任制): 30 grids over the 39 communities of the
+# built-up area of the 4 subdistricts/parks (the 36 urban communities and 3 rural ones, DESIGN.md §1),
+# with 30 city-level leaders, 30 grid-head units, 97 assisting units and 60 supervisors in all.
+URBAN_GRIDS = 30
+BUILT_UP_COMMUNITIES = 39
+GRID_ASSISTING_UNITS = 97
+GRID_SUPERVISORS = 60
 TOILETS_REBUILT_MIN = 230_000  # "over 230,000 rural household toilets newly built or rebuilt"
 NEW_TRANSFER_STATIONS = 5  # "5 new town-level garbage compression transfer stations"
 NEW_STATION_CAMPAIGN = "2018-2020"

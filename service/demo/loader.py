@@ -23,6 +23,7 @@ LOAD_ORDER = (
     "cities",
     "towns",
     "communities",
+    "grids",
     "villages",
     "collection_points",
     "transfer_stations",

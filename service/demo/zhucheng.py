@@ -24,7 +24,7 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPoint, MultiPolygon, Point, Polygon, mapping
 
-from service.demo import facts
+from service.demo import facts, grids
 from service.demo.loader import LOAD_ORDER, ROADS_FILE
 from service.demo.roads import road_features
 from service.models.facilities import LARGE_FARM_THRESHOLDS, MANURE_FACILITY_TYPES
@@ -700,6 +700,8 @@ class Generator:
         self.farms()
         self.public_toilets()
         self.chain_links(villages)
+        # last, and with a generator of their own: the other layers do not change with the grids
+        self.layers["grids"] = grids.grid_features(self.layers, tuple(URBAN_COMMUNITY_SPLIT), SEED + 1)
         check_facts(self.layers)
         return self.layers
 
@@ -731,6 +733,13 @@ def check_facts(layers: dict[str, list[dict[str, Any]]]) -> None:
         "1,249 villages": len(layers["villages"]) == facts.ADMINISTRATIVE_VILLAGES,
         "208 rural communities": len(rural) == facts.RURAL_COMMUNITIES,
         "244 communities": len(layers["communities"]) == facts.COMMUNITIES_TOTAL,
+        "30 grids over 39 communities": len(layers["grids"]) == facts.URBAN_GRIDS
+        and sum(len(p["community_codes"].split(",")) for p in props("grids")) == facts.BUILT_UP_COMMUNITIES,
+        "97 assisting units, 60 supervisors": sum(
+            len(p["assisting_units"].split(",")) for p in props("grids")
+        )
+        == facts.GRID_ASSISTING_UNITS
+        and sum(len(p["supervisors"].split(",")) for p in props("grids")) == facts.GRID_SUPERVISORS,
         "1.1 million people": population == facts.POPULATION,
         "over 230,000 toilets": sum(p["toilets_rebuilt"] for p in props("villages"))
         > facts.TOILETS_REBUILT_MIN,

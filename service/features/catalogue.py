@@ -59,6 +59,7 @@ _KINDS: tuple[tuple[type, Kind], ...] = (
 
 TITLES = {
     "towns": "Town-level units 乡镇（街道）",
+    "grids": "Urban responsibility grids 城区网格",
     "villages": "Administrative villages 行政村",
     "collection_points": "Village collection points 村收集点",
     "transfer_stations": "Town compression transfer stations 乡镇垃圾压缩中转站",

@@ -33,9 +33,9 @@ from service.importing.report import Listing, Problem, Report, Summary
 from service.importing.staging import PROBLEMS, Headers
 from service.models import LAYERS
 
-# The layers a file can be imported into: features with a code and a point position (town outlines
-# and chain links are not rows of a table a clerk keeps).
-IMPORTABLE: tuple[str, ...] = tuple(name for name in LAYERS if name not in ("towns", "chain_links"))
+# The layers a file can be imported into: features with a code and a point position (town outlines,
+# grids and chain links are not rows of a table a clerk keeps).
+IMPORTABLE: tuple[str, ...] = tuple(name for name in LAYERS if name not in ("towns", "grids", "chain_links"))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The inventory's tables. `LAYERS` maps the public layer names to their models."""
 
 from service.models.accounts import ApiToken, AuditEntry, User
-from service.models.areas import City, Community, Town, Village
+from service.models.areas import City, Community, Grid, Town, Village
 from service.models.base import SRID, STATUSES, Base
 from service.models.chain import SOURCE_COLUMNS, TARGET_COLUMNS, ChainLink
 from service.models.facilities import (
@@ -34,6 +34,7 @@ from service.vocabulary import (
 # The public layer names: fixed, used by export, OGC API, maps and import.
 LAYERS: dict[str, type[Base]] = {
     "towns": Town,
+    "grids": Grid,
     "villages": Village,
     "collection_points": CollectionPoint,
     "transfer_stations": TransferStation,
@@ -70,6 +71,7 @@ __all__ = [
     "DistanceMode",
     "FacilityLayer",
     "FeatureHistory",
+    "Grid",
     "ImportJob",
     "Inspection",
     "InspectionPhoto",

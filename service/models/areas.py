@@ -132,3 +132,29 @@ class Village(Timestamped, Versioned, Base):
     # NULL means: use the city's planning default (DESIGN.md: 0.4 kg/person/day).
     waste_rate_kg_per_person_day: Mapped[Decimal | None] = mapped_column(Numeric(5, 3))
     geom = geometry("POINT")
+
+
+class Grid(Timestamped, Versioned, Base):
+    """A responsibility grid (网格) of the built-up area: a few urban communities under one responsible
+    city leader, a grid-head unit, assisting units and supervisors (网格包靠责任制)."""
+
+    __tablename__ = "grids"
+    __table_args__ = (
+        CheckConstraint("code ~ '^[A-Za-z0-9][A-Za-z0-9_.-]*$'", name="code_format"),
+        CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),
+        CheckConstraint("population IS NULL OR population >= 0", name="population_non_negative"),
+        *geometry_checks(),
+    )
+
+    id: Mapped[int] = identity_pk()
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str | None] = mapped_column(Text)
+    town_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("towns.id"), index=True)
+    community_codes: Mapped[str | None] = mapped_column(Text)  # the communities it covers, comma-separated
+    responsible_leader: Mapped[str | None] = mapped_column(Text)
+    grid_head_unit: Mapped[str | None] = mapped_column(Text)
+    assisting_units: Mapped[str | None] = mapped_column(Text)  # comma-separated
+    supervisors: Mapped[str | None] = mapped_column(Text)  # comma-separated
+    population: Mapped[int | None] = mapped_column(Integer)
+    geom = geometry("MULTIPOLYGON")

@@ -86,6 +86,7 @@ RESPONSE_MODELS: dict[tuple[str, str, str], tuple[str, Models]] = {
     ("get", "/inspections", "200"): ("inspections, newest first", i.InspectionList),
     ("get", "/inspections/checklists", "200"): ("the checklist of each facility layer", i.Checklists),
     ("get", "/inspections/{inspection_id}", "200"): ("the inspection", i.InspectionRecord),
+    ("get", "/inspections/overdue", "200"): ("what is due, by town and grid", i.Overdue),
     ("get", "/chain/outages/{layer}/{feature_id}", "200"): ("what depends on the facility", i.Outage),
     ("post", "/chain/outages/{layer}/{feature_id}/reroute", "200"): ("the links re-routed", i.Rerouted),
 }

@@ -142,3 +142,53 @@ class Outage(Body):
 class Rerouted(Body):
     rerouted: list[Alternative] = Field(description="the links now delivering to their alternative")
     unassigned: list[NoAlternative]
+
+
+class OverdueTown(Body):
+    code: str
+    name: str
+    facilities: int = Field(description="facilities to inspect (operational or suspended)")
+    overdue: int
+    inspectors: list[str] = Field(description="active inspectors limited to the town")
+
+
+class OverdueGrid(Body):
+    code: str
+    name: str
+    responsible_leader: str | None
+    facilities: int
+    overdue: int
+
+
+class OverdueFacility(Body):
+    layer: str
+    id: int
+    code: str
+    name: str
+    status: str
+    town_code: str | None
+    grid_code: str | None = Field(description="the grid it lies in, if any")
+    responsible: dict[str, Any] = Field(description="the grid and its leader, or else the town")
+    every_days: int = Field(description="days between inspections of its kind (settings)")
+    last_inspected_at: str | None
+    last_outcome: Outcome | None
+    last_inspector: str | None
+    due_at: str | None = Field(description="none: never inspected")
+    days_overdue: int | None
+
+
+class OverdueSummary(Body):
+    facilities: int
+    overdue: int
+    never_inspected: int
+
+
+class Overdue(Body):
+    as_of: str
+    every_days: dict[str, int]
+    summary: OverdueSummary
+    towns: list[OverdueTown]
+    grids: list[OverdueGrid]
+    city_wide_inspectors: list[str]
+    overdue: list[OverdueFacility] = Field(description="never inspected first, then most overdue")
+    truncated: bool = Field(description="true when more facilities are overdue than `limit` lists")
