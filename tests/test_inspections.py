@@ -212,6 +212,25 @@ def test_photos_that_are_not_images_or_too_many_or_too_large_are_refused(
     assert counts(app_engine) == before
 
 
+def test_a_closed_facility_is_not_inspected_and_a_photos_name_is_never_a_path(client, app_engine):
+    with app_engine.begin() as conn:
+        closed = conn.execute(
+            text("SELECT id, code FROM treatment_plants WHERE status = 'closed' ORDER BY id LIMIT 1")
+        ).one()
+    before = counts(app_engine)
+    fields = {**visit(station(app_engine)), "layer": "treatment_plants", "feature_id": str(closed.id)}
+    fields.pop("checklist")
+    refused = send(client, role_headers(app_engine, "inspector"), fields)
+    assert refused.status_code == 400 and f"{closed.code} is closed" in refused.json()["detail"]
+    assert counts(app_engine) == before
+    # the name a phone gives a photo is not kept, and never names a file on the server
+    hostile = [("photo", ("../../../../etc/passwd", PNG, "image/png"))]
+    kept = send(client, role_headers(app_engine, "inspector"), visit(station(app_engine)), hostile)
+    assert kept.status_code == 201
+    assert kept.json()["photos"][0]["size_bytes"] == len(PNG)
+    assert "passwd" not in json.dumps(kept.json())
+
+
 def test_who_may_record_and_where(client, app_engine):
     site = station(app_engine)
     before = counts(app_engine)

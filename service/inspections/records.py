@@ -33,6 +33,7 @@ FUTURE_SLACK = timedelta(minutes=10)
 OLDEST = timedelta(days=60)
 MAX_ACCURACY_M = 100_000
 MAX_LIST = 500
+NOT_VISITED = ("planned", "closed")  # not (or no longer) there to inspect
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,10 @@ def record(
     facility = facility_of(conn, visit.layer, visit.feature_id, visit.position)
     if facility is None:
         raise BadParameter("feature_id", f"no {visit.layer} feature {visit.feature_id}")
+    if facility.status in NOT_VISITED:
+        raise BadParameter(
+            "feature_id", f"{visit.layer} {facility.code} is {facility.status}: there is nothing to inspect"
+        )
     permissions.check_town(principal, facility.town_code)
     new_id = conn.execute(
         text(
