@@ -7,6 +7,7 @@ of that key (`Idempotent-Replayed: true`), 409 if the key was used for another v
 
 from __future__ import annotations
 
+import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -22,7 +23,7 @@ from service.api.negotiation import wants_html
 from service.api.report_params import LangQuery, ReportLang, lang_of, xlsx_response
 from service.api.security import SignedIn, actor, requires
 from service.config import InspectionSettings, settings
-from service.inspections import checklists, due, due_report, photos, records
+from service.inspections import checklists, due, due_report, photos, records, review, review_report
 from service.reports.workbook import XLSX
 
 router = APIRouter(tags=["inspections"])
@@ -169,6 +170,45 @@ def overdue(
     if f == "html" or (f is None and wants_html(request)):
         query = "&".join(f"{k}={v}" for k, v in request.query_params.items() if k != "f")
         return HTMLResponse(due_report.page(data, base_url(request), lang_of(lang), query))
+    return JSONResponse(data)
+
+
+@router.get(
+    "/inspections/review",
+    summary="The review rhythm: a week's or a month's inspections per town and grid (JSON, HTML, XLSX)",
+    response_model=None,
+    responses={200: {"content": {"text/html": {}, XLSX: {}}}},
+)
+def review_rhythm(
+    request: Request,
+    _: SignedIn,
+    period: Annotated[
+        str, Query(pattern="^(week|month)$", description="week (Monday–Sunday) or month")
+    ] = "week",
+    date: Annotated[
+        datetime.date | None, Query(description="a day of the period (the city's calendar); default today")
+    ] = None,
+    town: Annotated[str | None, Query(pattern="^[0-9]{9}$", description="a town's 9-digit code")] = None,
+    grid: Annotated[str | None, Query(max_length=64, description="a grid's code, e.g. WG-07")] = None,
+    lang: LangQuery = ReportLang.zh,
+    f: Annotated[
+        str | None, Query(pattern="^(json|html|xlsx)$", description="json, html or xlsx; default by Accept")
+    ] = None,
+) -> Response:
+    day = date or datetime.datetime.now(review.CITY_TIME).date()
+    with engine_of(request).connect() as conn:
+        data = review.review(
+            conn, period, day, due.Scope(town, grid), settings(InspectionSettings), lang=lang_of(lang)
+        )
+    if f == "xlsx":
+        parameters = [("period", period), ("date", day.isoformat()), ("town", town), ("grid", grid)]
+        name = f"inspections-{period}-{data['start'][:10]}.xlsx"
+        return xlsx_response(review_report.xlsx(data, parameters, lang_of(lang)), name)
+    if f == "html" or (f is None and wants_html(request)):
+        query = {k: v for k, v in request.query_params.items() if k not in ("f", "date")}
+        return HTMLResponse(
+            review_report.page(data, base_url(request), lang_of(lang), {"period": period, **query})
+        )
     return JSONResponse(data)
 
 

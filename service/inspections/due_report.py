@@ -67,7 +67,9 @@ def _town_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{**t, "inspectors": "、".join(t["inspectors"])} for t in data["towns"]]
 
 
-def _table(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]], lang: Lang, link: Any = None) -> str:
+def html_table(
+    columns: Sequence[Column], rows: Sequence[Mapping[str, Any]], lang: Lang, link: Any = None
+) -> str:
     head = "".join(f"<th>{html.escape(c.header(lang))}</th>" for c in columns)
     body = []
     for row in rows:
@@ -108,11 +110,11 @@ def page(data: Mapping[str, Any], base: str, lang: Lang, query: str) -> str:
     body = (
         intro
         + f"<h2>{html.escape(_word(('按乡镇', 'By town'), lang))}</h2>"
-        + _table(TOWN_COLUMNS, _town_rows(data), lang)
+        + html_table(TOWN_COLUMNS, _town_rows(data), lang)
         + f"<h2>{html.escape(_word(('按网格', 'By grid'), lang))}</h2>"
-        + _table(GRID_COLUMNS, data["grids"], lang)
+        + html_table(GRID_COLUMNS, data["grids"], lang)
         + f"<h2>{html.escape(_word(('逾期设施', 'Overdue facilities'), lang))}</h2>"
-        + _table(FACILITY_COLUMNS, _facility_rows(data, lang), lang, facility_link)
+        + html_table(FACILITY_COLUMNS, _facility_rows(data, lang), lang, facility_link)
         + more
     )
     return page_html(_word(TITLE, lang), body, base, lang)

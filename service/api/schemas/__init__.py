@@ -87,6 +87,7 @@ RESPONSE_MODELS: dict[tuple[str, str, str], tuple[str, Models]] = {
     ("get", "/inspections/checklists", "200"): ("the checklist of each facility layer", i.Checklists),
     ("get", "/inspections/{inspection_id}", "200"): ("the inspection", i.InspectionRecord),
     ("get", "/inspections/overdue", "200"): ("what is due, by town and grid", i.Overdue),
+    ("get", "/inspections/review", "200"): ("the period's figures per town and grid", i.Review),
     ("get", "/chain/outages/{layer}/{feature_id}", "200"): ("what depends on the facility", i.Outage),
     ("post", "/chain/outages/{layer}/{feature_id}/reroute", "200"): ("the links re-routed", i.Rerouted),
 }

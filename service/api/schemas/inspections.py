@@ -192,3 +192,36 @@ class Overdue(Body):
     city_wide_inspectors: list[str]
     overdue: list[OverdueFacility] = Field(description="never inspected first, then most overdue")
     truncated: bool = Field(description="true when more facilities are overdue than `limit` lists")
+
+
+class ReviewFigures(Body):
+    facilities: int = Field(description="facilities to inspect (operational or suspended)")
+    due: int = Field(description="whose inspection fell due by the period's end (or never inspected)")
+    done: int = Field(description="inspections recorded in the period")
+    overdue: int = Field(description="due, past their date, not inspected since")
+    defects_open: int = Field(description="latest inspection at the period's end found defects or an outage")
+    defects_closed: int = Field(description="found fine in the period after an inspection that had not")
+    outages: int = Field(description="out-of-service spells overlapping the period")
+    outage_hours: float = Field(description="their hours within the period")
+
+
+class ReviewTown(ReviewFigures):
+    code: str
+    name: str
+
+
+class ReviewGrid(ReviewFigures):
+    code: str
+    name: str
+    responsible_leader: str | None
+
+
+class Review(Body):
+    period: Literal["week", "month"]
+    start: str = Field(description="the period's first moment, the city's time (UTC+8)")
+    end: str = Field(description="the moment after its last")
+    label: str
+    current: bool = Field(description="the period is not over: overdue counted as of now")
+    city: ReviewFigures
+    towns: list[ReviewTown]
+    grids: list[ReviewGrid]
