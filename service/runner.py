@@ -66,8 +66,9 @@ def server_config(app: Any, host: str, port: int) -> uvicorn.Config:
     frozen database would otherwise hold it for good)."""
     runtime = settings(RuntimeSettings)
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="info", timeout_graceful_shutdown=runtime.graceful_shutdown_s
-    )
+        app, host=host, port=port, log_level="info", timeout_graceful_shutdown=runtime.graceful_shutdown_s,
+        access_log=False,  # one JSON line per request instead (api/observability.py)
+    )  # fmt: skip
     access_log.install()  # after uvicorn configured its loggers
     return config
 

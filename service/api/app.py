@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from service import __version__
-from service.api import headers, health, openapi_responses, problems, request_ids, security
+from service.api import headers, health, observability, openapi_responses, problems, request_ids, security
 from service.api.deps import reject_unknown_query_parameters
 from service.api.guard import DatabaseGuard
 from service.api.liveness import Liveness
@@ -61,6 +61,7 @@ def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = N
     problems.install(app)
     security.install(app)
     headers.install(app)
+    observability.install(app)  # inside the request id's middleware: it logs the id
     request_ids.install(app)
     openapi_responses.install(app)
     app.include_router(health.router)

@@ -20,6 +20,7 @@ from service.api import inspection_form
 from service.api.deps import engine_of
 from service.api.headers import base_url
 from service.api.negotiation import wants_html
+from service.api.observability import metrics_of
 from service.api.report_params import LangQuery, ReportLang, lang_of, xlsx_response
 from service.api.security import SignedIn, actor, requires
 from service.config import InspectionSettings, settings
@@ -103,6 +104,9 @@ async def record_inspection(
     checked_key = records.idempotency_key(key)
     form = await inspection_form.read(request)
     done, record = await run_in_threadpool(_record, request, principal, form, checked_key)
+    metrics = metrics_of(request)
+    if metrics is not None and done.created:
+        metrics.inspections.labels(record["outcome"]).inc()
     body = _with_links(request, record)
     headers = {"Location": body["href"]}
     if not done.created:

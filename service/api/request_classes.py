@@ -5,7 +5,16 @@ from __future__ import annotations
 from service.db import RequestClass
 
 # Paths that never touch the database: served even while it is down.
-NO_DATABASE = ("/api", "/openapi.json", "/docs", "/docs/", "/redoc", "/conformance", "/maps/assets/")
+NO_DATABASE = (
+    "/api",
+    "/openapi.json",
+    "/docs",
+    "/docs/",
+    "/redoc",
+    "/conformance",
+    "/maps/assets/",
+    "/metrics",
+)
 # The heavy classes by path prefix; everything else is an interactive read.
 PREFIXES: tuple[tuple[str, RequestClass], ...] = (
     ("/export/", RequestClass.export),
