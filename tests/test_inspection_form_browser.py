@@ -122,19 +122,25 @@ def test_an_inspection_saved_offline_arrives_once_when_the_network_returns(
 
         # the network returns; the first answer is lost on its way back after the service stored it
         lost: list[str] = []
+        dropped: list[bool] = []
 
         def lose_first_answer(route: Any) -> None:
             if not lost:
                 lost.append(route.request.headers.get("idempotency-key", ""))
                 route.fetch()  # the service receives and stores the record
                 route.abort()  # ... and the phone never hears it
+                dropped.append(True)
             else:
                 route.continue_()
 
         page.route("**/inspections", lose_first_answer)
         context.set_offline(False)
         page.wait_for_function("SanichainInspect.attempts >= 1")
-        page.wait_for_timeout(300)
+        for _ in range(600):  # the handler runs while the page is waited on; a loaded machine is slow
+            if dropped:
+                break
+            page.wait_for_timeout(100)
+        page.wait_for_function("SanichainInspect.flushing === false")
         assert page.evaluate("SanichainInspect.pending") == 1  # still waiting: it never heard back
         assert len(stored(engine, name)) == 1  # though the service has it
         page.evaluate("SanichainInspect.flush()")  # what the retry timer does every 20 s

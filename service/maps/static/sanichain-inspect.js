@@ -14,7 +14,7 @@
   var fix = null;  // the latest position: {lon, lat, accuracy}
   var flushing = false;
 
-  var S = window.SanichainInspect = {pending: 0, sent: [], attempts: 0, ready: false};
+  var S = window.SanichainInspect = {pending: 0, sent: [], attempts: 0, ready: false, flushing: false};
 
   // -- the outbox (IndexedDB) --------------------------------------------------------------------
   function openDb() {
@@ -124,7 +124,7 @@
 
   function flush() {
     if (flushing) { return Promise.resolve(); }
-    flushing = true;
+    flushing = S.flushing = true;
     return saved().then(function (items) {
       var waiting = items.filter(function (item) { return !item.error; });
       var next = function (i) {
@@ -135,7 +135,7 @@
     }).catch(function () {
       return null;  // offline, or the connection dropped: the outbox keeps everything
     }).then(function () {
-      flushing = false;
+      flushing = S.flushing = false;
       return render();
     });
   }
