@@ -15,10 +15,8 @@ from service.export.link_flows import FIELD as LINK_FLOW
 from service.features import collection_stream
 from service.features.fetch import planner_estimate
 from service.features.query import (
-    all_rows_statement,
     feature_blocks_statement,
     feature_json,
-    feature_source,
     features_statement,
     matching_statement,
 )
@@ -46,20 +44,19 @@ def _with_flow(feature: ColumnElement[str], flow: ColumnElement[Any]) -> ColumnE
 
 def _statement(export: LayerExport) -> tuple[Select[Any], bool]:
     """The statement to copy, and whether its rows are blocks. A chain link's t/day (an extra field of
-    the export, not a column of the layer) is added to each feature, one row per feature."""
+    the export, not a column of the layer) is added to each feature's text."""
     q = export.query
     flow = next((f for f in export.fields if f.name == LINK_FLOW), None)
-    if flow is not None:
-        return all_rows_statement(q, [_with_flow(feature_json(q), flow.column)], feature_source(q)), False
+    feature = _with_flow(feature_json(q), flow.column) if flow is not None else None
     if q.sortby or q.layer.geometry_type == "MultiPolygon":
-        return features_statement(q), False
+        return features_statement(q, feature), False
     with export.engine.connect() as conn:
         if planner_estimate(conn, matching_statement(q)) < BLOCKS_FROM:
-            return features_statement(q), False
+            return features_statement(q, feature), False
         first, last = conn.execute(select(func.min(q.layer.id_column), func.max(q.layer.id_column))).one()
     if first is None:
-        return features_statement(q), False
-    return feature_blocks_statement(q, first, last, IDS_PER_BLOCK), True
+        return features_statement(q, feature), False
+    return feature_blocks_statement(q, first, last, IDS_PER_BLOCK, feature), True
 
 
 def _blocks(export: LayerExport, progress: Progress | None) -> Iterator[bytes]:
