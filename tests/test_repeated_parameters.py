@@ -1,5 +1,6 @@
-"""A one-value query parameter given twice is a 400 naming it, on every route of the OpenAPI document;
-never the last value silently kept. Repeatable parameters (arrays in the document) keep every value."""
+"""A one-value query parameter given twice is a 400 naming it, on every route of the OpenAPI document
+(the OGC API's, the exports' and the landing page's included); never the last value silently kept.
+Repeatable parameters (arrays in the document) keep every value."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.api.app import create_app
-from service.api.deps import OPEN_QUERY_ROUTES
 from tests.accounts import role_headers
 from tests.queries import rows, scalar
 
-PATH_VALUES = {"layer": "transfer_stations", "code": "370782001", "feature_id": "1", "town_code": "370782001"}
+PATH_VALUES = {
+    "layer": "transfer_stations",
+    "code": "370782001",
+    "feature_id": "1",
+    "town_code": "370782001",
+    "filename": "transfer_stations.csv",
+}
 
 
 def _operations(client: TestClient) -> list[tuple[str, str]]:
@@ -21,7 +27,7 @@ def _operations(client: TestClient) -> list[tuple[str, str]]:
     found = []
     for path, item in client.get("/openapi.json").json()["paths"].items():
         get = item.get("get")
-        if not get or path in OPEN_QUERY_ROUTES:
+        if not get:
             continue
         filled = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES.get(m.group(1), "1"), path)
         for p in get.get("parameters", []):
@@ -41,6 +47,13 @@ def admin(demo_engine):
 def test_every_single_valued_query_parameter_given_twice_is_a_400_naming_it(admin):
     operations = _operations(admin)
     assert len(operations) > 30 and ("/coverage", "layer") in operations
+    for open_route in (
+        ("/collections/transfer_stations/items", "limit"),
+        ("/collections/transfer_stations/items/1", "crs"),
+        ("/export/transfer_stations.csv", "bbox"),
+        ("/", "f"),
+    ):
+        assert open_route in operations
     wrong = []
     for path, name in operations:
         response = admin.get(path, params=[(name, "1"), (name, "2")])
@@ -109,3 +122,31 @@ def test_the_coverage_map_refuses_several_layers_by_name(admin):
     )
     assert response.status_code == 400
     assert "the coverage map shows one layer" in response.text
+
+
+@pytest.mark.parametrize(
+    ("url", "name", "values"),
+    [
+        ("/collections/villages/items?limit=1&limit=2", "limit", "1, 2"),
+        ("/collections/villages/items?f=json&f=html", "f", "json, html"),
+        ("/collections/livestock_farms/items?species=pig&species=dairy", "species", "pig, dairy"),
+        ("/collections/transfer_stations/items/1?f=json&f=json", "f", "json, json"),
+        ("/export/villages.csv?geometry=xy&geometry=wkt", "geometry", "xy, wkt"),
+        ("/export/livestock_farms.geojson?species=pig&species=dairy", "species", "pig, dairy"),
+        ("/?f=json&f=html", "f", "json, html"),
+    ],
+)
+def test_the_feature_api_and_exports_refuse_a_parameter_given_twice(admin, url, name, values):
+    response = admin.get(url)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["parameter"] == name
+    assert body["detail"] == f"{name}: given 2 times ({values}); it takes one value"
+
+
+def test_a_property_filter_takes_several_values_as_one_comma_separated_value(admin, demo_engine):
+    response = admin.get("/collections/livestock_farms/items", params={"species": "pig,dairy", "limit": 1})
+    assert response.status_code == 200, response.text
+    expected = scalar(demo_engine, "SELECT count(*) FROM livestock_farms WHERE species IN ('pig', 'dairy')")
+    assert response.json()["numberMatched"] == expected > 0

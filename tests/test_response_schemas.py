@@ -12,7 +12,10 @@ from fastapi.testclient import TestClient
 
 from service.api.app import create_app
 from service.api.schemas import NOT_DOCUMENTS
+from service.db import make_engine
 from tests.accounts import role_headers
+from tests.attention_world import make_problems
+from tests.conftest import demo_copy
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +117,118 @@ def test_a_siting_answer_validates_against_its_schema(admin, document):
     # the schema is not vacuous: a body without its members fails it
     with pytest.raises(jsonschema.ValidationError):
         _validate(document, "post", "/planning/siting", {"layer": "transfer_stations"})
+
+
+@pytest.fixture(scope="module")
+def troubled(pg_server, migrated_template):
+    """A copy of the demo with an overloaded and a suspended station and an unconnected village (so the
+    integrity report has findings), where scenarios may be saved; signed in as an admin."""
+    with demo_copy(pg_server, migrated_template, "schemas") as url:
+        engine = make_engine(url)
+        make_problems(engine)
+        with TestClient(create_app(engine), headers=role_headers(engine, "admin")) as c:
+            yield c
+        engine.dispose()
+
+
+CHAIN_READS = [
+    ("/chain/flows", "/chain/flows?town=370782101"),
+    ("/chain/flows", "/chain/flows?stream=manure"),
+    ("/chain/facilities", "/chain/facilities"),
+    ("/chain/integrity", "/chain/integrity?f=json"),
+    ("/indicators", "/indicators?f=json"),
+    ("/indicators", "/indicators?f=json&town=370782101"),
+]
+
+
+@pytest.mark.parametrize(("path", "url"), CHAIN_READS, ids=[url for _, url in CHAIN_READS])
+def test_chain_answers_with_problems_validate_against_their_schema(troubled, document, path, url):
+    response = troubled.get(url, headers={"accept": "application/json"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    _validate(document, "get", path, body)
+    if path == "/chain/integrity":
+        rules = {f["rule"] for f in body["findings"]}
+        assert {"over_capacity", "inactive_target", "source_unconnected"} <= rules
+
+
+def test_scenario_answers_played_saved_and_listed_validate_against_their_schema(troubled, document):
+    played = troubled.post(
+        "/planning/scenarios",
+        json={"name": "新站试算", "layer": "transfer_stations", "distance_m": 5000,
+              "add": [{"lon": 119.43, "lat": 35.90, "capacity": 60}], "remove": ["TS-370782118"],
+              "save": True},
+    )  # fmt: skip
+    assert played.status_code == 200, played.text
+    body = played.json()
+    _validate(document, "post", "/planning/scenarios", body)
+    new = next(f for f in body["chain"]["facilities"] if f["hypothetical"])
+    assert new["before"] is None and new["after"]["capacity"] == 60
+    saved = troubled.get(f"/planning/scenarios/{body['id']}")
+    assert saved.status_code == 200, saved.text
+    _validate(document, "get", "/planning/scenarios/{scenario_id}", saved.json())
+    listed = troubled.get("/planning/scenarios", params={"limit": 1})
+    _validate(document, "get", "/planning/scenarios", listed.json())
+    assert listed.json()["scenarios"][0]["difference"] == body["coverage"]["difference"]
+    broken = {**body, "coverage": {"before": body["coverage"]["before"]}}
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(document, "post", "/planning/scenarios", broken)
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "broken"),
+    [
+        ("/chain/flows", "get", {"type": "FeatureCollection", "features": [{"type": "Feature", "id": 1,
+          "geometry": {"type": "LineString", "coordinates": [[119.4, 36.0], [119.5, 36.0]]},
+          "properties": {"stream": "manure"}}]}),
+        ("/chain/integrity", "get", {"summary": {"errors": 0}, "rules": {}, "findings": []}),
+        ("/indicators", "get", {"city": {"code": "370782", "name": "诸城市", "name_en": None}, "towns": [],
+          "plants": [], "definitions": {}, "parameters": {}}),
+        ("/planning/scenarios", "get", {"scenarios": [{"id": 1}], "links": []}),
+    ],
+)  # fmt: skip
+def test_the_chain_and_scenario_schemas_refuse_a_body_without_their_members(document, path, method, broken):
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(document, method, path, broken)
+
+
+DESCRIBED = [
+    ("/chain/flows", "get"),
+    ("/chain/facilities", "get"),
+    ("/chain/integrity", "get"),
+    ("/indicators", "get"),
+    ("/planning/scenarios", "post"),
+    ("/planning/scenarios", "get"),
+    ("/planning/scenarios/{scenario_id}", "get"),
+]
+
+
+def _undescribed(doc: dict[str, Any], name: str, seen: set[str]) -> list[str]:
+    """Members of the component `name` (and of the components it refers to) without a description."""
+    if name in seen:
+        return []
+    seen.add(name)
+    missing = []
+    for member, schema in doc["components"]["schemas"][name].get("properties", {}).items():
+        refs = [s["$ref"] for s in [schema, schema.get("items", {}), *schema.get("anyOf", [])] if "$ref" in s]
+        refs += [s["items"]["$ref"] for s in schema.get("anyOf", []) if "$ref" in s.get("items", {})]
+        for ref in refs:
+            missing += _undescribed(doc, ref.rsplit("/", 1)[1], seen)
+        if not schema.get("description") and not refs and member not in ("id", "code", "type"):
+            missing.append(f"{name}.{member}")
+    return missing
+
+
+def test_the_chain_indicator_and_scenario_members_say_what_they_are(document):
+    missing = []
+    for path, method in DESCRIBED:
+        content = document["paths"][path][method]["responses"]["200"]["content"]
+        ref = next(m["schema"] for t, m in content.items() if t.endswith("json"))
+        missing += _undescribed(document, ref["$ref"].rsplit("/", 1)[1], set())
+    assert not missing
+    figures = document["components"]["schemas"]["IndicatorFigures"]["properties"]
+    assert "t/day" in figures["waste_generated_t_per_day"]["description"]
+    assert "fraction 0–1" in figures["toilet_share"]["description"]
+    assert "生活垃圾产生量" in figures["waste_generated_t_per_day"]["description"]
+    flow = document["components"]["schemas"]["FlowProperties"]["properties"]
+    assert "t/day" in flow["flow_t_per_day"]["description"] and "m " in flow["length_m"]["description"]

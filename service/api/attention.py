@@ -1,5 +1,5 @@
-"""`GET /problems`: what needs attention now (a page for a browser, JSON for scripts), and `GET /exports`:
-the page that links every layer's export files."""
+"""`GET /problems`: what needs attention now (a page for a browser, JSON for scripts). (The exports'
+page is the export router's.)"""
 
 from __future__ import annotations
 
@@ -12,11 +12,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from service.api.deps import engine_of
 from service.api.headers import base_url
 from service.api.negotiation import wants_html
-from service.api.pages_html import exports_page, problems_page
+from service.api.pages_html import problems_page
 from service.chain import attention
 from service.chain.computation import computed
-from service.export.formats import FORMATS
-from service.models import LAYERS
 
 router = APIRouter(tags=["chain"])
 
@@ -43,11 +41,3 @@ def problems(request: Request, lang: LangParam = PageLang.zh, f: Format = None) 
     if wants_html(request):
         return HTMLResponse(problems_page(report, base, lang.value))
     return JSONResponse(report)
-
-
-@router.get(
-    "/exports", summary="A page linking every layer's export in every format", response_class=HTMLResponse
-)
-def exports(request: Request, lang: LangParam = PageLang.zh) -> HTMLResponse:
-    formats = [(name, fmt.title) for name, fmt in FORMATS.items()]
-    return HTMLResponse(exports_page(list(LAYERS), formats, base_url(request), lang.value))

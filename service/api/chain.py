@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -28,11 +29,11 @@ from service.chain import (
     indicators_files,
     indicators_page,
     integrity,
+    integrity_workbook,
     reports,
     sankey,
 )
 from service.chain.computation import computed, find_town, flow_features
-from service.chain.integrity_workbook import integrity_workbook
 from service.chain.parameters import ChainParameters
 from service.errors import BadParameter
 from service.features.collection_stream import feature_collection
@@ -128,6 +129,8 @@ def chain_integrity(
     with computed(engine_of(request), params) as conn:
         town_row = find_town(conn, town)
         findings = integrity.check(conn, params)
+        english = format is IntegrityFormat.xlsx and lang is ReportLang.en
+        names_en = integrity_workbook.english_names(conn, [asdict(x) for x in findings]) if english else {}
     if town_row:
         findings = [x for x in findings if x.town_code == town_row["code"]]
     if stream:
@@ -137,7 +140,8 @@ def chain_integrity(
     report = integrity.report(findings)
     if format is IntegrityFormat.xlsx:
         asked = [("town", town), ("stream", stream), ("severity", severity), *params.model_dump().items()]
-        book = integrity_workbook(report, asked, lang_of(lang), words(lang_of(lang)))
+        language = lang_of(lang)
+        book = integrity_workbook.integrity_workbook(report, asked, language, words(language), names_en)
         return xlsx_response(book, f"integrity-{town or 'city'}.xlsx")
     if format is None and wants_html(request):
         return HTMLResponse(integrity_page(report, base_url(request)))

@@ -60,12 +60,13 @@ def _repeatable(annotation: object) -> bool:
     return origin in (list, tuple, set, frozenset) or annotation in (list, tuple, set, frozenset)
 
 
-def single_valued_query_parameters(request: Request) -> set[str]:
-    """The matched route's query parameters (its dependencies' included) that take one value."""
+def repeatable_query_parameters(request: Request) -> set[str]:
+    """The matched route's query parameters (its dependencies' included) declared as lists: the only
+    ones that may be given more than once."""
     names: set[str] = set()
 
     def collect(dependant: Dependant) -> None:
-        names.update(p.alias for p in dependant.query_params if not _repeatable(p.field_info.annotation))
+        names.update(p.alias for p in dependant.query_params if _repeatable(p.field_info.annotation))
         for sub in dependant.dependencies:
             collect(sub)
 
@@ -75,20 +76,30 @@ def single_valued_query_parameters(request: Request) -> set[str]:
     return names
 
 
-def reject_unknown_query_parameters(request: Request) -> None:
-    """A parameter the route does not know is a 400, not silently ignored (a typo such as `distanse_m`
-    would otherwise answer for the default); so is a one-value parameter given twice, of which the
-    framework would silently keep the last (`layer=a&layer=b`)."""
-    route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or route.path in OPEN_QUERY_ROUTES:
-        return
-    unknown = sorted(set(request.query_params) - declared_query_parameters(request))
-    if unknown:
-        raise BadParameter(unknown[0], "unknown query parameter")
+def reject_repeated_query_parameters(request: Request) -> None:
+    """A parameter given more than once that the route does not declare as a list is a 400 naming it:
+    the framework would silently keep the last value (`layer=a&layer=b`, `limit=1&limit=2`). This holds
+    on the open routes too, whose undeclared parameters (a layer's properties as filters, the map's
+    `lang`) each take one value (several values of a filter are one comma-separated value)."""
+    repeatable = repeatable_query_parameters(request)
     given = query_params(request)
-    repeated = sorted(n for n in single_valued_query_parameters(request) if len(given.get(n, ())) > 1)
+    repeated = sorted(n for n, values in given.items() if len(values) > 1 and n not in repeatable)
     if repeated:
         name = repeated[0]
         raise BadParameter(
             name, f"given {len(given[name])} times ({', '.join(given[name])}); it takes one value"
         )
+
+
+def reject_unknown_query_parameters(request: Request) -> None:
+    """A parameter the route does not know is a 400, not silently ignored (a typo such as `distanse_m`
+    would otherwise answer for the default); so is a one-value parameter given twice, of which the
+    framework would silently keep the last (`reject_repeated_query_parameters`)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    if route.path not in OPEN_QUERY_ROUTES:
+        unknown = sorted(set(request.query_params) - declared_query_parameters(request))
+        if unknown:
+            raise BadParameter(unknown[0], "unknown query parameter")
+    reject_repeated_query_parameters(request)

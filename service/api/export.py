@@ -1,22 +1,54 @@
-"""GET /export/{layer}.{format}: a whole layer (with the items filters) as a file to download."""
+"""GET /export/{layer}.{format}: a whole layer (with the items filters) as a file to download; the pages
+listing every layer's files (`/exports`) and their columns (`/exports/columns`)."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import engine_of, query_params
+from service.api.headers import base_url
 from service.api.problems import problem_for
 from service.api.streaming import CursorStreamingResponse
 from service.api.while_connected import while_connected
 from service.export.formats import FORMATS, titles, with_crs
 from service.export.job import prepare
+from service.export.pages import columns_page, exports_page
+from service.maps.i18n import words
 
 router = APIRouter(tags=["Export"])
+
+
+class PageLang(StrEnum):
+    zh = "zh"
+    en = "en"
+
+
+LangParam = Annotated[PageLang, Query(description="page language: zh (default) or en")]
+
+
+@router.get(
+    "/exports",
+    summary="A page linking every layer's export in every format, and its columns",
+    response_class=HTMLResponse,
+)
+def exports(request: Request, lang: LangParam = PageLang.zh) -> HTMLResponse:
+    formats = [(name, fmt.title) for name, fmt in FORMATS.items()]
+    return HTMLResponse(exports_page(formats, base_url(request), lang.value, words(lang.value)))
+
+
+@router.get(
+    "/exports/columns",
+    summary="Every layer's export columns: name, type and meaning (docs/exports.md as a page)",
+    response_class=HTMLResponse,
+)
+def export_columns(request: Request, lang: LangParam = PageLang.zh) -> HTMLResponse:
+    return HTMLResponse(columns_page(base_url(request), lang.value, words(lang.value)))
 
 
 @router.get(

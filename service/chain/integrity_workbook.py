@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import Connection, text
+
+from service.models import LAYERS
 from service.reports.columns import CODE, NAME, TOWN_CODE, Column, Lang
 from service.reports.workbook import Figures, Report, Table, workbook
 
@@ -46,6 +49,24 @@ FINDING_COLUMNS = (
 )
 
 
+def english_names(conn: Connection, findings: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int], str]:
+    """(layer, id) → the English name recorded for each finding's feature that has one (villages have
+    none: their rows keep the Chinese)."""
+    ids: dict[str, list[int]] = {}
+    for f in findings:
+        model = LAYERS.get(f["layer"])
+        if model is not None and "name_en" in model.__table__.columns:
+            ids.setdefault(f["layer"], []).append(int(f["id"]))
+    found: dict[tuple[str, int], str] = {}
+    for layer, wanted in ids.items():  # layer: a key of LAYERS, never the request's text
+        rows = conn.execute(
+            text(f"SELECT id, name_en FROM {layer} WHERE id = ANY(:ids) AND name_en IS NOT NULL"),
+            {"ids": wanted},
+        )
+        found.update({(layer, int(i)): str(name) for i, name in rows})
+    return found
+
+
 def _name(names: dict[str, tuple[str, str]], key: str | None, lang: Lang) -> str | None:
     if key is None:
         return None
@@ -58,10 +79,15 @@ def _numbers(numbers: dict[str, Any]) -> str:
 
 
 def integrity_workbook(
-    report: dict[str, Any], parameters: list[tuple[str, Any]], lang: Lang, vocabulary: Mapping[str, str]
+    report: dict[str, Any],
+    parameters: list[tuple[str, Any]],
+    lang: Lang,
+    vocabulary: Mapping[str, str],
+    names_en: Mapping[tuple[str, int], str] | None = None,
 ) -> bytes:
     """`integrity.report(...)` (the JSON of the same request) as .xlsx; `vocabulary`: the names of
-    layers and streams in `lang`."""
+    layers and streams in `lang`; `names_en`: the features' English names (`english_names`)."""
+    names_en = names_en or {}
     summary = report["summary"]
     rules = [
         {
@@ -75,6 +101,7 @@ def integrity_workbook(
     findings = [
         {
             **f,
+            "name_en": names_en.get((f["layer"], f["id"])),
             "severity": _name(SEVERITY_NAMES, f["severity"], lang),
             "rule": _name(RULE_NAMES, f["rule"], lang),
             "layer": vocabulary.get(f["layer"], f["layer"]),

@@ -24,19 +24,19 @@ def utm_srid(conn: Connection) -> int:
 
 GAPS_SQL = """
 WITH unserved AS (
-    SELECT 'village'::text AS kind, g.id, g.code, g.name, t.code AS town_code,
+    SELECT 'village'::text AS kind, g.id, g.code, g.name, NULL::text AS name_en, t.code AS town_code,
            v.population::float8 AS population, 0::float8 AS pig_equivalents, g.geom
     FROM cov_village v JOIN villages g ON g.id = v.id LEFT JOIN towns t ON t.id = g.town_id
     WHERE NOT v.served
     UNION ALL
-    SELECT 'farm', g.id, g.code, g.name, t.code, 0, f.pig_equivalents, g.geom
+    SELECT 'farm', g.id, g.code, g.name, g.name_en, t.code, 0, f.pig_equivalents, g.geom
     FROM cov_farm f JOIN livestock_farms g ON g.id = f.id LEFT JOIN towns t ON t.id = g.town_id
     WHERE NOT f.served
 ), clustered AS (
     SELECT u.*, ST_ClusterKMeans(ST_Transform(u.geom, :srid), 1, :radius) OVER () AS cluster
     FROM unserved u
 )
-SELECT cluster, kind, id, code, name, town_code, population, pig_equivalents,
+SELECT cluster, kind, id, code, name, name_en, town_code, population, pig_equivalents,
        ST_X(geom) AS lon, ST_Y(geom) AS lat
 FROM clustered
 ORDER BY cluster, kind, code

@@ -179,14 +179,15 @@ def facility_source(q: CoverageQuery) -> tuple[str, dict[str, Any]]:
     existing = "\n        UNION ALL\n".join(
         f"""
         SELECT {f"id * 16 + {i}" if several else "id"} AS id, id AS feature_id, '{name}'::text AS layer,
-               code, name, town_id, geom, false AS hypothetical FROM {name}
+               code, name, name_en, town_id, geom, false AS hypothetical FROM {name}
         WHERE status = ANY(:statuses) {kind_filter} AND NOT (code = ANY(:removed))"""
         for i, name in enumerate(q.layers)
     )
     sql = f"""{existing}
         UNION ALL
         SELECT -n, -n, '{q.layers[0]}'::text, coalesce(x.code, 'NEW-' || n), coalesce(x.name, '新址'),
-               NULL::bigint, ST_SetSRID(ST_MakePoint(x.lon, x.lat), 4326), true
+               CASE WHEN x.name IS NULL THEN 'new site' END, NULL::bigint,
+               ST_SetSRID(ST_MakePoint(x.lon, x.lat), 4326), true
         FROM json_to_recordset(CAST(:extra AS json))
              AS x(n bigint, lon float8, lat float8, code text, name text)"""
     extra = [
@@ -277,7 +278,7 @@ WITH vs AS (
     SELECT facility_id, count(*) AS farms_served, sum(pig_equivalents) AS pig_equivalents_served
     FROM cov_farm_pair GROUP BY 1
 )
-SELECT f.feature_id AS id, f.layer, f.code, f.name, f.hypothetical, t.code AS town_code,
+SELECT f.feature_id AS id, f.layer, f.code, f.name, f.name_en, f.hypothetical, t.code AS town_code,
        ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat,
        coalesce(vs.villages_served, 0) AS villages_served,
        coalesce(vs.population_served, 0) AS population_served,
@@ -352,8 +353,10 @@ def summary(conn: Connection, asked: tuple[str, ...] = SUBJECTS) -> dict[str, An
     sums = {s.name: _town_sums(conn, s) for s in chosen}
     city: dict[str, Any] = {}
     towns = []
-    for town_id, code, name in conn.execute(text("SELECT id, code, name FROM towns ORDER BY code")):
-        town: dict[str, Any] = {"code": code, "name": name}
+    for town_id, code, name, name_en in conn.execute(
+        text("SELECT id, code, name, name_en FROM towns ORDER BY code")
+    ):
+        town: dict[str, Any] = {"code": code, "name": name, "name_en": name_en}
         for subject in chosen:
             row = sums[subject.name].get(town_id, {})
             town.update({key: row.get(key) or _zero(key) for key in subject.figure_keys()})

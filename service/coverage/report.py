@@ -39,7 +39,7 @@ CITY_COLUMNS = (
     Column("pig_equivalents_served", "覆盖猪当量", "pig equivalents served", "number", *PIG_EQ),
     Column("pig_equivalents_served_share", "猪当量覆盖率", "pig equivalents served share", "share"),
 )
-TOWN_NAME = Column("name", "乡镇（街道）", "town")
+TOWN_NAME = Column("name", "乡镇（街道）", "town", en_key="name_en")
 FACILITY_COLUMNS = (
     CODE,
     NAME,
@@ -76,14 +76,14 @@ GAP_TOTALS = (
 GAP_AREAS = _count("gap_areas", "空白区（本表所列）", "gap areas (listed)", ("个", ""))
 SUBJECT_WORDS = {"village": ("行政村", "village"), "farm": ("养殖场", "farm")}
 UNSERVED_SQL = """
-SELECT 'village' AS kind, g.code, g.name, t.code AS town_code, v.population AS population,
-       NULL::float8 AS pig_equivalents, ST_X(g.geom) AS lon, ST_Y(g.geom) AS lat
+SELECT 'village' AS kind, g.code, g.name, NULL::text AS name_en, t.code AS town_code,
+       v.population AS population, NULL::float8 AS pig_equivalents, ST_X(g.geom) AS lon, ST_Y(g.geom) AS lat
 FROM cov_village v JOIN villages g ON g.id = v.id LEFT JOIN towns t ON t.id = g.town_id WHERE NOT v.served
 UNION ALL
-SELECT 'farm', g.code, g.name, t.code, NULL, round(f.pig_equivalents::numeric, 1)::float8,
+SELECT 'farm', g.code, g.name, g.name_en, t.code, NULL, round(f.pig_equivalents::numeric, 1)::float8,
        ST_X(g.geom), ST_Y(g.geom)
 FROM cov_farm f JOIN livestock_farms g ON g.id = f.id LEFT JOIN towns t ON t.id = g.town_id WHERE NOT f.served
-ORDER BY 1 DESC, 5 DESC NULLS LAST, 6 DESC NULLS LAST, 2
+ORDER BY 1 DESC, 6 DESC NULLS LAST, 7 DESC NULLS LAST, 2
 """
 
 

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Generator
 from typing import Any
 
+from psycopg2.extras import Json
 from sqlalchemy import Engine, Select
 
 BLOCK_BYTES = 1 << 16
@@ -65,7 +66,9 @@ def copy_lines(engine: Engine, stmt: Select[Any]) -> Generator[bytes, None, None
     try:
         cur = raw.cursor()
         compiled = stmt.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
-        query = cur.mogrify(str(compiled), compiled.params).decode()  # psycopg2's own quoting
+        # psycopg2's own quoting; a JSON document (a dict: the chain links' flows) as JSON
+        params = {k: Json(v) if isinstance(v, dict) else v for k, v in compiled.params.items()}
+        query = cur.mogrify(str(compiled), params).decode()
         copy = f"COPY ({query}) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
 
         def run() -> None:

@@ -254,12 +254,19 @@ def all_rows_statement(
     return select(*columns).select_from(source).where(*conditions(q)).order_by(*_order(q))
 
 
-def features_statement(q: FeatureQuery) -> Select[Any]:
-    """Every matching feature as GeoJSON text (no paging), in the query's order: for exports."""
-    return all_rows_statement(q, [feature_json(q)], feature_source(q))
+def features_statement(q: FeatureQuery, feature: ColumnElement[str] | None = None) -> Select[Any]:
+    """Every matching feature as GeoJSON text (no paging), in the query's order: for exports.
+    `feature`: the text of one feature, `feature_json(q)` or an expression over it."""
+    return all_rows_statement(q, [feature_json(q) if feature is None else feature], feature_source(q))
 
 
-def feature_blocks_statement(q: FeatureQuery, first_id: int, last_id: int, ids_per_block: int) -> Select[Any]:
+def feature_blocks_statement(
+    q: FeatureQuery,
+    first_id: int,
+    last_id: int,
+    ids_per_block: int,
+    feature: ColumnElement[str] | None = None,
+) -> Select[Any]:
     """Every matching feature as GeoJSON text, like `features_statement` in id order, but one row per
     block of `ids_per_block` ids with the features joined by newlines (empty blocks left out).
 
@@ -272,7 +279,7 @@ def feature_blocks_statement(q: FeatureQuery, first_id: int, last_id: int, ids_p
     )
     id_ = q.layer.id_column
     features = (
-        select(feature_json(q).label("feature"))
+        select((feature_json(q) if feature is None else feature).label("feature"))
         .select_from(feature_source(q))
         .where(*conditions(q), id_ >= block.c.start, id_ < block.c.start + ids_per_block)
         .order_by(id_)

@@ -6,6 +6,7 @@ headers and the HTML tables (text).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,6 +34,17 @@ class Column:
     kind: Kind = "text"
     unit_zh: str = ""
     unit_en: str = ""
+    # the row's key holding the English value (a feature's `name_en`), read when English is asked for;
+    # a row without one keeps the Chinese
+    en_key: str | None = None
+
+    def value(self, row: Mapping[str, Any], lang: Lang) -> Any:
+        """The row's value of this column in `lang`: `en_key`'s when English is asked and it is set."""
+        if lang == "en" and self.en_key is not None:
+            english = row.get(self.en_key)
+            if english is not None and str(english).strip():
+                return english
+        return row.get(self.key)
 
     def label(self, lang: Lang) -> str:
         return self.en if lang == "en" else self.zh
@@ -82,7 +94,7 @@ class Column:
 
 # Columns several reports share.
 CODE = Column("code", "编码", "code")
-NAME = Column("name", "名称", "name")
+NAME = Column("name", "名称", "name", en_key="name_en")
 TOWN_CODE = Column("town_code", "乡镇（街道）代码", "town code")
 LON = Column("lon", "经度", "longitude", "degrees", "°", "°")
 LAT = Column("lat", "纬度", "latitude", "degrees", "°", "°")

@@ -142,7 +142,7 @@ def _table(sheet: Worksheet, table: Table, lang: Lang) -> None:
     _header(sheet, headers)
     widths = [min(display_width(h), 24) for h in headers]  # long headers wrap
     for row in table.rows:
-        values = [sheet_value(c.cell(row.get(c.key), lang)) for c in table.columns]
+        values = [sheet_value(c.cell(c.value(row, lang), lang)) for c in table.columns]
         sheet.append(values)
         for n, (column, value) in enumerate(zip(table.columns, values, strict=True)):
             widths[n] = max(widths[n], display_width(value, column.number_format))

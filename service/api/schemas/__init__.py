@@ -12,9 +12,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from service.api.schemas import analysis as a
+from service.api.schemas import chain as ch
 from service.api.schemas import common as c
 from service.api.schemas import finding
 from service.api.schemas import inspections as i
+from service.api.schemas import planning as pl
 
 ITEM = "/collections/{layer}/items/{feature_id}"
 RESTORE = ITEM + "/history/{version}/restore"
@@ -67,20 +69,20 @@ RESPONSE_MODELS: dict[tuple[str, str, str], tuple[str, Models]] = {
     ),
     ("get", "/tiles/{layer}.json", "200"): ("TileJSON 3.0 of the layer's tiles", c.TileJson),
     ("get", "/maps/editor", "200"): ("what the signed-in user may do on the maps", c.EditorRights),
-    ("get", "/chain/flows", "200"): ("the chain links as lines, with their t/day", c.FeatureCollection),
-    ("get", "/chain/facilities", "200"): ("each facility's inflow and utilisation", a.ChainFacilities),
-    ("get", "/chain/integrity", "200"): ("the chain's integrity findings", a.Integrity),
+    ("get", "/chain/flows", "200"): ("the chain links as lines, with their t/day and length", ch.Flows),
+    ("get", "/chain/facilities", "200"): ("each facility's inflow and utilisation", ch.ChainFacilities),
+    ("get", "/chain/integrity", "200"): ("the chain's integrity findings", ch.Integrity),
     ("post", "/chain/assignments", "200"): ("proposed (or applied) assignments", a.Assignments),
-    ("get", "/indicators", "200"): ("the city's and towns' indicators", a.Indicators),
+    ("get", "/indicators", "200"): ("the city's and towns' indicators", ch.Indicators),
     ("get", "/coverage", "200"): ("who is served within the distance, city, towns, facilities", a.Coverage),
     ("get", "/coverage/gaps", "200"): ("unserved villages and farms, and gap areas", a.Gaps),
     ("post", "/planning/siting", "200"): ("the chosen sites and how good the solution is", a.Siting),
     ("post", "/planning/scenarios", "200"): (
         "the scenario's coverage and chain, before and after",
-        a.Scenario,
+        pl.Scenario,
     ),
-    ("get", "/planning/scenarios", "200"): ("saved scenarios, a page", a.ScenarioPage),
-    ("get", "/planning/scenarios/{scenario_id}", "200"): ("the saved scenario", a.SavedScenario),
+    ("get", "/planning/scenarios", "200"): ("saved scenarios, a page", pl.ScenarioPage),
+    ("get", "/planning/scenarios/{scenario_id}", "200"): ("the saved scenario", pl.SavedScenario),
     ("post", "/inspections", "201"): ("the inspection as recorded", i.InspectionRecord),
     ("post", "/inspections", "200"): ("a re-send of a recorded key: the first record", i.InspectionRecord),
     ("get", "/inspections", "200"): ("inspections, newest first", i.InspectionList),

@@ -22,15 +22,21 @@ class Coverage(Body):
         description="<subject>_total / _served counts (villages, population, households, farms, head "
         "count, pig equivalents) and their _served_share"
     )
-    towns: list[Figures] = Field(description="the same figures per town, with its code and name")
-    facilities: list[Figures] = Field(description="what each facility serves, with its code and position")
+    towns: list[Figures] = Field(
+        description="the same figures per town, with its code, name and name_en (English, when recorded)"
+    )
+    facilities: list[Figures] = Field(
+        description="what each facility serves, with its id, layer, code, name, name_en (English, when "
+        "recorded), town_code and position"
+    )
 
 
 class GapPoint(Body):
     kind: str = Field(description="village or farm")
     id: int
     code: str
-    name: str
+    name: str = Field(description="Chinese name")
+    name_en: str | None = Field(description="English name, when recorded (villages have none)")
     town_code: str | None
     population: float
     pig_equivalents: float
@@ -154,50 +160,6 @@ class Siting(Body):
     reach_cut: ReachCut | None = Field(
         default=None, description="p-median: the distance cut-off that made it fit the size limit, or null"
     )
-
-
-class Scenario(Body):
-    """A played scenario: what was asked, coverage before/after and the chain's loads."""
-
-    name: str | None
-    layer: str
-    distance_m: dict[str, float | None] = Field(description="before and after")
-    distance_mode: str
-    coverage: dict[str, Any] = Field(description="before, after, difference (city) and towns' differences")
-    chain: dict[str, Any] = Field(description="sources_moved, unconnected t/day before/after, facilities")
-
-
-class SavedScenario(Body):
-    """A saved scenario: its id, name, request and result."""
-
-    id: int
-    name: str | None
-
-
-class ScenarioPage(Body):
-    scenarios: list[dict[str, Any]] = Field(description="saved scenarios, oldest first")
-    links: list[dict[str, Any]] = Field(description="`next` when there are more")
-
-
-class ChainFacilities(Body):
-    facilities: list[dict[str, Any]] = Field(
-        description="each facility with its layer, code, status, capacity, inflow_t_per_day by stream and "
-        "utilisation"
-    )
-    streams: list[dict[str, Any]] = Field(description="generated, unconnected, delivered, retained t/day")
-    parameters: dict[str, Any] = Field(description="the chain's parameters used")
-
-
-class Integrity(Body):
-    summary: dict[str, Any] = Field(description="errors, warnings and counts by rule")
-    rules: dict[str, str] = Field(description="rule → what it checks")
-    findings: list[dict[str, Any]]
-
-
-class Indicators(Body):
-    city: Figures = Field(description="the city's indicators")
-    towns: list[Figures] = Field(description="the same per town")
-    plants: list[Figures] = Field(description="treatment plants with their loads")
 
 
 class Assignments(Body):

@@ -41,10 +41,10 @@ class SignedOut(Body):
 
 
 class Link(Body):
-    href: str
-    rel: str
-    type: str | None = None
-    title: str | None = None
+    href: str = Field(description="the linked document's address")
+    rel: str = Field(description="how it relates to this one (self, next, alternate, data, …)")
+    type: str | None = Field(default=None, description="its media type")
+    title: str | None = Field(default=None, description="what it is, for people")
 
 
 class Landing(Body):
