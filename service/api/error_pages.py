@@ -104,11 +104,12 @@ async def page(request: Request, problem: Response) -> HTMLResponse:
     body = (
         f'<p class="error" id="error-status"><strong>{status}</strong> · {html.escape(headline)}</p>'
         f"<p>{_t('explain_404' if status == 404 else 'explain', lang)}</p>"
-        f'<p><a id="error-city-map" href="{html.escape(base)}/maps/city{suffix}">{_t("city_map", lang)}</a></p>'
+        f'<p><a id="error-city-map" href="{html.escape(base)}/maps/city{suffix}">'
+        f"{_t('city_map', lang)}</a></p>"
         f"{town_list}"
         f'<details><summary>{_t("detail", lang)}</summary><p class="muted" id="error-detail">'
         f"{html.escape(str(document.get('detail', '')))}</p></details>"
-        '<style>.sc-town-list{columns:14em auto;padding-left:1.2em}</style>'
+        "<style>.sc-town-list{columns:14em auto;padding-left:1.2em}</style>"
     )
     headers = {k: v for k, v in problem.headers.items() if k.lower() in ("retry-after", "www-authenticate")}
     return HTMLResponse(

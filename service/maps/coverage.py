@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from service import names
-
 from service.coverage import query as cov
 from service.coverage.computation import Coverage, computed
 from service.maps import layers, map_rows, style
@@ -32,7 +31,9 @@ def _road_areas(found: Coverage, layers: tuple[str, ...]) -> list[dict[str, Any]
         layer, feature_id = layers[0], key
         if len(layers) > 1 and key > 0:
             layer, feature_id = layers[key % 16], key // 16
-        areas.append({"geometry": f["geometry"], "properties": {**f["properties"], "id": feature_id, "layer": layer}})
+        areas.append(
+            {"geometry": f["geometry"], "properties": {**f["properties"], "id": feature_id, "layer": layer}}
+        )
     return areas
 
 

@@ -162,7 +162,8 @@ def facilities(conn: Connection, layer: str, town_id: int | None = None) -> Laye
         conn,
         f"""
         SELECT f.id, f.code, f.name, f.name_en, {LATLON.format(a="f")}, f.status, f.capacity,
-               f.capacity_unit, {FACILITY_EXTRAS[layer]}, cf.inflow_t_per_day AS inflow, cf.utilisation, {_outside("f")}
+               f.capacity_unit, {FACILITY_EXTRAS[layer]}, cf.inflow_t_per_day AS inflow, cf.utilisation,
+               {_outside("f")}
         FROM {layer} f LEFT JOIN chain_facility cf ON cf.layer = :layer AND cf.id = f.id
         WHERE {_town_or_linked("f", layer)} ORDER BY f.id
         """,
@@ -319,8 +320,8 @@ def point_feature(conn: Connection, layer: str, feature_id: int) -> dict[str, An
                 f"""
                 SELECT f.id, f.code, f.name, {name_en} AS name_en, {LATLON.format(a="f")}, {status} AS status,
                        {capacity} AS capacity, {unit} AS capacity_unit,
-                       cf.inflow_t_per_day AS inflow, cf.utilisation, t.code AS town_code, t.name AS town_name,
-                       t.name_en AS town_name_en
+                       cf.inflow_t_per_day AS inflow, cf.utilisation, t.code AS town_code,
+                       t.name AS town_name, t.name_en AS town_name_en
                 FROM {layer} f
                 LEFT JOIN chain_facility cf ON cf.layer = :layer AND cf.id = f.id
                 LEFT JOIN towns t ON t.id = f.town_id
@@ -343,8 +344,8 @@ def links_of(conn: Connection, layer: str, feature_id: int) -> tuple[LayerRows, 
             conn,
             FLOW_SQL.replace(
                 "SELECT l.id,",
-                f"SELECT n.name AS other_name, {_ENGLISH_NAME_OF_NODE} AS other_name_en, n.code AS other_code, "
-                "l.id,",
+                f"SELECT n.name AS other_name, {_ENGLISH_NAME_OF_NODE} AS other_name_en, "
+                "n.code AS other_code, l.id,",
             )
             + f""" JOIN chain_node n ON n.layer = l.{other}_layer AND n.id = l.{other}_id
             WHERE l.{this}_layer = :layer AND l.{this}_id = :id AND l.geom IS NOT NULL
