@@ -2,7 +2,8 @@
 
 Routers raise (or let through) the domain's errors (`service.errors`), and the database's; the handler
 table below turns each into a problem document. Streamed responses that fail before their first byte
-use `problem_for` too, so an error answers the same whichever way it surfaced.
+use `problem_for` too, so an error answers the same whichever way it surfaced. A browser on an HTML
+page gets the same error as a page (`service.api.error_pages`), its status unchanged.
 """
 
 from __future__ import annotations
