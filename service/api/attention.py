@@ -40,7 +40,7 @@ def problems(request: Request, lang: LangParam = PageLang.zh, f: Format = None) 
     with computed(engine_of(request)) as conn:
         found = attention.problems(conn)
     base = base_url(request)
-    report = attention_text.with_text(attention.report(found, base, lang.value), lang.value)
+    report = attention_text.worded(attention.report(found, base, lang.value), lang.value)
     if wants_html(request):
         return HTMLResponse(problems_page(report, base, lang.value))
     return JSONResponse(report)

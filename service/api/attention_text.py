@@ -159,7 +159,7 @@ def describe(p: Problem, lang: str) -> str:
         return str(p["message"])
 
 
-def with_text(report: dict[str, Any], lang: str) -> dict[str, Any]:
+def worded(report: dict[str, Any], lang: str) -> dict[str, Any]:
     """The `/problems` document with each problem's `text` and `kind_label` in `lang`, and the
     language's labels of the kinds (`kind_labels`)."""
     return report | {

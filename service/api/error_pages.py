@@ -83,7 +83,7 @@ def _towns(request: Request) -> list[dict[str, str]]:
 
 async def page(request: Request, problem: Response) -> HTMLResponse:
     """The HTML page of a problem document (`problem` is the JSON answer it replaces)."""
-    lang = "en" if request.query_params.get("lang") == "en" else "zh"
+    lang: navigation.Lang = "en" if request.query_params.get("lang") == "en" else "zh"
     document = json.loads(bytes(problem.body))
     status = int(document.get("status", problem.status_code))
     base = base_url(request)
