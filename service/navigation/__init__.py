@@ -110,7 +110,7 @@ def nav_html(base: str = "", lang: Lang = "zh", *, on_map: bool = False) -> str:
         f'<form action="{esc(base)}/search" method="get" role="search">'
         f'<input type="search" name="q" placeholder="{esc(word("search", lang))}" '
         f'aria-label="{esc(word("search", lang))}" autocomplete="off" maxlength="50">{lang_input}'
-        f'<button>{esc(word("search_button", lang))}</button>'  # (a form's button submits)
+        f"<button>{esc(word('search_button', lang))}</button>"  # (a form's button submits)
         '<ul class="sc-hits" role="listbox"></ul></form>'
         f'<select class="sc-towns" aria-label="{esc(word("towns", lang))}">'
         f'<option value="">{esc(word("towns", lang))}</option></select>'
