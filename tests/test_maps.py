@@ -350,6 +350,7 @@ def test_map_command_writes_town_and_facility_files_and_refuses_unknown_ones(
     env = {**os.environ, "DATABASE_URL": demo_database_url, "SANICHAIN_BASEMAP": "none"}
     [(town_code, town_name)] = rows(demo_engine, "SELECT code, name FROM towns ORDER BY code LIMIT 1")
     station = _largest_station(demo_engine)
+    [(station_en,)] = rows(demo_engine, "SELECT name_en FROM transfer_stations WHERE id = :id", id=station.id)
 
     def sanichain(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -362,7 +363,7 @@ def test_map_command_writes_town_and_facility_files_and_refuses_unknown_ones(
 
     for args, name in (
         (("town", town_code), town_name),
-        (("facility", "transfer_stations", str(station.id), "--lang", "en"), station.name),
+        (("facility", "transfer_stations", str(station.id), "--lang", "en"), station_en),  # its English name
     ):
         out = tmp_path / f"{args[0]}.html"
         done = sanichain(*args, "-o", str(out))

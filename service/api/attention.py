@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from service.api import attention_text
 from service.api.deps import engine_of
 from service.api.headers import base_url
 from service.api.negotiation import wants_html
@@ -37,7 +38,7 @@ def problems(request: Request, lang: LangParam = PageLang.zh, f: Format = None) 
     with computed(engine_of(request)) as conn:
         found = attention.problems(conn)
     base = base_url(request)
-    report = attention.report(found, base)
+    report = attention_text.worded(attention.report(found, base, lang.value), lang.value)
     if wants_html(request):
         return HTMLResponse(problems_page(report, base, lang.value))
     return JSONResponse(report)

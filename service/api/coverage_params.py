@@ -57,26 +57,21 @@ LayerParameter = Annotated[
     str,
     Query(
         description="facility layer whose reach counts; several, comma-separated, count as one service "
-        "(served by any: `manure_centers,biogas_centers`); the coverage map takes one",
+        "(served by any: `manure_centers,biogas_centers`), on the coverage map too",
     ),
 ]
-ONE_LAYER_PATHS = ("/maps/",)  # pages drawn in one layer's colours
 
 
-def _layers(request: Request, layer: str) -> str:
+def _layers(layer: str) -> str:
     names = [name.strip() for name in layer.split(",")]
     known = [v.value for v in FacilityLayer]
     unknown = [name for name in names if name not in known]
     if unknown or not names:
         raise BadParameter("layer", f"unknown layer(s) {unknown}; one or more of {known}, comma-separated")
-    chosen = list(dict.fromkeys(names))
-    if len(chosen) > 1 and request.url.path.startswith(ONE_LAYER_PATHS):
-        raise BadParameter("layer", "the coverage map shows one layer; /coverage answers for several")
-    return ",".join(chosen)
+    return ",".join(dict.fromkeys(names))
 
 
 def coverage_query(
-    request: Request,
     layer: LayerParameter,
     distance_m: Distance = None,
     status: Statuses = None,
@@ -93,7 +88,7 @@ def coverage_query(
     if set(chosen) <= set(cov.SUBJECTS):
         chosen = tuple(s for s in cov.SUBJECTS if s in chosen)
     q = cov.CoverageQuery(
-        _layers(request, layer),
+        _layers(layer),
         distance_m,
         statuses,
         kind,

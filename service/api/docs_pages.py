@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from service import navigation
 from service.errors import NotFound
 
 DOCS_URL = "/docs"
@@ -68,6 +69,12 @@ def _with_csp(page: HTMLResponse) -> HTMLResponse:
     return page
 
 
+def _with_bar(page: HTMLResponse, root: str) -> HTMLResponse:
+    """The page with the navigation's strip of links above the documentation (its own layout below)."""
+    body = bytes(page.body).replace(b"<body>", b"<body>" + navigation.bar_html(root).encode("utf-8"), 1)
+    return HTMLResponse(body, status_code=page.status_code)
+
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -76,15 +83,18 @@ def swagger_ui(request: Request) -> HTMLResponse:
     app = request.app
     root = request.scope.get("root_path", "")
     return _with_csp(
-        get_swagger_ui_html(
-            openapi_url=root + app.openapi_url,
-            title=f"{app.title} - Swagger UI",
-            oauth2_redirect_url=root + OAUTH2_REDIRECT_URL,
-            init_oauth=app.swagger_ui_init_oauth,
-            swagger_js_url=asset_url(root, "swagger-ui-bundle.js"),
-            swagger_css_url=asset_url(root, "swagger-ui.css"),
-            swagger_favicon_url=asset_url(root, "favicon.png"),
-            swagger_ui_parameters=app.swagger_ui_parameters,
+        _with_bar(
+            get_swagger_ui_html(
+                openapi_url=root + app.openapi_url,
+                title=f"{app.title} - Swagger UI",
+                oauth2_redirect_url=root + OAUTH2_REDIRECT_URL,
+                init_oauth=app.swagger_ui_init_oauth,
+                swagger_js_url=asset_url(root, "swagger-ui-bundle.js"),
+                swagger_css_url=asset_url(root, "swagger-ui.css"),
+                swagger_favicon_url=asset_url(root, "favicon.png"),
+                swagger_ui_parameters=app.swagger_ui_parameters,
+            ),
+            root,
         )
     )
 
@@ -102,12 +112,15 @@ def redoc(request: Request) -> HTMLResponse:
     app = request.app
     root = request.scope.get("root_path", "")
     return _with_csp(
-        get_redoc_html(
-            openapi_url=root + app.openapi_url,
-            title=f"{app.title} - ReDoc",
-            redoc_js_url=asset_url(root, "redoc.standalone.js"),
-            redoc_favicon_url=asset_url(root, "favicon.png"),
-            with_google_fonts=False,  # fonts from a CDN too; the system's fonts do
+        _with_bar(
+            get_redoc_html(
+                openapi_url=root + app.openapi_url,
+                title=f"{app.title} - ReDoc",
+                redoc_js_url=asset_url(root, "redoc.standalone.js"),
+                redoc_favicon_url=asset_url(root, "favicon.png"),
+                with_google_fonts=False,  # fonts from a CDN too; the system's fonts do
+            ),
+            root,
         )
     )
 

@@ -14,6 +14,7 @@ import html
 from service.accounts.tokens import Principal
 from service.maps import assets
 from service.maps.i18n import words
+from service.navigation import nav_html
 
 # The coordinate systems a clerk meets, as the form offers them; "other" takes an EPSG code.
 CRS_CHOICES = (
@@ -136,7 +137,8 @@ def import_page(principal: Principal, csrf_token: str, layers: tuple[str, ...]) 
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="same-origin"><link rel="icon" href="data:,">'
         f'<title>导入数据 Import · sanichain</title><link rel="stylesheet" href="{esc(css)}"></head>'
-        f'<body><main id="sc-import" data-csrf="{esc(csrf_token)}">'
+        f'<body><header class="page-nav">{nav_html()}</header>'
+        f'<main id="sc-import" data-csrf="{esc(csrf_token)}">'
         '<p class="brand"><a href="/">sanichain · 农村环境卫生</a></p>'
         '<h1>导入数据 <span lang="en">Import data</span></h1>'
         f'<p class="who">{esc(principal.name)} ({esc(principal.role)})</p>'

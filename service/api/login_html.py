@@ -2,8 +2,9 @@
 
 Phone-first (inspectors sign in on phones, once): one narrow column, inputs and buttons a thumb can hit,
 16 px text at least (smaller makes mobile browsers zoom into the field). Bilingual labels like the rest
-of the product. Every value goes through `html.escape`; the CSS is inline, so the page loads nothing
-else (it is also the page shown while the read policy closes everything).
+of the product. Every value goes through `html.escape`; the CSS is inline and the only file loaded is
+the shared navigation's script (service.navigation) from the service itself (this is also the page
+shown while the read policy closes everything).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import html
 from dataclasses import dataclass
 
 from service.accounts.tokens import Principal
+from service.navigation import nav_html
 
 STYLE = """
 *{box-sizing:border-box}
 body{margin:0;font:17px/1.5 system-ui,"Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;color:#1d2630;
 background:#eef2f1}
-main{max-width:26rem;margin:0 auto;padding:2.2rem 1.1rem 3rem}
+main{max-width:26rem;margin:0 auto;padding:1.2rem 1.1rem 3rem}
+.page-nav{max-width:44rem;margin:0 auto;padding:.6rem 1.1rem 0}
 .brand{margin:0 0 .2rem;color:#2e6b57;font-weight:600;letter-spacing:.02em}
 h1{font-size:1.6rem;margin:0 0 1.2rem;line-height:1.25}
 h1 span,label span,button span{font-weight:400;color:#56636e}button span{color:inherit}
@@ -58,7 +61,8 @@ def _page(title: str, body: str) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="same-origin"><link rel="icon" href="data:,">'
         f"<title>{esc(title)} · sanichain</title><style>{STYLE}</style></head>"
-        f'<body><main><p class="brand">sanichain · 农村环境卫生</p>{body}</main></body></html>\n'
+        f'<body><header class="page-nav">{nav_html()}</header>'
+        f'<main><p class="brand">sanichain · 农村环境卫生</p>{body}</main></body></html>\n'
     )
 
 

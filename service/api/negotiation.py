@@ -63,3 +63,13 @@ def wants_html(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     json_q = max(_quality(accept, t) for t in JSON_TYPES)
     return _quality(accept, "text/html") > json_q
+
+
+def prefers_html(request: Request) -> bool:
+    """`wants_html` for an answer already decided (an error): a bad `f` is not a second error, the
+    Accept header decides then."""
+    f = (request.query_params.get("f") or "").lower()
+    if f in FORMATS:
+        return f == "html"
+    accept = request.headers.get("accept", "")
+    return _quality(accept, "text/html") > max(_quality(accept, t) for t in JSON_TYPES)

@@ -47,30 +47,12 @@ def search_page(body: Mapping[str, Any], base: str, lang: Lang) -> str:
     )
 
 
-def _what(p: Mapping[str, Any], lang: Lang, w: Mapping[str, str]) -> str:
-    """The problem in the page's language (the JSON's `message` is English)."""
-    n = p["numbers"]
-    if lang == "en":
-        return str(p["message"])
-    if p["kind"] in ("overloaded", "near_capacity"):
-        return (
-            f"流入 {n['inflow_t_per_day']:.1f} 吨/日，为设计能力 {n['capacity']:g} {n['capacity_unit']} "
-            f"的 {n['utilisation']:.0%}"
-        )
-    if p["kind"] == "inactive_with_flows":
-        status = w.get(n["status"], n["status"])
-        return f"{n['links']} 条{w.get(p['stream'], '')}链路仍向{status}设施输送 {n['t_per_day']:.3f} 吨/日"
-    if p["kind"] == "unconnected":
-        return f"{n['t_per_day']:.3f} 吨/日{w.get(p['stream'], '')}无去向"
-    return str(p["message"])
-
-
 def _problem_rows(problems: Sequence[Mapping[str, Any]], lang: Lang, layer_words: Mapping[str, str]) -> str:
     return "".join(
         f'<tr class="{esc(p["severity"])}">'
-        f"<td>{_a(p['map'] + ('?lang=en' if lang == 'en' else ''), p['name'])}</td>"
+        f"<td>{_a(p['map'], p['name'])}</td>"
         f"<td>{esc(layer_words.get(p['layer'], p['layer']))}</td><td>{esc(p['town_name'])}</td>"
-        f"<td>{esc(_what(p, lang, layer_words))}</td></tr>"
+        f"<td>{esc(p['text'])}</td></tr>"
         for p in problems
     )
 

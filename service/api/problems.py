@@ -2,7 +2,8 @@
 
 Routers raise (or let through) the domain's errors (`service.errors`), and the database's; the handler
 table below turns each into a problem document. Streamed responses that fail before their first byte
-use `problem_for` too, so an error answers the same whichever way it surfaced.
+use `problem_for` too, so an error answers the same whichever way it surfaced. A browser on an HTML
+page gets the same error as a page (`service.api.error_pages`), its status unchanged.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import psycopg2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -90,23 +91,32 @@ def _retry_after(status: int) -> dict[str, str] | None:
     return {"Retry-After": str(settings(RuntimeSettings).retry_after_s)} if status == 503 else None
 
 
+async def as_page_if_asked(request: Request, answer: JSONResponse) -> Response:
+    """The problem document, or for a browser on an HTML page the same error as a page
+    (`service.api.error_pages`; imported here, as it imports the modules that import this one)."""
+    from service.api import error_pages
+
+    return await error_pages.page(request, answer) if error_pages.is_page(request) else answer
+
+
 def install(app: FastAPI) -> None:
-    async def domain_error(_: Request, exc: Exception) -> JSONResponse:
-        return problem_for(exc)
+    async def domain_error(request: Request, exc: Exception) -> Response:
+        return await as_page_if_asked(request, problem_for(exc))
 
     for cls in (errors.SanichainError, DataError, OperationalError, PoolTimeout, psycopg2.Error):
         app.add_exception_handler(cls, domain_error)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         detail = str(exc.detail)
         # our messages start with the parameter they are about ("status: unknown value…"): name it
         named = PARAMETER_PREFIX.match(detail) if 400 <= exc.status_code < 500 else None
         extra = {"parameter": named.group(1)} if named else {}
-        return problem(exc.status_code, detail, headers=getattr(exc, "headers", None), **extra)
+        answer = problem(exc.status_code, detail, headers=getattr(exc, "headers", None), **extra)
+        return await as_page_if_asked(request, answer)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors_ = [
             {"parameter": ".".join(str(p) for p in err.get("loc", ())[1:]), "message": err.get("msg", "")}
             for err in exc.errors()
@@ -114,4 +124,4 @@ def install(app: FastAPI) -> None:
         detail = "; ".join(f"{e['parameter']}: {e['message']}" for e in errors_) or "invalid request"
         named = {e["parameter"] for e in errors_}
         extra = {"parameter": named.pop()} if len(named) == 1 else {}  # one parameter at fault: name it
-        return problem(400, detail, errors=errors_, **extra)
+        return await as_page_if_asked(request, problem(400, detail, errors=errors_, **extra))

@@ -46,7 +46,8 @@ SIGN_IN_ROUTES = frozenset({"/auth/token", "/login"})
 # Open whatever the read policy: signing in, health, the API's description and the pages' assets.
 ALWAYS_OPEN = frozenset(
     {"/login", "/logout", "/auth/token", "/health", "/api", "/openapi.json", "/docs", "/docs/oauth2-redirect",
-     "/redoc", "/docs/assets/{version}/{file}", "/maps/assets/{package}/{version}/{file}"}
+     "/redoc", "/docs/assets/{version}/{file}", "/maps/assets/{package}/{version}/{file}",
+     "/navigation/{digest}/sanichain-nav.js"}
 )  # fmt: skip
 # Query parameters that would carry a secret in the URL.
 SECRET_PARAMETERS = frozenset({"access_token", "token", "api_key", "apikey", "password", "session"})

@@ -8,11 +8,12 @@ computed flows (`flows.compute()` must have run in the transaction).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, text
 
+from service import names
 from service.chain import integrity
 from service.chain.parameters import ChainParameters
 
@@ -43,6 +44,8 @@ class Problem:
     rule: str | None = None
     stream: str | None = None
     numbers: dict[str, Any] = field(default_factory=dict)
+    name_en: str | None = None  # (English names where the feature and its town have one)
+    town_name_en: str | None = None
 
     def map_path(self) -> str:
         return f"/maps/facilities/{self.layer}/{self.id}"
@@ -86,14 +89,15 @@ def _loaded(conn: Connection) -> list[Problem]:
     return problems
 
 
-def _town_names(conn: Connection) -> dict[str, str]:
-    return {r.code: r.name for r in conn.execute(text("SELECT code, name FROM towns"))}
+def _town_names(conn: Connection) -> dict[str, tuple[str, str | None]]:
+    return {r.code: (r.name, r.name_en) for r in conn.execute(text("SELECT code, name, name_en FROM towns"))}
 
 
 def problems(conn: Connection, params: ChainParameters | None = None) -> list[Problem]:
     """Every problem, grouped by kind in `KINDS` order."""
     found = _loaded(conn)
     towns = _town_names(conn)
+    no_town: tuple[str | None, str | None] = (None, None)
     for f in integrity.check(conn, params):
         if f.rule in CAPACITY_RULES:
             continue
@@ -106,7 +110,7 @@ def problems(conn: Connection, params: ChainParameters | None = None) -> list[Pr
                 f.code,
                 f.name,
                 f.town_code,
-                towns.get(f.town_code or ""),
+                towns.get(f.town_code or "", no_town)[0],
                 f.message,
                 f.rule,
                 f.stream,
@@ -114,14 +118,32 @@ def problems(conn: Connection, params: ChainParameters | None = None) -> list[Pr
             )
         )
     order = {kind: n for n, kind in enumerate(KINDS)}
+    english = names.english_names(conn, [(p.layer, p.id) for p in found])
+    found = [
+        replace(
+            p, name_en=english.get((p.layer, p.id)), town_name_en=towns.get(p.town_code or "", no_town)[1]
+        )
+        for p in found
+    ]
     return sorted(found, key=lambda p: order[p.kind])  # stable: each kind keeps its own order
 
 
-def report(found: list[Problem], base: str = "") -> dict[str, Any]:
-    """The JSON document: counts by kind, then each problem with its map's URL."""
+def report(found: list[Problem], base: str = "", lang: str = "zh") -> dict[str, Any]:
+    """The JSON document: counts by kind, then each problem with its map's URL; names in `lang`
+    (English where the feature has one)."""
     by_kind = {kind: sum(p.kind == kind for p in found) for kind in KINDS}
+    suffix = "?lang=en" if lang == "en" else ""
     return {
         "summary": {"total": len(found), "by_kind": by_kind},
         "kinds": {kind: en for kind, (_, en) in KINDS.items()},
-        "problems": [{**asdict(p), "map": base + p.map_path()} for p in found],
+        "problems": [_localised(p, lang) | {"map": base + p.map_path() + suffix} for p in found],
+    }
+
+
+def _localised(p: Problem, lang: str) -> dict[str, Any]:
+    plain = asdict(p)
+    name_en, town_name_en = plain.pop("name_en"), plain.pop("town_name_en")
+    return plain | {
+        "name": names.local(p.name, name_en, lang),
+        "town_name": names.local(p.town_name, town_name_en, lang),
     }

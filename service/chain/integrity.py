@@ -156,6 +156,9 @@ def _stage_rules(conn: Connection) -> list[Finding]:
             "link_id": r["link_id"],
             "source_stage": r["source_stage"],
             "target_stage": r["target_stage"],
+            "source_layer": r["source_layer"],
+            "target_layer": r["target_layer"],
+            "target_code": r["target_code"],
         }
         if r["source_stage"] is None or r["target_stage"] is None:
             findings.append(
@@ -337,6 +340,7 @@ def _long_links(conn: Connection, max_village_collection_m: float) -> list[Findi
             link_id=r["link_id"],
             length_m=r["length_m"],
             limit_m=max_village_collection_m,
+            target_code=r["target_code"],
         )
         for r in rows
     ]

@@ -61,6 +61,11 @@ def facility_page(engine: Engine, layer: str, feature_id: int, req: MapRequest) 
             raise UnknownFeature(f"no feature {feature_id} in {layer}")
         upstream, downstream = map_rows.links_of(conn, layer, feature_id)
         area = map_rows.service_area(conn, layer, feature_id)
+    feature = map_rows.feature_in_language(feature, req.lang)
+    upstream, downstream = (
+        map_rows.in_language(upstream, req.lang),
+        map_rows.in_language(downstream, req.lang),
+    )
     page = MapPage("", req.lang, req.map_settings(), req.base_url)
     w = page.words
     page.title = w["title_facility"].format(name=feature["name"])

@@ -199,6 +199,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "title_city": ("{name}农村环境卫生设施地图", "{name}: rural sanitation facilities"),
     "title_town": ("{name}：设施与流向", "{name}: facilities and flows"),
     "title_facility": ("{name}：服务范围与上下游", "{name}: service area, what feeds it and what it feeds"),
+    "layers_joiner": ("、", " and "),
     "title_coverage": ("{layer}覆盖范围（{distance} 米）", "Coverage of {layer} within {distance} m"),
     "title_coverage_road": (
         "{layer}覆盖范围（沿道路 {distance} 米）",

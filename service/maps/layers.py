@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.maps import style
-from service.maps.map_rows import LayerRows
+from service.maps.map_rows import LayerRows, in_language
 from service.maps.page import MapPage
 
 POPUP_FIELDS = {
@@ -80,6 +80,7 @@ def _town_name(town: dict[str, Any], lang: str) -> dict[str, Any]:
 
 def villages(page: MapPage, layer: LayerRows, show: bool = True) -> None:
     w = page.words
+    layer = in_language(layer, page.lang)
     page.draw(
         page.group(w["villages"], show),
         "points",
@@ -100,6 +101,7 @@ def villages(page: MapPage, layer: LayerRows, show: bool = True) -> None:
 
 
 def facilities(page: MapPage, name: str, layer: LayerRows, show: bool = True) -> None:
+    layer = in_language(layer, page.lang)
     page.draw(
         page.group(page.words[name], show),
         "points",
@@ -134,6 +136,7 @@ def utilisation_legend(page: MapPage) -> None:
 
 def farms(page: MapPage, layer: LayerRows) -> None:
     w = page.words
+    layer = in_language(layer, page.lang)
     page.draw(
         page.cluster(w["livestock_farms"]),
         "points",
@@ -161,6 +164,7 @@ def cluster_legend(text: str) -> str:
 
 def toilets(page: MapPage, layer: LayerRows) -> None:
     w = page.words
+    layer = in_language(layer, page.lang)
     page.draw(
         page.group(w["public_toilets"]),
         "points",

@@ -161,8 +161,9 @@ def facilities(conn: Connection, layer: str, town_id: int | None = None) -> Laye
     return read_layer(
         conn,
         f"""
-        SELECT f.id, f.code, f.name, {LATLON.format(a="f")}, f.status, f.capacity, f.capacity_unit,
-               {FACILITY_EXTRAS[layer]}, cf.inflow_t_per_day AS inflow, cf.utilisation, {_outside("f")}
+        SELECT f.id, f.code, f.name, f.name_en, {LATLON.format(a="f")}, f.status, f.capacity,
+               f.capacity_unit, {FACILITY_EXTRAS[layer]}, cf.inflow_t_per_day AS inflow, cf.utilisation,
+               {_outside("f")}
         FROM {layer} f LEFT JOIN chain_facility cf ON cf.layer = :layer AND cf.id = f.id
         WHERE {_town_or_linked("f", layer)} ORDER BY f.id
         """,
@@ -175,7 +176,7 @@ def farms(conn: Connection, town_id: int | None = None) -> LayerRows:
     return read_layer(
         conn,
         f"""
-        SELECT f.id, f.name, {LATLON.format(a="f")}, f.status, f.species, f.head_count,
+        SELECT f.id, f.name, f.name_en, {LATLON.format(a="f")}, f.status, f.species, f.head_count,
                f.has_manure_facility AS manure_facility, f.capacity, f.capacity_unit
         FROM livestock_farms f WHERE {_town_or_linked("f", "livestock_farms")} ORDER BY f.id
         """,
@@ -187,7 +188,8 @@ def toilets(conn: Connection, town_id: int | None = None) -> LayerRows:
     return read_layer(
         conn,
         f"""
-        SELECT f.id, f.code, f.name, {LATLON.format(a="f")}, f.status, f.kind, f.capacity, f.capacity_unit
+        SELECT f.id, f.code, f.name, f.name_en, {LATLON.format(a="f")}, f.status, f.kind, f.capacity,
+               f.capacity_unit
         FROM public_toilets f WHERE {_town_filter("f")} ORDER BY f.id
         """,
         {"town": town_id},
@@ -265,6 +267,42 @@ def inventory_version(conn: Connection) -> str:
     )
 
 
+# The English name of a chain node's feature (villages have none): one indexed lookup per link end.
+_ENGLISH_NAME_OF_NODE = (
+    "CASE n.layer "
+    + " ".join(
+        f"WHEN '{layer}' THEN (SELECT e.name_en FROM {layer} e WHERE e.id = n.id)"
+        for layer in (*FACILITY_LAYERS, "livestock_farms")
+    )
+    + " END"
+)
+
+# Columns holding a name, with the column of its English form.
+NAME_COLUMNS = (("name", "name_en"), ("other_name", "other_name_en"), ("town_name", "town_name_en"))
+
+
+def in_language(layer: LayerRows, lang: str) -> LayerRows:
+    """The rows with each name in `lang` (English where there is one) and the English columns dropped,
+    so a Chinese page carries no English names and an English one no Chinese names it can replace."""
+    drop = []
+    for name, english in NAME_COLUMNS:
+        if english not in layer.fields:
+            continue
+        at, en_at = layer.fields.index(name), layer.fields.index(english)
+        if lang == "en":
+            for row in layer.rows:
+                row[at] = row[en_at] or row[at]
+        drop.append(en_at)
+    keep = [i for i in range(len(layer.fields)) if i not in drop]
+    return LayerRows([layer.fields[i] for i in keep], [[row[i] for i in keep] for row in layer.rows])
+
+
+def feature_in_language(feature: dict[str, Any], lang: str) -> dict[str, Any]:
+    """One feature (`point_feature`) with its names in `lang`, the English columns dropped."""
+    one = in_language(LayerRows(list(feature), [list(feature.values())]), lang)
+    return dict(zip(one.fields, one.rows[0], strict=True))
+
+
 # -- one facility ----------------------------------------------------------------------------------
 def point_feature(conn: Connection, layer: str, feature_id: int) -> dict[str, Any] | None:
     """One village, facility, farm or toilet with its common attributes; None when there is none."""
@@ -272,6 +310,7 @@ def point_feature(conn: Connection, layer: str, feature_id: int) -> dict[str, An
         raise ValueError(f"layer: {layer!r} has no map of its own")
     # villages have no status or capacity of their own
     status = "'operational'::text" if layer == "villages" else "f.status"
+    name_en = "NULL::text" if layer == "villages" else "f.name_en"
     capacity, unit = (
         ("NULL::float8", "NULL::text") if layer == "villages" else ("f.capacity", "f.capacity_unit")
     )
@@ -279,9 +318,10 @@ def point_feature(conn: Connection, layer: str, feature_id: int) -> dict[str, An
         conn.execute(
             text(
                 f"""
-                SELECT f.id, f.code, f.name, {LATLON.format(a="f")}, {status} AS status,
+                SELECT f.id, f.code, f.name, {name_en} AS name_en, {LATLON.format(a="f")}, {status} AS status,
                        {capacity} AS capacity, {unit} AS capacity_unit,
-                       cf.inflow_t_per_day AS inflow, cf.utilisation, t.code AS town_code, t.name AS town_name
+                       cf.inflow_t_per_day AS inflow, cf.utilisation, t.code AS town_code,
+                       t.name AS town_name, t.name_en AS town_name_en
                 FROM {layer} f
                 LEFT JOIN chain_facility cf ON cf.layer = :layer AND cf.id = f.id
                 LEFT JOIN towns t ON t.id = f.town_id
@@ -302,7 +342,11 @@ def links_of(conn: Connection, layer: str, feature_id: int) -> tuple[LayerRows, 
     def side(this: str, other: str) -> LayerRows:
         return read_layer(
             conn,
-            FLOW_SQL.replace("SELECT l.id,", "SELECT n.name AS other_name, n.code AS other_code, l.id,")
+            FLOW_SQL.replace(
+                "SELECT l.id,",
+                f"SELECT n.name AS other_name, {_ENGLISH_NAME_OF_NODE} AS other_name_en, "
+                "n.code AS other_code, l.id,",
+            )
             + f""" JOIN chain_node n ON n.layer = l.{other}_layer AND n.id = l.{other}_id
             WHERE l.{this}_layer = :layer AND l.{this}_id = :id AND l.geom IS NOT NULL
             ORDER BY l.stream, lf.flow_t_per_day DESC NULLS LAST, l.id""",

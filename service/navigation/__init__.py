@@ -55,6 +55,11 @@ color:#fff;font-size:.85em;text-align:center}.sc-count:empty{display:none}
 .sc-map-nav{flex-direction:column;align-items:stretch;margin:.3em 0}
 .sc-map-nav form{flex:none;max-width:none}.sc-map-nav select{max-width:none}
 .sc-links-row{display:flex;flex-wrap:wrap;gap:.2em .8em}
+.sc-nav input,.sc-nav button,.sc-nav select{display:inline-block;width:auto;min-height:0;margin:0;
+font:inherit;font-size:14px;font-weight:400;padding:.25em .45em;border:1px solid #8a959c;border-radius:3px;
+background:#fff;color:#222}
+.sc-nav input[type=search]{flex:1;min-width:0}.sc-nav button{background:#f1f3f5;cursor:pointer}
+.sc-nav a{color:#1f5f9e}
 """
 
 
@@ -105,7 +110,7 @@ def nav_html(base: str = "", lang: Lang = "zh", *, on_map: bool = False) -> str:
         f'<form action="{esc(base)}/search" method="get" role="search">'
         f'<input type="search" name="q" placeholder="{esc(word("search", lang))}" '
         f'aria-label="{esc(word("search", lang))}" autocomplete="off" maxlength="50">{lang_input}'
-        f'<button type="submit">{esc(word("search_button", lang))}</button>'
+        f"<button>{esc(word('search_button', lang))}</button>"  # (a form's button submits)
         '<ul class="sc-hits" role="listbox"></ul></form>'
         f'<select class="sc-towns" aria-label="{esc(word("towns", lang))}">'
         f'<option value="">{esc(word("towns", lang))}</option></select>'
@@ -140,3 +145,23 @@ def covers(href: str, base: str) -> bool:
     """Whether the navigation already links `href` (a page's own link list can leave it out)."""
     path = href[len(base) :] if base and href.startswith(base) else href
     return path.split("?")[0] in PATHS
+
+
+BAR_STYLE = (
+    ".sc-bar{display:flex;flex-wrap:wrap;gap:.2em 1em;padding:.45em 1em;background:#f1f3f5;"
+    "border-bottom:1px solid #d0d5d9;font:14px/1.5 system-ui,'Noto Sans CJK SC',sans-serif}"
+    ".sc-bar a{color:#1f5f9e;white-space:nowrap}"
+)
+
+
+def bar_html(base: str = "", lang: Lang = "zh") -> str:
+    """The navigation's links alone, in one strip and without script: for pages laid out by others
+    (Swagger UI, ReDoc), where the search form would fight their style."""
+    esc = html.escape
+    links = "".join(
+        f'<a href="{esc(_href(base, key, path, lang))}" data-nav="{key}">{esc(link_label(key, lang))}</a>'
+        for key, path, _, _ in LINKS
+    )
+    return (
+        f'<style>{BAR_STYLE}</style><nav class="sc-bar" aria-label="{esc(word("nav", lang))}">{links}</nav>'
+    )

@@ -128,7 +128,8 @@
     E.sheet.textContent = "";
     var form = el("form", {novalidate: ""});
     var head = el("div", {"class": "sc-edit-head"});
-    head.appendChild(el("b", {id: "sc-edit-title"}, w.edit_title.replace("{name}", p.name || "")));
+    var name = (S.lang === "en" && p.name_en) || p.name || "";  // the page's language, as its popups
+    head.appendChild(el("b", {id: "sc-edit-title"}, w.edit_title.replace("{name}", name)));
     var x = el("button", {type: "button", "class": "sc-edit-x", "aria-label": w.edit_cancel}, "×");
     x.addEventListener("click", E.close);
     head.appendChild(x);

@@ -3,7 +3,8 @@
    truth in service/maps/style.py), so this file only applies rules. */
 (function () {
   "use strict";
-  var S = {map: null, words: {}, base: "", lang: "zh", groups: {}, counts: {}, index: {}, drawn: {}, arrows: []};
+  var S = {map: null, words: {}, base: "", lang: "zh", groups: {}, counts: {}, index: {}, drawn: {}, arrows: [],
+           labels: []};
 
   function esc(value) {
     return String(value).replace(/[&<>"']/g, function (c) {
@@ -106,6 +107,7 @@
     S.broken = config.broken;
     map.options.zoomSnap = 0.1;  // fit the city to the screen, not to the nearest whole zoom level
     map.on("zoomend", S.placeArrows);
+    map.on("zoomend", S.declutter);
     if (window.innerWidth < 640) {  // phones: start with the panels folded
       document.querySelectorAll("details.sc-fold").forEach(function (d) { d.removeAttribute("open"); });
     }
@@ -128,7 +130,9 @@
       if ((spec.label_outside && rec.outside) || spec.label) {
         var load = rec.utilisation === null || rec.utilisation === undefined ? "" : " · " + num(rec.utilisation * 100, 0) + "%";
         m.bindTooltip(esc(rec.name) + (off ? " · " + esc(w(rec.status)) : load),
-                      {permanent: true, direction: "auto", className: "sc-label"});
+                      {permanent: true, direction: "right", className: "sc-label"});
+        m.labelRank = spec.label ? 1e9 : Number(rec.capacity) || 0;  // the biggest keep their label first
+        S.labels.push(m);
       }
       (S.drawn[spec.layer] = S.drawn[spec.layer] || {})[rec.id] = m;
       if (spec.lazy) {  // a large layer carries no attributes: read the API record on opening
@@ -185,6 +189,7 @@
       .then(function (f) {
         var p = f.properties || {};
         var full = Object.assign({}, p, rec, {manure_facility: p.has_manure_facility});
+        if (S.lang === "en" && p.name_en) { full.name = p.name_en; }  // (a lite row carries no name)
         popup.setContent(popupHtml(spec, full));
       })
       .catch(function () { popup.setContent(popupHtml(spec, rec)); });  // offline: what the page has
@@ -244,6 +249,41 @@
       var back = L.point(tip.x - ux * a.size * 1.6, tip.y - uy * a.size * 1.6), half = a.size * 0.75;
       a.setLatLngs([map.unproject(tip), map.unproject(L.point(back.x - uy * half, back.y + ux * half)),
                     map.unproject(L.point(back.x + uy * half, back.y - ux * half))]);
+    });
+  };
+
+  // Permanent labels never overlap: each, biggest facility first, goes right, left, above or below its
+  // marker, wherever its box meets no label already placed (inside the map if a side allows); a label
+  // with no free side is hidden (its marker's popup still names it). Run after the view is fitted and
+  // after every zoom.
+  S.declutter = function () {
+    var placed = [], map = S.map, view = map.getContainer().getBoundingClientRect();
+    function clear(r) {
+      return placed.every(function (p) {
+        return r.right <= p.left || r.left >= p.right || r.bottom <= p.top || r.top >= p.bottom;
+      });
+    }
+    S.labels.slice().sort(function (a, b) { return b.labelRank - a.labelRank; }).forEach(function (m) {
+      var t = m.getTooltip(), el = t && t.getElement();
+      if (!el || !map.hasLayer(m) || !el.isConnected) { return; }
+      el.classList.remove("sc-label-hidden");
+      var sides = ["right", "left", "top", "bottom"], fallback = null;
+      for (var i = 0; i < sides.length; i++) {
+        t.options.direction = sides[i];
+        t.update();
+        var r = el.getBoundingClientRect();
+        if (!clear(r)) { continue; }
+        if (r.left >= view.left && r.right <= view.right && r.top >= view.top && r.bottom <= view.bottom) {
+          placed.push(r);
+          return;
+        }
+        fallback = fallback || sides[i];  // clear of the others but cut by the screen's edge
+      }
+      if (fallback) {
+        t.options.direction = fallback;
+        t.update();
+        placed.push(el.getBoundingClientRect());
+      } else { el.classList.add("sc-label-hidden"); }
     });
   };
 
@@ -353,6 +393,7 @@
                    paddingBottomRight: [side("sc-legend-control"), margin], maxZoom: 15, animate: false};
     if (bounds.isValid()) { map.fitBounds(bounds, options); }
     S.placeArrows();
+    S.declutter();
     S.fitted = true;
     S.checkReady();
   };
