@@ -315,6 +315,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     """One map page as a self-contained HTML file (every script and style inlined) for offline use."""
     from service.config import MapSettings
     from service.coverage.query import CoverageQuery
+    from service.inspections import due, records
     from service.maps.city import MapRequest, city_page, town_page
     from service.maps.coverage import coverage_page
     from service.maps.facility import facility_page
@@ -322,7 +323,13 @@ def cmd_map(args: argparse.Namespace) -> int:
     engine = _chain_engine()
     server = ServerSettings()
     base = args.base_url or f"http://{server.host}:{server.port}"
-    req = MapRequest(lang=args.lang, settings=MapSettings(), base_url=base)
+    req = MapRequest(
+        lang=args.lang,
+        settings=MapSettings(),
+        base_url=base,
+        visits=due.visits,
+        inspections=records.facility_summary,
+    )
     if args.map == "city":
         page = city_page(engine, req)
     elif args.map == "town":

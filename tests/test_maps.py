@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from service.vocabulary import INSPECTED_LAYERS
 from tests.browser import READY
 from tests.conftest import POINT_LAYERS
 from tests.queries import rows, scalar
@@ -89,6 +90,17 @@ def counts(engine: Any, town_id: int | None = None) -> dict[str, int]:
         out["towns"] = conn.execute(
             text("SELECT count(*) FROM towns" + ("" if town_id is None else f" WHERE id = {int(town_id)}"))
         ).scalar_one()
+        out["grids"] = conn.execute(text(f"SELECT count(*) FROM grids {where}")).scalar_one()
+        # an inspection ring around every facility to visit (operational or suspended)
+        out["inspection_status"] = sum(
+            conn.execute(
+                text(
+                    f"SELECT count(*) FROM {layer} WHERE status IN ('operational', 'suspended')"
+                    + ("" if town_id is None else f" AND town_id = {int(town_id)}")
+                )
+            ).scalar_one()
+            for layer in INSPECTED_LAYERS
+        )
         if town_id is None:
             per_stream = conn.execute(
                 text("SELECT stream, count(*) FROM chain_links WHERE geom IS NOT NULL GROUP BY stream")

@@ -24,7 +24,10 @@ from service.api.observability import metrics_of
 from service.api.report_params import LangQuery, ReportLang, lang_of, xlsx_response
 from service.api.security import SignedIn, actor, requires
 from service.config import InspectionSettings, settings
-from service.inspections import checklists, due, due_report, photos, records, review, review_report
+from service.inspections import checklists, due, photos, records, review
+from service.maps.i18n import words
+from service.reports import overdue as overdue_report
+from service.reports import review as review_report
 from service.reports.workbook import XLSX
 
 router = APIRouter(tags=["inspections"])
@@ -170,10 +173,15 @@ def overdue(
         data = due.overdue(conn, scope, settings(InspectionSettings), limit=limit, lang=lang_of(lang))
     if f == "xlsx":
         parameters = [("town", town), ("grid", grid), ("layer", layer), ("limit", limit)]
-        return xlsx_response(due_report.xlsx(data, parameters, lang_of(lang)), "inspections-overdue.xlsx")
+        return xlsx_response(
+            overdue_report.xlsx(data, parameters, lang_of(lang), words(lang_of(lang))),
+            "inspections-overdue.xlsx",
+        )
     if f == "html" or (f is None and wants_html(request)):
         query = "&".join(f"{k}={v}" for k, v in request.query_params.items() if k != "f")
-        return HTMLResponse(due_report.page(data, base_url(request), lang_of(lang), query))
+        return HTMLResponse(
+            overdue_report.page(data, base_url(request), lang_of(lang), query, words(lang_of(lang)))
+        )
     return JSONResponse(data)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Callable, Iterable
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -19,6 +19,7 @@ from service.api.security import current_principal
 from service.config import MapSettings
 from service.coverage import gaps
 from service.errors import BadParameter, NotFound
+from service.inspections import due, records
 from service.maps import assets, editing
 from service.maps.cache import PageCache
 from service.maps.city import INDICATORS, MapRequest, city_page, town_page
@@ -54,6 +55,8 @@ def _request(request: Request, lang: MapLang, indicator: str = "waste_connected_
         settings=map_settings(request),
         base_url=base_url(request),  # absolute, like the OGC API's own links (see api.headers)
         indicator=indicator,
+        visits=due.visits,
+        inspections=records.facility_summary,
     )
 
 
@@ -167,7 +170,7 @@ def coverage(
 )
 def editor(
     response: Response, principal: Annotated[Principal | None, Depends(current_principal)]
-) -> dict[str, bool]:
+) -> dict[str, Any]:
     response.headers["Cache-Control"] = "no-store"  # it depends on who asks
     return editing.may_edit(principal)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from service.config import InspectionSettings
+from service.config import InspectionSettings, settings
 from service.errors import BadParameter
 from service.vocabulary import INSPECTED_LAYERS
 
@@ -26,6 +26,7 @@ class Scope:
     town: str | None = None
     grid: str | None = None
     layer: str | None = None
+    town_id: int | None = None  # the maps name a town by its id
 
     def checked(self) -> Scope:
         if self.layer is not None and self.layer not in INSPECTED_LAYERS:
@@ -57,7 +58,7 @@ def rows(conn: Connection, scope: Scope, settings: InspectionSettings) -> list[d
              latest AS (
                  SELECT DISTINCT ON (layer, feature_id) layer, feature_id, inspected_at, outcome, user_name
                  FROM inspections ORDER BY layer, feature_id, inspected_at DESC, id DESC)
-        SELECT f.layer, f.id, f.code, f.name, f.name_en, f.status,
+        SELECT f.layer, f.id, f.code, f.name, f.name_en, f.status, ST_Y(f.geom) AS lat, ST_X(f.geom) AS lon,
                t.code AS town_code, t.name AS town_name, t.name_en AS town_name_en,
                g.code AS grid_code, g.name AS grid_name, g.name_en AS grid_name_en,
                g.responsible_leader, every.days AS every_days,
@@ -71,6 +72,7 @@ def rows(conn: Connection, scope: Scope, settings: InspectionSettings) -> list[d
             WHERE ST_Covers(grids.geom, f.geom) ORDER BY grids.id LIMIT 1) g ON true
         LEFT JOIN latest l ON l.layer = f.layer AND l.feature_id = f.id
         WHERE (CAST(:town AS text) IS NULL OR t.code = :town)
+          AND (CAST(:town_id AS bigint) IS NULL OR f.town_id = :town_id)
           AND (CAST(:grid AS text) IS NULL OR g.code = :grid)
           AND (CAST(:layer AS text) IS NULL OR f.layer = :layer)
         ORDER BY l.inspected_at IS NOT NULL, due_at, f.layer, f.id
@@ -78,9 +80,15 @@ def rows(conn: Connection, scope: Scope, settings: InspectionSettings) -> list[d
     return [
         dict(r)
         for r in conn.execute(
-            text(sql), {"town": scope.town, "grid": scope.grid, "layer": scope.layer}
+            text(sql),
+            {"town": scope.town, "grid": scope.grid, "layer": scope.layer, "town_id": scope.town_id},
         ).mappings()
     ]
+
+
+def visits(conn: Connection, town_id: int | None) -> list[dict[str, Any]]:
+    """The facilities to visit in a town (by id) or the whole city, with the configured intervals."""
+    return rows(conn, Scope(town_id=town_id), settings(InspectionSettings))
 
 
 def _inspectors(conn: Connection) -> dict[str | None, list[str]]:

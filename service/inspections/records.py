@@ -397,3 +397,22 @@ def photo(conn: Connection, inspection_id: int, number: int) -> tuple[str, bytes
     if found is None:
         raise NotFound(f"no photo {number} of inspection {inspection_id}")
     return str(found.content_type), bytes(found.content)
+
+
+HISTORY_ON_PAGE = 10
+
+
+def facility_summary(
+    conn: Connection, layer: str, feature_id: int, lang: str = "zh"
+) -> dict[str, Any] | None:
+    """A facility's page: its latest inspections, and for a chain facility that is stopped (by its status
+    or its latest inspection) what depends on it. None for a layer that is not inspected."""
+    if layer not in INSPECTED_LAYERS:
+        return None
+    latest = listed(conn, layer=layer, feature_id=feature_id, limit=HISTORY_ON_PAGE, lang=lang)
+    status = conn.execute(text(f"SELECT status FROM {layer} WHERE id = :id"), {"id": feature_id}).scalar()
+    stopped = status in ("suspended", "closed") or (bool(latest) and latest[0]["outcome"] == "out_of_service")
+    outage = None
+    if stopped and layer in FACILITY_LAYERS and outages.small_enough(conn):
+        outage = outages.summary(outages.outage(conn, layer, feature_id))
+    return {"layer": layer, "id": feature_id, "inspections": latest, "outage": outage}

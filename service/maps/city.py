@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
@@ -27,6 +30,11 @@ class MapRequest:
     settings: MapSettings | None = None
     base_url: str = ""
     indicator: str = "waste_connected_share"
+    # the facilities to visit with their latest inspection (`inspections.due.rows`), in a town or all;
+    # given by the API, which composes the domains (the maps draw, they do not judge what is due)
+    visits: Callable[[Connection, int | None], list[dict[str, Any]]] | None = None
+    # a facility's latest inspections and, when stopped, what depends on it (`records.facility_summary`)
+    inspections: Callable[[Connection, str, int, str], dict[str, Any] | None] | None = None
 
     def map_settings(self) -> MapSettings:
         return self.settings or MapSettings()
@@ -39,9 +47,10 @@ def _city_name(conn: Connection, lang: Lang) -> str:
     return str(row.name_en if lang == "en" and row.name_en else row.name)
 
 
-def _chain_layers(page: MapPage, conn: Connection, indicator: str, town_id: int | None) -> None:
+def _chain_layers(page: MapPage, conn: Connection, req: MapRequest, town_id: int | None) -> None:
     """Towns, flows, villages, facilities, farms and toilets, bottom to top."""
-    layers.towns(page, map_rows.towns(conn, town_id), indicator)
+    layers.towns(page, map_rows.towns(conn, town_id), req.indicator)
+    layers.grids(page, map_rows.grids(conn, town_id))
     complete = town_id is not None or map_rows.source_link_count(conn) <= MAX_SOURCE_LINKS
     layers.flows(page, map_rows.flows(conn, town_id, with_source_links=complete), complete)
     layers.villages(page, map_rows.villages(conn, town_id))
@@ -56,6 +65,9 @@ def _chain_layers(page: MapPage, conn: Connection, indicator: str, town_id: int 
     layers.toilets(page, map_rows.toilets(conn, town_id))
     for name in ("transfer_stations", "manure_centers", "biogas_centers", "treatment_plants"):
         layers.facilities(page, name, map_rows.facilities(conn, name, town_id))
+    if req.visits is not None:  # rings by the latest inspection, shown from the layer control
+        rings = map_rows.inspection_status(req.visits(conn, town_id), dt.datetime.now(dt.UTC))
+        layers.inspection_status(page, rings, show=False)
     layers.utilisation_legend(page)
     layers.standard_links(page)
 
@@ -82,7 +94,7 @@ def _chain_page(engine: Engine, req: MapRequest, town_code: str | None) -> MapPa
             title, name = "title_town", local
         page = MapPage("", req.lang, req.map_settings(), req.base_url)
         page.title = page.words[title].format(name=name)
-        _chain_layers(page, conn, req.indicator, None if town is None else town["id"])
+        _chain_layers(page, conn, req, None if town is None else town["id"])
         # the city fills the screen; a town's view takes in the facilities its flows reach
         page.fit_to = "towns" if town is None else None
     page.editable(editing.popup_links())

@@ -13,6 +13,7 @@ from service.accounts.permissions import CITY_WIDE, Action, allowed_roles
 from service.accounts.tokens import Principal
 from service.editing.fields import EDITABLE_LAYERS, writable
 from service.maps.map_rows import POINT_LAYERS
+from service.vocabulary import INSPECTED_LAYERS
 
 # Layers with a page of their own that may be edited there (the city map's popups link to it).
 MAP_EDITABLE: tuple[str, ...] = tuple(name for name in POINT_LAYERS if name in EDITABLE_LAYERS)
@@ -52,14 +53,19 @@ def popup_links() -> dict[str, Any]:
     return {"layers": list(MAP_EDITABLE)}
 
 
-def may_edit(principal: Principal | None) -> dict[str, bool]:
+def may_edit(principal: Principal | None) -> dict[str, Any]:
     """Whether to offer the edit form (and the import page's link): a reader who is not signed in gets
     an answer, not a 401 (the page asks on every load; a 401 would be an error in every anonymous
     reader's console). Imports reach the whole city, so a town-limited editor gets no import link."""
     return {
         "signed_in": principal is not None,
         "may_edit": principal is not None and principal.role in allowed_roles(Action.edit_inventory),
+        # the inspection form works with the browser's session (its CSRF token)
+        "may_inspect": principal is not None
+        and principal.kind == "session"
+        and principal.role in allowed_roles(Action.record_inspection),
         "may_import": principal is not None
         and principal.role in allowed_roles(Action.import_data)
         and (principal.town is None or Action.import_data not in CITY_WIDE),
+        "inspected_layers": list(INSPECTED_LAYERS),
     }

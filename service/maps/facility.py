@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -50,6 +51,50 @@ def _link_table(w: dict[str, str], links: LayerRows, side: str) -> str:
     )
 
 
+def _inspection_row(w: dict[str, str], r: dict[str, Any]) -> str:
+    distance = "" if r["distance_m"] is None else f"{r['distance_m']:,.0f} m"
+    cells = (r["inspected_at"][:10], w.get(r["outcome"], r["outcome"]), r["inspector"], distance)
+    return "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
+
+
+def _inspection_panel(w: dict[str, str], inspected: dict[str, Any], base: str) -> str:
+    """The facility's latest inspections (date, outcome, inspector, distance), the inspection form's
+    link, and when it is stopped what depends on it."""
+    layer, feature_id = inspected["layer"], inspected["id"]
+    rows = "".join(_inspection_row(w, r) for r in inspected["inspections"])
+    table = (
+        f'<div class="sc-scroll"><table class="sc-table sc-inspections">{rows}</table></div>'
+        if rows
+        else f'<div class="sc-note">{html.escape(w["no_inspections"])}</div>'
+    )
+    form = html.escape(f"{base}/inspections/new?layer={layer}&feature_id={feature_id}")
+    out = (
+        f'<div class="sc-note"><b>{html.escape(w["inspections_of"])}</b> · '
+        f'<a class="sc-inspect-link" href="{form}">{html.escape(w["inspect"])}</a></div>{table}'
+    )
+    outage = inspected["outage"]
+    if outage:
+        lines = "".join(
+            "<li>"
+            + html.escape(
+                w["outage_line"].format(
+                    stream=w.get(s["stream"], s["stream"]), villages=s["villages"], farms=s["farms"],
+                    t=f"{s['t_per_day_no_longer_treated']:,.2f}",
+                )
+            )
+            + "</li>"
+            for s in outage["streams"]
+        )  # fmt: skip
+        alternatives = w["outage_alternatives"].format(n=outage["alternatives"], m=outage["links_delivering"])
+        details = html.escape(f"{base}/chain/outages/{layer}/{feature_id}")
+        out += (
+            f'<div class="sc-outage"><b>{html.escape(w["outage_title"])}</b><ul>{lines}</ul>'
+            f"<div>{html.escape(alternatives)} · "
+            f'<a href="{details}">{html.escape(w["outage_details"])}</a></div></div>'
+        )
+    return out
+
+
 def facility_page(engine: Engine, layer: str, feature_id: int, req: MapRequest) -> MapPage:
     """NotFound for a layer without maps (a missing resource, not a bad value), UnknownFeature when the
     id is not in the layer."""
@@ -61,6 +106,7 @@ def facility_page(engine: Engine, layer: str, feature_id: int, req: MapRequest) 
             raise UnknownFeature(f"no feature {feature_id} in {layer}")
         upstream, downstream = map_rows.links_of(conn, layer, feature_id)
         area = map_rows.service_area(conn, layer, feature_id)
+        inspected = req.inspections(conn, layer, feature_id, req.lang) if req.inspections else None
     feature = map_rows.feature_in_language(feature, req.lang)
     upstream, downstream = (
         map_rows.in_language(upstream, req.lang),
@@ -138,6 +184,9 @@ def facility_page(engine: Engine, layer: str, feature_id: int, req: MapRequest) 
     )
     if not upstream.rows and not downstream.rows:
         page.legend(f'<div class="sc-note">{html.escape(w["no_links"])}</div>')
+    if inspected is not None:
+        # a stopped facility says so first; otherwise its inspections follow the legend
+        page.legend(_inspection_panel(w, inspected, req.base_url), first=inspected["outage"] is not None)
     layers.utilisation_legend(page)
     if layer in editing.MAP_EDITABLE:
         page.editable(editing.facility_form(layer, feature_id, feature.get("town_code")))

@@ -21,6 +21,8 @@ POPUP_FIELDS = {
     "livestock_farms": ["status", "species", "head_count", "manure_facility", "capacity"],
     "public_toilets": ["code", "status", "kind", "capacity"],
     "flows": ["stream", "flow", "distance_m", "from", "to"],
+    "grids": ["code", "responsible_leader", "grid_head_unit", "assisting_units", "supervisors", "population"],
+    "inspection_status": ["code", "last_outcome", "last_inspected", "overdue", "every_days"],
 }
 FLOW_STREAMS = ("domestic_waste", "fecal_sludge", "manure")
 # Past this many features a layer travels "lite": id, position (4 decimals, ~10 m) and the fields its
@@ -70,6 +72,49 @@ def towns(page: MapPage, features: list[dict[str, Any]], indicator: str) -> None
         f'<div class="sc-legend-row"><span>{w["legend_town_shade"]}{w[indicator]}</span></div>'
         f'<div class="sc-legend-row">0% {shades} 100%</div>'
     )
+
+
+def grids(page: MapPage, features: list[dict[str, Any]]) -> None:
+    """The built-up area's responsibility grids: outlines over the towns, their people in the popup."""
+    w = page.words
+    page.draw(
+        page.group(w["grids"]),
+        "areas",
+        {
+            "layer": "grids",
+            "features": [
+                {"geometry": g.pop("geometry"), "properties": _town_name(g, page.lang)} for g in features
+            ],
+            "color": {"fixed": style.GRID_STROKE},
+            "stroke": style.GRID_STROKE,
+            "weight": 1.5,
+            "dash": "5 4",
+            "opacity": 0.06,
+            "popup": POPUP_FIELDS["grids"],
+        },
+    )
+    page.legend(style.legend_row("#fff", w["legend_grids"], border=style.GRID_STROKE))
+
+
+def inspection_status(page: MapPage, layer: LayerRows, show: bool) -> None:
+    """A ring around each facility to visit: its latest inspection's outcome, dashed when overdue."""
+    w = page.words
+    page.draw(
+        page.group(w["inspection_status"], show),
+        "points",
+        {
+            "layer": "inspection_status",
+            **in_language(layer, page.lang).as_json(),
+            "color": style.INSPECTION,
+            "radius": {"fixed": 9},
+            "ring": True,
+            "popup": POPUP_FIELDS["inspection_status"],
+            "own_map": True,
+            "record": False,
+            "inspect": True,
+        },
+    )
+    page.legend(f'<div class="sc-note">{w["legend_inspections"]}</div>')
 
 
 def _town_name(town: dict[str, Any], lang: str) -> dict[str, Any]:

@@ -240,6 +240,7 @@ def flows(conn: Connection, town_id: int | None = None, with_source_links: bool 
 VERSIONED_TABLES = (
     "cities",
     "towns",
+    "grids",
     "communities",
     "villages",
     *FACILITY_LAYERS,
@@ -261,6 +262,11 @@ def inventory_version(conn: Connection) -> str:
         ]
         # the road network has no updated_at; an import replaces it whole, so count + total cost tell
         + ["SELECT 'road_segments', count(*)::text || '@' || coalesce(sum(cost), 0)::text FROM road_segments"]
+        # inspections are only added; what is overdue moves with the date
+        + [
+            "SELECT 'inspections', count(*)::text || '@' || coalesce(max(id), 0)::text || '@' || "
+            "(now() AT TIME ZONE 'Asia/Shanghai')::date::text FROM inspections"
+        ]
     )
     return str(
         conn.execute(text(f"SELECT string_agg(t || ':' || v, ' ' ORDER BY t) FROM ({parts}) x")).scalar()
@@ -374,3 +380,46 @@ def service_area(
         {"layer": layer, "id": feature_id, "buffer": buffer_m},
     ).scalar()
     return json.loads(geometry) if geometry else None
+
+
+def grids(conn: Connection, town_id: int | None = None) -> list[dict[str, Any]]:
+    """Responsibility grids (of one town, or all), simplified like the towns, with their people."""
+    rows = conn.execute(
+        text(
+            f"""
+            SELECT g.id, g.code, g.name, g.name_en, g.responsible_leader, g.grid_head_unit,
+                   g.assisting_units, g.supervisors, g.population,
+                   ST_AsGeoJSON(ST_SimplifyPreserveTopology(g.geom, :tol), {COORD_DECIMALS}) AS geometry
+            FROM grids g WHERE {_town_filter("g")} ORDER BY g.code
+            """
+        ),
+        {"tol": TOWN_SIMPLIFY_DEG / 5, "town": town_id},
+    ).mappings()
+    return [
+        {**{k: _plain(v) for k, v in r.items() if k != "geometry"}, "geometry": json.loads(r["geometry"])}
+        for r in rows
+    ]
+
+
+def inspection_status(facilities: list[dict[str, Any]], now: Any) -> LayerRows:
+    """Each facility to visit (rows of `inspections.due.rows`) with its latest inspection and whether it
+    is overdue: the inspection layer's rings."""
+    fields = ["id", "layer", "code", "name", "name_en", "lat", "lon", "last_outcome", "last_inspected",
+              "overdue", "every_days"]  # fmt: skip
+    rows = [
+        [
+            f["id"],
+            f["layer"],
+            f["code"],
+            f["name"],
+            f["name_en"],
+            round(f["lat"], COORD_DECIMALS),
+            round(f["lon"], COORD_DECIMALS),
+            f["last_outcome"] or "never",
+            None if f["last_inspected_at"] is None else f["last_inspected_at"].date().isoformat(),
+            f["due_at"] is None or f["due_at"] < now,
+            f["every_days"],
+        ]
+        for f in facilities
+    ]
+    return LayerRows(fields, rows)

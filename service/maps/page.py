@@ -141,8 +141,12 @@ class MapPage:
         self.edit_form = form
 
     # -- controls ------------------------------------------------------------------------------
-    def legend(self, row_html: str) -> None:
-        self.legend_rows.append(row_html)
+    def legend(self, row_html: str, first: bool = False) -> None:
+        """A row of the legend panel; `first`: above the others (what the reader must see at once)."""
+        if first:
+            self.legend_rows.insert(0, row_html)
+        else:
+            self.legend_rows.append(row_html)
 
     def link(self, key: str, path: str) -> None:
         self.panel_links.append((self.words.get(key, key), self.base_url + path))

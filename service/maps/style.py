@@ -13,6 +13,13 @@ UTILISATION: dict[str, Any] = {
     "colors": [GREEN, ORANGE, RED],
     "none": GREY,
 }
+# The ring around a facility by its latest inspection; dashed when overdue.
+INSPECTION = {
+    "field": "last_outcome",
+    "values": {"ok": GREEN, "defects": ORANGE, "out_of_service": RED, "never": GREY},
+    "none": GREY,
+}
+GRID_STROKE = "#c2255c"
 CONNECTED = {"field": "waste_connected", "values": {"true": GREEN, "false": RED}, "none": GREY}
 SERVED = {"field": "served", "values": {"true": GREEN, "false": RED}, "none": GREY}
 FARM_FACILITY = {"field": "manure_facility", "values": {"true": GREEN, "false": RED}, "none": GREY}

@@ -122,6 +122,8 @@ class EditorRights(Body):
     signed_in: bool
     may_edit: bool
     may_import: bool
+    may_inspect: bool = Field(description="signed in through the browser as an inspector or admin")
+    inspected_layers: list[str] = Field(description="the layers an inspection may be recorded for")
 
 
 class FeatureVersion(Body):

@@ -29,8 +29,10 @@
       case "capacity": return num(v, 1) + " " + esc(rec.capacity_unit || "");
       case "inflow": case "flow": return num(v, 2) + " t/d";
       case "distance_m": case "nearest_m": case "reach_m": return num(v, 0) + " m";
-      case "waste_connected": case "sludge_connected": case "manure_facility": case "served":
+      case "waste_connected": case "sludge_connected": case "manure_facility": case "served": case "overdue":
         return w(v ? "yes" : "no");
+      case "last_outcome": return esc(w(v));
+      case "assisting_units": case "supervisors": return esc(String(v).split(",").join("、"));
       default: return typeof v === "number" ? num(v, 2) : esc(v);
     }
   }
@@ -54,6 +56,10 @@
       var href = layer === "towns" ? "/maps/towns/" + esc(rec.code) : "/maps/facilities/" + esc(layer) + "/" + esc(rec.id);
       links.push('<a href="' + S.base + href + "?lang=" + S.lang + '">' +
         w(layer === "towns" ? "town_map" : "own_map") + "</a>");
+    }
+    if (S.inspectLink && rec.id !== undefined && rec.id > 0) {  // set for signed-in inspectors only
+      var inspect = S.inspectLink(layer, rec);
+      if (inspect) { links.push(inspect); }
     }
     if (S.editLink && rec.id !== undefined && rec.id > 0) {  // set for signed-in editors only
       var edit = S.editLink(layer, rec);
@@ -121,11 +127,16 @@
       var fill = colour(spec.color, rec);
       // not operational: never a load colour (0 % of a closed plant is not "under 80 %")
       var off = rec.status !== undefined && rec.status !== null && rec.status !== "operational";
-      var m = L.circleMarker([rec.lat, rec.lon], {
-        renderer: S.renderer, radius: size(spec.radius, rec), weight: spec.weight || 1.5,
-        color: off ? S.inactive.stroke : spec.stroke || fill, dashArray: off ? S.inactive.dash : null,
-        fillColor: off ? S.inactive.fill : fill, fillOpacity: off ? 1 : spec.opacity || 0.85
-      });
+      var m = spec.ring ?  // an inspection ring: the outcome's colour, dashed when overdue
+        L.circleMarker([rec.lat, rec.lon], {
+          renderer: S.renderer, radius: size(spec.radius, rec), weight: 3, color: fill, fill: false,
+          dashArray: rec.overdue ? "4 3" : null
+        }) :
+        L.circleMarker([rec.lat, rec.lon], {
+          renderer: S.renderer, radius: size(spec.radius, rec), weight: spec.weight || 1.5,
+          color: off ? S.inactive.stroke : spec.stroke || fill, dashArray: off ? S.inactive.dash : null,
+          fillColor: off ? S.inactive.fill : fill, fillOpacity: off ? 1 : spec.opacity || 0.85
+        });
       // a town map names what its flows reach beyond it; a facility's page names the facility
       if ((spec.label_outside && rec.outside) || spec.label) {
         var load = rec.utilisation === null || rec.utilisation === undefined ? "" : " · " + num(rec.utilisation * 100, 0) + "%";
@@ -141,7 +152,7 @@
       } else {
         m.bindPopup(function () { return popupHtml(spec, rec); });
       }
-      m.feature = {layer: spec.layer, id: rec.id, name: rec.name};
+      m.feature = {layer: rec.layer || spec.layer, id: rec.id, name: rec.name};  // a ring: its facility's
       markers.push(m);
     });
     if (group.addLayers) {  // a cluster group: loads in chunks, the page is drawn when the last one is
@@ -352,6 +363,13 @@
       .then(function (r) { return r.ok ? r.json() : {}; })
       .then(function (who) {
         if (who.may_import) { S.importLink(); }
+        if (who.may_inspect) {
+          S.inspectLink = function (layer, rec) {
+            if ((who.inspected_layers || []).indexOf(layer) < 0) { return null; }
+            return '<a class="sc-inspect-link" href="' + S.base + "/inspections/new?layer=" + esc(layer) +
+              "&feature_id=" + esc(rec.id) + '">' + w("inspect") + "</a>";
+          };
+        }
         if (!who.may_edit) { return; }
         var css = document.createElement("link");
         css.rel = "stylesheet";

@@ -8,9 +8,9 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from service.inspections.due_report import html_table
 from service.navigation import page_html
 from service.reports.columns import Column, Lang
+from service.reports.overdue import html_table
 from service.reports.workbook import Report, Table, workbook
 
 TITLES = {

@@ -7,7 +7,6 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from service.maps.i18n import words
 from service.navigation import page_html
 from service.reports.columns import Column, Lang
 from service.reports.workbook import Report, Table, workbook
@@ -49,8 +48,7 @@ def _word(pair: tuple[str, str], lang: Lang) -> str:
     return pair[1] if lang == "en" else pair[0]
 
 
-def _facility_rows(data: Mapping[str, Any], lang: Lang) -> list[dict[str, Any]]:
-    kinds = words(lang)
+def _facility_rows(data: Mapping[str, Any], lang: Lang, kinds: Mapping[str, str]) -> list[dict[str, Any]]:
     return [
         {
             **f,
@@ -85,7 +83,8 @@ def html_table(
     return f'<div class="scroll">{table}</div>'
 
 
-def page(data: Mapping[str, Any], base: str, lang: Lang, query: str) -> str:
+def page(data: Mapping[str, Any], base: str, lang: Lang, query: str, kinds: Mapping[str, str]) -> str:
+    """`kinds`: each layer's name in `lang`."""
     suffix = "?lang=en" if lang == "en" else ""
 
     def facility_link(row: Mapping[str, Any], text: str) -> str:
@@ -114,19 +113,21 @@ def page(data: Mapping[str, Any], base: str, lang: Lang, query: str) -> str:
         + f"<h2>{html.escape(_word(('按网格', 'By grid'), lang))}</h2>"
         + html_table(GRID_COLUMNS, data["grids"], lang)
         + f"<h2>{html.escape(_word(('逾期设施', 'Overdue facilities'), lang))}</h2>"
-        + html_table(FACILITY_COLUMNS, _facility_rows(data, lang), lang, facility_link)
+        + html_table(FACILITY_COLUMNS, _facility_rows(data, lang, kinds), lang, facility_link)
         + more
     )
     return page_html(_word(TITLE, lang), body, base, lang)
 
 
-def xlsx(data: Mapping[str, Any], parameters: Sequence[tuple[str, Any]], lang: Lang) -> bytes:
+def xlsx(
+    data: Mapping[str, Any], parameters: Sequence[tuple[str, Any]], lang: Lang, kinds: Mapping[str, str]
+) -> bytes:
     report = Report(
         TITLE[0],
         TITLE[1],
         parameters,
         [
-            Table("逾期设施", "overdue", FACILITY_COLUMNS, _facility_rows(data, lang)),
+            Table("逾期设施", "overdue", FACILITY_COLUMNS, _facility_rows(data, lang, kinds)),
             Table("乡镇", "towns", TOWN_COLUMNS, _town_rows(data)),
             Table("网格", "grids", GRID_COLUMNS, data["grids"]),
         ],
