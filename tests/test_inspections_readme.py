@@ -9,7 +9,7 @@ from sqlalchemy import text
 from service.db import make_engine
 from tests.readme_examples import readme, run_section, section_blocks
 
-SECTION = "## Inspections"
+SECTION = "## An inspector's day: inspections"
 
 
 def test_the_inspection_example_of_the_readme_records_once_and_reads_back(empty_database_url, tmp_path: Path):
