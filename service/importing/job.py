@@ -146,6 +146,7 @@ TRANSACTION_SETTINGS = {
     "work_mem": "256MB",
     "maintenance_work_mem": "512MB",
     "synchronous_commit": "off",
+    "jit": "off",
 }
 
 

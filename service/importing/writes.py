@@ -51,20 +51,22 @@ def plan(conn: Connection, layer: str) -> Counts:
     names = staged_fields(layer)
     differs = [f'(s."{c}" IS NOT NULL AND s."{c}" IS DISTINCT FROM l."{c}")' for c in names]
     differs.append("(s.geom IS NOT NULL AND s.geom IS DISTINCT FROM l.geom)")
+    # the sequence named once (the function's call in the SELECT would look it up again for every row)
+    sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": layer}).scalar_one()
     conn.execute(
         text(
             # new ids follow the rows' order in the file, however the rows were staged
             f"""CREATE TEMP TABLE {PLAN} ON COMMIT DROP AS
                 SELECT n, target_id, town_id, op,
-                       CASE WHEN op = 'create'
-                            THEN nextval(pg_get_serial_sequence('{layer}', 'id')) END AS new_id
+                       CASE WHEN op = 'create' THEN nextval(CAST(:sequence AS regclass)) END AS new_id
                 FROM (SELECT f.n, f.target_id, f.town_id,
                              CASE WHEN f.target_id IS NULL THEN 'create'
                                   WHEN {" OR ".join(differs)} THEN 'update' ELSE 'unchanged' END AS op
                       FROM {FACTS} f JOIN {ROWS} s USING (n) LEFT JOIN {layer} l ON l.id = f.target_id
                       WHERE NOT EXISTS (SELECT 1 FROM {PROBLEMS} p WHERE p.n = f.n AND p.rejects)
                       ORDER BY f.n) planned"""
-        )
+        ),
+        {"sequence": sequence},
     )
     counted: dict[str, int] = dict(conn.execute(text(f"SELECT op, count(*) FROM {PLAN} GROUP BY op")).all())
     return Counts(counted.get("create", 0), counted.get("update", 0), counted.get("unchanged", 0))
