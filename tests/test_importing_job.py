@@ -317,6 +317,37 @@ def test_an_imported_creation_shows_its_after_state_in_the_history_api_before_an
     assert restorable["properties"]["head_count"] == 700 and restorable["properties"]["version"] == 1
 
 
+def test_an_imported_farm_deleted_in_the_api_keeps_its_creation_and_comes_back_by_restoring_version_1(
+    engine, tmp_path
+):
+    from fastapi.testclient import TestClient
+
+    from service.api.app import create_app
+    from tests.accounts import role_headers
+
+    run(engine, csv_file(tmp_path / "a.csv", "LF-401,待删养殖场,奶牛,320,2,119.07,36.07,运行\n"))
+    with engine.connect() as conn:
+        farm_id = conn.execute(text("SELECT id FROM livestock_farms WHERE code = 'LF-401'")).scalar_one()
+    item = f"/collections/livestock_farms/items/{farm_id}"
+    with TestClient(create_app(engine)) as api:
+        editor = role_headers(engine, "editor")
+        assert api.delete(item, headers={**editor, "If-Match": '"1"'}).status_code == 204
+        deleted, created = api.get(f"{item}/history", headers=editor).json()["versions"]
+        assert (deleted["operation"], deleted["after"], created["operation"]) == ("delete", None, "create")
+        assert created["after"] == deleted["before"]
+        assert created["after"]["properties"]["name"] == "待删养殖场"
+        back = api.post(f"{item}/history/1/restore", headers=editor)
+        assert back.status_code == 200, back.text
+        assert back.headers["etag"] == '"3"'
+        read = api.get(item).json()["properties"]
+    assert (read["code"], read["name"], read["head_count"], read["town_code"]) == (
+        "LF-401",
+        "待删养殖场",
+        320,
+        TOWN_A,
+    )
+
+
 def test_an_upsert_row_that_breaks_the_lifecycle_is_refused_with_the_editors_message(engine, tmp_path):
     with engine.begin() as conn:
         conn.execute(text("UPDATE livestock_farms SET status = 'closed' WHERE code = 'LF-OLD1'"))
