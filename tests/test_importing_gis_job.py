@@ -164,14 +164,31 @@ def test_an_ovital_kml_with_a_line_among_its_farms_is_refused_naming_it_then_wri
     assert "LF-K9" not in stored
     with engine.connect() as conn:
         history = conn.execute(
-            text("SELECT operation, user_name, after->'properties'->>'code' FROM feature_history")
+            text(
+                "SELECT h.operation, h.user_name, h.after, f.code FROM feature_history h "
+                "JOIN livestock_farms f ON f.id = h.feature_id"
+            )
         ).all()
+        created_ids = (
+            conn.execute(
+                text(
+                    "SELECT detail->'created_ids' FROM audit_log WHERE action = 'import.run' ORDER BY id DESC"
+                )
+            )
+            .scalars()
+            .first()
+        )
+        ids = conn.execute(
+            text("SELECT id FROM livestock_farms WHERE code LIKE 'LF-K%' ORDER BY id")
+        ).scalars()
+    # D102: the creates' after-states are the stored rows; the import's one entry names their ids
     assert sorted(tuple(h) for h in history) == [
-        ("create", "cli:clerk", code) for code in ("LF-K1", "LF-K2", "LF-K3")
+        ("create", "cli:clerk", None, code) for code in ("LF-K1", "LF-K2", "LF-K3")
     ]
+    first, *_, last = list(ids)
+    assert created_ids == [[first, last]] and last - first == 2
     assert audits(engine) == [
         ("import.run", "cli:clerk"),  # the refused attempt
-        *[("feature.create", "cli:clerk")] * 3,
         ("import.run", "cli:clerk"),
     ]
 

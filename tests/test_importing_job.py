@@ -109,7 +109,9 @@ def rejected(report: Report) -> list[tuple[int, str | None, str]]:
 # -- the write path ----------------------------------------------------------------------------------
 
 
-def test_a_gbk_csv_with_chinese_headers_creates_every_farm_with_its_town_history_and_audit(engine, tmp_path):
+def test_a_gbk_csv_with_chinese_headers_creates_every_farm_with_its_town_history_and_one_import_audit(
+    engine, tmp_path
+):
     path = csv_file(
         tmp_path / "养殖场.csv",
         "LF-101,王家庄生猪养殖场,生猪,1.2万头,3.5,119.061,36.021,运行\n"
@@ -130,19 +132,25 @@ def test_a_gbk_csv_with_chinese_headers_creates_every_farm_with_its_town_history
     assert stored["LF-102"]["name"] == "鑫旺奶牛场（二期）" and stored["LF-102"]["town"] == TOWN_B
     assert stored["LF-102"]["status"] == "under_construction"
     with engine.connect() as conn:
+        ids = dict(conn.execute(text("SELECT code, id FROM livestock_farms WHERE code LIKE 'LF-10_'")).all())
         history = conn.execute(
-            text("SELECT operation, version, user_name, after->'properties'->>'code' FROM feature_history")
+            text("SELECT feature_id, operation, version, user_name, before, after FROM feature_history")
         ).all()
         audits = conn.execute(
-            text("SELECT action, layer, detail FROM audit_log WHERE action <> 'sign_in' ORDER BY id")
+            text(
+                "SELECT action, layer, target_id, detail FROM audit_log WHERE action <> 'sign_in' ORDER BY id"
+            )
         ).all()
+    # D102: a create's history row leaves its after-state to the stored row; one audit entry names the ids
     assert sorted(tuple(h) for h in history) == [
-        ("create", 1, "clerk", "LF-101"),
-        ("create", 1, "clerk", "LF-102"),
+        (ids["LF-101"], "create", 1, "clerk", None, None),
+        (ids["LF-102"], "create", 1, "clerk", None, None),
     ]
-    assert [a.action for a in audits] == ["feature.create", "feature.create", "import.run"]
-    assert audits[0].detail == {"version": 1, "import": {"id": s.import_id, "file": "养殖场.csv"}}
-    assert audits[2].detail["created"] == 2 and audits[2].detail["file_name"] == "养殖场.csv"
+    assert [(a.action, a.layer, a.target_id) for a in audits] == [
+        ("import.run", "livestock_farms", s.import_id)
+    ]
+    assert audits[0].detail["created"] == 2 and audits[0].detail["file_name"] == "养殖场.csv"
+    assert audits[0].detail["created_ids"] == [[ids["LF-101"], ids["LF-102"]]]
     assert next(p.stage for p in seen) == "reading" and seen[-1].stage == "done"
     assert {"checking", "writing", "chain"} <= {p.stage for p in seen}
     assert report.chain is not None and report.chain["checked"] is True
@@ -260,6 +268,84 @@ def test_a_changed_row_becomes_an_update_with_history_and_audit_that_the_api_sho
         (entry,) = audit.json()["entries"]
         assert entry["target_id"] == "1" and entry["user_name"] == "clerk"
         assert entry["detail"] == {"version": 2, "import": {"id": s.import_id, "file": "farms.csv"}}
+
+
+def test_an_imported_creation_shows_its_after_state_in_the_history_api_before_and_after_its_first_edit(
+    engine, tmp_path
+):
+    from fastapi.testclient import TestClient
+
+    from service.api.app import create_app
+    from service.editing import history
+    from tests.accounts import role_headers
+
+    first = run(engine, csv_file(tmp_path / "a.csv", "LF-301,新建养殖场,生猪,700,5,119.02,36.02,运行\n"))
+    assert first.summary.created == 1
+    with engine.connect() as conn:
+        farm_id = conn.execute(text("SELECT id FROM livestock_farms WHERE code = 'LF-301'")).scalar_one()
+    url = f"/collections/livestock_farms/items/{farm_id}/history"
+    with TestClient(create_app(engine)) as api:
+        viewer, admin = role_headers(engine, "viewer"), role_headers(engine, "admin")
+        (created,) = api.get(url, headers=viewer).json()["versions"]
+        assert (created["version"], created["operation"], created["user"], created["before"]) == (
+            1, "create", "clerk", None,
+        )  # fmt: skip
+        assert created["after"]["id"] == farm_id
+        properties = created["after"]["properties"]
+        assert {k: properties[k] for k in ("code", "name", "head_count", "version")} == {
+            "code": "LF-301", "name": "新建养殖场", "head_count": 700, "version": 1,
+        }  # fmt: skip
+        assert float(properties["capacity"]) == 5.0
+        assert created["after"]["geometry"] == {"type": "Point", "coordinates": [119.02, 36.02]}
+        (entry,) = api.get("/audit?action=import.run", headers=admin).json()["entries"]
+        assert entry["detail"]["created_ids"] == [[farm_id, farm_id]]
+        assert entry["target_id"] == first.summary.import_id
+
+        second = run(
+            engine, csv_file(tmp_path / "b.csv", "LF-301,新建养殖场,生猪,950,5,119.02,36.02,运行\n"),
+            upsert_by="code",
+        )  # fmt: skip
+        assert second.summary.updated == 1
+        updated, created = api.get(url, headers=viewer).json()["versions"]
+    # after the edit the creation's after-state is the edit's before-state: the file's first values
+    assert (updated["version"], updated["operation"]) == (2, "update")
+    assert created["after"] == updated["before"]
+    assert created["after"]["properties"]["head_count"] == 700
+    assert updated["after"]["properties"]["head_count"] == 950
+    with engine.connect() as conn:
+        restorable = history.version_content(conn, "livestock_farms", farm_id, 1)
+    assert restorable["properties"]["head_count"] == 700 and restorable["properties"]["version"] == 1
+
+
+def test_an_imported_farm_deleted_in_the_api_keeps_its_creation_and_comes_back_by_restoring_version_1(
+    engine, tmp_path
+):
+    from fastapi.testclient import TestClient
+
+    from service.api.app import create_app
+    from tests.accounts import role_headers
+
+    run(engine, csv_file(tmp_path / "a.csv", "LF-401,待删养殖场,奶牛,320,2,119.07,36.07,运行\n"))
+    with engine.connect() as conn:
+        farm_id = conn.execute(text("SELECT id FROM livestock_farms WHERE code = 'LF-401'")).scalar_one()
+    item = f"/collections/livestock_farms/items/{farm_id}"
+    with TestClient(create_app(engine)) as api:
+        editor = role_headers(engine, "editor")
+        assert api.delete(item, headers={**editor, "If-Match": '"1"'}).status_code == 204
+        deleted, created = api.get(f"{item}/history", headers=editor).json()["versions"]
+        assert (deleted["operation"], deleted["after"], created["operation"]) == ("delete", None, "create")
+        assert created["after"] == deleted["before"]
+        assert created["after"]["properties"]["name"] == "待删养殖场"
+        back = api.post(f"{item}/history/1/restore", headers=editor)
+        assert back.status_code == 200, back.text
+        assert back.headers["etag"] == '"3"'
+        read = api.get(item).json()["properties"]
+    assert (read["code"], read["name"], read["head_count"], read["town_code"]) == (
+        "LF-401",
+        "待删养殖场",
+        320,
+        TOWN_A,
+    )
 
 
 def test_an_upsert_row_that_breaks_the_lifecycle_is_refused_with_the_editors_message(engine, tmp_path):

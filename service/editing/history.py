@@ -3,6 +3,10 @@ appended in the edit's transaction; the table is append-only (migration 0008).
 
 Version numbers: a history row carries the version the feature had after the operation; a deletion
 takes the next number and a restore the one after it, so no number ever names two contents.
+
+A feature created by an import has a `create` row without its after-state (D102): that state is the
+stored feature until its next version, whose history row holds it as its before-state. Reading a
+history fills it in from there.
 """
 
 from __future__ import annotations
@@ -10,11 +14,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 
 from service.accounts import audit
 from service.editing import fields
 from service.errors import Conflict, NotFound
+from service.features import catalogue
+from service.features.params import feature_query
+from service.features.query import feature_json, feature_source
 
 
 def append(
@@ -63,15 +70,50 @@ def version_content(conn: Connection, layer_name: str, feature_id: int, version:
     ).all()
     for row in rows:
         if row.version == version:
-            if row.after is None:
+            if row.after is not None:
+                return dict(row.after)
+            if row.operation != "create":
                 raise Conflict(
                     f"version {version} of feature {feature_id} is its deletion; restore an earlier one"
                 )
-            return dict(row.after)
+            # an imported creation: its after-state is the next version's before-state, or the stored row
+            if len(rows) == 1:
+                stored = _stored_at(conn, layer_name, feature_id, version)
+                if stored is not None:
+                    return stored
     for row in rows:
         if row.before is not None and (row.before.get("properties") or {}).get("version") == version:
             return dict(row.before)
     raise NotFound(f"feature {feature_id} of {layer_name} has no version {version} in its history")
+
+
+def _stored_at(conn: Connection, layer_name: str, feature_id: int, version: int) -> dict[str, Any] | None:
+    """The stored feature as the API serves it, when it is at `version`."""
+    described = catalogue.layer(layer_name)
+    q = feature_query(described, {})
+    stmt = select(feature_json(q)).select_from(feature_source(q)).where(described.id_column == feature_id)
+    raw = conn.execute(stmt).scalar_one_or_none()
+    if raw is None:
+        return None
+    feature = dict(json.loads(raw))
+    return feature if (feature.get("properties") or {}).get("version") == version else None
+
+
+def _filled(conn: Connection, layer_name: str, feature_id: int, rows: list[Any]) -> list[Any]:
+    """Each row's after-state, an imported creation's read from the next version or the stored row
+    (`rows` newest first)."""
+    afters: list[Any] = []
+    for i, r in enumerate(rows):
+        after = r.after
+        if after is None and r.operation == "create":
+            later = rows[i - 1] if i > 0 else None
+            if later is not None and later.before is not None:
+                if (later.before.get("properties") or {}).get("version") == r.version:
+                    after = later.before
+            elif later is None:
+                after = _stored_at(conn, layer_name, feature_id, r.version)
+        afters.append(after)
+    return afters
 
 
 def _absent(conn: Connection, layer_name: str, feature_id: int) -> bool:
@@ -93,6 +135,7 @@ def listing(conn: Connection, layer_name: str, feature_id: int) -> list[dict[str
     ).all()
     if not rows and _absent(conn, layer_name, feature_id):
         raise NotFound(f"no feature {feature_id} in {layer_name}")
+    afters = _filled(conn, layer_name, feature_id, list(rows))
     return [
         {
             "version": r.version,
@@ -101,7 +144,7 @@ def listing(conn: Connection, layer_name: str, feature_id: int) -> list[dict[str
             "user": r.user_name,
             "request_id": r.request_id,
             "before": r.before,
-            "after": r.after,
+            "after": after,
         }
-        for r in rows
+        for r, after in zip(rows, afters, strict=True)
     ]

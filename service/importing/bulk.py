@@ -48,6 +48,8 @@ SPACES = (
     + "".join(map(chr, range(0x2000, 0x200B)))
     + ("\u2028\u2029\u202f\u205f\u3000")
 )
+# The same as code points, and 0: what ascii() gives for an empty cell (trimmed to nothing, NULL).
+SPACE_CODES = [0, *map(ord, SPACES)]
 # A bare number the row-by-row lane reads to the same value: digits before and after one point (at most
 # 15 significant digits: what a float, which the editing validation is given, carries exactly).
 NUMBER_DIGITS = (9, 6)
@@ -84,6 +86,7 @@ def stage(
     size = Path(opened.path).stat().st_size
     conn.execute(text(f"DELETE FROM {RAW} WHERE {_blank(width)}"), {"spaces": SPACES})
     plain = _Plain(layer, opened, crs, area)
+    plain.utf8 = conn.execute(text("SELECT current_setting('server_encoding') = 'UTF8'")).scalar_one()
     names = staging.staged_fields(layer)
     inserted = conn.execute(
         text(
@@ -252,7 +255,8 @@ class _Plain:
         self, layer: str, opened: TableFile, crs: str | None, area: tuple[float, float, float, float] | None
     ) -> None:
         self.layer = layer
-        self.params: dict[str, Any] = {"spaces": SPACES}
+        self.params: dict[str, Any] = {"spaces": SPACES, "space_codes": SPACE_CODES}
+        self.utf8 = False  # whether ascii() gives a cell's first code point (the server's encoding is UTF-8)
         self.cells: set[int] = set()
         self.conditions: list[str] = []
         self.converted: dict[str, str] = {}  # the second level's values, by name (`v_<name>`)
@@ -272,7 +276,7 @@ class _Plain:
             self.conditions.append(f"NOT COALESCE({rebuilt} > {households}, false)")
 
     def select(self, names: list[str]) -> str:
-        trimmed = ", ".join(f"{_trimmed(f'c{i}')} AS t{i}" for i in sorted(self.cells))
+        trimmed = ", ".join(f"{_trimmed(f'c{i}', self.utf8)} AS t{i}" for i in sorted(self.cells))
         converted = ", ".join(f"{sql} AS v_{name}" for name, sql in self.converted.items())
         where = " AND ".join(f"COALESCE({c}, false)" for c in self.conditions) or "true"
         out = ", ".join([*(self.value(name) for name in names), self.value("geom")])
@@ -428,13 +432,16 @@ class _Plain:
         )
 
 
-def _trimmed(cell: str) -> str:
+def _trimmed(cell: str, utf8: bool) -> str:
     """A cell stripped as Python strips it, NULL when nothing is left; trimmed only when an end is white
-    space (most cells are clean, and btrim() with a set of characters is slow on Chinese text)."""
-    return (
-        f"CASE WHEN strpos(:spaces, left({cell}, 1)) = 0 AND strpos(:spaces, right({cell}, 1)) = 0 "
-        f"THEN {cell} ELSE NULLIF(btrim({cell}, :spaces), '') END"
-    )
+    space (most cells are clean, and btrim() with a set of characters is slow on Chinese text). In a
+    UTF-8 database an end is tested by its code point (`ascii`; 0 for an empty cell), a third of the
+    time of looking the character up in `SPACES`."""
+    if utf8:
+        clean = f"ascii({cell}) <> ALL(:space_codes) AND ascii(right({cell}, 1)) <> ALL(:space_codes)"
+    else:
+        clean = f"strpos(:spaces, left({cell}, 1)) = 0 AND strpos(:spaces, right({cell}, 1)) = 0"
+    return f"CASE WHEN {clean} THEN {cell} ELSE NULLIF(btrim({cell}, :spaces), '') END"
 
 
 def _bare_number(cell: str, whole: int, decimals: int) -> str:

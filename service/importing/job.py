@@ -5,8 +5,9 @@ features) are checked one by one by the editing validation's checks that need no
 streamed with COPY into a temporary staging table
 (`staging`); the checks that need the database run in SQL over the whole file (`checks`); then, when
 no row is rejected (or only the valid rows are asked for), every create and update is written
-set-based with its history row and audit entry (`writes`), the chain is re-checked and the report
-written. A dry run does all of it and rolls back. Memory stays flat with the file's size.
+set-based with its history row (an update with its audit entry too; the creates are named by the
+import's own `import.run` entry, D102) (`writes`), the chain is re-checked and the report written. A
+dry run does all of it and rolls back. Memory stays flat with the file's size.
 
 File-level failures (a file that cannot be read, no header, a bad crs, mapping, encoding or sheet, an
 unknown layer or one that cannot be imported) raise `BadParameter` / `UnknownLayer` before anything is
@@ -112,6 +113,7 @@ def _in_transaction(
     summary = result.summary
     transaction = conn.begin()
     try:
+        _tune(conn)
         _stage(conn, request, opened, summary, config, tell, total_bytes)
         tell(Progress("checking", summary.rows_read, total_bytes, total_bytes))
         _check(conn, request, _headers(opened), principal, result, config)
@@ -133,6 +135,24 @@ def _in_transaction(
             transaction.rollback()
         result.discard()
         raise
+
+
+# The import's transaction's own settings (D102): memory for its sorts, hashes and index builds (one
+# import at a time per process; the server's defaults suit small queries), and a commit that does not
+# wait for its WAL to reach the disk: the transaction still commits or not as a whole; a server crash in
+# the moment after the commit can lose the last import, never part of one (the clerk runs it again;
+# with upsert by code a second run changes nothing that the first wrote).
+TRANSACTION_SETTINGS = {
+    "work_mem": "256MB",
+    "maintenance_work_mem": "512MB",
+    "synchronous_commit": "off",
+    "jit": "off",
+}
+
+
+def _tune(conn: Connection) -> None:
+    for name, value in TRANSACTION_SETTINGS.items():
+        conn.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
 
 
 def _headers(opened: rows.RowFile) -> Headers:
@@ -239,7 +259,7 @@ def _write(
     check_chain = 0 < written <= config.chain_check_max_rows
     before = consequences.snapshot(conn, []) if check_chain else None
     tell(Progress("writing", summary.rows_read))
-    writes.write(conn, layer, actor, {"id": summary.import_id, "file": summary.file_name})
+    created_ids = writes.write(conn, layer, actor, {"id": summary.import_id, "file": summary.file_name})
     if before is not None:
         tell(Progress("chain", summary.rows_read))
         after = consequences.snapshot(conn, writes.touched(conn, layer, config.chain_check_max_rows))
@@ -252,10 +272,15 @@ def _write(
             "(SANICHAIN_IMPORT_CHAIN_CHECK_MAX_ROWS): run `sanichain chain check`",
         }
     summary.written = not request.dry_run
-    _audit_run(conn, actor, result, outcome="ok")
+    _audit_run(conn, actor, result, outcome="ok", created_ids=created_ids)
 
 
-def _audit_run(conn: Connection, actor: audit.Actor, result: Report, outcome: str) -> None:
+def _audit_run(
+    conn: Connection, actor: audit.Actor, result: Report, outcome: str,
+    created_ids: list[list[int]] | None = None,
+) -> None:  # fmt: skip
+    """The import's entry; a written import's names the ids it created as [first, last] ranges (the
+    creates have no entry of their own, D102)."""
     summary = result.summary
     audit.record(
         conn, actor, "import.run", outcome=outcome, layer=summary.layer, target_id=summary.import_id,
@@ -263,5 +288,6 @@ def _audit_run(conn: Connection, actor: audit.Actor, result: Report, outcome: st
             **{k: getattr(summary, k) for k in ("file_name", "format", "encoding", "sheet", "crs")},
             **{k: getattr(summary, k) for k in ("rows_read", "created", "updated", "unchanged", "rejected")},
             "dry_run": summary.dry_run,
+            **({} if created_ids is None else {"created_ids": created_ids}),
         },
     )  # fmt: skip

@@ -1,12 +1,18 @@
 """The import's writes, set-based: what each accepted row does (create, update, nothing), then one
-INSERT and one UPDATE for all of them, and the history rows and audit entries an editor's write
-leaves, written with INSERT … SELECT.
+INSERT and one UPDATE for all of them, and the history rows and audit entries they leave, written with
+INSERT … SELECT.
 
 A row whose code the inventory holds (with upsert by code) updates that feature with the values the
 file gives (an empty cell keeps the stored value); when none differs it is unchanged and nothing is
 written for it: no version, no history, no audit entry. The version trigger (migration 0008) raises the
-version of every row that really changes, as for an edit. History and audit carry the feature as the
-API serves it (`feature_json`), before and after, like `editing.store` does for one feature.
+version of every row that really changes, as for an edit. An update's history row and audit entry
+carry the feature as the API serves it (`feature_json`), before and after, like `editing.store` does
+for one feature.
+
+A create (D102) leaves a history row at version 1 without its after-state: until the feature's first
+edit (whose history row records it as its before-state) the after-state of its creation is the stored
+row itself, and `editing.history` reads it from there. Its audit is the import's one `import.run`
+entry, which names the ids created (`created_ids`, ranges), not one `feature.create` entry per feature.
 """
 
 from __future__ import annotations
@@ -20,7 +26,6 @@ from typing import Any
 from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects import postgresql
 
-from service import spatial_indexes
 from service.accounts import audit
 from service.editing import fields, validation
 from service.features import catalogue
@@ -46,21 +51,26 @@ def plan(conn: Connection, layer: str) -> Counts:
     names = staged_fields(layer)
     differs = [f'(s."{c}" IS NOT NULL AND s."{c}" IS DISTINCT FROM l."{c}")' for c in names]
     differs.append("(s.geom IS NOT NULL AND s.geom IS DISTINCT FROM l.geom)")
+    # the sequence named once (the function's call in the SELECT would look it up again for every row)
+    sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": layer}).scalar_one()
     conn.execute(
         text(
             # new ids follow the rows' order in the file, however the rows were staged
             f"""CREATE TEMP TABLE {PLAN} ON COMMIT DROP AS
                 SELECT n, target_id, town_id, op,
-                       CASE WHEN op = 'create'
-                            THEN nextval(pg_get_serial_sequence('{layer}', 'id')) END AS new_id
+                       CASE WHEN op = 'create' THEN nextval(CAST(:sequence AS regclass)) END AS new_id
                 FROM (SELECT f.n, f.target_id, f.town_id,
                              CASE WHEN f.target_id IS NULL THEN 'create'
                                   WHEN {" OR ".join(differs)} THEN 'update' ELSE 'unchanged' END AS op
                       FROM {FACTS} f JOIN {ROWS} s USING (n) LEFT JOIN {layer} l ON l.id = f.target_id
                       WHERE NOT EXISTS (SELECT 1 FROM {PROBLEMS} p WHERE p.n = f.n AND p.rejects)
                       ORDER BY f.n) planned"""
-        )
+        ),
+        {"sequence": sequence},
     )
+    # the planner knows nothing of a fresh temp table: without its size it hashes the staged rows (a
+    # million wide rows) rather than the plan to join them for the INSERT
+    conn.execute(text(f"ANALYZE {PLAN}"))
     counted: dict[str, int] = dict(conn.execute(text(f"SELECT op, count(*) FROM {PLAN} GROUP BY op")).all())
     return Counts(counted.get("create", 0), counted.get("update", 0), counted.get("unchanged", 0))
 
@@ -96,8 +106,9 @@ def _defaults(layer: str) -> dict[str, Any]:
     }
 
 
-def write(conn: Connection, layer: str, actor: audit.Actor, import_ref: dict[str, str]) -> None:
-    """The planned creates and updates, their history rows and audit entries."""
+def write(conn: Connection, layer: str, actor: audit.Actor, import_ref: dict[str, str]) -> list[list[int]]:
+    """The planned creates and updates, their history rows and the updates' audit entries; returns the
+    ids created as [first, last] ranges, for the import's audit entry."""
     names = staged_fields(layer)
     has_town = catalogue.layer(layer).has_town
     defaults = _defaults(layer)
@@ -105,33 +116,61 @@ def write(conn: Connection, layer: str, actor: audit.Actor, import_ref: dict[str
     values = [f'COALESCE(s."{c}", :d_{c})' if c in defaults else f's."{c}"' for c in names]
     targets = ", ".join([*(f'"{c}"' for c in names), "geom", *(["town_id"] if has_town else []), "version"])
     sources = ", ".join(["p.new_id", *values, "s.geom", *(["p.town_id"] if has_town else []), "1"])
-    with _spatial_indexes_rebuilt_if_bulk(conn, layer):
+    with _indexes_rebuilt_if_bulk(conn, layer):
         _insert_creates(conn, layer, targets, sources, params)
+    _history_of_creates(conn, layer, actor)
     updates = f"SELECT target_id AS id FROM {PLAN} WHERE op = 'update'"
-    _snapshot(conn, BEFORE, layer, updates)
-    assignments = [f'"{c}" = COALESCE(s."{c}", l."{c}")' for c in names]
-    assignments.append("geom = COALESCE(s.geom, l.geom)")
-    if has_town:
-        assignments.append("town_id = COALESCE(p.town_id, l.town_id)")
-    conn.execute(
-        text(
-            f"""UPDATE {layer} l SET {", ".join(assignments)}
-                FROM {PLAN} p JOIN {ROWS} s USING (n)
-                WHERE p.op = 'update' AND l.id = p.target_id"""
+    if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {PLAN} WHERE op = 'update')")).scalar_one():
+        _snapshot(conn, BEFORE, layer, updates)
+        assignments = [f'"{c}" = COALESCE(s."{c}", l."{c}")' for c in names]
+        assignments.append("geom = COALESCE(s.geom, l.geom)")
+        if has_town:
+            assignments.append("town_id = COALESCE(p.town_id, l.town_id)")
+        conn.execute(
+            text(
+                f"""UPDATE {layer} l SET {", ".join(assignments)}
+                    FROM {PLAN} p JOIN {ROWS} s USING (n)
+                    WHERE p.op = 'update' AND l.id = p.target_id"""
+            )
         )
-    )
-    _snapshot(conn, AFTER, layer, f"SELECT new_id AS id FROM {PLAN} WHERE op = 'create' UNION ALL {updates}")
-    _history_and_audit(conn, layer, actor, import_ref)
+        _snapshot(conn, AFTER, layer, updates)
+        _history_and_audit_of_updates(conn, layer, actor, import_ref)
+    return created_ranges(conn)
 
 
-# Creates beyond this many, and more than the layer holds, are written with the layer's spatial indexes
-# dropped and built again after (a GiST index built once over a million points takes a fraction of the
-# time of a million inserts into it). Dropping them locks the layer until the import commits.
+def created_ranges(conn: Connection) -> list[list[int]]:
+    """The planned creates' ids as [first, last] ranges (one when no other session took ids meanwhile)."""
+    found = conn.execute(
+        text(
+            f"""SELECT min(new_id), max(new_id)
+                FROM (SELECT new_id, new_id - row_number() OVER (ORDER BY new_id) AS run
+                      FROM {PLAN} WHERE op = 'create') numbered
+                GROUP BY run ORDER BY 1"""
+        )
+    ).all()
+    return [[int(first), int(last)] for first, last in found]
+
+
+# Creates beyond this many, and more than the layer holds, are written with the layer's secondary indexes
+# and unique constraints dropped and built again after (one build over a million rows takes a fraction
+# of the time of a million inserts into each: two GiSTs, the code's unique index, the town's index).
+# Dropping them locks the layer until the import commits. The primary key, and any index a foreign key
+# relies on, stay.
 BULK_CREATES = 50_000
+
+_REBUILDABLE = """
+    SELECT quote_ident(ic.relname) AS index_name, pg_get_indexdef(i.indexrelid) AS index_def,
+           quote_ident(c.conname) AS constraint_name, pg_get_constraintdef(c.oid) AS constraint_def
+    FROM pg_index i
+    JOIN pg_class ic ON ic.oid = i.indexrelid
+    LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+    WHERE i.indrelid = CAST(:t AS regclass) AND NOT i.indisprimary
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint r WHERE r.contype = 'f' AND r.conindid = i.indexrelid)
+    ORDER BY ic.relname"""
 
 
 @contextlib.contextmanager
-def _spatial_indexes_rebuilt_if_bulk(conn: Connection, layer: str) -> Iterator[None]:
+def _indexes_rebuilt_if_bulk(conn: Connection, layer: str) -> Iterator[None]:
     creates = conn.execute(text(f"SELECT count(*) FROM {PLAN} WHERE op = 'create'")).scalar_one()
     stored = conn.execute(
         text("SELECT reltuples FROM pg_class WHERE oid = CAST(:t AS regclass)"), {"t": layer}
@@ -139,12 +178,20 @@ def _spatial_indexes_rebuilt_if_bulk(conn: Connection, layer: str) -> Iterator[N
     if creates < BULK_CREATES or creates < stored:
         yield
         return
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with spatial_indexes.rebuilt_after(cursor, layer):
-            yield
-    finally:
-        cursor.close()
+    found = conn.execute(text(_REBUILDABLE), {"t": layer}).all()
+    for index in found:
+        if index.constraint_name is not None:
+            conn.execute(text(f"ALTER TABLE {layer} DROP CONSTRAINT {index.constraint_name}"))
+        else:
+            conn.execute(text(f"DROP INDEX {index.index_name}"))
+    yield
+    for index in found:
+        if index.constraint_name is not None:
+            conn.exec_driver_sql(
+                f"ALTER TABLE {layer} ADD CONSTRAINT {index.constraint_name} {index.constraint_def}"
+            )
+        else:
+            conn.exec_driver_sql(index.index_def)
 
 
 def _insert_creates(conn: Connection, layer: str, targets: str, sources: str, params: dict[str, Any]) -> None:
@@ -159,8 +206,8 @@ def _insert_creates(conn: Connection, layer: str, targets: str, sources: str, pa
     )
 
 
-def _history_and_audit(conn: Connection, layer: str, actor: audit.Actor, import_ref: dict[str, str]) -> None:
-    who = {
+def _who(layer: str, actor: audit.Actor) -> dict[str, Any]:
+    return {
         "layer": layer,
         "user_id": actor.user_id,
         "user_name": actor.user_name,
@@ -169,28 +216,46 @@ def _history_and_audit(conn: Connection, layer: str, actor: audit.Actor, import_
         "address": actor.address,
         "user_agent": (actor.user_agent or "")[: audit.MAX_USER_AGENT] or None,
         "request_id": actor.request_id,
-        "import": json.dumps(import_ref, ensure_ascii=False),
     }
+
+
+def _history_of_creates(conn: Connection, layer: str, actor: audit.Actor) -> None:
+    """Version 1 of each created feature, its after-state left to the stored row (see the module)."""
+    who = _who(layer, actor)
+    conn.execute(
+        text(
+            f"""INSERT INTO feature_history (layer, feature_id, version, operation, user_id, user_name,
+                                             request_id)
+                SELECT :layer, new_id, 1, 'create', :user_id, :user_name, :request_id
+                FROM {PLAN} WHERE op = 'create' ORDER BY new_id"""
+        ),
+        {k: who[k] for k in ("layer", "user_id", "user_name", "request_id")},
+    )
+
+
+def _history_and_audit_of_updates(
+    conn: Connection, layer: str, actor: audit.Actor, import_ref: dict[str, str]
+) -> None:
+    who = {**_who(layer, actor), "import": json.dumps(import_ref, ensure_ascii=False)}
     changed = f"""
         SELECT a.id, CAST(a.feature -> 'properties' ->> 'version' AS integer) AS version,
-               CASE WHEN b.id IS NULL THEN 'create' ELSE 'update' END AS operation,
                b.feature AS before, a.feature AS after
-        FROM {AFTER} a LEFT JOIN {BEFORE} b USING (id)"""
+        FROM {AFTER} a JOIN {BEFORE} b USING (id)"""
     conn.execute(
         text(
             f"""INSERT INTO feature_history (layer, feature_id, version, operation, user_id, user_name,
                                              request_id, before, after)
-                SELECT :layer, c.id, c.version, c.operation, :user_id, :user_name, :request_id,
+                SELECT :layer, c.id, c.version, 'update', :user_id, :user_name, :request_id,
                        c.before, c.after
                 FROM ({changed}) c ORDER BY c.id"""
         ),
-        who,
+        {k: who[k] for k in ("layer", "user_id", "user_name", "request_id")},
     )
     conn.execute(
         text(
             f"""INSERT INTO audit_log (user_id, user_name, role, action, outcome, route, layer, target_id,
                                        before, after, detail, address, user_agent, request_id)
-                SELECT :user_id, :user_name, :role, 'feature.' || c.operation, 'ok', :route, :layer,
+                SELECT :user_id, :user_name, :role, 'feature.update', 'ok', :route, :layer,
                        CAST(c.id AS text), c.before, c.after,
                        jsonb_build_object('version', c.version, 'import', CAST(:import AS jsonb)),
                        :address, :user_agent, :request_id
