@@ -24,7 +24,7 @@ def running_service(
     proc = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
         env=env,
-        stdout=log if log is not None else subprocess.DEVNULL,  # uvicorn's access log
+        stdout=log if log is not None else subprocess.DEVNULL,  # the JSON request lines
         stderr=log if log is not None else subprocess.PIPE,
         text=True,
     )

@@ -1,6 +1,7 @@
 """What an operator sees: one JSON log line per request, and Prometheus metrics at `/metrics`.
 
-The log line (logger `sanichain.requests`, on stderr) carries the request id (also in the response's
+The log line (logger `sanichain.requests`, on stdout like an access log; stderr keeps the service's
+own messages) carries the request id (also in the response's
 `X-Request-ID` and in the audit log), the signed-in user, the method, the route template, the path with
 secrets redacted, the status, the bytes sent and the time taken. The metrics: requests and their
 latency by route, refusals by kind (busy, too large, unavailable), the pools' connections in use by
@@ -147,7 +148,7 @@ def _log_handler() -> None:
     LOG.setLevel(logging.INFO)
     LOG.propagate = False
     if not any(isinstance(h, _Lines) for h in LOG.handlers):
-        handler = _Lines(sys.stderr)
+        handler = _Lines(sys.stdout)
         handler.setFormatter(logging.Formatter("%(message)s"))
         LOG.addHandler(handler)
 
