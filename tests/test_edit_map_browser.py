@@ -26,6 +26,7 @@ from service.accounts import users
 from service.db import make_engine
 from service.maps.city import MapRequest
 from service.maps.facility import facility_page
+from service.vocabulary import INSPECTED_LAYERS
 from tests.accounts import PASSWORD, role_headers
 from tests.browser import READY
 from tests.conftest import PgServer, demo_copy
@@ -208,7 +209,13 @@ def test_a_viewer_gets_no_edit_button_and_the_cached_page_carries_no_token(chrom
     try:
         with page.expect_response(lambda r: r.url.endswith("/maps/editor")) as asked:
             page.reload()
-        assert asked.value.json() == {"signed_in": True, "may_edit": False, "may_import": False}
+        assert asked.value.json() == {
+            "signed_in": True,
+            "may_edit": False,
+            "may_import": False,
+            "may_inspect": False,
+            "inspected_layers": list(INSPECTED_LAYERS),
+        }
         assert asked.value.headers["cache-control"] == "no-store"
         page.wait_for_function(READY, timeout=30_000)
         page.wait_for_load_state("networkidle")
@@ -309,12 +316,15 @@ def test_city_map_popups_link_editors_to_the_facility_edit_form(chromium, servic
         ("planner", {"signed_in": True, "may_edit": False, "may_import": False}),
         ("editor", {"signed_in": True, "may_edit": True, "may_import": True}),
         ("admin", {"signed_in": True, "may_edit": True, "may_import": True}),
+        # the inspection form works with a browser's session: an API token is not offered it
+        ("inspector", {"signed_in": True, "may_edit": False, "may_import": False}),
     ],
 )
 def test_the_pages_ask_who_may_edit_without_an_error_for_anonymous_readers(client, app_engine, role, answer):
     headers = role_headers(app_engine, role) if role else {}
     r = client.get("/maps/editor", headers=headers)
-    assert r.status_code == 200 and r.json() == answer
+    expected = {**answer, "may_inspect": False, "inspected_layers": list(INSPECTED_LAYERS)}
+    assert r.status_code == 200 and r.json() == expected
     assert r.headers["cache-control"] == "no-store"
 
 
