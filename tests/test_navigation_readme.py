@@ -27,5 +27,5 @@ def test_the_search_and_problems_examples_of_the_readme_run_as_written(empty_dat
         '{"total":0,"by_kind":{"overloaded":0,"near_capacity":0,"inactive_with_flows":0,'
         '"unconnected":0,"integrity":0}}'
     )
-    assert lines[6] == "<title>完整性检查 Integrity report</title>"
+    assert lines[6] == "<title>完整性检查</title>"
     assert len(lines) == 7

@@ -169,6 +169,21 @@ def test_integrity_is_a_page_for_a_browser_and_json_otherwise(client, overloaded
     assert client.get("/chain/integrity", params={"f": "xml"}).status_code == 400
 
 
+def test_the_integrity_page_speaks_the_readers_language(client, app_engine, overloaded):
+    zh = client.get("/chain/integrity", headers=HTML).text
+    assert "<title>完整性检查</title>" in zh
+    assert "送往非运行设施" in zh and "超负荷" in zh  # rule names
+    assert "吨/日" in zh and "的 200%" in zh  # findings worded in Chinese, as on /problems
+    en = client.get("/chain/integrity", params={"lang": "en"}, headers=HTML).text
+    assert "<title>Integrity report</title>" in en and "inactive target" in en and "over capacity" in en
+    assert "of its capacity of" in en and "送往非运行设施" not in en
+    with app_engine.connect() as conn:
+        name_en = conn.execute(
+            text("SELECT name_en FROM transfer_stations WHERE code = :c"), {"c": SUSPENDED_STATION}
+        ).scalar_one()
+    assert name_en and f">{name_en}</a>" in en  # the feature's English name, linked to its map
+
+
 def test_exports_page_links_every_layer_in_every_format(client):
     r = client.get("/exports")
     assert 'href="http://testserver/export/villages.csv"' in r.text

@@ -129,7 +129,7 @@ def chain_integrity(
     with computed(engine_of(request), params) as conn:
         town_row = find_town(conn, town)
         findings = integrity.check(conn, params)
-        english = format is IntegrityFormat.xlsx and lang is ReportLang.en
+        english = lang is ReportLang.en
         names_en = integrity_workbook.english_names(conn, [asdict(x) for x in findings]) if english else {}
     if town_row:
         findings = [x for x in findings if x.town_code == town_row["code"]]
@@ -144,7 +144,7 @@ def chain_integrity(
         book = integrity_workbook.integrity_workbook(report, asked, language, words(language), names_en)
         return xlsx_response(book, f"integrity-{town or 'city'}.xlsx")
     if format is None and wants_html(request):
-        return HTMLResponse(integrity_page(report, base_url(request)))
+        return HTMLResponse(integrity_page(report, base_url(request), lang_of(lang), names_en))
     return JSONResponse(json.loads(json.dumps(report, default=float)))
 
 

@@ -7,7 +7,9 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from service.api.attention_text import describe
 from service.chain import attention
+from service.chain.integrity_workbook import RULE_NAMES, SEVERITY_NAMES
 from service.maps.i18n import words
 from service.navigation import Lang, page_html
 
@@ -96,36 +98,73 @@ def problems_page(report: Mapping[str, Any], base: str, lang: Lang) -> str:
     return page_html(_t(lang, "待处理问题", "Problems"), body, base, lang)
 
 
-def integrity_page(report: Mapping[str, Any], base: str) -> str:
+def _pair(names: Mapping[str, tuple[str, str]], key: Any, lang: Lang) -> str:
+    zh, en = names.get(str(key), (str(key), str(key)))
+    return en if lang == "en" else zh
+
+
+def integrity_page(
+    report: Mapping[str, Any],
+    base: str,
+    lang: Lang = "zh",
+    names_en: Mapping[tuple[str, int], str] | None = None,
+) -> str:
+    """The integrity report for people: rules and findings in the reader's language (each finding
+    worded as on /problems; the JSON keeps the check's own English message)."""
     summary = report["summary"]
+    layer_words = words(lang)
+    names_en = names_en or {}
     rules = "".join(
-        f"<tr><td><code>{esc(rule)}</code></td><td class=num>{summary['by_rule'].get(rule, 0)}</td>"
-        f"<td>{esc(text)}</td></tr>"
+        f"<tr><td>{esc(_pair(RULE_NAMES, rule, lang))}</td><td><code>{esc(rule)}</code></td>"
+        f"<td class=num>{summary['by_rule'].get(rule, 0)}</td>"
+        + (f"<td>{esc(text)}</td>" if lang == "en" else "")
+        + "</tr>"
         for rule, text in report["rules"].items()
     )
     findings = "".join(
-        f'<tr class="{esc(f["severity"])}"><td>{esc(f["severity"])}</td>'
-        f"<td><code>{esc(f['rule'])}</code></td>"
-        f"<td>{_a(base + '/maps/facilities/' + f['layer'] + '/' + str(f['id']), f['name'])}</td>"
-        f"<td>{esc(f['layer'])}</td><td>{esc(f['town_code'])}</td><td>{esc(f['stream'])}</td>"
-        f"<td>{esc(f['message'])}</td></tr>"
+        f'<tr class="{esc(f["severity"])}"><td>{esc(_pair(SEVERITY_NAMES, f["severity"], lang))}</td>'
+        f"<td>{esc(_pair(RULE_NAMES, f['rule'], lang))}</td>"
+        f"<td>{_a(_map_of(base, f), _finding_name(f, names_en, lang))}</td>"
+        f"<td>{esc(layer_words.get(f['layer'], f['layer']))}</td><td>{esc(f['town_code'])}</td>"
+        f"<td>{esc(layer_words.get(f['stream'] or '', f['stream'] or ''))}</td>"
+        f"<td>{esc(describe({**f, 'kind': 'integrity'}, lang))}</td></tr>"
         for f in report["findings"]
     )
+    rule_head = _t(
+        lang,
+        "<th>规则</th><th>代码</th><th>发现</th>",
+        "<th>rule</th><th>code</th><th>findings</th><th>what it checks</th>",
+    )
+    finding_head = _t(
+        lang,
+        "<th>级别</th><th>规则</th><th>设施（地图）</th><th>图层</th><th>乡镇</th><th>类别</th><th>说明</th>",
+        "<th>severity</th><th>rule</th><th>feature (map)</th><th>layer</th><th>town</th><th>stream</th>"
+        "<th>finding</th>",
+    )
+    json_href = base + "/chain/integrity?f=json" + ("&lang=en" if lang == "en" else "")
     body = (
-        f'<p id="integrity-summary">错误 errors: <strong>{summary["errors"]}</strong> · '
-        f"警告 warnings: <strong>{summary['warnings']}</strong> · "
-        f"{_a(base + '/chain/integrity?f=json', 'JSON')}</p>"
-        "<h2>规则 Rules</h2><div class=scroll><table>"
-        f"<tr><th>rule</th><th>findings</th><th>what it checks</th></tr>{rules}</table></div>"
-        f"<h2>发现 Findings ({len(report['findings'])})</h2>"
+        f'<p id="integrity-summary">{_t(lang, "错误", "errors")}: <strong>{summary["errors"]}</strong> · '
+        f"{_t(lang, '警告', 'warnings')}: <strong>{summary['warnings']}</strong> · "
+        f"{_a(json_href, 'JSON')}</p><h2>{_t(lang, '规则', 'Rules')}</h2>"
+        f"<div class=scroll><table><tr>{rule_head}</tr>{rules}</table></div>"
+        f"<h2>{_t(lang, '发现', 'Findings')} ({len(report['findings'])})</h2>"
         + (
-            "<div class=scroll><table><tr><th>severity</th><th>rule</th><th>feature (map)</th><th>layer</th>"
-            f"<th>town</th><th>stream</th><th>message</th></tr>{findings}</table></div>"
+            f"<div class=scroll><table><tr>{finding_head}</tr>{findings}</table></div>"
             if findings
-            else "<p>没有发现问题。 No findings.</p>"
+            else f"<p>{_t(lang, '没有发现问题。', 'No findings.')}</p>"
         )
     )
-    return page_html("完整性检查 Integrity report", body, base)
+    return page_html(_t(lang, "完整性检查", "Integrity report"), body, base, lang)
+
+
+def _map_of(base: str, f: Mapping[str, Any]) -> str:
+    return f"{base}/maps/facilities/{f['layer']}/{f['id']}"
+
+
+def _finding_name(f: Mapping[str, Any], names_en: Mapping[tuple[str, int], str], lang: Lang) -> str:
+    if lang == "en":
+        return names_en.get((f["layer"], int(f["id"])), f["name"])
+    return str(f["name"])
 
 
 def exports_page(layers: Sequence[str], formats: Sequence[tuple[str, str]], base: str, lang: Lang) -> str:
