@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import Request
-from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+from python_multipart.multipart import parse_options_header
 from starlette.concurrency import run_in_threadpool
 
+from service.api.multipart_parts import PartReader, feed
 from service.errors import BadParameter
 from service.importing import uploads
 
@@ -41,49 +42,32 @@ class _Part:
     text: bytearray = field(default_factory=bytearray)
 
 
-class _Reader:
+class _Reader(PartReader):
     """The parser's callbacks: they collect; `after_chunk` does the writing and the checks."""
 
     def __init__(self, directory: Path) -> None:
+        super().__init__()
         self.directory = directory
         self.form = Form()
         self.receiving: uploads.Receiving | None = None
         self.unknown: list[str] = []
         self.parts = 0
         self.part = _Part()
-        self.header_field = bytearray()
-        self.header_value = bytearray()
-        self.headers: dict[str, bytes] = {}
         self.pending: list[bytes] = []  # file bytes of this chunk, written after it
-        self.finished = False
 
     # -- callbacks ---------------------------------------------------------------------------------
     def on_part_begin(self) -> None:
         self.parts += 1
         if self.parts > MAX_PARTS:
             raise BadParameter("body", f"more than {MAX_PARTS} form parts")
+        super().on_part_begin()
         self.part = _Part()
-        self.headers = {}
-
-    def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self.header_field += data[start:end]
-
-    def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self.header_value += data[start:end]
-
-    def on_header_end(self) -> None:
-        self.headers[self.header_field.decode("latin-1").lower()] = bytes(self.header_value)
-        self.header_field, self.header_value = bytearray(), bytearray()
 
     def on_headers_finished(self) -> None:
-        _, options = parse_options_header(self.headers.get("content-disposition", b""))
-        name = options.get(b"name", b"").decode("utf-8", "replace")
-        if not name:
-            raise BadParameter("body", "a form part without a name")
+        name, file_name = self.disposition()
         if name in self.form.fields or (name == FILE_FIELD and self.form.file_name is not None):
             raise BadParameter(name, "given twice")
-        file_name = options.get(b"filename")
-        self.part = _Part(name, file_name.decode("utf-8", "replace") if file_name is not None else None)
+        self.part = _Part(name, file_name)
         if name not in FIELDS:
             self.unknown.append(name)
         elif name == FILE_FIELD:
@@ -106,9 +90,6 @@ class _Reader:
                 self.form.fields[name] = self.part.text.decode("utf-8")
             except UnicodeDecodeError as error:
                 raise BadParameter(name, "not UTF-8 text") from error
-
-    def on_end(self) -> None:
-        self.finished = True
 
     # -- after each chunk --------------------------------------------------------------------------
     async def after_chunk(self) -> None:
@@ -143,19 +124,7 @@ async def read(request: Request, directory: Path, limit: int) -> Form:
     BadParameter for a malformed form or unknown fields (named), each leaving no file behind."""
     declared_size(request, limit)
     reader = _Reader(directory)
-    parser = MultipartParser(
-        _boundary(request.headers.get("content-type")),
-        {
-            "on_part_begin": reader.on_part_begin,
-            "on_part_data": reader.on_part_data,
-            "on_part_end": reader.on_part_end,
-            "on_header_field": reader.on_header_field,
-            "on_header_value": reader.on_header_value,
-            "on_header_end": reader.on_header_end,
-            "on_headers_finished": reader.on_headers_finished,
-            "on_end": reader.on_end,
-        },
-    )
+    parser = reader.parser(_boundary(request.headers.get("content-type")))
     received = 0
     kept = False
     try:
@@ -163,13 +132,9 @@ async def read(request: Request, directory: Path, limit: int) -> Form:
             received += len(chunk)
             if received > limit:
                 raise uploads.too_large(f"{received} bytes received", limit)
-            try:
-                parser.write(chunk)
-            except MultipartParseError as error:
-                raise BadParameter("body", f"malformed multipart/form-data: {error}") from error
+            feed(parser, chunk)
             await reader.after_chunk()
-        if not reader.finished:
-            raise BadParameter("body", "the multipart/form-data body ends before its closing boundary")
+        reader.check_finished()
         if reader.unknown:
             raise BadParameter(
                 reader.unknown[0],

@@ -5,12 +5,12 @@ further (the declared Content-Length first, then the bytes actually received).""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import Request
-from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+from python_multipart.multipart import parse_options_header
 
+from service.api.multipart_parts import PartReader, feed
 from service.errors import BadParameter, BodyTooLarge
 from service.inspections import photos, records
 
@@ -25,42 +25,21 @@ class InspectionForm:
     photos: list[tuple[str, bytes]] = field(default_factory=list)  # (file name, bytes) in order
 
 
-CALLBACKS = (
-    "on_part_begin", "on_part_data", "on_part_end", "on_header_field", "on_header_value", "on_header_end",
-    "on_headers_finished", "on_end",
-)  # fmt: skip
-
-
-class _Reader:
+class _Reader(PartReader):
     def __init__(self) -> None:
+        super().__init__()
         self.form = InspectionForm()
         self.name = ""
         self.file_name = ""
         self.data = bytearray()
-        self.header_field = bytearray()
-        self.header_value = bytearray()
-        self.headers: dict[str, bytes] = {}
-        self.finished = False
 
     def on_part_begin(self) -> None:
-        self.headers, self.data = {}, bytearray()
-
-    def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self.header_field += data[start:end]
-
-    def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self.header_value += data[start:end]
-
-    def on_header_end(self) -> None:
-        self.headers[self.header_field.decode("latin-1").lower()] = bytes(self.header_value)
-        self.header_field, self.header_value = bytearray(), bytearray()
+        super().on_part_begin()
+        self.data = bytearray()
 
     def on_headers_finished(self) -> None:
-        _, options = parse_options_header(self.headers.get("content-disposition", b""))
-        self.name = options.get(b"name", b"").decode("utf-8", "replace")
-        self.file_name = options.get(b"filename", b"").decode("utf-8", "replace")
-        if not self.name:
-            raise BadParameter("body", "a form part without a name")
+        self.name, file_name = self.disposition()
+        self.file_name = file_name or ""
         if self.name == PHOTO_FIELD:
             if len(self.form.photos) >= photos.MAX_PHOTOS:
                 raise BadParameter("photo", f"more than {photos.MAX_PHOTOS} photos")
@@ -87,9 +66,6 @@ class _Reader:
             self.form.fields[self.name] = self.data.decode("utf-8")
         except UnicodeDecodeError as error:
             raise BadParameter(self.name, "not UTF-8 text") from error
-
-    def on_end(self) -> None:
-        self.finished = True
 
 
 def _boundary(content_type: str | None) -> bytes | None:
@@ -138,17 +114,12 @@ async def read(request: Request) -> InspectionForm:
                 )
         return _url_encoded(bytes(body))
     reader = _Reader()
-    callbacks: Any = {name: getattr(reader, name) for name in CALLBACKS}
-    parser = MultipartParser(boundary, callbacks)
+    parser = reader.parser(boundary)
     received = 0
     async for chunk in request.stream():
         received += len(chunk)
         if received > MAX_BODY_BYTES:
             raise BodyTooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes", limit_bytes=MAX_BODY_BYTES)
-        try:
-            parser.write(chunk)
-        except MultipartParseError as error:
-            raise BadParameter("body", f"malformed multipart/form-data: {error}") from error
-    if not reader.finished:
-        raise BadParameter("body", "the multipart/form-data body ends before its closing boundary")
+        feed(parser, chunk)
+    reader.check_finished()
     return reader.form
