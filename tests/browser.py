@@ -83,3 +83,17 @@ def shot(page: Any, folder: str, name: str, *, full_page: bool = False) -> Path:
     page.screenshot(path=str(path), full_page=full_page)
     print(f"screenshot: {path}")
     return path
+
+
+def sign_in(page: Any, service: str, name: str, path: str, *, tap: bool = False) -> None:
+    """Through the login page (`/login?next=path`), with the test accounts' password; landed on `path`.
+    `tap`: a phone's touch instead of a click."""
+    from tests.accounts import PASSWORD
+
+    page.goto(f"{service}/login?next={path}")
+    page.fill("#username", name)
+    page.fill("#password", PASSWORD)
+    submit = page.locator("form button[type=submit]").first  # not the navigation's search button
+    with page.expect_navigation():
+        submit.tap() if tap else submit.click()
+    assert page.url == service + path

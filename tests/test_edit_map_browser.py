@@ -27,6 +27,7 @@ from service.db import make_engine
 from service.maps.city import MapRequest
 from service.maps.facility import facility_page
 from service.vocabulary import INSPECTED_LAYERS
+from tests import browser
 from tests.accounts import PASSWORD, role_headers
 from tests.browser import READY
 from tests.conftest import PgServer, demo_copy
@@ -100,12 +101,7 @@ def sign_in(chromium: Any, service: str, name: str, next_path: str) -> tuple[Any
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
-    page.goto(f"{service}/login?next={next_path}")
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    with page.expect_navigation():
-        page.tap("button[type=submit]")
-    assert page.url == service + next_path
+    browser.sign_in(page, service, name, next_path, tap=True)
     page.wait_for_function(READY, timeout=30_000)
     return context, page, problems
 

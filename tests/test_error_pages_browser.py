@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 
 from service.accounts import users
 from service.db import make_engine
+from tests import browser
 from tests.accounts import PASSWORD
 from tests.browser import Screen
 from tests.conftest import PgServer, demo_copy
@@ -91,14 +92,7 @@ def fetch(url: str, accept: str | None) -> tuple[int, str, str]:
 
 
 def sign_in(screen: Screen, service: str, name: str, path: str) -> None:
-    page = screen.page
-    page.goto(f"{service}/login?next={path}")
-    assert page.locator("nav.sc-nav").is_visible()  # the login page has the navigation too
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    with page.expect_navigation():
-        page.click("button[type=submit]")  # the sign-in button, not the navigation's search button
-    assert page.url == service + path
+    browser.sign_in(screen.page, service, name, path)
 
 
 def nav_in_view(screen: Screen, selector: str) -> dict[str, str]:

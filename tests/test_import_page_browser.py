@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 
 from service.accounts import users
 from service.db import make_engine
+from tests import browser
 from tests.accounts import PASSWORD
 from tests.conftest import PgServer
 from tests.service_process import running_service
@@ -65,12 +66,7 @@ def user_of(engine: Engine, role: str) -> str:
 def signed_in(chromium: Any, service: str, name: str, device: dict[str, Any], path: str) -> tuple[Any, Any]:
     context = chromium.new_context(**device)
     page = context.new_page()
-    page.goto(f"{service}/login?next={path}")
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    assert page.url == service + path
+    browser.sign_in(page, service, name, path)
     return context, page
 
 

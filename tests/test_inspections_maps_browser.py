@@ -24,6 +24,7 @@ from service.accounts import users
 from service.api.app import create_app
 from service.db import make_engine
 from service.maps import style
+from tests import browser
 from tests.accounts import PASSWORD, role_headers
 from tests.browser import READY, VIEWPORTS, screen
 from tests.conftest import PgServer, demo_copy
@@ -95,11 +96,7 @@ def sign_in(page: Any, service: str, engine: Engine, role: str, path: str) -> No
     name = f"map-{role}-{uuid.uuid4().hex[:6]}"
     with engine.begin() as conn:
         users.add(conn, name, role, PASSWORD)
-    page.goto(f"{service}/login?next={path}")
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    page.locator("button[type=submit]").first.click()
-    page.wait_for_url(f"{service}{path}")
+    browser.sign_in(page, service, name, path)
     page.wait_for_function(READY, timeout=60_000)
 
 

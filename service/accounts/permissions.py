@@ -45,6 +45,17 @@ def allowed_roles(action: Action) -> tuple[str, ...]:
     return ALLOWED[action]
 
 
+def may(principal: Principal | None, action: Action, *, in_browser: bool = False) -> bool:
+    """Whether to offer `action` to `principal` (the same rule as `check`, as an answer). `in_browser`:
+    only through a browser session, for pages whose script sends the session's CSRF token."""
+    return (
+        principal is not None
+        and (principal.kind == "session" or not in_browser)
+        and principal.role in ALLOWED[action]
+        and (principal.town is None or action not in CITY_WIDE)
+    )
+
+
 def check(principal: Principal, action: Action) -> None:
     """Forbidden unless the principal's role may take `action` (anywhere it is limited to)."""
     if principal.role not in ALLOWED[action]:

@@ -8,39 +8,25 @@ CSRF token.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import Response
 
-from service.accounts.permissions import CITY_WIDE, Action, allowed_roles
-from service.accounts.tokens import Principal
+from service.accounts.permissions import Action
 from service.api.import_page_html import import_page
-from service.api.security import SESSION_COOKIE, csrf_token, current_principal
+from service.api.session_pages import page_principal, private_page, session_csrf, sign_in_first
 from service.importing.job import IMPORTABLE
 
 router = APIRouter(tags=["Importing"])
 
 PAGE_PATH = "/imports/new"
-NO_STORE = {"Cache-Control": "no-store"}
-
-
-def may_import(principal: Principal | None) -> bool:
-    return (
-        principal is not None
-        and principal.kind == "session"  # the page works with the browser's session and its CSRF token
-        and principal.role in allowed_roles(Action.import_data)
-        and (principal.town is None or Action.import_data not in CITY_WIDE)
-    )
 
 
 @router.get(PAGE_PATH, summary="The import page (browsers)", include_in_schema=False)
 async def new_import(request: Request) -> Response:
-    principal = await current_principal(request)
-    if principal is None or not may_import(principal):
-        return RedirectResponse(f"/login?next={quote(PAGE_PATH, safe='/')}", status_code=303)
-    token = csrf_token(request.cookies.get(SESSION_COOKIE, ""))
-    return HTMLResponse(import_page(principal, token, IMPORTABLE), headers=NO_STORE)
+    principal = await page_principal(request, Action.import_data)
+    if principal is None:
+        return sign_in_first(PAGE_PATH)
+    return private_page(import_page(principal, session_csrf(request), IMPORTABLE))
 
 
 def install(app: FastAPI) -> None:

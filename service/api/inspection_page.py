@@ -8,33 +8,23 @@ stored (service/maps/static/sanichain-inspect.js).
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from service.accounts import permissions
-from service.accounts.permissions import Action, allowed_roles
+from service.accounts.permissions import Action
 from service.accounts.tokens import Principal
 from service.api.deps import engine_of
 from service.api.inspection_page_html import inspection_page
-from service.api.security import SESSION_COOKIE, csrf_token, current_principal
+from service.api.session_pages import page_principal, private_page, session_csrf, sign_in_first
 from service.errors import BadParameter, NotFound
 from service.inspections import records
 from service.vocabulary import INSPECTED_LAYERS
 
 router = APIRouter(tags=["inspections"])
 PAGE_PATH = "/inspections/new"
-NO_STORE = {"Cache-Control": "no-store"}
-
-
-def may_inspect(principal: Principal | None) -> bool:
-    return (
-        principal is not None
-        and principal.kind == "session"  # the page works with the browser's session and its CSRF token
-        and principal.role in allowed_roles(Action.record_inspection)
-    )
 
 
 def _facility(request: Request, principal: Principal, layer: str, feature_id: int) -> object:
@@ -54,13 +44,11 @@ async def new_inspection(
     layer: Annotated[str, Query(description="the facility's layer")],
     feature_id: Annotated[int, Query(ge=1, le=2**63 - 1, description="the facility's id")],
 ) -> Response:
-    principal = await current_principal(request)
-    if principal is None or not may_inspect(principal):
-        here = f"{PAGE_PATH}?layer={layer}&feature_id={feature_id}"
-        return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
+    principal = await page_principal(request, Action.record_inspection)
+    if principal is None:
+        return sign_in_first(f"{PAGE_PATH}?layer={layer}&feature_id={feature_id}")
     facility = await run_in_threadpool(_facility, request, principal, layer, feature_id)
-    token = csrf_token(request.cookies.get(SESSION_COOKIE, ""))
-    return HTMLResponse(inspection_page(principal, token, layer, facility), headers=NO_STORE)
+    return private_page(inspection_page(principal, session_csrf(request), layer, facility))
 
 
 def install(app: FastAPI) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.accounts.permissions import CITY_WIDE, Action, allowed_roles
+from service.accounts.permissions import Action, may
 from service.accounts.tokens import Principal
 from service.editing.fields import EDITABLE_LAYERS, writable
 from service.maps.map_rows import POINT_LAYERS
@@ -59,13 +59,9 @@ def may_edit(principal: Principal | None) -> dict[str, Any]:
     reader's console). Imports reach the whole city, so a town-limited editor gets no import link."""
     return {
         "signed_in": principal is not None,
-        "may_edit": principal is not None and principal.role in allowed_roles(Action.edit_inventory),
+        "may_edit": may(principal, Action.edit_inventory),
         # the inspection form works with the browser's session (its CSRF token)
-        "may_inspect": principal is not None
-        and principal.kind == "session"
-        and principal.role in allowed_roles(Action.record_inspection),
-        "may_import": principal is not None
-        and principal.role in allowed_roles(Action.import_data)
-        and (principal.town is None or Action.import_data not in CITY_WIDE),
+        "may_inspect": may(principal, Action.record_inspection, in_browser=True),
+        "may_import": may(principal, Action.import_data),
         "inspected_layers": list(INSPECTED_LAYERS),
     }
