@@ -16,10 +16,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
 
 from service.api.app import create_app
-from service.db import make_engine
 from service.editing.consequences import compare, snapshot
 from tests import worlds
-from tests.conftest import PgServer, demo_copy
+from tests.conftest import PgServer, demo_copy_engine
 from tests.queries import rows, scalar
 
 # The chain world's generation by hand (t/day): waste = people × 0.4 kg (V2 1.0 kg); sludge = rebuilt
@@ -286,10 +285,8 @@ def test_a_touched_facility_is_named_even_when_nothing_of_the_chain_changes(worl
 @pytest.fixture(scope="module")
 def edited_demo(pg_server: PgServer, migrated_template: str) -> Iterator[Engine]:
     """A copy of the demo of this module's own: its tests commit edits (and put them back)."""
-    with demo_copy(pg_server, migrated_template, "edits") as url:
-        engine = make_engine(url)
+    with demo_copy_engine(pg_server, migrated_template, "edits") as engine:
         yield engine
-        engine.dispose()
 
 
 def busiest_station(engine: Engine) -> dict[str, Any]:

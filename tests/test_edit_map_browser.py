@@ -23,14 +23,13 @@ import pytest
 from sqlalchemy import Engine, text
 
 from service.accounts import users
-from service.db import make_engine
 from service.maps.city import MapRequest
 from service.maps.facility import facility_page
 from service.vocabulary import INSPECTED_LAYERS
 from tests import browser
 from tests.accounts import PASSWORD, role_headers
 from tests.browser import READY
-from tests.conftest import PgServer, demo_copy
+from tests.conftest import PgServer, demo_copy_engine
 from tests.service_process import running_service
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "maps"
@@ -48,10 +47,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def edit_engine(pg_server: PgServer, migrated_template: str) -> Iterator[Engine]:
     """A copy of the demo of this module's own, dropped afterwards."""
-    with demo_copy(pg_server, migrated_template, "edit_map") as url:
-        engine = make_engine(url)
+    with demo_copy_engine(pg_server, migrated_template, "edit_map") as engine:
         yield engine
-        engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -25,11 +25,10 @@ import pytest
 from sqlalchemy import Engine
 
 from service.accounts import users
-from service.db import make_engine
 from tests import browser
 from tests.accounts import PASSWORD
 from tests.browser import Screen
-from tests.conftest import PgServer, demo_copy
+from tests.conftest import PgServer, demo_copy_engine
 from tests.service_process import running_service
 
 pytestmark = pytest.mark.slow
@@ -59,10 +58,8 @@ WRONG = {
 
 @pytest.fixture(scope="module")
 def engine(pg_server: PgServer, migrated_template: str) -> Iterator[Engine]:
-    with demo_copy(pg_server, migrated_template, "errorpages") as url:
-        e = make_engine(url)
-        yield e
-        e.dispose()
+    with demo_copy_engine(pg_server, migrated_template, "errorpages") as engine:
+        yield engine
 
 
 @pytest.fixture(scope="module")

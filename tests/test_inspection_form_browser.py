@@ -19,10 +19,9 @@ from PIL import Image
 from sqlalchemy import Engine, text
 
 from service.accounts import users
-from service.db import make_engine
 from tests.accounts import PASSWORD
 from tests.browser import ARTIFACTS, PHONE, shot
-from tests.conftest import PgServer, demo_copy
+from tests.conftest import PgServer, demo_copy_engine
 from tests.service_process import running_service
 
 pytestmark = pytest.mark.slow
@@ -30,10 +29,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def engine(pg_server: PgServer, migrated_template: str) -> Iterator[Engine]:
-    with demo_copy(pg_server, migrated_template, "inspection_form") as url:
-        made = make_engine(url)
-        yield made
-        made.dispose()
+    with demo_copy_engine(pg_server, migrated_template, "inspection_form") as engine:
+        yield engine
 
 
 @pytest.fixture(scope="module")

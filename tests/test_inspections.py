@@ -21,10 +21,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from service.db import make_engine
 from service.inspections import photos
 from tests.accounts import role_headers
-from tests.conftest import PgServer, demo_copy
+from tests.conftest import PgServer, demo_copy_engine
 from tests.schemas import validate_answer
 
 # The smallest valid images of each kind the service keeps (authored here, byte by byte).
@@ -37,10 +36,8 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" +
 
 @pytest.fixture(scope="module")
 def app_engine(pg_server: PgServer, migrated_template: str) -> Iterator[Engine]:
-    with demo_copy(pg_server, migrated_template, "inspections") as url:
-        engine = make_engine(url)
+    with demo_copy_engine(pg_server, migrated_template, "inspections") as engine:
         yield engine
-        engine.dispose()
 
 
 def station(engine: Engine, offset: int = 0) -> Any:

@@ -21,19 +21,16 @@ from sqlalchemy import Engine, text
 
 from service.accounts import users
 from service.config import forget_settings
-from service.db import make_engine
 from service.vocabulary import INSPECTED_LAYERS
 from tests.accounts import PASSWORD, role_headers
-from tests.conftest import PgServer, demo_copy
+from tests.conftest import PgServer, demo_copy_engine
 from tests.schemas import validate_answer
 
 
 @pytest.fixture(scope="module")
 def app_engine(pg_server: PgServer, migrated_template: str) -> Iterator[Engine]:
-    with demo_copy(pg_server, migrated_template, "due") as url:
-        engine = make_engine(url)
+    with demo_copy_engine(pg_server, migrated_template, "due") as engine:
         yield engine
-        engine.dispose()
 
 
 def visited(engine: Engine) -> int:

@@ -13,10 +13,9 @@ import openpyxl
 import pytest
 from sqlalchemy import Engine, text
 
-from service.db import make_engine
 from service.inspections.review import CITY_TIME, Period, facility_figures
 from tests.accounts import role_headers
-from tests.conftest import PgServer, demo_copy
+from tests.conftest import PgServer, demo_copy_engine
 from tests.schemas import validate_answer
 
 WEEK = Period.of("week", dt.date(2026, 11, 25))  # Monday 23 – Sunday 29 November 2026
@@ -84,10 +83,8 @@ def test_a_current_week_counts_overdue_as_of_now():
 
 @pytest.fixture(scope="module")
 def app_engine(pg_server: PgServer, migrated_template: str) -> Iterator[Engine]:
-    with demo_copy(pg_server, migrated_template, "review") as url:
-        engine = make_engine(url)
+    with demo_copy_engine(pg_server, migrated_template, "review") as engine:
         yield engine
-        engine.dispose()
 
 
 def record(client: Any, engine: Engine, feature_id: int, when: dt.datetime, outcome: str) -> None:

@@ -23,9 +23,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from service.db import make_engine
 from tests.browser import Screen
-from tests.conftest import PgServer, demo_copy
+from tests.conftest import PgServer, demo_copy_engine
 from tests.service_process import running_service
 
 pytestmark = pytest.mark.slow
@@ -39,10 +38,8 @@ DISTANCE = 15_000
 
 @pytest.fixture(scope="module")
 def engine(pg_server: PgServer, migrated_template: str) -> Iterator[Engine]:
-    with demo_copy(pg_server, migrated_template, "labels") as url:
-        e = make_engine(url)
-        yield e
-        e.dispose()
+    with demo_copy_engine(pg_server, migrated_template, "labels") as engine:
+        yield engine
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,8 @@ from sqlalchemy import Engine, text
 
 from service.api.app import create_app
 from service.api.observability import LOG
-from service.db import make_engine
 from tests.accounts import role_headers
-from tests.conftest import PgServer, demo_copy
+from tests.conftest import PgServer, demo_copy_engine
 
 
 class Lines(logging.Handler):
@@ -40,10 +39,8 @@ def logged() -> Iterator[Lines]:
 
 @pytest.fixture(scope="module")
 def engine(pg_server: PgServer, migrated_template: str) -> Iterator[Engine]:
-    with demo_copy(pg_server, migrated_template, "observed") as url:
-        made = make_engine(url)
-        yield made
-        made.dispose()
+    with demo_copy_engine(pg_server, migrated_template, "observed") as engine:
+        yield engine
 
 
 def sample(metrics: str, name: str, **labels: str) -> float:

@@ -15,18 +15,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from service.db import make_engine
 from tests.accounts import role_headers
-from tests.conftest import PgServer, demo_copy
+from tests.conftest import PgServer, demo_copy_engine
 from tests.schemas import validate_answer
 
 
 @pytest.fixture(scope="module")
 def app_engine(pg_server: PgServer, migrated_template: str) -> Iterator[Engine]:
-    with demo_copy(pg_server, migrated_template, "outages") as url:
-        engine = make_engine(url)
+    with demo_copy_engine(pg_server, migrated_template, "outages") as engine:
         yield engine
-        engine.dispose()
 
 
 def busiest_station(engine: Engine) -> int:

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
-from service.db import make_engine
 from tests.attention_world import OVERLOAD, SUSPENDED_STATION, UNCONNECTED_VILLAGE, make_problems
-from tests.conftest import PgServer, demo_copy
+from tests.conftest import PgServer, demo_copy_engine
 
 HTML = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
@@ -18,10 +17,8 @@ HTML = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 @pytest.fixture(scope="module")
 def app_engine(pg_server: PgServer, migrated_template: str) -> Iterator[Engine]:
     """The demo with one overloaded and one suspended transfer station."""
-    with demo_copy(pg_server, migrated_template, "attention") as url:
-        engine = make_engine(url)
+    with demo_copy_engine(pg_server, migrated_template, "attention") as engine:
         yield engine
-        engine.dispose()
 
 
 def _code_of(engine: Engine, table: str, name: str) -> str:
