@@ -15,8 +15,9 @@ synthetic set, then times, 1 warm-up + --runs counted runs each, median (min–m
   reading views `village`/`station` over our tables;
 - the bare SQL anchor: `SELECT count(*) … WHERE EXISTS (… ST_DWithin(geography) …)` in psql.
 
-Ours in-process (villages) and the geopandas anchor run in turns (A B A B …), so that a change of load
-during the sitting falls on both.
+Ours in-process (villages) and the geopandas anchor run in turns, the order rotated every pair (A B,
+B A, …), so that a change of load during the sitting falls on both; each pair's ratio and load average
+is printed with the results.
 """
 
 from __future__ import annotations
@@ -109,9 +110,12 @@ def measure(server: harness.Server, args: argparse.Namespace, work: Path) -> dic
     python = harness.geo_python()
     results["load_before"] = harness.loadavg()
     harness.say("ours, in-process (villages), in turns with the geopandas anchor (whole process)")
-    ours, anchor = harness.interleaved(
+    sitting = harness.interleaved(
         lambda: ours_in_process(url, ("villages",)), lambda: geopandas_run(python, url), args.runs
     )
+    ours, anchor = sitting.ours, sitting.anchor
+    results["pairs"] = [p.row() for p in sitting.pairs]
+    results["ratio_in_process_villages"] = sitting.ratios()
     results["ours_in_process"], city = ours.spread, ours.result
     results["served"] = {"ours": city["villages_served"], "population_ours": city["population_served"]}
     harness.say("ours, in-process (villages and farms)")

@@ -317,15 +317,60 @@ def timed(fn: Callable[[], T], runs: int) -> Timed[T]:
     return Timed(warmup, [s for s, _ in counted], counted[-1][1])
 
 
-def interleaved(ours: Callable[[], T], anchor: Callable[[], U], runs: int) -> tuple[Timed[T], Timed[U]]:
-    """Ours and the anchor in turns (A B A B …) after a warm-up of each, so that a change of load on
-    the machine during the sitting falls on both sides alike."""
+@dataclass
+class Pair:
+    """One turn of an interleaved sitting: both sides once, in the order given by `anchor_first`."""
+
+    ours_s: float
+    anchor_s: float
+    anchor_first: bool
+    loadavg: str  # 1/5/15-minute load averages after the pair
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_s / self.anchor_s if self.anchor_s else float("nan")
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "ours_s": round(self.ours_s, 4),
+            "anchor_s": round(self.anchor_s, 4),
+            "ratio": round(self.ratio, 3),
+            "order": "anchor, ours" if self.anchor_first else "ours, anchor",
+            "loadavg": self.loadavg,
+        }
+
+
+@dataclass
+class Sitting(Generic[T, U]):
+    ours: Timed[T]
+    anchor: Timed[U]
+    pairs: list[Pair]
+
+    def ratios(self) -> dict[str, float]:
+        """The spread of the pairs' ratios (ours ÷ anchor): the figure to quote, not a ratio of medians."""
+        return spread([p.ratio for p in self.pairs])
+
+
+def interleaved(ours: Callable[[], T], anchor: Callable[[], U], runs: int) -> Sitting[T, U]:
+    """Ours and the anchor in turns after a warm-up of each, the order rotated every pair (A B, B A,
+    A B, …) so that neither side always runs on a cache the other warmed, and a change of load on the
+    machine during the sitting falls on both sides alike. Each pair's ratio and load average is kept."""
     ours_warmup, _ = _clocked(ours)
     anchor_warmup, _ = _clocked(anchor)
-    pairs = [(_clocked(ours), _clocked(anchor)) for _ in range(runs)]
-    return (
-        Timed(ours_warmup, [a[0] for a, _ in pairs], pairs[-1][0][1]),
-        Timed(anchor_warmup, [b[0] for _, b in pairs], pairs[-1][1][1]),
+    pairs: list[Pair] = []
+    last_ours: Any = None
+    last_anchor: Any = None
+    for i in range(runs):
+        anchor_first = i % 2 == 1
+        if anchor_first:
+            (b, last_anchor), (a, last_ours) = _clocked(anchor), _clocked(ours)
+        else:
+            (a, last_ours), (b, last_anchor) = _clocked(ours), _clocked(anchor)
+        pairs.append(Pair(a, b, anchor_first, loadavg()))
+    return Sitting(
+        Timed(ours_warmup, [p.ours_s for p in pairs], last_ours),
+        Timed(anchor_warmup, [p.anchor_s for p in pairs], last_anchor),
+        pairs,
     )
 
 
