@@ -486,14 +486,18 @@ def test_an_import_cut_by_a_crash_ends_as_failed_once_the_database_is_back(world
     assert eventually(waiting_on_the_lock, lambda n: n > 0, 15) > 0
     with own_cluster.stopped("immediate"):
         holder.invalidate()
+        holder.close()
         sender.join(timeout=BOUND_S + 10)
     healthy_again(world.base)
 
-    def status() -> str | None:
-        with world.engine.connect() as conn:
-            return conn.execute(text("SELECT status FROM imports WHERE request_id = :r"), {"r": rid}).scalar()
+    with world.engine.connect() as conn:
+        job_id = conn.execute(text("SELECT id FROM imports WHERE request_id = :r"), {"r": rid}).scalar_one()
 
-    assert eventually(status, lambda s: s == "failed", 15) == "failed"
+    def status() -> str:
+        job = httpx.get(f"{world.base}/imports/{job_id}", headers=world.editor, timeout=BOUND_S)
+        return str(job.json().get("status"))
+
+    assert eventually(status, lambda s: s == "failed", 15) == "failed"  # what the uploader reads
     with world.engine.connect() as conn:
         stored = conn.execute(
             text("SELECT count(*) FROM livestock_farms WHERE code = ANY(:c)"), {"c": codes}
