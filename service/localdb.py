@@ -216,9 +216,11 @@ class LocalCluster:
                     raise
                 time.sleep(0.2)
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """`fast` ends sessions and checkpoints; `immediate` kills the server as a power cut would
+        (crash recovery from the WAL at the next start)."""
         if self.running:
-            self._run("pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60")
+            self._run("pg_ctl", "stop", "-D", str(self.data_dir), "-m", mode, "-w", "-t", "60")
 
     def destroy(self) -> None:
         self.stop()

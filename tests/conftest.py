@@ -249,9 +249,10 @@ class OwnCluster:
                     os.kill(pid, signal.SIGCONT)
 
     @contextmanager
-    def stopped(self) -> Iterator[None]:
-        """The cluster shut down (pg_ctl stop -m fast) inside the block, started again after it."""
-        self.cluster.stop()
+    def stopped(self, mode: str = "fast") -> Iterator[None]:
+        """The cluster shut down (pg_ctl stop -m fast, or `immediate`: a crash) inside the block,
+        started again after it."""
+        self.cluster.stop(mode)
         try:
             yield
         finally:

@@ -5,6 +5,7 @@
 most, and a heartbeat while a long step says nothing, so a job whose process died is recognised), and
 stores the report and the rejected rows when it ends. A failure of the file (BadParameter, NotFound, …)
 ends the job as failed with its message; nothing was written, as the import is one transaction.
+When the database went away in the middle, the job's end is written once it answers again (`_told`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import logging
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.accounts import audit
 from service.accounts.tokens import Principal
@@ -29,6 +32,7 @@ from service.importing import records, submission, uploads
 log = logging.getLogger("sanichain.imports")
 PROGRESS_EVERY_S = 0.3  # table writes of progress, at most
 HEARTBEAT_EVERY_S = 20.0  # well within records.STALE_AFTER_S
+RETRY_EVERY_S = 1.0  # a job's end that the database could not take, tried again
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,24 @@ def _error(exc: BaseException) -> dict[str, Any]:
     return {"kind": "internal", "detail": "the import failed unexpectedly; the service's log has the cause"}
 
 
-def run(engine: Engine, work: Work) -> None:
+def _told(engine: Engine, write: Callable[[Connection], None], stopping: threading.Event) -> None:
+    """`write` in a transaction of its own, tried again while the database is away. A job whose end
+    was never written would read `running` until the housekeeping fails it (records.STALE_AFTER_S
+    after its heartbeat stopped), so the trying stops there, or when the service stops."""
+    give_up = time.monotonic() + records.STALE_AFTER_S
+    while True:
+        try:
+            with engine.begin() as conn:
+                write(conn)
+            return
+        except SQLAlchemyError:
+            if time.monotonic() > give_up or stopping.wait(RETRY_EVERY_S):
+                raise
+
+
+def run(engine: Engine, work: Work, stopping: threading.Event | None = None) -> None:
     """One job, start to end; never raises (the job's row says how it ended)."""
+    stopping = stopping or threading.Event()
     stop = threading.Event()
     try:
         with engine.begin() as conn:
@@ -119,14 +139,13 @@ def run(engine: Engine, work: Work) -> None:
     except Exception as exc:  # the job's end, whatever it was: told in its row
         if not isinstance(exc, SanichainError):
             log.exception("import %s failed", work.job_id)
-        with engine.begin() as conn:
-            records.failed(conn, work.job_id, _error(exc))
+        error = _error(exc)
+        _told(engine, lambda conn: records.failed(conn, work.job_id, error), stopping)
     finally:
         stop.set()
         if not work.dry_run:  # a real import's file is done with (a dry run's waits for its confirmation)
             uploads.delete(work.upload_path)
-            with engine.begin() as conn:
-                records.forget_upload(conn, work.upload_path)
+            _told(engine, lambda conn: records.forget_upload(conn, work.upload_path), stopping)
 
 
 def sweep(engine: Engine, directory: Path, keep_hours: float, keep_days: int) -> None:
@@ -145,9 +164,10 @@ class Runner:
         self.engine = engine
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sanichain-import")
         self.running: dict[int, Future[None]] = {}
+        self.stopping = threading.Event()
 
     def submit(self, work: Work) -> None:
-        future = self.pool.submit(run, self.engine, work)
+        future = self.pool.submit(run, self.engine, work, self.stopping)
         self.running[work.job_id] = future
         future.add_done_callback(lambda _: self.running.pop(work.job_id, None))
 
@@ -158,4 +178,5 @@ class Runner:
             wait([future], timeout=timeout_s)
 
     def shutdown(self) -> None:
+        self.stopping.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
