@@ -35,6 +35,13 @@ class ServerSettings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", validation_alias="HOST")
     port: int = Field(default=8000, ge=1, le=65535, validation_alias="PORT")
+    # worker processes; unset: half the cores, 1 to 4 (service/workers.py says why)
+    workers: int | None = Field(default=None, ge=1, le=64, validation_alias="SANICHAIN_WORKERS")
+
+    def worker_count(self) -> int:
+        from service.workers import default_workers
+
+        return self.workers if self.workers is not None else default_workers()
 
 
 class LocalClusterSettings(BaseSettings):
