@@ -31,7 +31,8 @@ class DatabaseSettings(BaseSettings):
 class ServerSettings(BaseSettings):
     """The HTTP service."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # empty means unset: the compose file passes SANICHAIN_WORKERS through even when nobody set it
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     host: str = Field(default="127.0.0.1", validation_alias="HOST")
     port: int = Field(default=8000, ge=1, le=65535, validation_alias="PORT")
