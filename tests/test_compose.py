@@ -85,7 +85,8 @@ def test_the_service_connects_as_its_own_role_with_the_given_password():
     assert db["POSTGRES_USER"] == "postgres" and db["POSTGRES_PASSWORD"] == "super-secret"
     assert db["SANICHAIN_DB_PASSWORD"] == "role-secret"  # for deploy/initdb.sql
     volume = [v for v in config["db"]["volumes"] if v.endswith(":ro") and "initdb" in v]
-    assert volume == [f"{REPO_ROOT / 'deploy' / 'initdb.sql'}:/docker-entrypoint-initdb.d/90-sanichain.sql:ro"]
+    script = REPO_ROOT / "deploy" / "initdb.sql"
+    assert volume == [f"{script}:/docker-entrypoint-initdb.d/90-sanichain.sql:ro"]
 
 
 def test_the_published_port_is_the_hosts_loopback_unless_configured():
@@ -111,7 +112,8 @@ def test_the_demo_is_loaded_only_when_asked():
     command = " ".join(rendered()["services"]["migrate"]["command"])
     assert 'if [ "$$SANICHAIN_LOAD_DEMO" = yes ]; then sanichain demo load --if-empty; fi' in command
     assert rendered()["services"]["migrate"]["environment"]["SANICHAIN_LOAD_DEMO"] == "no"
-    assert rendered(SANICHAIN_LOAD_DEMO="yes")["services"]["migrate"]["environment"]["SANICHAIN_LOAD_DEMO"] == "yes"
+    asked = rendered(SANICHAIN_LOAD_DEMO="yes")["services"]["migrate"]["environment"]
+    assert asked["SANICHAIN_LOAD_DEMO"] == "yes"
 
 
 def test_named_volumes_keep_the_database_and_the_import_uploads():

@@ -78,7 +78,8 @@ def test_init_script_refuses_to_run_without_a_password(server: Server):
     )  # fmt: skip
     assert result.returncode != 0
     assert "SANICHAIN_DB_PASSWORD is not set" in result.stderr
-    assert server.psql("-tAc", "SELECT count(*) FROM pg_roles WHERE rolname = 'sanichain'").stdout.strip() == "0"
+    roles = server.psql("-tAc", "SELECT count(*) FROM pg_roles WHERE rolname = 'sanichain'")
+    assert roles.stdout.strip() == "0"
 
 
 def test_the_role_made_by_the_init_script_migrates_loads_and_serves(server: Server):
