@@ -39,6 +39,12 @@ class ServerSettings(BaseSettings):
     # worker processes; unset: half the cores, 1 to 4 (service/workers.py says why)
     workers: int | None = Field(default=None, ge=1, le=64, validation_alias="SANICHAIN_WORKERS")
 
+    # peers whose X-Forwarded-For/-Proto uvicorn believes (the reverse proxy): the client's address,
+    # which the sign-in's per-address limit counts, comes from them
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1,::1", validation_alias="SANICHAIN_FORWARDED_ALLOW_IPS"
+    )
+
     def worker_count(self) -> int:
         from service.workers import default_workers
 

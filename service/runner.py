@@ -96,6 +96,7 @@ def server_config(host: str, port: int, workers: int) -> uvicorn.Config:
     runtime = settings(RuntimeSettings)
     return uvicorn.Config(
         APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level="info",
+        forwarded_allow_ips=settings(ServerSettings).forwarded_allow_ips,
         timeout_graceful_shutdown=runtime.graceful_shutdown_s,
         access_log=False,  # one JSON line per request instead (api/observability.py)
     )  # fmt: skip

@@ -94,6 +94,8 @@ def test_the_published_port_is_the_hosts_loopback_unless_configured():
     opened = rendered(SANICHAIN_BIND="0.0.0.0", PORT="8080")["services"]["app"]["ports"]
     assert opened == ["0.0.0.0:8080:8000/tcp"]
     assert "ports" not in rendered()["services"]["db"]
+    # the host's proxy arrives from the network's gateway: believed while only the host can connect
+    assert rendered()["services"]["app"]["environment"]["SANICHAIN_FORWARDED_ALLOW_IPS"] == "*"
 
 
 def test_migrations_run_once_before_the_service_serves():

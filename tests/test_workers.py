@@ -3,6 +3,7 @@ workers (process tree, metrics summed over the workers, a clean stop)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ import pytest
 from service.config import ServerSettings
 from service.workers import available_cores, budget, default_workers, import_pool_size, over_budget
 from tests.conftest import free_port
+from tests.service_process import running_service
 
 pytestmark = pytest.mark.slow
 
@@ -143,3 +145,17 @@ def test_serve_refuses_workers_whose_pools_exceed_the_server(demo_database_url):
     assert proc.returncode == 1
     assert "may open 265 database connections but the server allows 97" in err
     assert "Traceback" not in err
+
+
+def _landing_link(base: str) -> str:
+    headers = {"X-Forwarded-Proto": "https", "Accept": "application/json"}
+    request = urllib.request.Request(base + "/", headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return str(json.load(response)["links"][0]["href"])
+
+
+def test_serve_believes_forwarded_headers_only_from_the_configured_proxies(demo_database_url):
+    with running_service(demo_database_url) as base:  # the default: a proxy on 127.0.0.1
+        assert _landing_link(base).startswith("https://127.0.0.1:")
+    with running_service(demo_database_url, env={"SANICHAIN_FORWARDED_ALLOW_IPS": "10.9.9.9"}) as base:
+        assert _landing_link(base).startswith("http://127.0.0.1:")
