@@ -13,15 +13,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import uvicorn
-from fastapi import FastAPI
 from sqlalchemy import text
 
-from service import migrate
-from service.api import access_log
-from service.api.app import create_app
-from service.api.observability import MULTIPROCESS_DIR
 from service.config import (
     DatabaseSettings,
     DemoSettings,
@@ -32,9 +28,14 @@ from service.config import (
     settings,
 )
 from service.db import make_engine
-from service.demo import loader
 from service.localdb import LocalCluster
-from service.workers import budget, import_pool_size, over_budget
+from service.workers import MULTIPROCESS_DIR, budget, import_pool_size, over_budget
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+# The application, migrations and demo loader are imported where they are used: uvicorn's supervisor
+# (the parent of several workers) runs this module too and needs none of them (half its memory).
 
 # uvicorn imports this in each worker process and calls it there (factory=True)
 APP_FACTORY = "service.runner:application"
@@ -65,6 +66,9 @@ def local_cluster() -> tuple[LocalCluster, str]:
 
 
 def prepare_database(url: str) -> None:
+    from service import migrate
+    from service.demo import loader
+
     say("migrating the database to the latest schema")
     migrate.upgrade(url)
     engine = make_engine(url)
@@ -81,6 +85,9 @@ def prepare_database(url: str) -> None:
 def application() -> FastAPI:
     """The service of one worker process: its own engines and pools over DATABASE_URL (set by `serve`
     for its workers). The import threads' engine is held to what they can use at once."""
+    from service.api import access_log
+    from service.api.app import create_app
+
     database = DatabaseSettings()  # read here: `run` sets DATABASE_URL after the parent's first reading
     if not database.database_url:
         raise RuntimeError("DATABASE_URL is not set for the service's workers")

@@ -18,6 +18,9 @@ CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 # connections an import holds at once: its transaction, a progress write and the heartbeat
 CONNECTIONS_PER_IMPORT = 3
 LIVENESS_CONNECTIONS = 1  # the guard's check opens a fresh connection of its own
+# prometheus_client's multiprocess directory: set by `serve` for several workers, before any worker
+# imports prometheus_client; /metrics sums the files in it (api/observability.py)
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def available_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:

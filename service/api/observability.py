@@ -30,11 +30,10 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.access_log import redacted_path
+from service.workers import MULTIPROCESS_DIR
 
 LOG = logging.getLogger("sanichain.requests")
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
-# set by `sanichain serve` for several workers, before any worker imports prometheus_client
-MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 REFUSALS = {413: "too_large", 429: "busy", 503: "unavailable", 504: "timeout"}
 
 
