@@ -59,19 +59,17 @@ def progress_line(label: str) -> Callable[[str, int], None]:
 def cmd_run(args: argparse.Namespace) -> int:
     from service.runner import run
 
-    return run(args.host, args.port)
+    return run(args.host, args.port, args.workers)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from service.api.app import create_app
-    from service.db import make_engine
-    from service.runner import server_config
+    from service.runner import serve
 
     settings = ServerSettings()
-    app = create_app(make_engine(database_url()))
-    uvicorn.Server(server_config(app, args.host or settings.host, args.port or settings.port)).run()
+    serve(
+        database_url(), args.host or settings.host, args.port or settings.port,
+        args.workers or settings.worker_count(),
+    )  # fmt: skip
     return 0
 
 
@@ -722,6 +720,13 @@ def _non_negative(value: str) -> int:
     return n
 
 
+def _positive(value: str) -> int:
+    n = _non_negative(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
+    return n
+
+
 def _town_code(value: str) -> str:
     if len(value) != 9 or not value.isdigit():
         raise argparse.ArgumentTypeError(f"a town code has 9 digits, got {value!r}")
@@ -767,6 +772,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--host", default=None, help="bind address (default 127.0.0.1, env HOST)")
         p.add_argument("--port", type=int, default=None, help="port (default 8000, env PORT)")
+        p.add_argument(
+            "--workers", type=_positive, default=None,
+            help="worker processes (default half the cores, 1 to 4; env SANICHAIN_WORKERS)",
+        )  # fmt: skip
         p.set_defaults(func=func)
 
     p = sub.add_parser("backup", help="dump the whole database (photos included) to FILE, with a manifest")

@@ -31,10 +31,24 @@ class DatabaseSettings(BaseSettings):
 class ServerSettings(BaseSettings):
     """The HTTP service."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # empty means unset: the compose file passes SANICHAIN_WORKERS through even when nobody set it
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     host: str = Field(default="127.0.0.1", validation_alias="HOST")
     port: int = Field(default=8000, ge=1, le=65535, validation_alias="PORT")
+    # worker processes; unset: half the cores, 1 to 4 (service/workers.py says why)
+    workers: int | None = Field(default=None, ge=1, le=64, validation_alias="SANICHAIN_WORKERS")
+
+    # peers whose X-Forwarded-For/-Proto uvicorn believes (the reverse proxy): the client's address,
+    # which the sign-in's per-address limit counts, comes from them
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1,::1", validation_alias="SANICHAIN_FORWARDED_ALLOW_IPS"
+    )
+
+    def worker_count(self) -> int:
+        from service.workers import default_workers
+
+        return self.workers if self.workers is not None else default_workers()
 
 
 class LocalClusterSettings(BaseSettings):

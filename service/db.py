@@ -36,9 +36,11 @@ class DatabaseNotConfigured(RuntimeError):
     """No DATABASE_URL: the caller must start the local cluster or give one."""
 
 
-def make_engine(url: str, connect_timeout_s: int = 5) -> Engine:
+def make_engine(url: str, connect_timeout_s: int = 5, pool_size: int = 5, max_overflow: int = 10) -> Engine:
     return create_engine(
         sqlalchemy_url(url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
         pool_pre_ping=True,
         connect_args={"connect_timeout": connect_timeout_s, "application_name": "sanichain"},
     )

@@ -20,7 +20,8 @@ def running_service(
 ) -> Iterator[str]:
     """The service on a free port; its log (stderr and the access log on stdout) goes to `log` when given."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, **(env or {})}
+    # one worker unless a test asks for more: tests read one process's state (tests/test_workers.py has two)
+    env = {**os.environ, "DATABASE_URL": database_url, "SANICHAIN_WORKERS": "1", **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port)],
         env=env,

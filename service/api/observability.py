@@ -6,14 +6,17 @@ own messages) carries the request id (also in the response's
 secrets redacted, the status, the bytes sent and the time taken. The metrics: requests and their
 latency by route, refusals by kind (busy, too large, unavailable), the pools' connections in use by
 request class, and inspections recorded by outcome. Each application has its own registry (a process
-serves one application; tests build many). The figures are per process: with several workers, scrape
-each or put a collector in front.
+serves one application; tests build many). With several worker processes (`SANICHAIN_WORKERS` > 1)
+`sanichain serve` points prometheus_client's multiprocess mode at a directory of its own, so a scrape,
+whichever worker answers it, sums the requests, latencies, refusals and inspections of every worker;
+only the pool gauges are those of the worker that answered (they are read from its engines).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -27,6 +30,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.access_log import redacted_path
+from service.workers import MULTIPROCESS_DIR
 
 LOG = logging.getLogger("sanichain.requests")
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -162,4 +166,17 @@ def install(app: FastAPI) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics(request: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(_scraped(app, metrics)), media_type=CONTENT_TYPE_LATEST)
+
+
+def _scraped(app: FastAPI, metrics: Metrics) -> CollectorRegistry:
+    """This application's registry, or with several workers the sum of every worker's files."""
+    directory = os.environ.get(MULTIPROCESS_DIR)
+    if not directory:
+        return metrics.registry
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)
+    registry.register(_PoolCollector(app))
+    return registry
