@@ -1,9 +1,10 @@
 """Memory of the service (issue 18): resident set size idle, after bursts of concurrent reads, and at
 the peak of the largest layer's GeoJSON export.
 
-The service runs as `make run` runs it (`sanichain run`, one process) over the Zhucheng demo, in a
-database of its own (`demo_database.py`: a throwaway cluster, or `--server-url`). The figures are the
-RSS of the service's process and of every process under it, read from /proc:
+The service runs as `make run` runs it (`sanichain run`, one process; `--command serve` for the
+application alone) over the Zhucheng demo, in a database of its own (`demo_database.py`: a throwaway
+cluster, or `--server-url`). The figures are the RSS of the service's process and of every process
+under it, read from /proc:
 
 1. idle: after start and one `GET /health`;
 2. after each of `--bursts` bursts (default 3) of `--requests` reads (default 96), `--concurrency` at a
@@ -159,30 +160,35 @@ def reads(town_code: str) -> list[tuple[str, str]]:
     return paths
 
 
-def fetch(base: str, path: str) -> tuple[int, int]:
-    """(status, body bytes) of a GET, the body read to the end."""
+def fetch(base: str, path: str) -> tuple[int, str]:
+    """(status, the start of a refusal's body) of a GET, the body read to the end."""
     request = urllib.request.Request(base + path, headers={"Accept": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=300) as response:
-            size = 0
-            while chunk := response.read(1 << 16):
-                size += len(chunk)
-            return response.status, size
+            while response.read(1 << 16):
+                pass
+            return response.status, ""
     except urllib.error.HTTPError as error:
-        error.read()
-        return error.code, 0
+        return error.code, error.read()[:300].decode(errors="replace")
 
 
 def burst(base: str, paths: list[tuple[str, str]], requests: int, concurrency: int) -> dict[str, Any]:
     """`requests` reads, `concurrency` in flight, cycling through `paths`; the statuses by kind."""
     asked = [paths[i % len(paths)] for i in range(requests)]
     statuses: Counter[str] = Counter()
+    refused: dict[str, str] = {}  # a path → its refusal, once (a 503 is a full class of requests)
     t0 = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
         answers = pool.map(lambda p: fetch(base, p[1]), asked)
-        for (kind, _), (status, _size) in zip(asked, answers, strict=True):
+        for (kind, path), (status, body) in zip(asked, answers, strict=True):
             statuses[f"{kind} {status}"] += 1
-    return {"seconds": round(time.perf_counter() - t0, 2), "statuses": dict(sorted(statuses.items()))}
+            if status != 200:
+                refused.setdefault(f"{status} {path}", body)
+    return {
+        "seconds": round(time.perf_counter() - t0, 2),
+        "statuses": dict(sorted(statuses.items())),
+        "refused": refused,
+    }
 
 
 def export_peak(pid: int, base: str, layer: str, out: Path, interval_s: float) -> dict[str, Any]:
@@ -230,7 +236,7 @@ def measure(engine: Engine, work: Path, args: argparse.Namespace) -> dict[str, A
     # PYTHONPATH: this checkout's `service`, whichever checkout the venv's editable install points to
     env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False),
            "PYTHONPATH": str(REPO_ROOT)}  # fmt: skip
-    cmd = [harness.sanichain_cmd(), "run", "--port", str(port)]
+    cmd = [harness.sanichain_cmd(), args.command, "--port", str(port)]
     results: dict[str, Any] = {"layer_rows": sizes, "reads": [p for _, p in paths]}
     with harness.running(cmd, port, env, "/health", work / "service.log") as service:
         time.sleep(args.settle_s)
@@ -257,7 +263,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         return ", ".join(f"{v['rss_mib']:.0f}" for v in m["processes"].values())
 
     lines = [
-        f"service: `sanichain run` over the Zhucheng demo; bursts of {args.requests} reads, "
+        f"service: `sanichain {args.command}` over the Zhucheng demo; bursts of {args.requests} reads, "
         f"{args.concurrency} at a time; load average {results['loadavg_before']} before, "
         f"{results['loadavg_after']} after",
         "",
@@ -278,6 +284,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         "",
         "statuses of the first burst: "
         + ", ".join(f"{k}: {v}" for k, v in results["bursts"][0]["statuses"].items()),
+        *(f"- {what}: {body[:160]}" for what, body in results["bursts"][0]["refused"].items()),
     ]
     return "\n".join(lines)
 
@@ -285,6 +292,13 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     harness.server_option(ap, DATABASE)
+    ap.add_argument(
+        "--command",
+        choices=("run", "serve"),
+        default="run",
+        help="`sanichain run` (as `make run`: migrations and the demo check in the serving process) or "
+        "`sanichain serve` (the application alone)",
+    )
     ap.add_argument("--requests", type=int, default=96, help="reads per burst")
     ap.add_argument("--concurrency", type=int, default=16, help="reads in flight at once")
     ap.add_argument("--bursts", type=int, default=3)

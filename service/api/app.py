@@ -9,7 +9,16 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from service import __version__
-from service.api import headers, health, observability, openapi_responses, problems, request_ids, security
+from service.api import (
+    arenas,
+    headers,
+    health,
+    observability,
+    openapi_responses,
+    problems,
+    request_ids,
+    security,
+)
 from service.api.deps import reject_unknown_query_parameters
 from service.api.guard import DatabaseGuard
 from service.api.liveness import Liveness
@@ -37,6 +46,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = None) -> FastAPI:
     """The service over `engine`'s database (default: DATABASE_URL); `runtime` limits default to the
     environment's. Requests use an engine of their class, made here from `engine`'s URL."""
+    arenas.limit()  # before the server starts its threads
     app = FastAPI(
         title="sanichain",
         version=__version__,
