@@ -150,7 +150,7 @@ def reads(town_code: str) -> list[tuple[str, str]]:
         ("maps", f"/maps/towns/{town_code}"),
         ("workbook", "/export/villages.xlsx"),
         ("workbook", "/chain/integrity?format=xlsx"),
-        ("workbook", "/coverage?layer=transfer_stations&format=xlsx"),
+        ("workbook", "/coverage?layer=transfer_stations&distance_m=3000&format=xlsx"),
         ("diagram", "/chain/diagram?format=svg"),
     ]
     for z in (10, 12, 14):
