@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,9 +11,9 @@ from sqlalchemy import Engine
 
 from service import __version__
 from service.api import (
-    arenas,
     headers,
     health,
+    malloc,
     observability,
     openapi_responses,
     problems,
@@ -36,7 +37,9 @@ from service.db import class_engines, get_engine
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.trimmer = asyncio.create_task(malloc.trim_every())
     yield
+    app.state.trimmer.cancel()
     from service.api import imports
 
     imports.shutdown(app)  # queued imports are dropped (their jobs end as failed); running ones finish
@@ -46,7 +49,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = None) -> FastAPI:
     """The service over `engine`'s database (default: DATABASE_URL); `runtime` limits default to the
     environment's. Requests use an engine of their class, made here from `engine`'s URL."""
-    arenas.limit()  # before the server starts its threads
+    malloc.limit_arenas()  # before the server starts its threads
     app = FastAPI(
         title="sanichain",
         version=__version__,
