@@ -282,10 +282,12 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"| after the export | {results['after_export']['sum_mib']:.1f} "
         f"| {pids(results['after_export'])} | |",
         "",
-        "statuses of the first burst: "
-        + ", ".join(f"{k}: {v}" for k, v in results["bursts"][0]["statuses"].items()),
-        *(f"- {what}: {body[:160]}" for what, body in results["bursts"][0]["refused"].items()),
     ]
+    if results["bursts"]:  # none with --bursts 0: the export from idle
+        first = results["bursts"][0]
+        statuses = ", ".join(f"{k}: {v}" for k, v in first["statuses"].items())
+        lines.append(f"statuses of the first burst: {statuses}")
+        lines += [f"- {what}: {body[:160]}" for what, body in first["refused"].items()]
     return "\n".join(lines)
 
 
