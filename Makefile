@@ -32,6 +32,7 @@ bench: setup
 	$(BIN)/python bench/siting_sizes.py
 	$(BIN)/python bench/maps.py
 	$(BIN)/python bench/road_circuity.py
+	$(BIN)/python bench/memory.py
 
 # Stops and deletes the private cluster of `make run` (the demo is reloaded on the next run).
 clean-data:

@@ -3,16 +3,20 @@
 One SQL query: ILIKE on name, English name and code, and, for a query of Latin letters only, a regular
 expression built from the letters' pinyin initials (each letter becomes the class of Chinese characters
 read with that initial, so "zgz" finds 枳沟镇). The characters' readings come from the `pypinyin`
-package; nothing is stored in the database, so the search is always in step with the data. The query
-is bounded: at most `MAX_LIMIT` hits, ranked exact code, exact name, prefix, substring, initials.
+package's table of characters; nothing is stored in the database, so the search is always in step
+with the data. The query is bounded: at most `MAX_LIMIT` hits, ranked exact code, exact name, prefix,
+substring, initials.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -38,14 +42,26 @@ _INITIALS = re.compile(rf"^[A-Za-z]{{2,{MAX_INITIALS}}}$")
 CJK_FIRST, CJK_LAST = 0x4E00, 0x9FFF  # the unified ideographs of everyday names
 
 
+def _readings() -> dict[str, str]:
+    """pypinyin's table of single characters' readings ("26159": "shì,tí" …), read from the JSON file
+    the package ships. Importing `pypinyin` itself would load its phrase dictionary too and keep about
+    55 MiB for as long as the process lives; read this way, the table is dropped once the letters'
+    classes are built (about 6 MiB stay)."""
+    spec = importlib.util.find_spec("pypinyin")  # finds the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the pypinyin package is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "pinyin_dict.json"
+    readings: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return readings
+
+
 @cache
 def characters_by_initial() -> dict[str, str]:
     """Each Latin letter → the Chinese characters one of whose readings starts with it (heteronyms
     count for each reading: 长 is both c and z)."""
-    from pypinyin.constants import PINYIN_DICT
-
     by_letter: dict[str, set[str]] = {}
-    for codepoint, readings in PINYIN_DICT.items():
+    for key, readings in _readings().items():
+        codepoint = int(key)
         if not CJK_FIRST <= codepoint <= CJK_LAST:
             continue
         for reading in readings.split(","):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
+from service import search
 from tests.attention_world import OVERLOAD, SUSPENDED_STATION, UNCONNECTED_VILLAGE, make_problems
 from tests.conftest import PgServer, demo_copy_engine
 
@@ -185,3 +186,11 @@ def test_exports_page_links_every_layer_in_every_format(client):
     r = client.get("/exports")
     assert 'href="http://testserver/export/villages.csv"' in r.text
     assert 'href="http://testserver/export/chain_links.gpkg"' in r.text
+
+
+def test_initials_read_from_the_json_file_are_the_packages_own_table():
+    """search reads pypinyin's JSON file without importing the package (D112): the same readings."""
+    from pypinyin.constants import PINYIN_DICT
+
+    assert {int(k): v for k, v in search._readings().items()} == PINYIN_DICT
+    assert "枳" in search.characters_by_initial()["z"] and "沟" in search.characters_by_initial()["g"]

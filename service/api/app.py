@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,7 +10,16 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from service import __version__
-from service.api import headers, health, observability, openapi_responses, problems, request_ids, security
+from service.api import (
+    headers,
+    health,
+    malloc,
+    observability,
+    openapi_responses,
+    problems,
+    request_ids,
+    security,
+)
 from service.api.deps import reject_unknown_query_parameters
 from service.api.guard import DatabaseGuard
 from service.api.liveness import Liveness
@@ -27,7 +37,9 @@ from service.db import class_engines, get_engine
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.trimmer = asyncio.create_task(malloc.trim_every())
     yield
+    app.state.trimmer.cancel()
     from service.api import imports
 
     imports.shutdown(app)  # queued imports are dropped (their jobs end as failed); running ones finish
@@ -37,6 +49,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(engine: Engine | None = None, runtime: RuntimeSettings | None = None) -> FastAPI:
     """The service over `engine`'s database (default: DATABASE_URL); `runtime` limits default to the
     environment's. Requests use an engine of their class, made here from `engine`'s URL."""
+    malloc.limit_arenas()  # before the server starts its threads
     app = FastAPI(
         title="sanichain",
         version=__version__,

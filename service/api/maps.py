@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Callable, Iterable
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -26,7 +26,9 @@ from service.maps.city import INDICATORS, MapRequest, city_page, town_page
 from service.maps.coverage import coverage_page
 from service.maps.facility import facility_page
 from service.maps.map_rows import inventory_version
-from service.maps.page import MapPage
+
+if TYPE_CHECKING:
+    from service.maps.page import MapPage
 
 router = APIRouter(tags=["maps"])
 

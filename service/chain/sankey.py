@@ -10,15 +10,11 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display; must precede pyplot
-import matplotlib.pyplot as plt
-from matplotlib import font_manager
-from matplotlib.patches import PathPatch, Rectangle
-from matplotlib.path import Path as MplPath
+# matplotlib (about 30 MiB) is imported by the first drawing, not by the service's start
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 COLOURS = {
     "flow": "#4c78a8",
@@ -56,6 +52,8 @@ class Diagram:
 
 
 def cjk_font() -> str | None:
+    from matplotlib import font_manager
+
     installed = {f.name for f in font_manager.fontManager.ttflist}
     return next((name for name in CJK_FONTS if name in installed), None)
 
@@ -89,6 +87,11 @@ def _layout(d: Diagram, height: float, gap: float) -> tuple[dict[str, tuple[floa
 def render(d: Diagram, fmt: str) -> bytes:
     if fmt not in ("svg", "png"):
         raise ValueError(f"unsupported diagram format {fmt!r}")
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display; must precede pyplot
+    import matplotlib.pyplot as plt
+
     font = cjk_font()
     chinese = fmt == "svg" or font is not None
     columns = max((n.column for n in d.nodes), default=0) + 1
@@ -109,7 +112,10 @@ def render(d: Diagram, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def _draw(ax: plt.Axes, d: Diagram, columns: int, chinese: bool) -> None:
+def _draw(ax: Axes, d: Diagram, columns: int, chinese: bool) -> None:
+    from matplotlib.patches import PathPatch, Rectangle
+    from matplotlib.path import Path as MplPath
+
     node_w, gap, height = 0.12, 0.015, 1.0
     pos, scale = _layout(d, height, gap)
     x_of = {n.key: c * 1.0 for c in range(columns) for n in d.nodes if n.column == c}

@@ -10,9 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.utils import get_column_letter
 from sqlalchemy import func
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -58,6 +55,8 @@ def csv_chunks(
 
 def _cell(sheet: Any, value: Any) -> Any:
     if isinstance(value, dt.datetime):  # Excel has no time zones: UTC, stated in the header
+        from openpyxl.cell import WriteOnlyCell
+
         cell = WriteOnlyCell(sheet, value.astimezone(dt.UTC).replace(tzinfo=None))
         cell.number_format = "yyyy-mm-dd hh:mm:ss"
         return cell
@@ -68,6 +67,10 @@ def _cell(sheet: Any, value: Any) -> Any:
 
 def write_xlsx(export: LayerExport, mode: str, path: Path, progress: Progress | None = None) -> int:
     """Write the sheet in openpyxl's write-only mode (rows go to disk as they come)."""
+    # imported here: openpyxl is loaded by the first workbook, not by the service's start
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
     if export.count() > XLSX_MAX_ROWS:
         raise TooLarge(f"more than {XLSX_MAX_ROWS:,} features: too many for one Excel sheet; use CSV")
     geometry_names, geometry = geometry_columns(export, mode)

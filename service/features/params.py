@@ -7,7 +7,6 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from service.features import cql
 from service.features import crs as crs_
 from service.features import cursor as cursor_
 from service.features.catalogue import Layer
@@ -168,7 +167,12 @@ def feature_query(layer: Layer, params: Params, extra_allowed: Sequence[str] = (
     if lang not in (None, "cql2-text"):
         raise ParameterError("filter-lang", "only cql2-text is supported")
     filter_crs = parse_crs("filter-crs", get("filter-crs"))
-    cql_filter = cql.to_sql(layer, f, filter_crs) if (f := get("filter")) is not None else None
+    cql_filter = None
+    if (f := get("filter")) is not None:
+        # the CQL2 parser (pygeofilter with lark and dateparser, about 11 MiB) loads with the first filter
+        from service.features import cql
+
+        cql_filter = cql.to_sql(layer, f, filter_crs)
     equals = tuple(
         (field, parse_equals(layer, name, value))
         for name in params

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from functools import cache
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyproj import Geod
 from sqlalchemy import Connection, text
 
 from service.accounts import permissions
@@ -27,12 +27,14 @@ from service.importing import coordinates, staging
 from service.importing.staging import PROBLEMS, ROWS, Headers
 from service.models import Base
 
+if TYPE_CHECKING:
+    from pyproj import Geod
+
 FACTS = "import_facts"
 FETCH_ROWS = 5_000  # rows fetched at a time from a failing check's server-side cursor
 # The GCJ-02 warning: the median offset of matched rows lies this close to the GCJ-02 shift (metres).
 GCJ02_TOLERANCE_M = 100.0
 GCJ02_WARNING = "positions look like GCJ-02 (Amap): import with --crs gcj02"
-_GEOD = Geod(ellps="WGS84")
 
 
 class Problems:
@@ -271,6 +273,13 @@ def gcj02_offset(conn: Connection, layer: str) -> str | None:
     )
 
 
+@cache
+def _geod() -> Geod:
+    from pyproj import Geod  # loaded by the first import that compares positions, not at start
+
+    return Geod(ellps="WGS84")
+
+
 def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
-    distance = float(_GEOD.inv(a[0], a[1], b[0], b[1])[2])
+    distance = float(_geod().inv(a[0], a[1], b[0], b[1])[2])
     return 0.0 if math.isnan(distance) else distance

@@ -11,11 +11,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-
-from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError
+from typing import TYPE_CHECKING
 
 from service.errors import BadParameter
+
+# pyproj (about 13 MiB with its database) is imported by the first projected CRS, not at start
+if TYPE_CHECKING:
+    from pyproj import Transformer
 
 # The two datums of Chinese web maps, not EPSG codes: given as the `crs` option of an import.
 GCJ02 = "gcj02"  # Amap, Tencent, Google China
@@ -161,6 +163,9 @@ def bd09_to_wgs84(lon: float, lat: float) -> tuple[float, float]:
 
 @cache
 def _transformer(crs: str) -> Transformer:
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import CRSError
+
     try:
         source = CRS.from_user_input(crs)
     except CRSError as error:
@@ -233,6 +238,8 @@ def crs_label(crs: str) -> str:
     """A short name of a CRS for messages: "EPSG:4528" rather than a .prj's whole WKT."""
     if crs.lower() in (GCJ02, BD09):
         return crs
+    from pyproj import CRS
+
     _transformer(crs)  # BadParameter for a CRS pyproj does not know
     source = CRS.from_user_input(crs)  # as given: the transformer's own is normalised to x/y
     found = source.to_epsg(min_confidence=70)
@@ -243,6 +250,8 @@ def crs_label(crs: str) -> str:
 def _easting_prefix(crs: str) -> int:
     """The zone number a projected CRS writes in front of its eastings (its false easting's
     millions: 40 for EPSG:4528), 0 when it writes none (EPSG:4549)."""
+    from pyproj import CRS
+
     _transformer(crs)
     operation = CRS.from_user_input(crs).coordinate_operation
     for parameter in getattr(operation, "params", None) or []:

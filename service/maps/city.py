@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, text
 
@@ -14,7 +14,9 @@ from service.config import MapSettings
 from service.errors import BadParameter
 from service.maps import editing, layers, map_rows
 from service.maps.i18n import Lang
-from service.maps.page import MapPage
+
+if TYPE_CHECKING:
+    from service.maps.page import MapPage
 
 # Past this many village/farm links the lines would outweigh the rest of the page: only the
 # facility-to-facility flows are drawn (the legend says so).
@@ -38,6 +40,14 @@ class MapRequest:
 
     def map_settings(self) -> MapSettings:
         return self.settings or MapSettings()
+
+
+def blank_page(req: MapRequest) -> MapPage:
+    """An empty map page for `req`. Folium (with branca, jinja2, requests, xyzservices) is imported by
+    the first map asked for, not when the service starts."""
+    from service.maps.page import MapPage
+
+    return MapPage("", req.lang, req.map_settings(), req.base_url)
 
 
 def _city_name(conn: Connection, lang: Lang) -> str:
@@ -92,7 +102,7 @@ def _chain_page(engine: Engine, req: MapRequest, town_code: str | None) -> MapPa
         else:
             local = town["name_en"] if req.lang == "en" and town["name_en"] else town["name"]
             title, name = "title_town", local
-        page = MapPage("", req.lang, req.map_settings(), req.base_url)
+        page = blank_page(req)
         page.title = page.words[title].format(name=name)
         _chain_layers(page, conn, req, None if town is None else town["id"])
         # the city fills the screen; a town's view takes in the facilities its flows reach

@@ -6,7 +6,7 @@ per page.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 
@@ -14,9 +14,11 @@ from service import names
 from service.coverage import query as cov
 from service.coverage.computation import Coverage, computed
 from service.maps import layers, map_rows, style
-from service.maps.city import MapRequest
+from service.maps.city import MapRequest, blank_page
 from service.maps.map_rows import LayerRows
-from service.maps.page import MapPage
+
+if TYPE_CHECKING:
+    from service.maps.page import MapPage
 
 GAP_LIMIT = 10_000
 
@@ -119,7 +121,7 @@ def coverage_page(
         found = coverage.gaps(cluster_radius_m, GAP_LIMIT)
         if req.lang == "en":
             _in_english(coverage.conn, facilities, farms)
-    page = MapPage("", req.lang, req.map_settings(), req.base_url)
+    page = blank_page(req)
     w = page.words
     served_by = query.layers  # several: served by any of them
     page.title = w["title_coverage_road" if road else "title_coverage"].format(

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
 from service.chain.computation import computed
 from service.errors import NotFound
 from service.maps import editing, layers, map_rows, style
-from service.maps.city import MapRequest
+from service.maps.city import MapRequest, blank_page
 from service.maps.map_rows import LayerRows
-from service.maps.page import MapPage
+
+if TYPE_CHECKING:
+    from service.maps.page import MapPage
 
 MAP_LAYERS = map_rows.POINT_LAYERS
 
@@ -112,7 +114,7 @@ def facility_page(engine: Engine, layer: str, feature_id: int, req: MapRequest) 
         map_rows.in_language(upstream, req.lang),
         map_rows.in_language(downstream, req.lang),
     )
-    page = MapPage("", req.lang, req.map_settings(), req.base_url)
+    page = blank_page(req)
     w = page.words
     page.title = w["title_facility"].format(name=feature["name"])
     if area is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.maps import style
 from service.maps.map_rows import LayerRows, in_language
-from service.maps.page import MapPage
+
+if TYPE_CHECKING:
+    from service.maps.page import MapPage
 
 POPUP_FIELDS = {
     "villages": [

@@ -14,21 +14,17 @@ import io
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from typing import TYPE_CHECKING, Any
 
 from service.cells import sheet_value
 from service.reports.columns import Column, Lang
 
+# openpyxl is imported by the functions that write a workbook: the service starts without it
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER_ROW = 4  # title, date, parameters, then the header
-TITLE_FONT = Font(bold=True, size=14)
-BOLD = Font(bold=True)
-HEADER_FILL = PatternFill("solid", fgColor="E8EEF4")
 MIN_WIDTH, MAX_WIDTH = 6, 60
 WORDS = {
     "date": ("日期", "Date"),
@@ -113,26 +109,32 @@ def display_width(value: Any, number_format: str | None = None) -> int:
 
 
 def _head(sheet: Worksheet, report: Report, lang: Lang) -> None:
+    from openpyxl.styles import Alignment, Font
+
     sheet.append([report.title(lang)])
-    sheet["A1"].font = TITLE_FONT
+    sheet["A1"].font = Font(bold=True, size=14)
     sheet.append([word("date", lang), report.made])
-    sheet["A2"].font = BOLD
+    sheet["A2"].font = Font(bold=True)
     sheet["B2"].number_format = "yyyy-mm-dd hh:mm"
     sheet["B2"].alignment = Alignment(horizontal="left")
     sheet.append([word("parameters", lang), sheet_value(parameter_text(report.parameters, lang))])
-    sheet["A3"].font = BOLD
+    sheet["A3"].font = Font(bold=True)
 
 
 def _header(sheet: Worksheet, headers: Sequence[str]) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+
     sheet.append(list(headers))
     for cell in sheet[HEADER_ROW]:
-        cell.font = BOLD
-        cell.fill = HEADER_FILL
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="E8EEF4")
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     sheet.freeze_panes = f"A{HEADER_ROW + 1}"
 
 
 def _widths(sheet: Worksheet, widths: list[int]) -> None:
+    from openpyxl.utils import get_column_letter
+
     for n, width in enumerate(widths, 1):
         sheet.column_dimensions[get_column_letter(n)].width = max(MIN_WIDTH, min(MAX_WIDTH, width + 2))
 
@@ -182,6 +184,8 @@ def sheet_title(zh: str, en: str, lang: Lang) -> str:
 
 def workbook(report: Report, lang: Lang = "zh") -> bytes:
     """The report as .xlsx bytes."""
+    from openpyxl import Workbook
+
     book = Workbook()
     book.remove(book.active)
     for part in report.sheets:

@@ -7,9 +7,11 @@ site's capacity (see the package's description).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pulp
+# PuLP is imported by the functions that build a model, not by the service's start
+if TYPE_CHECKING:
+    import pulp
 
 from service.planning.siting.problem import Site, SitingProblem
 from service.planning.siting.query import Unsolvable
@@ -18,6 +20,8 @@ from service.planning.siting.solver import SolverRun, run_cbc
 
 
 def _covering_model(p: SitingProblem, demand_ids: list[int]) -> tuple[pulp.LpProblem, dict[int, Any]]:
+    import pulp
+
     lp = pulp.LpProblem("maximal_covering", pulp.LpMaximize)
     y = {j: lp.add_variable(f"y{j}", cat=pulp.LpBinary) for j in range(p.n_candidates)}
     z = {i: lp.add_variable(f"z{i}", lowBound=0, upBound=1) for i in demand_ids}
@@ -35,6 +39,8 @@ def _covering_model(p: SitingProblem, demand_ids: list[int]) -> tuple[pulp.LpPro
 def _median_model(
     p: SitingProblem, demand_ids: list[int]
 ) -> tuple[pulp.LpProblem, dict[int, Any], dict[tuple[int, int], Any]]:
+    import pulp
+
     capacity = p.query.capacity_t_per_day
     lp = pulp.LpProblem("capacitated_p_median", pulp.LpMinimize)
     y = {j: lp.add_variable(f"y{j}", cat=pulp.LpBinary) for j in range(p.n_candidates)}
@@ -152,6 +158,8 @@ def _demand_summary(p: SitingProblem, demand_ids: list[int]) -> dict[str, Any]:
 def _result(
     p: SitingProblem, run: SolverRun, demand_ids: list[int], sites: list[dict[str, Any]]
 ) -> dict[str, Any]:
+    import pulp
+
     covering = p.query.model == "maximal_covering"
     return {
         "layer": p.query.layer,
@@ -284,6 +292,8 @@ def _why_infeasible(p: SitingProblem, demand_ids: list[int], time_limit: float) 
 def _most_reachable(p: SitingProblem, demand_ids: list[int], time_limit: float) -> int | None:
     """The most demand points k sites reach (existing ones open), by maximal covering with unit weights;
     None when CBC cannot say in time."""
+    import pulp
+
     lp = pulp.LpProblem("reachable", pulp.LpMaximize)
     y = {j: lp.add_variable(f"y{j}", cat=pulp.LpBinary) for j in range(p.n_candidates)}
     z = {i: lp.add_variable(f"z{i}", lowBound=0, upBound=1) for i in demand_ids}

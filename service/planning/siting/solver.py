@@ -9,9 +9,11 @@ import tempfile
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pulp
+# PuLP is imported by the first siting run, not by the service's start
+if TYPE_CHECKING:
+    import pulp
 
 KILL_GRACE_S = 5.0  # beyond the time limit, before CBC is killed (it may overrun -sec in its root node)
 
@@ -27,13 +29,17 @@ class SolverRun:
     constraints: int
 
 
-SOLUTION_STATUS = {
-    pulp.LpSolutionOptimal: "optimal",
-    pulp.LpSolutionIntegerFeasible: "feasible",
-    pulp.LpSolutionNoSolutionFound: "no_solution",
-    pulp.LpSolutionInfeasible: "infeasible",
-    pulp.LpSolutionUnbounded: "unbounded",
-}
+def solution_status(code: int) -> str:
+    import pulp
+
+    words = {
+        pulp.LpSolutionOptimal: "optimal",
+        pulp.LpSolutionIntegerFeasible: "feasible",
+        pulp.LpSolutionNoSolutionFound: "no_solution",
+        pulp.LpSolutionInfeasible: "infeasible",
+        pulp.LpSolutionUnbounded: "unbounded",
+    }
+    return words.get(code, f"cbc_status_{code}")
 
 
 def _log_number(log: str, label: str) -> float | None:
@@ -53,6 +59,8 @@ def _relative_gap(status: str, objective: float | None, log: str) -> float | Non
 
 
 def _bundled_cbc() -> Any:
+    import pulp
+
     with warnings.catch_warnings():
         # PuLP 3.x deprecates its bundled CBC for 4.0; pyproject pins pulp < 4 (docs/decisions.md D30)
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -60,6 +68,8 @@ def _bundled_cbc() -> Any:
 
 
 def _cbc_args(cbc: Any, lp: pulp.LpProblem, mps: str, sol: str, time_limit_s: float) -> list[str]:
+    import pulp
+
     sense = ["-max"] if lp.sense == pulp.LpMaximize else []
     return [cbc.path, mps, *sense, "-sec", f"{time_limit_s:g}", "-timeMode", "elapsed", "-solve",
             "-printingOptions", "all", "-solution", sol]  # fmt: skip
@@ -70,6 +80,8 @@ def run_cbc(lp: pulp.LpProblem, time_limit_s: float) -> SolverRun:
 
     We start CBC ourselves (as PuLP would) so that it can be killed: CBC checks `-sec` only between
     branch-and-bound nodes, and the root node of a large model can overrun it by minutes."""
+    import pulp
+
     cbc = _bundled_cbc()
     with tempfile.TemporaryDirectory(prefix="sanichain-cbc-") as tmp:
         mps, sol = os.path.join(tmp, "model.mps"), os.path.join(tmp, "model.sol")
@@ -95,7 +107,7 @@ def run_cbc(lp: pulp.LpProblem, time_limit_s: float) -> SolverRun:
             )
             lp.assignVarsVals(values)
             lp.assignStatus(code, sol_status)
-            status = SOLUTION_STATUS.get(lp.sol_status, f"cbc_status_{lp.sol_status}")
+            status = solution_status(lp.sol_status)
     objective = pulp.value(lp.objective) if status in ("optimal", "feasible") else None
     version = re.search(r"^Version:\s*(\S+)", log, re.MULTILINE)
     return SolverRun(

@@ -1,0 +1,134 @@
+"""The service starts without its heavy libraries; the request that needs one loads it (D112).
+
+Each check runs a fresh Python process (this checkout's `service`): the application over the demo's
+database, `GET /health` through the real ASGI application, then the given requests one by one; after
+each step the process reports which of the heavy modules are loaded. No timing, no memory figure: a
+module-level import of any of them anywhere on the start path fails the first test, and a request that
+no longer loads its library (so that the check would prove nothing) fails the others.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# What the service must not load to start; each costs from 1 MiB (pulp) to 55 MiB (pypinyin's phrases).
+HEAVY = (
+    "openpyxl",  # workbooks
+    "matplotlib",  # the flow diagram
+    "folium",  # map pages, with the next two
+    "branca",
+    "jinja2",
+    "requests",
+    "pandas",
+    "pulp",  # siting
+    "pyproj",  # imports in a projected CRS
+    "pygeofilter",  # CQL2 filters, with lark and dateparser
+    "lark",
+    "dateparser",
+    "pypinyin",  # search by initials: its table is read from the package's JSON, never imported
+    "pyogrio",  # GIS files
+    "osgeo",
+    "PIL",
+    "alembic",  # migrations: the command line's
+    "schemathesis",  # tests only
+    "hypothesis",
+)
+
+STEPS = textwrap.dedent(
+    """
+    import json, sys
+    from fastapi.testclient import TestClient
+    from service.api.app import create_app
+    from service.db import make_engine
+
+    database_url, paths, heavy = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+
+    def loaded():
+        return sorted(name for name in heavy if name in sys.modules)
+
+    steps = []
+    with TestClient(create_app(make_engine(database_url))) as client:
+        for path in ["/health", *paths]:
+            response = client.get(path, headers={"Accept": "application/json"})
+            steps.append({"path": path, "status": response.status_code, "loaded": loaded()})
+    print(json.dumps(steps))
+    """
+)
+
+
+def steps(database_url: str, *paths: str) -> list[dict[str, Any]]:
+    """What each request left loaded, in a process of its own (this checkout's code first on the path)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", STEPS, database_url, json.dumps(paths), json.dumps(HEAVY)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
+    for step in result:
+        assert step["status"] == 200, step
+    return result
+
+
+@pytest.fixture(scope="module")
+def reads(demo_database_url: str) -> dict[str, list[str]]:
+    """Modules loaded after start and after each read, in order: plain reads first, then one read per
+    heavy library, each after the libraries the earlier ones loaded."""
+    paths = (
+        "/collections/villages/items?limit=5",
+        "/tiles/villages/10/851/402.mvt",
+        "/search?q=zc",
+        "/maps/city",
+        "/chain/integrity?format=xlsx",
+        "/chain/diagram?format=svg",
+        "/collections/villages/items?limit=5&filter=population%20%3E%20500",
+    )
+    return {step["path"]: step["loaded"] for step in steps(demo_database_url, *paths)}
+
+
+def test_the_service_starts_and_answers_health_without_any_heavy_library(reads: dict[str, list[str]]) -> None:
+    assert reads["/health"] == []
+
+
+def test_items_tiles_and_search_load_no_heavy_library(reads: dict[str, list[str]]) -> None:
+    assert reads["/collections/villages/items?limit=5"] == []
+    assert reads["/tiles/villages/10/851/402.mvt"] == []
+    assert reads["/search?q=zc"] == []  # the initials' table comes from pypinyin's JSON, not the package
+
+
+def test_a_map_page_loads_folium(reads: dict[str, list[str]]) -> None:
+    assert reads["/maps/city"] == ["branca", "folium", "jinja2", "requests"]
+
+
+def test_a_report_workbook_loads_openpyxl(reads: dict[str, list[str]]) -> None:
+    assert set(reads["/chain/integrity?format=xlsx"]) - set(reads["/maps/city"]) == {"PIL", "openpyxl"}
+
+
+def test_the_flow_diagram_loads_matplotlib(reads: dict[str, list[str]]) -> None:
+    after = set(reads["/chain/diagram?format=svg"])
+    assert after - set(reads["/chain/integrity?format=xlsx"]) == {"matplotlib"}
+
+
+def test_a_cql2_filter_loads_the_parser(reads: dict[str, list[str]]) -> None:
+    after = set(reads["/collections/villages/items?limit=5&filter=population%20%3E%20500"])
+    assert after - set(reads["/chain/diagram?format=svg"]) == {"dateparser", "lark", "pygeofilter"}
+
+
+def test_an_export_workbook_loads_openpyxl(demo_database_url: str) -> None:
+    health, export = steps(demo_database_url, "/export/villages.xlsx")
+    assert health["loaded"] == []
+    assert export["loaded"] == ["PIL", "openpyxl"]
