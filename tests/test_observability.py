@@ -126,3 +126,25 @@ def test_refusals_by_a_limit_are_counted(engine):
         assert answer.status_code == 413
         body = client.get("/metrics").text
     assert sample(body, "sanichain_refusals_total", kind="too_large") == 1
+
+
+def test_exports_and_imports_are_counted_by_layer_format_and_step(engine):
+    csv = "名称,编码,经度,纬度,畜种,存栏(头)\n计数农场,METRIC-001,119.41,35.99,生猪,120\n".encode()
+    with TestClient(create_app(engine)) as client:
+        assert client.get("/export/towns.geojson").status_code == 200
+        assert client.get("/export/towns.csv").status_code == 200
+        assert client.get("/export/towns.geojson").status_code == 200
+        assert client.get("/export/nope.geojson").status_code == 404  # an unknown layer is not a label
+        upload = client.post(
+            "/imports",
+            files={"file": ("farms.csv", csv, "text/csv")},
+            data={"layer": "livestock_farms", "dry_run": "true"},
+            headers=role_headers(engine, "editor"),
+        )
+        assert upload.status_code == 202, upload.text
+        body = client.get("/metrics").text
+    assert sample(body, "sanichain_exports_total", format="geojson", layer="towns") == 2
+    assert sample(body, "sanichain_exports_total", format="csv", layer="towns") == 1
+    assert "nope" not in body.split("sanichain_exports_total", 1)[1].split("# HELP", 1)[0]
+    assert sample(body, "sanichain_imports_total", step="upload") == 1
+    assert sample(body, "sanichain_imports_total", step="confirm") == 0

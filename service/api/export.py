@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import engine_of, query_params
 from service.api.headers import base_url
+from service.api.observability import metrics_of
 from service.api.problems import problem_for
 from service.api.streaming import CursorStreamingResponse
 from service.api.while_connected import while_connected
@@ -68,6 +69,9 @@ async def export(
 ) -> Response:
     layer, _, fmt = filename.rpartition(".")
     job = await run_in_threadpool(prepare, engine_of(request), layer, fmt, query_params(request))
+    metrics = metrics_of(request)
+    if metrics is not None:  # the layer and format are known ones once prepared: bounded labels
+        metrics.exports.labels(layer, fmt).inc()
     media_type = job.format.media_type
     if job.format.streamed:
         disposition = {"Content-Disposition": f'attachment; filename="{job.filename}"'}

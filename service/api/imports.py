@@ -28,6 +28,7 @@ from service.accounts.tokens import Principal
 from service.api import import_form
 from service.api.deps import engine_of
 from service.api.headers import base_url
+from service.api.observability import metrics_of
 from service.api.openapi_responses import PROBLEM_JSON, PROBLEM_REF
 from service.api.security import SignedIn, actor, requires
 from service.config import ImportJobSettings
@@ -178,6 +179,12 @@ async def _after_wait(request: Request, principal: Principal, job_id: int) -> Re
     return await run_in_threadpool(_answer, request, principal, job_id, 202)
 
 
+def _count_import(request: Request, step: str) -> None:
+    metrics = metrics_of(request)
+    if metrics is not None:
+        metrics.imports.labels(step).inc()
+
+
 def _start(request: Request, principal: Principal, form: import_form.Form) -> int:
     settings = settings_of(request)
     engine = engine_of(request)
@@ -203,6 +210,7 @@ async def upload(request: Request, principal: SignedIn) -> Response:
     settings = settings_of(request)
     form = await import_form.read(request, settings.dir, settings.max_bytes)
     job_id = await run_in_threadpool(_start, request, principal, form)
+    _count_import(request, "upload")
     return await _after_wait(request, principal, job_id)
 
 
@@ -278,6 +286,7 @@ async def confirm(
     valid_rows_only: Annotated[bool, Depends(confirm_body)],
 ) -> Response:
     new_id = await run_in_threadpool(_confirm, request, principal, job_id, valid_rows_only)
+    _count_import(request, "confirm")
     return await _after_wait(request, principal, new_id)
 
 

@@ -5,7 +5,7 @@ own messages) carries the request id (also in the response's
 `X-Request-ID` and in the audit log), the signed-in user, the method, the route template, the path with
 secrets redacted, the status, the bytes sent and the time taken. The metrics: requests and their
 latency by route, refusals by kind (busy, too large, unavailable), the pools' connections in use by
-request class, and inspections recorded by outcome. Each application has its own registry (a process
+request class, inspections recorded by outcome, exports by layer and format, import jobs by step. Each application has its own registry (a process
 serves one application; tests build many). With several worker processes (`SANICHAIN_WORKERS` > 1)
 `sanichain serve` points prometheus_client's multiprocess mode at a directory of its own, so a scrape,
 whichever worker answers it, sums the requests, latencies, refusals and inspections of every worker;
@@ -53,6 +53,14 @@ class Metrics:
         )
         self.inspections = Counter(
             "sanichain_inspections_recorded", "Inspections recorded (not re-sends), by outcome", ["outcome"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.exports = Counter(
+            "sanichain_exports", "Exports started, by layer and format", ["layer", "format"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.imports = Counter(
+            "sanichain_imports", "Import jobs started through the API: uploads and confirmations", ["step"],
             registry=self.registry,
         )  # fmt: skip
         self.registry.register(_PoolCollector(app))
