@@ -5,10 +5,11 @@ own messages) carries the request id (also in the response's
 `X-Request-ID` and in the audit log), the signed-in user, the method, the route template, the path with
 secrets redacted, the status, the bytes sent and the time taken. The metrics: requests and their
 latency by route, refusals by kind (busy, too large, unavailable), the pools' connections in use by
-request class, inspections recorded by outcome, exports by layer and format, import jobs by step. Each application has its own registry (a process
-serves one application; tests build many). With several worker processes (`SANICHAIN_WORKERS` > 1)
-`sanichain serve` points prometheus_client's multiprocess mode at a directory of its own, so a scrape,
-whichever worker answers it, sums the requests, latencies, refusals and inspections of every worker;
+request class, inspections recorded by outcome, exports by layer and format, import jobs by step.
+Each application has its own registry (a process serves one application; tests build many).
+With several worker processes (`SANICHAIN_WORKERS` > 1) `sanichain serve` points prometheus_client's
+multiprocess mode at a directory of its own, so a scrape,
+whichever worker answers it, sums the counters and latencies of every worker;
 only the pool gauges are those of the worker that answered (they are read from its engines).
 """
 
