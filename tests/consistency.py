@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, text
 
@@ -20,6 +21,7 @@ from service.editing.fields import EDITABLE_LAYERS
 from service.models import Base
 
 Check = Callable[[Connection], list[str]]
+T = TypeVar("T")
 
 
 def _lines(conn: Connection, sql: str, **params: object) -> list[str]:
@@ -37,8 +39,9 @@ def versions_match_history(conn: Connection) -> list[str]:
             WITH latest AS (
                 SELECT DISTINCT ON (feature_id) feature_id, version, operation FROM feature_history
                 WHERE layer = :layer ORDER BY feature_id, version DESC)
-            SELECT format('%s %s: stored version %s, latest history %s (%s)', :layer,
-                          coalesce(f.id, h.feature_id), f.version, h.version, h.operation)
+            SELECT format('%s %s: stored version %s, latest history %s', :layer,
+                          coalesce(f.id, h.feature_id), coalesce(f.version::text, 'none (gone)'),
+                          coalesce(h.version || ' (' || h.operation || ')', 'none'))
             FROM {layer} f FULL JOIN latest h ON h.feature_id = f.id
             WHERE CASE WHEN f.id IS NULL THEN h.operation <> 'delete'
                        WHEN h.feature_id IS NULL THEN f.version <> 1
@@ -152,8 +155,8 @@ CHECKS: dict[str, Check] = {
 }
 
 
-def run(engine: Engine, check: Check) -> list[str]:
-    """One check in a transaction of its own, rolled back."""
+def run(engine: Engine, check: Callable[[Connection], T]) -> T:
+    """A check (or `integrity_findings`, `state`) in a transaction of its own, rolled back."""
     with engine.connect() as conn, conn.begin() as transaction:
         found = check(conn)
         transaction.rollback()
@@ -163,13 +166,60 @@ def run(engine: Engine, check: Check) -> list[str]:
 FindingKey = tuple[str, str, int, str | None]  # rule, layer, id, stream
 
 
-def integrity_findings(engine: Engine) -> set[FindingKey]:
-    """The chain's integrity findings (service.chain.integrity), without their numbers."""
-    with engine.connect() as conn, conn.begin() as transaction:
-        flows.compute(conn)
-        found = {(f.rule, f.layer, f.id, f.stream) for f in integrity.check(conn)}
-        transaction.rollback()
-    return found
+def integrity_findings(conn: Connection) -> set[FindingKey]:
+    """The chain's integrity findings (service.chain.integrity) without their numbers, computed in the
+    caller's transaction."""
+    flows.compute(conn)
+    return {(f.rule, f.layer, f.id, f.stream) for f in integrity.check(conn)}
+
+
+@dataclass(frozen=True)
+class Mark:
+    """How far the history and the chain links reached at one moment."""
+
+    last_history_id: int
+    last_link_id: int
+
+
+def mark(conn: Connection) -> Mark:
+    history, links = conn.execute(
+        text(
+            """SELECT (SELECT coalesce(max(id), 0) FROM feature_history),
+                      (SELECT coalesce(max(id), 0) FROM chain_links)"""
+        )
+    ).one()
+    return Mark(int(history), int(links))
+
+
+def written_since(conn: Connection, since: Mark) -> set[tuple[str, int]]:
+    """The features written since `since`, with both ends of every chain link written (as it was and as
+    it is: a link moved away leaves its old target unfed) and of every link added without history (a
+    chain assignment's)."""
+    ends = """SELECT x -> 'properties' ->> 'source_layer', (x -> 'properties' ->> 'source_id')::bigint
+              FROM written
+              UNION SELECT x -> 'properties' ->> 'target_layer', (x -> 'properties' ->> 'target_id')::bigint
+              FROM written"""
+    rows = conn.execute(
+        text(
+            f"""WITH written AS (
+                    SELECT x FROM feature_history h CROSS JOIN LATERAL (VALUES (h.before), (h.after)) v(x)
+                    WHERE h.id > :history AND h.layer = 'chain_links' AND x IS NOT NULL
+                    UNION ALL
+                    SELECT jsonb_build_object('properties', jsonb_build_object(
+                               'source_layer', source_layer, 'source_id', source_id,
+                               'target_layer', target_layer, 'target_id', target_id))
+                    FROM chain_links WHERE id > :links)
+                SELECT layer, feature_id FROM feature_history WHERE id > :history
+                UNION {ends}"""
+        ),
+        {"history": since.last_history_id, "links": since.last_link_id},
+    ).all()
+    return {(str(layer), int(feature_id)) for layer, feature_id in rows if layer is not None}
+
+
+def unexplained(new_findings: set[FindingKey], written: set[tuple[str, int]]) -> list[FindingKey]:
+    """The new findings that name a feature no write touched (directly or as a written link's end)."""
+    return sorted((f for f in new_findings if (f[1], f[2]) not in written), key=str)
 
 
 # Rows every request may change: a token's last use is noted whenever it signs a request in.
@@ -186,7 +236,7 @@ class State:
     last_audit_id: int
 
 
-def state(engine: Engine) -> State:
+def state(conn: Connection) -> State:
     parts = []
     for name, table in sorted(Base.metadata.tables.items()):
         if name == "audit_log":
@@ -196,24 +246,22 @@ def state(engine: Engine) -> State:
         row = "ROW(" + ", ".join(f't."{c.name}"' for c in table.columns if c.name not in noted) + ")::text"
         digest = f"md5(coalesce(string_agg({row}, ',' ORDER BY t.id), ''))"
         parts.append(f"SELECT '{name}' AS name, {digest} AS digest FROM {name} t")
-    with engine.connect() as conn:
-        tables = {r.name: r.digest for r in conn.execute(text(" UNION ALL ".join(parts)))}
-        last = conn.execute(text("SELECT coalesce(max(id), 0) FROM audit_log")).scalar_one()
+    tables = {r.name: r.digest for r in conn.execute(text(" UNION ALL ".join(parts)))}
+    last = conn.execute(text("SELECT coalesce(max(id), 0) FROM audit_log")).scalar_one()
     return State(tables, int(last))
 
 
-def changes(engine: Engine, before: State) -> list[str]:
+def changes(conn: Connection, before: State) -> list[str]:
     """What changed since `before`: tables, and audit entries other than refusals and failures."""
-    after = state(engine)
+    after = state(conn)
     found = [
         f"table {name} changed" for name, digest in after.tables.items() if before.tables[name] != digest
     ]
-    with engine.connect() as conn:
-        found += _lines(
-            conn,
-            """SELECT format('audit entry %s: %s %s', id, action, outcome) FROM audit_log
-               WHERE id > :last AND outcome = 'ok' AND NOT action = ANY(:without_writing) ORDER BY id""",
-            last=before.last_audit_id,
-            without_writing=sorted(AUDITED_WITHOUT_WRITING),
-        )
+    found += _lines(
+        conn,
+        """SELECT format('audit entry %s: %s %s', id, action, outcome) FROM audit_log
+           WHERE id > :last AND outcome = 'ok' AND NOT action = ANY(:without_writing) ORDER BY id""",
+        last=before.last_audit_id,
+        without_writing=sorted(AUDITED_WITHOUT_WRITING),
+    )
     return found
