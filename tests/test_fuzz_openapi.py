@@ -10,11 +10,11 @@ and a wall-clock budget per operation that fails the test when exceeded.
    (FastAPI's own) and /api (the same document in OpenAPI 3.0, validated in test_openapi30.py).
 2. Every write operation (POST, PUT, PATCH, DELETE) again with a token of each other role and with no
    token, fewer examples each. A caller whose role may not write with the operation must change
-   nothing: every table's checksum is the same after the request, and the audit log gained only
-   refusals and failures (`consistency.changes`).
+   nothing: every table's checksum is the same after the operation's run, and the audit log gained
+   only refusals, failures and proposals (`consistency.changes`).
 3. The database afterwards: each named check of `tests/consistency.py` (versions and history, audit
    entries, link lines, photos, imports), and no integrity finding of the chain that was not there
-   before the first request.
+   before the first request, unless it names a feature a request wrote (or an end of a written link).
 
 Everything runs on a copy of the demo made for this module and dropped after it.
 """
