@@ -127,3 +127,14 @@ def test_the_openapi_document_offers_the_password_flow(client):
     scenarios = doc["paths"]["/planning/scenarios"]["post"]
     assert {"OAuth2PasswordBearer": []} in scenarios["security"]
     assert set(scenarios["responses"]) >= {"401", "403"}
+
+
+def test_a_name_with_a_nul_character_is_a_wrong_name_audited_as_a_failure(client, app_engine):
+    refused = assert_problem(sign_in(client, "test-\x00viewer", "not the password"), 401)
+    assert refused["detail"] == "wrong user name or password"
+    with app_engine.connect() as conn:
+        failed = conn.execute(
+            text("SELECT count(*) FROM audit_log WHERE action = 'sign_in' AND outcome = 'failed' "
+                 "AND user_name = 'test-\N{REPLACEMENT CHARACTER}viewer'")
+        ).scalar()
+    assert failed == 1

@@ -39,6 +39,9 @@ def attempt(
     limits: Limits,
 ) -> Outcome:
     """One sign-in attempt, audited whatever its outcome; the caller commits even when it fails."""
+    # PostgreSQL text holds no NUL, and no user's name has one (users.check_name): such a name is
+    # kept, counted and refused as a name nobody has
+    name = name.replace("\x00", "\N{REPLACEMENT CHARACTER}")
     by_account, by_address = audit.failed_sign_ins(conn, name, actor.address, limits.window_minutes)
     if by_account >= limits.per_account or by_address >= limits.per_address:
         # refused before the password is even checked: the limit also bounds the hashing work
