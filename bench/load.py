@@ -92,15 +92,15 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
 
 
-def city_tiles(bbox: list[float], seed: int = 17) -> list[tuple[int, int, int]]:
-    """Up to TILES_PER_ZOOM tiles per zoom inside the city's extent, the same on every run."""
+def city_tiles(bbox: list[float], seed: int = 17) -> dict[int, list[tuple[int, int]]]:
+    """Up to TILES_PER_ZOOM tiles (x, y) per zoom inside the city's extent, the same on every run."""
     rng = random.Random(seed)
-    tiles: list[tuple[int, int, int]] = []
+    tiles: dict[int, list[tuple[int, int]]] = {}
     for z in TILE_ZOOMS:
         x0, y0 = tile_of(bbox[0], bbox[3], z)  # north-west corner: smallest x and y
         x1, y1 = tile_of(bbox[2], bbox[1], z)
-        every = [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
-        tiles += rng.sample(every, min(TILES_PER_ZOOM, len(every)))
+        every = [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+        tiles[z] = rng.sample(every, min(TILES_PER_ZOOM, len(every)))
     return tiles
 
 
@@ -131,6 +131,14 @@ def ids_and_points(base: str, layer: str, limit: int) -> list[dict[str, Any]]:
         }
         for f in page["features"]
     ]
+
+
+def warm_up(base: str, towns: list[str]) -> None:
+    """Every map page built once, and the chain's figures computed once, before the clock starts: the
+    memory compared is then that of a warm service, not of caches filling."""
+    for path in ["/maps/city", *(f"/maps/towns/{code}" for code in towns), "/chain/flows", "/indicators"]:
+        with urllib.request.urlopen(base + path, timeout=600) as r:
+            r.read()
 
 
 def targets(base: str, database_url: str, users: int) -> dict[str, Any]:
@@ -367,7 +375,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--users", type=int, default=20, help="concurrent clients (default 20)")
     ap.add_argument("--seconds", type=int, default=60, help="how long they run (default 60)")
-    ap.add_argument("--wait", type=float, default=0.0, help="think time between a client's requests, s")
+    ap.add_argument("--wait", type=float, default=0.0, help="mean think time between a client's requests, s (uniform ±50%%; default 0: none)")
     harness.server_option(ap, DATABASE)
     ap.add_argument("--out", default=str(harness.default_out("load")))
     args = ap.parse_args()
@@ -386,7 +394,10 @@ def main() -> int:
         with harness.running(cmd, port, env, "/health", work / "service.log", timeout_s=600) as service:
             harness.say("accounts, features and tiles for the clients")
             targets_file = work / "targets.json"
-            targets_file.write_text(json.dumps(targets(service.base, url, args.users)), encoding="utf-8")
+            clients = targets(service.base, url, args.users)
+            targets_file.write_text(json.dumps(clients), encoding="utf-8")
+            harness.say("warming up: every map page, the chain's figures")
+            warm_up(service.base, clients["towns"])
             results["settings"] = settings_in_use(server)
             results["loadavg_start"] = harness.loadavg()
             sampler = MemorySampler(service.pid)

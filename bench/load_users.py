@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from locust import FastHttpUser, constant, task
+from locust import FastHttpUser, between, task
 
 TARGETS: dict[str, Any] = json.loads(Path(os.environ["LOAD_TARGETS"]).read_text(encoding="utf-8"))
 _seats = itertools.count()  # one seat (own features to edit and inspect) per user, in spawn order
@@ -45,7 +45,8 @@ def multipart(fields: dict[str, str], photo: bytes) -> bytes:
 
 
 class CityUser(FastHttpUser):
-    wait_time = constant(float(os.environ.get("LOAD_WAIT_S", "0")))
+    # think time: uniform around LOAD_WAIT_S (0: the next request as soon as the last is answered)
+    wait_time = between(0.5 * float(os.environ["LOAD_WAIT_S"]), 1.5 * float(os.environ["LOAD_WAIT_S"]))
 
     def on_start(self) -> None:
         seat = next(_seats)
@@ -68,7 +69,8 @@ class CityUser(FastHttpUser):
     @task(30)
     def tile(self) -> None:
         layer = self.rng.choice(TARGETS["tile_layers"])
-        z, x, y = self.rng.choice(TARGETS["tiles"])
+        z = self.rng.choice(list(TARGETS["tiles"]))  # each zoom alike, however few tiles it has
+        x, y = self.rng.choice(TARGETS["tiles"][z])
         self.client.get(f"/tiles/{layer}/{z}/{x}/{y}.mvt", name=f"tile z{z}")
 
     @task(3)
