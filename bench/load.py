@@ -13,7 +13,7 @@ as the last one is answered (--wait adds think time), in a weighted mix (bench/l
 
   30  vector tiles at zooms 8, 10, 12 and 14 over the city     20  items: 100 of a layer in one town
   15  one feature                                               5  a town map       3  the city map
-   3  /chain/flows      3  /indicators                          4  an edit: read, then PATCH (If-Match)
+   3  /chain/flows?town=   3  /indicators                       4  an edit: read, then PATCH (If-Match)
    4  an inspection: multipart with a small PNG photo
 
 Printed per request kind: count, throughput, p50, p99 (locust's, in ms) and errors; the totals; the
@@ -245,8 +245,10 @@ def memory_report(samples: list[dict[int, int]], root: int) -> dict[str, Any]:
         "first_third_mib": median_mib(first, lambda s: sum(s.values())),
         "last_third_mib": median_mib(last, lambda s: sum(s.values())),
     }
+    every_10s = [round(sum(s.values()) / 1024) for s in samples[::10]]
     return {
         "samples": len(samples),
+        "all_every_10s_mib": every_10s,
         "processes": rows,
         "peak_mib": max((sum(s.values()) for s in samples), default=0) / 1024,
     }
@@ -271,7 +273,12 @@ def run_locust(base: str, args: argparse.Namespace, targets_file: Path, work: Pa
         "--stop-timeout", "10", "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
         "--exit-code-on-error", "0",
     ]  # fmt: skip
-    env = {**os.environ, "LOAD_TARGETS": str(targets_file), "LOAD_WAIT_S": str(args.wait)}
+    env = {
+        **os.environ,
+        "LOAD_TARGETS": str(targets_file),
+        "LOAD_WAIT_S": str(args.wait),
+        "LOAD_WRITES": "0" if args.reads_only else "1",
+    }
     log = work / "locust.log"
     with log.open("wb") as out:
         done = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
@@ -336,7 +343,8 @@ def ms(v: float) -> str:
 def report(results: dict[str, Any]) -> None:
     s = results["settings"]
     print(
-        f"load: {results['users']} users, {results['seconds']} s, think time {results['wait_s']} s; "
+        f"load: {results['users']} users, {results['seconds']} s, think time {results['wait_s']} s, "
+        f"{'with' if results['writes'] else 'without'} edits and inspections; "
         f"machine: {results['machine']['cores']} cores ({results['machine']['cpu']})"
     )
     print(f"load average (1/5/15 min): start {results['loadavg_start']}, end {results['loadavg_end']}")
@@ -365,7 +373,7 @@ def report(results: dict[str, Any]) -> None:
         first, last = row["first_third_mib"], row["last_third_mib"]
         change = f"{last - first:+.1f}" if first is not None and last is not None else "–"
         print(f"| {name} | {first} | {last} | {change} |")
-    print(f"peak of all processes: {mem['peak_mib']:.1f} MiB")
+    print(f"peak of all processes: {mem['peak_mib']:.1f} MiB; every 10 s: {mem['all_every_10s_mib']} MiB")
     for failure in results["failures"][:10]:
         what = f"{failure.get('Method')} {failure.get('Name')} ×{failure.get('Occurrences')}"
         print(f"error: {what}: {failure.get('Error')}")
@@ -375,13 +383,28 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--users", type=int, default=20, help="concurrent clients (default 20)")
     ap.add_argument("--seconds", type=int, default=60, help="how long they run (default 60)")
-    ap.add_argument("--wait", type=float, default=0.0, help="mean think time between a client's requests, s (uniform ±50%%; default 0: none)")
+    ap.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        help="mean think time between a client's requests, s (uniform ±50%%; default 0: none)",
+    )
+    ap.add_argument(
+        "--reads-only",
+        action="store_true",
+        help="the mix without edits and inspections (map pages stay cached)",
+    )
     harness.server_option(ap, DATABASE)
     ap.add_argument("--out", default=str(harness.default_out("load")))
     args = ap.parse_args()
 
     harness.stop_on_sigterm()
-    results: dict[str, Any] = {"users": args.users, "seconds": args.seconds, "wait_s": args.wait}
+    results: dict[str, Any] = {
+        "users": args.users,
+        "seconds": args.seconds,
+        "wait_s": args.wait,
+        "writes": not args.reads_only,
+    }
     with (
         harness.workdir("sanichain-load-bench-") as work,
         harness.postgres(work, args.server_url, drop=[DATABASE], settings=()) as server,

@@ -83,7 +83,8 @@ class CityUser(FastHttpUser):
 
     @task(3)
     def flows(self) -> None:
-        self.client.get("/chain/flows", name="chain flows")
+        town = self.rng.choice(TARGETS["towns"])  # one town's flows, as its inspectors read them
+        self.client.get(f"/chain/flows?town={town}", name="chain flows (one town)")
 
     @task(3)
     def indicators(self) -> None:
@@ -126,3 +127,7 @@ class CityUser(FastHttpUser):
         ) as response:
             if response.status_code != 201:  # 200 would be a replayed key: not a new record
                 response.failure(f"{response.status_code}: {response.text[:200]}")
+
+
+if os.environ.get("LOAD_WRITES") == "0":  # --reads-only: the same mix without its edits and inspections
+    CityUser.tasks = [t for t in CityUser.tasks if getattr(t, "__name__", "") not in ("edit", "inspect")]
