@@ -33,8 +33,7 @@ bench:
 	$(BIN)/python bench/siting_sizes.py
 	$(BIN)/python bench/maps.py
 	$(BIN)/python bench/road_circuity.py
-	$(BIN)/python bench/load.py --users 20
-	$(BIN)/python bench/load.py --users 50
+	$(BIN)/python bench/load.py --users 20 --wait 1
 
 # Stops and deletes the private cluster of `make run` (the demo is reloaded on the next run).
 clean-data:
