@@ -24,7 +24,8 @@ typecheck:
 	$(BIN)/mypy
 
 # Benchmarks (long; see bench/README.md): each prints figures beside its anchor, numbers in docs/benchmarks.md.
-bench: setup
+bench:
+	@scripts/setup.sh bench
 	$(BIN)/python bench/scale_dataset.py
 	$(BIN)/python bench/layers_out.py
 	$(BIN)/python bench/chain_flows.py
@@ -33,6 +34,7 @@ bench: setup
 	$(BIN)/python bench/maps.py
 	$(BIN)/python bench/road_circuity.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/load.py --users 20 --wait 1
 
 # Stops and deletes the private cluster of `make run` (the demo is reloaded on the next run).
 clean-data:

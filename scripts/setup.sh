@@ -3,7 +3,7 @@
 #   system packages that are missing (PostgreSQL + PostGIS; for tests also docker-compose for the
 #   compose-file check and Chromium for the map browser tests), via apt-get (with sudo when not
 #   root), then the Python virtual environment.
-# Usage: scripts/setup.sh run|test
+# Usage: scripts/setup.sh run|test|bench  (bench: what test needs, and the load generator)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -80,7 +80,7 @@ if ! fc-list 2>/dev/null | grep -qi -e "WenQuanYi" -e "Noto Sans CJK"; then
     apt_install fonts-wqy-microhei || say "no CJK font (fonts-wqy-microhei): PNG diagrams fall back to English labels"
 fi
 
-if [ "$PURPOSE" = test ]; then
+if [ "$PURPOSE" = test ] || [ "$PURPOSE" = bench ]; then
     [ -n "${TEST_DATABASE_URL:-}" ] || need_postgis
     if ! command -v ogrinfo >/dev/null 2>&1; then  # GDAL's own tools check our exports and services
         apt_install gdal-bin || die "GDAL (gdal-bin, for the interoperability tests) is missing and could not be installed with apt-get (log: $APT_LOG)"
@@ -117,4 +117,9 @@ if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
         die "installing the Python dependencies failed (full log: $PIP_LOG)"
     fi
     touch "$STAMP"
+fi
+if [ "$PURPOSE" = bench ] && ! "$VENV/bin/python" -c 'import locust' >/dev/null 2>&1; then
+    say "installing the benchmarks' dependencies into $VENV (.[bench])"
+    "$VENV/bin/python" -m pip install -e '.[dev,bench]' >"$PIP_LOG" 2>&1 \
+        || { tail -n 20 "$PIP_LOG" >&2; die "installing the benchmarks' dependencies failed (full log: $PIP_LOG)"; }
 fi
