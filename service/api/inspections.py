@@ -91,6 +91,13 @@ def _record(
     summary="Record an inspection of a facility (with photos and the inspector's position)",
     status_code=201,
     response_model=None,
+    responses={
+        200: {
+            "description": "a re-send of a recorded key: the first record",
+            "content": {"application/json": {}},
+            "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
+        }
+    },
     dependencies=INSPECTOR["dependencies"],
     openapi_extra={**INSPECTOR["openapi_extra"], **FORM_SCHEMA},
     description=INSPECTOR["description"]

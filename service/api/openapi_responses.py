@@ -123,6 +123,10 @@ EXTRA_STATUSES: dict[tuple[str, str], dict[int, str]] = {
     ("patch", ITEM): VERSIONED_STATUSES,
     ("delete", ITEM): {409: EDIT_409, 412: EDIT_412, 428: EDIT_428},
     ("post", RESTORE): VERSIONED_STATUSES,
+    ("post", "/inspections"): {
+        409: "the `Idempotency-Key` was already used by this inspector for another visit",
+        413: "a photo, or the whole body, is larger than its limit",
+    },
     ("post", "/auth/token"): {
         429: "too many failed sign-ins for the account or the address; see Retry-After"
     },
