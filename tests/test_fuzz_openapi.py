@@ -55,9 +55,10 @@ EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 # each write again per other role and without a token: fewer, the refusals are alike
 EXAMPLES_PER_CALLER = max(1, EXAMPLES_PER_OPERATION // 5)
 # the heaviest (scenarios: ~1 s an example alone) needs headroom on a shared, busy machine; a run of
-# few examples is budgeted as 10 (the explicit examples and the first, cold request weigh more there)
+# few generated examples is budgeted as the admin's: it runs the same explicit examples of the document
+# (14 for scenarios, each a whole scenario for a planner), and the first, cold request weighs more there
 SECONDS_PER_EXAMPLE = 1.6
-BUDGETED_EXAMPLES_AT_LEAST = 10
+BUDGETED_EXAMPLES_AT_LEAST = max(10, EXAMPLES_PER_OPERATION)
 # Any one statement longer than this is cancelled (the service answers 503): the generated requests
 # include the heaviest a client may ask for, and the suite must stay short.
 STATEMENT_TIMEOUT = "10s"
