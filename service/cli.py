@@ -258,10 +258,11 @@ def cmd_chain_check(args: argparse.Namespace) -> int:
 
 
 def cmd_chain_assign(args: argparse.Namespace) -> int:
-    from service.chain import assignment, flows
+    from service.chain import assignment
+    from service.chain.computation import prepare
 
     with _chain_engine().connect() as conn, conn.begin():
-        flows.compute(conn)
+        prepare(conn)
         proposals, unassigned = assignment.propose(conn, args.stream, args.respect_capacity)
         applied = assignment.apply(conn, proposals) if args.apply else 0
     for p in proposals:
@@ -432,6 +433,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     import getpass
 
     from service.accounts.audit import Actor
+    from service.chain import stored
     from service.editing import store
 
     try:
@@ -455,6 +457,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
                 ) from exc
         if args.dry_run:
             transaction.rollback()
+        else:
+            stored.settle(conn)
     for index, w in enumerate(written):
         state = f"version {w.version}" if w.version is not None else "deleted"
         print(f"{index}\t{w.layer}\t{w.feature_id}\t{state}" + "".join(f"\twarning: {m}" for m in w.warnings))

@@ -33,7 +33,7 @@ from service.chain import (
     reports,
     sankey,
 )
-from service.chain.computation import computed, find_town, flow_features
+from service.chain.computation import computed, find_town, flow_features, prepare
 from service.chain.parameters import ChainParameters
 from service.errors import BadParameter
 from service.features.collection_stream import feature_collection
@@ -166,7 +166,7 @@ def chain_assignments(request: Request, body: AssignmentRequest, principal: Sign
         check_action(request, principal, Action.assign_chain)
     engine = engine_of(request)
     with engine.connect() as conn, conn.begin():
-        flows.compute(conn)
+        prepare(conn)
         proposals, unassigned = assignment.propose(conn, body.stream.value, body.respect_capacity)
         result = assignment.as_dicts(proposals, unassigned)
         result["applied"] = assignment.apply(conn, proposals) if body.apply else 0

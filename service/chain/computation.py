@@ -1,4 +1,8 @@
-"""Opening a chain computation: one transaction with the flows computed, ready for the readers."""
+"""Opening a chain computation: one transaction with the flows ready for the readers.
+
+With the city's own parameters the readers read the stored chain (`stored`, D113), brought up to date
+first; other parameters get a computation of their own in temporary tables, which shadow the stored
+ones for that transaction only."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from service.chain import flows
+from service.chain import flows, stored
 from service.chain.parameters import ChainParameters
 from service.errors import NotFound
 
@@ -17,11 +21,21 @@ class UnknownTown(NotFound):
     """No town with that code."""
 
 
+def prepare(conn: Connection, params: ChainParameters | None = None) -> None:
+    """Make the chain_* tables answer for `params` in the caller's transaction."""
+    if stored.serves(params):
+        stored.make_current(conn)
+    else:
+        flows.compute(conn, params)
+
+
 @contextmanager
 def computed(engine: Engine, params: ChainParameters | None = None) -> Iterator[Connection]:
-    """A transaction in which `flows.compute()` has run; its temporary tables vanish at the end."""
+    """A transaction in which the chain_* tables answer for `params` (see `prepare`)."""
+    if stored.serves(params):
+        stored.refresh(engine)  # a rebuild, when one is due, commits before the (maybe long) read
     with engine.connect() as conn, conn.begin():
-        flows.compute(conn, params)
+        prepare(conn, params)
         yield conn
 
 

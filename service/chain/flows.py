@@ -29,36 +29,60 @@ from service.models.base import sql_in
 MAX_DEPTH = 16  # far more stages than any chain has; a safety net besides the path check
 
 
-GENERATION_SQL = f"""
-CREATE TEMP TABLE chain_generation ON COMMIT DROP AS
+def _among(nodes: str | None, layer: str, id_column: str) -> str:
+    """A predicate keeping the rows whose (layer, id) is in the table `nodes`; TRUE without one. Both
+    forms are uncorrelated, so the planner starts from the few nodes and probes the ids' index."""
+    if nodes is None:
+        return "TRUE"
+    if layer.startswith("'"):  # one layer: its ids
+        return f"{id_column} IN (SELECT id FROM {nodes} WHERE layer = {layer})"
+    return f"({layer}, {id_column}) IN (SELECT layer, id FROM {nodes})"
+
+
+def generation_select(sources: str | None = None) -> str:
+    """What each source generates. `sources` names a table of (layer, id) to narrow them to, so the
+    stored chain refreshes the few an edit touched with the same arithmetic as the full computation."""
+    villages = _among(sources, "'villages'", "v.id")
+    farms = _among(sources, "'livestock_farms'", "id")
+    return f"""
 WITH {FARM_MEASURES_CTE}, farm AS (
-    SELECT * FROM farm_measure WHERE status = 'operational'
+    SELECT * FROM farm_measure WHERE status = 'operational' AND {farms}
 )
 SELECT 'domestic_waste'::text AS stream, 'villages'::text AS layer, v.id, v.town_id,
        v.population * coalesce(v.waste_rate_kg_per_person_day, :waste_rate)::float8 / 1000.0 AS t_per_day,
        NULL::float8 AS pig_equivalents, NULL::float8 AS wastewater_m3_per_day
-FROM villages v
+FROM villages v WHERE {villages}
 UNION ALL
 SELECT 'fecal_sludge', 'villages', v.id, v.town_id,
        CASE WHEN v.households > 0
             THEN v.toilets_rebuilt * (v.population::float8 / v.households) * :excreta / 1000.0 ELSE 0 END,
        NULL, NULL
-FROM villages v
+FROM villages v WHERE {villages}
 UNION ALL
 SELECT 'manure', 'livestock_farms', id, town_id, head_on_hand * manure_kg / 1000.0,
        head_on_hand * pig_eq, head_on_hand * wastewater_l / 1000.0
 FROM farm
 """
 
-# Each link with its source's out-degree (even split) and the share its source passes on. A real,
-# analysed table: the planner needs true row counts here, or it loops (seen on national-size data).
-LINK_STEP_SQL = """
-CREATE TEMP TABLE chain_link_step ON COMMIT DROP AS
+
+GENERATION_SQL = f"CREATE TEMP TABLE chain_generation ON COMMIT DROP AS {generation_select()}"
+
+def link_step_select(sources: str | None = None) -> str:
+    """Each link with its source's out-degree (even split) and the share its source passes on;
+    `sources` names a table of (layer, id): only the links leaving those nodes (all of each one's)."""
+    links = _among(sources, "l.source_layer", "l.source_id")
+    return f"""
 SELECT l.id, l.stream, l.source_layer, l.source_id, l.target_layer, l.target_id,
        count(*) OVER (PARTITION BY l.stream, l.source_layer, l.source_id)::float8 AS n,
        coalesce(mc.forwarded_share, 1)::float8 AS share
 FROM chain_links l
-LEFT JOIN manure_centers mc ON l.source_layer = 'manure_centers' AND mc.id = l.source_id;
+LEFT JOIN manure_centers mc ON l.source_layer = 'manure_centers' AND mc.id = l.source_id
+WHERE {links}"""
+
+
+# A real, analysed table: the planner needs true row counts here, or it loops (seen on national data).
+LINK_STEP_SQL = f"""
+CREATE TEMP TABLE chain_link_step ON COMMIT DROP AS {link_step_select()};
 CREATE INDEX ON chain_link_step (source_layer, source_id, stream);
 ANALYZE chain_link_step
 """
@@ -98,11 +122,16 @@ def _facility_union() -> str:
     )
 
 
-FACILITY_SQL = f"""
-CREATE TEMP TABLE chain_facility ON COMMIT DROP AS
+def facility_select(facilities: str | None = None) -> str:
+    """Each facility with its inflow (from `chain_link_flow`) and utilisation; `facilities` names a
+    table of (layer, id) to narrow them to."""
+    links = _among(facilities, "l.target_layer", "l.target_id")
+    kept = _among(facilities, "fac.layer", "fac.id")
+    return f"""
 WITH per_stream AS (
     SELECT l.target_layer AS layer, l.target_id AS id, l.stream, sum(f.flow_t_per_day) AS flow
     FROM chain_links l JOIN chain_link_flow f ON f.link_id = l.id
+    WHERE {links}
     GROUP BY 1, 2, 3
 ), inflow AS (
     SELECT layer, id, sum(flow) AS inflow, jsonb_object_agg(stream, flow) AS by_stream
@@ -113,7 +142,10 @@ SELECT fac.*, coalesce(i.inflow, 0) AS inflow_t_per_day,
        CASE WHEN fac.capacity > 0 THEN coalesce(i.inflow, 0) / fac.capacity END AS utilisation
 FROM ({_facility_union()}) fac
 LEFT JOIN inflow i ON i.layer = fac.layer AND i.id = fac.id
-"""
+WHERE {kept}"""
+
+
+FACILITY_SQL = f"CREATE TEMP TABLE chain_facility ON COMMIT DROP AS {facility_select()}"
 
 
 def _node_union() -> str:
@@ -136,11 +168,16 @@ CREATE INDEX ON chain_node (layer, id)
 TEMP_TABLES = ("chain_node", "chain_generation", "chain_link_step", "chain_link_flow", "chain_facility")
 
 
+def drop_temporary(conn: Connection) -> None:
+    """Drop this transaction's chain_* temporary tables, if any, so the stored ones show again."""
+    for table in reversed(TEMP_TABLES):
+        conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{table}"))
+
+
 def compute(conn: Connection, params: ChainParameters | None = None) -> None:
     """Fill the chain_* temporary tables for the whole inventory (caller holds a transaction)."""
     params = params or ChainParameters()
-    for table in reversed(TEMP_TABLES):
-        conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{table}"))
+    drop_temporary(conn)
     for statement in NODE_SQL.split(";"):
         conn.execute(text(statement))
     conn.execute(

@@ -6,7 +6,8 @@ transaction before and after the change, and their difference.
     after = snapshot(conn, touched)
     consequences = compare(before, after)   # JSON-ready
 
-Both only read (the flows' temporary tables are rebuilt each time and dropped at commit). A snapshot
+Each snapshot reads the stored chain (D113) brought up to date in this transaction, so the second one
+sees the edit folded in; what it folds in goes with the transaction when a dry run rolls back. A snapshot
 holds the whole city's chain (facility loads, links, integrity findings, which sources are served,
 stream totals) so that the difference can name facilities downstream of an edited link that is gone
 after the edit, or of a new one that was not there before. The difference is kept compact: the
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from service.chain import flows, indicators, integrity
+from service.chain.computation import prepare
 from service.chain.parameters import SOURCE_LAYERS, ChainParameters
 from service.models import FACILITY_LAYERS
 
@@ -138,9 +140,9 @@ def _streams(conn: Connection) -> dict[str, dict[str, float]]:
 def snapshot(
     conn: Connection, touched: Sequence[tuple[str, int]], params: ChainParameters | None = None
 ) -> Snapshot:
-    """The chain as it stands in this transaction (reads only; recomputes the flows' temporary tables)."""
+    """The chain as it stands in this transaction (the stored chain with this transaction's changes)."""
     params = params or ChainParameters()
-    flows.compute(conn, params)
+    prepare(conn, params)
     served, unserved = _sources(conn)
     return Snapshot(
         touched=tuple((layer, int(feature_id)) for layer, feature_id in touched),

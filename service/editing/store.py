@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 
 from service.accounts import audit, permissions
 from service.accounts.tokens import Principal
+from service.chain import stored
 from service.editing import consequences, fields, history, validation
 from service.editing.validation import FieldError, ValidationFailed
 from service.errors import (
@@ -524,6 +525,7 @@ def run(
         snapshot = consequences.snapshot(conn, touched) if dry_run else None
         written = apply(conn, operations, actor, principal)
         if not dry_run:
+            stored.settle(conn)  # the stored chain moves with the edit, in its transaction
             return Outcome(written, dry_run=False)
         result = None
         if snapshot is not None:

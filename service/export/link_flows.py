@@ -9,7 +9,7 @@ from sqlalchemy import Engine, Numeric, Text, cast, func, literal, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
-from service.chain import flows
+from service.chain.computation import prepare
 from service.features.catalogue import Field, Layer
 
 FIELD = "t_per_day"
@@ -17,9 +17,9 @@ FIELD = "t_per_day"
 
 def link_flows(engine: Engine) -> dict[int, float]:
     """Link id → t/day, from the inventory as it is now (its own short transaction: the export's
-    read-only snapshot cannot hold the temporary tables the computation fills)."""
+    read-only snapshot cannot bring the stored chain up to date)."""
     with engine.begin() as conn:
-        flows.compute(conn)
+        prepare(conn)
         rows = conn.execute(text("SELECT link_id, flow_t_per_day FROM chain_link_flow"))
         return {int(link): float(t) for link, t in rows}
 

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, text
 
 from service.accounts import audit
 from service.accounts.tokens import Principal
+from service.chain import stored
 from service.config import ImportSettings, settings
 from service.editing import consequences
 from service.errors import BadParameter
@@ -271,6 +272,8 @@ def _write(
             "reason": f"{written} features written, more than {config.chain_check_max_rows} "
             "(SANICHAIN_IMPORT_CHAIN_CHECK_MAX_ROWS): run `sanichain chain check`",
         }
+    if not request.dry_run:
+        stored.settle(conn)  # a big import only marks the stored chain stale: its next reader recomputes
     summary.written = not request.dry_run
     _audit_run(conn, actor, result, outcome="ok", created_ids=created_ids)
 

@@ -62,6 +62,7 @@ class ChainLink(Timestamped, Versioned, Base):
             unique=True,
         ),
         Index("ix_chain_links_target", "target_layer", "target_id"),
+        Index("ix_chain_links_source", "source_layer", "source_id"),  # the stored chain's refresh (D113)
     )
 
     id: Mapped[int] = identity_pk()

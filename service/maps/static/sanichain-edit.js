@@ -248,9 +248,11 @@
     }).then(function (r) {
       if (r.ok) {
         say(w.edit_saved, "sc-edit-good");
-        // the page is built again from the changed inventory
-        window.location.replace(window.location.pathname + window.location.search);
-        return null;
+        // the page is built again from the changed inventory, once the answer is read (leaving
+        // earlier would abort the response still arriving)
+        return r.text().then(function () {
+          window.location.replace(window.location.pathname + window.location.search);
+        });
       }
       E.save.disabled = false;
       return r.json().catch(function () { return {}; }).then(function (problem) { E.refused(r.status, problem); });
