@@ -67,6 +67,7 @@ FROM farm
 
 GENERATION_SQL = f"CREATE TEMP TABLE chain_generation ON COMMIT DROP AS {generation_select()}"
 
+
 def link_step_select(sources: str | None = None) -> str:
     """Each link with its source's out-degree (even split) and the share its source passes on;
     `sources` names a table of (layer, id): only the links leaving those nodes (all of each one's)."""
