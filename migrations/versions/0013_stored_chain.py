@@ -25,7 +25,7 @@ depends_on: str | Sequence[str] | None = None
 
 FACILITY_LAYERS = ("collection_points", "transfer_stations", "treatment_plants", "manure_centers", "biogas_centers")
 WATCHED = ("villages", "livestock_farms", *FACILITY_LAYERS, "chain_links")
-MANY_ROWS = 5000  # more rows than an edit touches: recompute everything rather than note each one
+MANY_ROWS = 20_000  # more rows than an import the service checks (10,000): recompute all rather than note each
 IGNORED = "ARRAY['geom', 'created_at', 'updated_at', 'version']"  # changes that move no tonne
 
 NODE_VIEW = " UNION ALL ".join(

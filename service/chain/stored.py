@@ -64,6 +64,9 @@ def make_current(conn: Connection) -> None:
     pending notes when there are some, everything when the state is stale or the parameters changed."""
     if _is_current(conn):
         return
+    # The state row before the advisory lock: the order a writer takes them in (a big statement's
+    # trigger locks the row, its settle then takes the lock), so the two never wait on each other.
+    conn.execute(text("SELECT FROM chain_state FOR UPDATE"))
     _lock(conn)
     state = conn.execute(text("SELECT stale, parameters FROM chain_state")).one()
     if state.stale or state.parameters != _generation_parameters(ChainParameters()):
