@@ -29,6 +29,7 @@ bench:
 	$(BIN)/python bench/scale_dataset.py
 	$(BIN)/python bench/layers_out.py
 	$(BIN)/python bench/chain_flows.py
+	$(BIN)/python bench/chain_edits.py
 	$(BIN)/python bench/coverage_national.py
 	$(BIN)/python bench/siting_sizes.py
 	$(BIN)/python bench/maps.py

@@ -400,3 +400,26 @@ def test_concurrent_writers_and_readers_leave_the_stored_chain_as_a_full_computa
     assert errors == [] and not any(t.is_alive() for t in threads)
     _bring_current(demo)
     assert differences(demo) == {}
+
+
+def test_a_capacity_change_refreshes_its_facility_without_walking_any_source(demo: Engine) -> None:
+    _bring_current(demo)
+    with demo.connect() as conn, conn.begin():
+        station, inflow = conn.execute(
+            text(
+                "SELECT id, inflow_t_per_day FROM chain_facility WHERE layer = 'transfer_stations' "
+                "AND inflow_t_per_day > 0 ORDER BY id LIMIT 1"
+            )
+        ).one()
+        conn.execute(text("UPDATE transfer_stations SET capacity = 200 WHERE id = :s"), {"s": station})
+        folded = stored.settle(conn)
+        after = conn.execute(
+            text(
+                "SELECT capacity, utilisation FROM chain_facility "
+                "WHERE layer = 'transfer_stations' AND id = :s"
+            ),
+            {"s": station},
+        ).one()
+        conn.rollback()
+    assert folded == stored.Settled(noted=1, sources=0, links=0)
+    assert after.capacity == 200 and after.utilisation == pytest.approx(inflow / 200)

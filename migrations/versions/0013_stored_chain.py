@@ -4,7 +4,7 @@
 `flows.compute()` puts into temporary tables of the same names, for the city's own parameters; a
 computation with other parameters still makes its temporary tables, which shadow these for its
 transaction. `chain_node` is a view of every node. Statement triggers on the inventory note each
-changed row in `chain_pending`; `service.chain.stored` folds them into the tables. A statement that
+changed row in `chain_pending`, and whether the change can move tonnes; `service.chain.stored` folds them into the tables. A statement that
 changes more rows than an edit would (an import, a load) marks the whole state stale instead, and the
 next reader recomputes it; so does TRUNCATE. `chain_state` holds that flag and the parameters the
 tables were computed with.
@@ -36,6 +36,11 @@ NODE_VIEW = " UNION ALL ".join(
     ]
 )
 
+# Whether a row's change can move tonnes: a source's or a link's always; a facility's only when a manure
+# centre's share passed on changed (its name, capacity or status only change its own figures).
+MOVES = "TG_TABLE_NAME IN ('villages', 'livestock_farms', 'chain_links')"
+SHARE = "to_jsonb({row}) -> 'forwarded_share'"
+
 NOTE_FUNCTION = f"""
 CREATE FUNCTION chain_note_rows() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -45,20 +50,21 @@ BEGIN
         IF (SELECT count(*) FROM (SELECT FROM new_rows LIMIT {MANY_ROWS + 1}) s) > {MANY_ROWS} THEN
             UPDATE chain_state SET stale = true;
         ELSE
-            INSERT INTO chain_pending (layer, id) SELECT TG_TABLE_NAME, id FROM new_rows;
+            INSERT INTO chain_pending (layer, id, moves) SELECT TG_TABLE_NAME, id, {MOVES} FROM new_rows;
         END IF;
     ELSIF TG_OP = 'DELETE' THEN
         IF (SELECT count(*) FROM (SELECT FROM old_rows LIMIT {MANY_ROWS + 1}) s) > {MANY_ROWS} THEN
             UPDATE chain_state SET stale = true;
         ELSE
-            INSERT INTO chain_pending (layer, id) SELECT TG_TABLE_NAME, id FROM old_rows;
+            INSERT INTO chain_pending (layer, id, moves) SELECT TG_TABLE_NAME, id, {MOVES} FROM old_rows;
         END IF;
     ELSE
         IF (SELECT count(*) FROM (SELECT FROM new_rows LIMIT {MANY_ROWS + 1}) s) > {MANY_ROWS} THEN
             UPDATE chain_state SET stale = true;
         ELSE
-            INSERT INTO chain_pending (layer, id)
-            SELECT TG_TABLE_NAME, n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
+            INSERT INTO chain_pending (layer, id, moves)
+            SELECT TG_TABLE_NAME, n.id, {MOVES} OR {SHARE.format(row="n")} IS DISTINCT FROM {SHARE.format(row="o")}
+            FROM new_rows n JOIN old_rows o ON o.id = n.id
             WHERE to_jsonb(n) - {IGNORED} IS DISTINCT FROM to_jsonb(o) - {IGNORED};
         END IF;
     END IF;
@@ -78,7 +84,7 @@ def upgrade() -> None:
             computed_at timestamptz
         );
         INSERT INTO chain_state DEFAULT VALUES;
-        CREATE TABLE chain_pending (layer text NOT NULL, id bigint NOT NULL);
+        CREATE TABLE chain_pending (layer text NOT NULL, id bigint NOT NULL, moves boolean NOT NULL);
         CREATE TABLE chain_generation (
             stream text NOT NULL, layer text NOT NULL, id bigint NOT NULL, town_id bigint,
             t_per_day float8, pig_equivalents float8, wastewater_m3_per_day float8,

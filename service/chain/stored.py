@@ -103,16 +103,17 @@ def rebuild(conn: Connection) -> None:
 # The notes, taken (and deleted) before anything of the inventory is read: a change committed after
 # this may be read too, and is then folded in twice, which changes nothing (see `settle`).
 NOTED_SQL = """
-CREATE TEMP TABLE chain_noted (layer text, id bigint) ON COMMIT DROP;
-WITH taken AS (DELETE FROM chain_pending RETURNING layer, id)
-INSERT INTO chain_noted SELECT DISTINCT layer, id FROM taken
+CREATE TEMP TABLE chain_noted (layer text, id bigint, moves boolean) ON COMMIT DROP;
+WITH taken AS (DELETE FROM chain_pending RETURNING layer, id, moves)
+INSERT INTO chain_noted SELECT layer, id, bool_or(moves) FROM taken GROUP BY layer, id
 """
 
-# The touched nodes: edited features themselves, and both ends of a touched link as the stored steps
-# have it (before) and as chain_links has it now (after); and every link leaving one of them.
+# The touched nodes, where tonnes may move: changed sources and manure centres whose share changed, and
+# both ends of a touched link as the stored steps have it (before) and as chain_links has it now
+# (after); and every link leaving one of them.
 TOUCHED_SQL = """
 CREATE TEMP TABLE chain_touched ON COMMIT DROP AS
-SELECT layer, id FROM chain_noted WHERE layer <> 'chain_links'
+SELECT layer, id FROM chain_noted WHERE moves AND layer <> 'chain_links'
 UNION SELECT s.source_layer, s.source_id FROM chain_noted n JOIN public.chain_link_step s ON s.id = n.id
       WHERE n.layer = 'chain_links'
 UNION SELECT s.target_layer, s.target_id FROM chain_noted n JOIN public.chain_link_step s ON s.id = n.id
@@ -186,6 +187,7 @@ def _refresh_steps_and_generation(conn: Connection, params: ChainParameters) -> 
     )
 
 
+FACILITY_LIST = ", ".join(f"'{layer}'" for layer in FACILITY_LAYERS)
 APPLY_SQL = f"""
 DELETE FROM public.chain_link_flow f USING chain_touched_link t
 WHERE f.link_id = t.id AND NOT EXISTS (SELECT FROM chain_links l WHERE l.id = t.id);
@@ -198,7 +200,8 @@ SET flow_t_per_day = CASE WHEN abs(f.flow_t_per_day + d.amount) < {ZERO} THEN 0
 FROM (SELECT link_id, sum(amount) AS amount FROM chain_delta GROUP BY link_id) d
 WHERE f.link_id = d.link_id;
 CREATE TEMP TABLE chain_touched_facility ON COMMIT DROP AS
-SELECT layer, id FROM chain_touched WHERE layer IN ({", ".join(f"'{layer}'" for layer in FACILITY_LAYERS)})
+SELECT layer, id FROM chain_touched WHERE layer IN ({FACILITY_LIST})
+UNION SELECT layer, id FROM chain_noted WHERE layer IN ({FACILITY_LIST})
 UNION SELECT s.target_layer, s.target_id FROM public.chain_link_step s
       JOIN (SELECT DISTINCT link_id FROM chain_delta) d ON d.link_id = s.id;
 DELETE FROM public.chain_facility WHERE (layer, id) IN (SELECT layer, id FROM chain_touched_facility)
@@ -227,9 +230,10 @@ def settle(conn: Connection) -> Settled:
         conn.execute(text(statement))
     conn.execute(text(SOURCES_SQL))
     conn.execute(text("CREATE TEMP TABLE chain_delta (link_id bigint, amount float8) ON COMMIT DROP"))
-    _contributions(conn, -1)
-    _refresh_steps_and_generation(conn, ChainParameters())
-    _contributions(conn, +1)
+    if conn.execute(text("SELECT EXISTS (SELECT FROM chain_touched)")).scalar_one():
+        _contributions(conn, -1)
+        _refresh_steps_and_generation(conn, ChainParameters())
+        _contributions(conn, +1)
     for statement in APPLY_SQL.split(";"):
         conn.execute(text(statement))
     conn.execute(text(f"INSERT INTO public.chain_facility {flows.facility_select('chain_touched_facility')}"))
