@@ -88,8 +88,7 @@ CREATE INDEX ON chain_link_step (source_layer, source_id, stream);
 ANALYZE chain_link_step
 """
 
-LINK_FLOW_SQL = f"""
-CREATE TEMP TABLE chain_link_flow ON COMMIT DROP AS
+LINK_FLOW_SELECT = f"""
 WITH RECURSIVE first_hop AS (
     SELECT l.id AS link_id, l.stream, l.target_layer, l.target_id, g.t_per_day / l.n AS amount
     FROM chain_generation g
@@ -113,6 +112,7 @@ FROM chain_link_step l LEFT JOIN (
 ) x ON x.link_id = l.id
 GROUP BY l.id, l.stream
 """
+LINK_FLOW_SQL = f"CREATE TEMP TABLE chain_link_flow ON COMMIT DROP AS {LINK_FLOW_SELECT}"
 
 
 def _facility_union() -> str:

@@ -89,17 +89,25 @@ def rebuild(conn: Connection) -> None:
     # The state row first: a big import that is marking it stale commits before the inventory is read.
     conn.execute(text("SELECT FROM chain_state FOR UPDATE"))
     conn.execute(text("DELETE FROM chain_pending"))  # notes committed later stay for the next settle
-    flows.compute(conn, params)
-    conn.execute(text(f"TRUNCATE {', '.join(f'public.{table}' for table in STORED_TABLES)}"))
-    for table in STORED_TABLES:
-        conn.execute(text(f"INSERT INTO public.{table} SELECT * FROM pg_temp.{table}"))
     flows.drop_temporary(conn)
+    conn.execute(text(f"TRUNCATE {', '.join(f'public.{table}' for table in STORED_TABLES)}"))
+    # Each stored table straight from the full computation's own SQL, analysed before the next reads it.
+    steps = (
+        ("chain_generation", flows.generation_select()),
+        ("chain_link_step", flows.link_step_select()),
+        ("chain_link_flow", flows.LINK_FLOW_SELECT),
+        ("chain_facility", flows.facility_select()),
+    )
+    for table, select in steps:
+        conn.execute(
+            text(f"INSERT INTO public.{table} {select}"),
+            {"species": species_json(), **_generation_parameters(params)},
+        )
+        conn.execute(text(f"ANALYZE public.{table}"))
     conn.execute(
         text("UPDATE chain_state SET stale = false, parameters = CAST(:p AS jsonb), computed_at = now()"),
         {"p": json.dumps(_generation_parameters(params))},
     )
-    for table in STORED_TABLES:
-        conn.execute(text(f"ANALYZE public.{table}"))
 
 
 # The notes, taken (and deleted) before anything of the inventory is read: a change committed after
