@@ -8,12 +8,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from service.api.app import create_app
 from service.chain import flows, stored
 from service.chain.computation import computed
 from service.chain.parameters import ChainParameters
+from tests.accounts import role_headers
 from tests.conftest import demo_copy_engine
 
 # What each stored table is compared on, keyed as the full computation keys it.
@@ -424,3 +427,42 @@ def test_a_capacity_change_refreshes_its_facility_without_walking_any_source(dem
         conn.rollback()
     assert folded == stored.Settled(noted=1, sources=0, links=0)
     assert after.capacity == 200 and after.utilisation == pytest.approx(inflow / 200)
+
+
+def test_a_patch_through_the_api_commits_the_stored_chain_with_it(demo: Engine) -> None:
+    """PATCH a village's population: when the answer arrives, the stored flows already carry it (no
+    note left for a reader) and /indicators, reading the stored chain, shows the new tonnes."""
+    _bring_current(demo)
+    with demo.connect() as conn:
+        village, version, before = conn.execute(
+            text(
+                """SELECT v.id, v.version, g.t_per_day FROM villages v
+                   JOIN chain_generation g
+                     ON g.layer = 'villages' AND g.id = v.id AND g.stream = 'domestic_waste'
+                   WHERE v.waste_rate_kg_per_person_day IS NULL ORDER BY v.id LIMIT 1"""
+            )
+        ).one()
+        city_before = conn.execute(
+            text("SELECT sum(t_per_day) FROM chain_generation WHERE stream = 'domestic_waste'")
+        ).scalar_one()
+    with TestClient(create_app(demo)) as api:
+        answer = api.patch(
+            f"/collections/villages/items/{village}",
+            json={"properties": {"population": 2500}},
+            headers={**role_headers(demo, "editor"), "If-Match": f'"{version}"'},
+        )
+        assert answer.status_code == 200, answer.text
+        with demo.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM chain_pending")).scalar_one() == 0
+            after = conn.execute(
+                text(
+                    "SELECT t_per_day FROM chain_generation "
+                    "WHERE layer = 'villages' AND id = :v AND stream = 'domestic_waste'"
+                ),
+                {"v": village},
+            ).scalar_one()
+        figures = api.get("/indicators", headers={"Accept": "application/json"}).json()
+    assert after == pytest.approx(2500 * 0.4 / 1000) and after != pytest.approx(before)
+    generated = figures["city"]["waste_generated_t_per_day"]
+    assert generated == pytest.approx(city_before - before + after, abs=1e-3)
+    assert differences(demo) == {}
