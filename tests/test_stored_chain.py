@@ -16,6 +16,7 @@ from service.api.app import create_app
 from service.chain import flows, stored
 from service.chain.computation import computed
 from service.chain.parameters import ChainParameters
+from service.config import forget_settings
 from tests.accounts import role_headers
 from tests.conftest import demo_copy_engine
 
@@ -465,4 +466,36 @@ def test_a_patch_through_the_api_commits_the_stored_chain_with_it(demo: Engine) 
     assert after == pytest.approx(2500 * 0.4 / 1000) and after != pytest.approx(before)
     generated = figures["city"]["waste_generated_t_per_day"]
     assert generated == pytest.approx(city_before - before + after, abs=1e-3)
+    assert differences(demo) == {}
+
+
+def test_a_new_city_rate_recomputes_the_stored_chain_and_no_edit_folds_in_with_the_old_one(
+    demo: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _bring_current(demo)
+    with demo.connect() as conn:
+        city = conn.execute(
+            text("SELECT sum(t_per_day) FROM chain_generation WHERE stream = 'domestic_waste'")
+        ).scalar_one()
+    monkeypatch.setenv("SANICHAIN_WASTE_KG_PER_PERSON_DAY", "0.5")
+    forget_settings()
+    try:
+        with demo.connect() as conn, conn.begin():  # a writer's settle leaves the change to a rebuild
+            conn.execute(
+                text(
+                    "UPDATE villages SET population = population + 1 "
+                    "WHERE id = (SELECT min(id) FROM villages)"
+                )
+            )
+            assert stored.settle(conn) == stored.Settled()
+        with computed(demo) as conn:
+            raised = conn.execute(
+                text("SELECT sum(t_per_day) FROM chain_generation WHERE stream = 'domestic_waste'")
+            ).scalar_one()
+        assert raised > city * 1.1
+        assert differences(demo) == {}
+    finally:
+        monkeypatch.delenv("SANICHAIN_WASTE_KG_PER_PERSON_DAY")
+        forget_settings()
+    _bring_current(demo)
     assert differences(demo) == {}

@@ -46,15 +46,18 @@ def serves(params: ChainParameters | None) -> bool:
     return params is None or _generation_parameters(params) == _generation_parameters(ChainParameters())
 
 
-def _is_current(conn: Connection) -> bool:
-    row = conn.execute(text("SELECT stale, parameters FROM chain_state")).first()
-    if row is None or row.stale or row.parameters != _generation_parameters(ChainParameters()):
-        return False
-    return conn.execute(text("SELECT NOT EXISTS (SELECT FROM chain_pending)")).scalar_one()
-
-
 def _stale(conn: Connection) -> bool:
-    return bool(conn.execute(text("SELECT stale FROM chain_state")).scalar_one())
+    """Marked stale by a big change, or computed with rates the city no longer uses: only a rebuild helps."""
+    row = conn.execute(text("SELECT stale, parameters FROM chain_state")).one()
+    return bool(row.stale) or row.parameters != _generation_parameters(ChainParameters())
+
+
+def _is_current(conn: Connection) -> bool:
+    return not _stale(conn) and not _pending(conn)
+
+
+def _pending(conn: Connection) -> bool:
+    return bool(conn.execute(text("SELECT EXISTS (SELECT FROM chain_pending)")).scalar_one())
 
 
 def _lock(conn: Connection) -> None:
@@ -70,8 +73,7 @@ def make_current(conn: Connection) -> None:
     # trigger locks the row, its settle then takes the lock), so the two never wait on each other.
     conn.execute(text("SELECT FROM chain_state FOR UPDATE"))
     _lock(conn)
-    state = conn.execute(text("SELECT stale, parameters FROM chain_state")).one()
-    if state.stale or state.parameters != _generation_parameters(ChainParameters()):
+    if _stale(conn):
         rebuild(conn)
     else:
         settle(conn)
@@ -254,7 +256,7 @@ def settle(conn: Connection) -> Settled:
     if _stale(conn):
         return Settled()  # checked before the lock too: a writer that marked it stale must not wait
     _lock(conn)
-    if _stale(conn) or conn.execute(text("SELECT NOT EXISTS (SELECT FROM chain_pending)")).scalar_one():
+    if _stale(conn) or not _pending(conn):
         return Settled()
     flows.drop_temporary(conn)  # a computation earlier in this transaction would shadow the tables
     # A few rows walked in a big graph: JIT would compile for the planner's guesses (50–80 ms a
