@@ -36,6 +36,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+# This checkout's `service` (here and in the service started), not the checkout the venv's editable
+# install points to: a benchmark run from a second worktree measures that worktree's code.
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+
 import harness
 from demo_database import demo_database
 from sqlalchemy import Engine, func, select

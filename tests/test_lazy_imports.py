@@ -34,6 +34,8 @@ HEAVY = (
     "pygeofilter",  # CQL2 filters, with lark and dateparser
     "lark",
     "dateparser",
+    "shapely",  # geometries in Python: edits, imports, CQL2 literals (GeoAlchemy 2's import deferred, D115)
+    "numpy",
     "pypinyin",  # search by initials: its table is read from the package's JSON, never imported
     "pyogrio",  # GIS files
     "osgeo",
@@ -111,7 +113,7 @@ def test_items_tiles_and_search_load_no_heavy_library(reads: dict[str, list[str]
 
 
 def test_a_map_page_loads_folium(reads: dict[str, list[str]]) -> None:
-    assert reads["/maps/city"] == ["branca", "folium", "jinja2", "requests"]
+    assert reads["/maps/city"] == ["branca", "folium", "jinja2", "numpy", "requests"]  # branca imports NumPy
 
 
 def test_a_report_workbook_loads_openpyxl(reads: dict[str, list[str]]) -> None:
@@ -125,10 +127,47 @@ def test_the_flow_diagram_loads_matplotlib(reads: dict[str, list[str]]) -> None:
 
 def test_a_cql2_filter_loads_the_parser(reads: dict[str, list[str]]) -> None:
     after = set(reads["/collections/villages/items?limit=5&filter=population%20%3E%20500"])
-    assert after - set(reads["/chain/diagram?format=svg"]) == {"dateparser", "lark", "pygeofilter"}
+    assert after - set(reads["/chain/diagram?format=svg"]) == {"dateparser", "lark", "pygeofilter", "shapely"}
 
 
 def test_an_export_workbook_loads_openpyxl(demo_database_url: str) -> None:
     health, export = steps(demo_database_url, "/export/villages.xlsx")
     assert health["loaded"] == []
-    assert export["loaded"] == ["PIL", "openpyxl"]
+    assert export["loaded"] == ["PIL", "numpy", "openpyxl"]  # openpyxl imports NumPy when it is installed
+
+
+GEOALCHEMY_SHAPE = textwrap.dedent(
+    """
+    import json, sys
+    import service  # puts the stand-in for geoalchemy2.shape in place (D115)
+    import geoalchemy2
+    from geoalchemy2.elements import WKBElement
+    from geoalchemy2.types.dialects.postgresql import bind_processor_process
+
+    steps = {"imported": sorted(m for m in ("shapely", "numpy") if m in sys.modules)}
+    plain_wkb = bytes.fromhex("0101000000000000000000f03f0000000000000040")  # POINT (1 2), no SRID inside
+    steps["bound"] = bind_processor_process(None, WKBElement(plain_wkb, srid=4326))
+    steps["after_bind"] = sorted(m for m in ("shapely", "numpy") if m in sys.modules)
+    from geoalchemy2.shape import from_shape, to_shape
+    import shapely
+
+    steps["round_trip"] = to_shape(from_shape(shapely.Point(3, 4), srid=4326)).wkt
+    steps["real_module"] = geoalchemy2.shape is sys.modules["geoalchemy2.shape"] and hasattr(
+        geoalchemy2.shape, "HAS_SHAPELY"
+    ) and geoalchemy2.shape.__file__.endswith("shape.py")
+    print(json.dumps(steps))
+    """
+)
+
+
+def test_geoalchemy_imports_without_shapely_and_its_shape_functions_still_work() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-c", GEOALCHEMY_SHAPE]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=99, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    steps = json.loads(done.stdout.strip().splitlines()[-1])
+    assert steps["imported"] == []  # GeoAlchemy 2 imported, Shapely and NumPy not
+    assert steps["bound"] == "SRID=4326;POINT (1 2)"  # its PostgreSQL dialect converted the WKB with Shapely
+    assert steps["after_bind"] == ["numpy", "shapely"]
+    assert steps["round_trip"] == "POINT (3 4)"
+    assert steps["real_module"] is True  # from now on geoalchemy2.shape is GeoAlchemy 2's own module

@@ -34,12 +34,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import shapely
-from shapely.geometry import MultiPolygon, shape
-from shapely.geometry.base import BaseGeometry
-from shapely.validation import explain_validity
 from sqlalchemy import BigInteger, Connection, SmallInteger, Table, select, text
 
 from service.editing import fields, rules
@@ -47,6 +43,12 @@ from service.errors import Unprocessable
 from service.features import catalogue
 from service.features.catalogue import Field
 from service.models import Base
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+# Shapely (with NumPy) is imported by the functions that build or write a geometry: the service
+# starts without it (D115).
 
 Mode = Literal["create", "replace", "patch"]
 
@@ -168,6 +170,8 @@ def validate(
 
 def ewkt(geom: BaseGeometry) -> str:
     """A geometry as the writes take it: EWKT in WGS 84, 2D, coordinates unrounded."""
+    import shapely
+
     return "SRID=4326;" + shapely.to_wkt(geom, rounding_precision=-1, output_dimension=2)
 
 
@@ -504,6 +508,8 @@ def _simple_point(kind: Any, coordinates: Any) -> BaseGeometry | None:
         return None
     if math.isinf(lon) or math.isinf(lat):
         return None
+    import shapely
+
     return shapely.Point(float(lon), float(lat))
 
 
@@ -592,8 +598,11 @@ def _build(kind: str, coordinates: Any, result: _Geometry, found: Found) -> None
                 )
                 result.errors = True
                 return
+    import shapely
+    from shapely.validation import explain_validity
+
     try:
-        geom = shape({"type": kind, "coordinates": coordinates})
+        geom = shapely.geometry.shape({"type": kind, "coordinates": coordinates})
     except (ValueError, TypeError, shapely.errors.GEOSException) as exc:
         found.error("geometry.coordinates", f"not a valid {kind}: {exc}")
         result.errors = True
@@ -605,7 +614,7 @@ def _build(kind: str, coordinates: Any, result: _Geometry, found: Found) -> None
         result.errors = True
         return
     if isinstance(geom, shapely.Polygon):
-        geom = MultiPolygon([geom])
+        geom = shapely.MultiPolygon([geom])
     result.geom = geom
     if not result.out_of_range and not geom.is_valid:
         found.error("geometry", f"invalid geometry: {_where(explain_validity(geom))}")
@@ -656,6 +665,8 @@ def _spatial(
     conn: Connection, layer_name: str, geometry: _Geometry, accept_outside: bool, found: Found
 ) -> Any:
     """Positions against the city outline and the towns (one query); the town the position lies in."""
+    import shapely
+
     assert geometry.geom is not None
     has_town = "town_id" in catalogue.layer(layer_name).table.c
     row = conn.execute(
@@ -719,6 +730,8 @@ def _out_of_range(geometry: _Geometry, found: Found) -> None:
 
 
 def _first_position(geom: BaseGeometry) -> tuple[float, float]:
+    import shapely
+
     coords = shapely.get_coordinates(geom)
     return float(coords[0][0]), float(coords[0][1])
 
