@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -169,12 +170,16 @@ class InProcess:
         return {k: harness.spread([run.get(k, 0.0) for run in self.sql]) for k in labels}
 
 
-def run_chain(
-    engine: Engine, clock: StatementClock, params: ChainParameters, runs: int, with_indicators: bool, key: str
-) -> InProcess:
-    """1 warm-up + `runs`: flows.compute + integrity.check (+ indicators.compute), one transaction."""
+ChainRun = tuple[dict[str, float], list[integrity.Finding], list[Statement]]
+PandasRun = tuple[float, dict[str, Any]]  # wall time of the child process, its JSON line
 
-    def one(label: str) -> tuple[dict[str, float], list[integrity.Finding], list[Statement]]:
+
+def chain_run(
+    engine: Engine, clock: StatementClock, params: ChainParameters, with_indicators: bool, key: str
+) -> Callable[[str], ChainRun]:
+    """One run: flows.compute + integrity.check (+ indicators.compute), one transaction, rolled back."""
+
+    def one(label: str) -> ChainRun:
         clock.take()
         clock.on = True
         with engine.connect() as conn, conn.begin():
@@ -203,7 +208,10 @@ def run_chain(
         )
         return phases, findings, statements
 
-    _, counted = harness.repeat(one, runs)
+    return one
+
+
+def in_process(counted: list[ChainRun]) -> InProcess:
     _, findings, statements = counted[-1]
     summary = integrity.report(findings)["summary"]["by_rule"]
     return InProcess([c[0] for c in counted], [by_label(c[2]) for c in counted], summary, statements)
@@ -297,8 +305,9 @@ def reference_params(params: ChainParameters) -> dict[str, Any]:
     }
 
 
-def run_pandas(url: str, params: ChainParameters, runs: int, key: str) -> dict[str, Any]:
-    """1 warm-up + `runs` child processes; phase times from its JSON line, wall time from here."""
+def pandas_run(url: str, params: ChainParameters, key: str) -> tuple[list[str], Callable[[str], PandasRun]]:
+    """The pandas reference's command and one run of it: a child process; phase times from its JSON
+    line, wall time from here."""
     cmd = [
         str(harness.geo_python()),
         str(PANDAS_SCRIPT),
@@ -322,7 +331,10 @@ def run_pandas(url: str, params: ChainParameters, runs: int, key: str) -> dict[s
         )
         return wall, out
 
-    _, counted = harness.repeat(one, runs)
+    return cmd, one
+
+
+def pandas_summary(cmd: list[str], counted: list[PandasRun]) -> dict[str, Any]:
     walls = [wall for wall, _ in counted]
     outs = [out for _, out in counted]
     names = outs[0]["times"].keys()
@@ -332,6 +344,46 @@ def run_pandas(url: str, params: ChainParameters, runs: int, key: str) -> dict[s
         "times": {n: harness.spread([o["times"][n] for o in outs]) for n in names},
         "last": outs[-1],
     }
+
+
+def interleaved_sitting(
+    engine: Engine,
+    clock: StatementClock,
+    params: ChainParameters,
+    url: str,
+    runs: int,
+    key: str,
+    with_indicators: bool = False,
+) -> tuple[InProcess, dict[str, Any], list[dict[str, Any]]]:
+    """Ours and pandas in turns (A B, B A, …) after a warm-up of each: each pair's ratios of ours
+    (flows + integrity) to pandas' in-memory flows + integrity and to its whole process."""
+    ours_one = chain_run(engine, clock, params, with_indicators, f"{key} in-process")
+    cmd, pandas_one = pandas_run(url, params, f"{key} pandas")
+    ours_runs: list[ChainRun] = []
+    pandas_runs: list[PandasRun] = []
+
+    def ours() -> None:
+        ours_runs.append(ours_one(f"run {len(ours_runs)}"))
+
+    def anchor() -> None:
+        pandas_runs.append(pandas_one(f"run {len(pandas_runs)}"))
+
+    sitting = harness.interleaved(ours, anchor, runs)
+    ours_counted, pandas_counted = ours_runs[1:], pandas_runs[1:]  # the first of each was the warm-up
+    pairs = []
+    for pair, (phases, _, _), (wall, out) in zip(sitting.pairs, ours_counted, pandas_counted, strict=True):
+        in_memory = out["times"]["flows_s"] + out["times"]["integrity_s"]
+        pairs.append(
+            {
+                **pair.row(),
+                "ours_flows_integrity_s": round(phases["flows_integrity_s"], 3),
+                "pandas_in_memory_s": round(in_memory, 3),
+                "pandas_process_s": round(wall, 3),
+                "ours_vs_pandas_in_memory": round(phases["flows_integrity_s"] / in_memory, 3),
+                "ours_vs_pandas_process": round(phases["flows_integrity_s"] / wall, 3),
+            }
+        )
+    return in_process(ours_counted), pandas_summary(cmd, pandas_counted), pairs
 
 
 def compare(ours: dict[str, Any], theirs: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
@@ -477,7 +529,9 @@ def demo_section(
     try:
         counts = loader.load(engine, REPO_ROOT / "gis_data" / "zhucheng")
         clock = StatementClock(engine)
-        ours = run_chain(engine, clock, params, args.demo_runs, True, "demo in-process")
+        ours, pandas, pairs = interleaved_sitting(
+            engine, clock, params, url, args.demo_runs, "demo", with_indicators=True
+        )
         totals = our_totals(engine, params)
     finally:
         engine.dispose()
@@ -486,7 +540,6 @@ def demo_section(
         for path in ("/indicators", "/chain/integrity"):
             harness.say(f"demo: GET {path} × {args.http_requests}")
             http.append(time_requests(service.base, path, args.http_requests))
-    pandas = run_pandas(url, params, args.demo_runs, "demo pandas")
     checks, ok = compare(totals, pandas["last"]["totals"])
     return {
         "counts": counts,
@@ -497,6 +550,7 @@ def demo_section(
         "findings_by_rule": ours.findings_by_rule,
         "http": http,
         "pandas": pandas,
+        "pairs": pairs,
         "totals_check": checks,
         "totals_equal": ok,
         "findings_check": compare_findings(ours.findings_by_rule, pandas["last"]["findings_by_rule"]),
@@ -543,7 +597,10 @@ def national_section(
     engine = make_engine(server.url(NATIONAL_DB))
     try:
         clock = StatementClock(engine)
-        ours = run_chain(engine, clock, params, args.runs, False, "national in-process")
+        ours, pandas, pairs = interleaved_sitting(
+            engine, clock, params, server.url(NATIONAL_DB), args.runs, "national"
+        )
+        partial["pairs"] = pairs
         sql_spread = ours.sql_spread()
         partial.update(
             in_process={
@@ -567,8 +624,6 @@ def national_section(
         partial["totals"] = totals
     finally:
         engine.dispose()
-    busy_pandas = wait_idle(args.wait_idle)
-    pandas = run_pandas(server.url(NATIONAL_DB), params, args.runs, "national pandas")
     checks, ok = compare(totals, pandas["last"]["totals"])
     return {
         "counts": counts,
@@ -584,7 +639,8 @@ def national_section(
         "totals_check": checks,
         "totals_equal": ok,
         "findings_check": compare_findings(ours.findings_by_rule, pandas["last"]["findings_by_rule"]),
-        "other_benchmarks_running": {"ours": busy_ours, "pandas": busy_pandas},
+        "pairs": pairs,
+        "other_benchmarks_running": busy_ours,
     }
 
 
@@ -622,6 +678,24 @@ def table(results: dict[str, Any]) -> list[str]:
         for h in r.get("http", []):
             lines.append(
                 f"| {key} | HTTP GET {h['path']} ({h['bytes']:,} B) | {harness.fmt_s(h['seconds'])} | – | – |"
+            )
+    return lines
+
+
+def pairs_table(results: dict[str, Any]) -> list[str]:
+    """Each pair of the interleaved sittings: ours (flows + integrity) against pandas, both ways."""
+    lines = [
+        "| data | pair | order | ours flows + integrity | pandas in memory | ours ÷ pandas in memory "
+        "| pandas process | ours ÷ process | load average |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key in ("demo", "national"):
+        for i, p in enumerate(results.get(key, {}).get("pairs", []), 1):
+            lines.append(
+                f"| {key} | {i} | {p['order']} | {p['ours_flows_integrity_s']:.3f} s "
+                f"| {p['pandas_in_memory_s']:.3f} s "
+                f"| {p['ours_vs_pandas_in_memory']:.2f} | {p['pandas_process_s']:.2f} s "
+                f"| {p['ours_vs_pandas_process']:.2f} | {p['loadavg']} |"
             )
     return lines
 
@@ -739,7 +813,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     results["table"] = table(results)
     harness.write_json(out, results)
-    for lines in (results["table"], totals_table(results), findings_table(results), sql_table(results)):
+    for lines in (
+        results["table"],
+        pairs_table(results),
+        totals_table(results),
+        findings_table(results),
+        sql_table(results),
+    ):
         print("\n".join(lines) + "\n")
     ok = all(results[k]["totals_equal"] for k in ("demo", "national") if k in results)
     print(f"totals equal within {REL_TOL:g} relative: {'yes' if ok else 'NO'}")
