@@ -258,13 +258,14 @@ def cmd_chain_check(args: argparse.Namespace) -> int:
 
 
 def cmd_chain_assign(args: argparse.Namespace) -> int:
-    from service.chain import assignment
+    from service.chain import assignment, stored
     from service.chain.computation import prepare
 
     with _chain_engine().connect() as conn, conn.begin():
         prepare(conn)
         proposals, unassigned = assignment.propose(conn, args.stream, args.respect_capacity)
         applied = assignment.apply(conn, proposals) if args.apply else 0
+        stored.settle(conn)
     for p in proposals:
         print(
             f"{p.stream} {p.source_layer}:{p.source_code} -> {p.target_layer}:{p.target_code} "

@@ -32,6 +32,7 @@ from service.chain import (
     integrity_workbook,
     reports,
     sankey,
+    stored,
 )
 from service.chain.computation import computed, find_town, flow_features, prepare
 from service.chain.parameters import ChainParameters
@@ -170,6 +171,7 @@ def chain_assignments(request: Request, body: AssignmentRequest, principal: Sign
         proposals, unassigned = assignment.propose(conn, body.stream.value, body.respect_capacity)
         result = assignment.as_dicts(proposals, unassigned)
         result["applied"] = assignment.apply(conn, proposals) if body.apply else 0
+        stored.settle(conn)  # the stored chain moves with the written links, in their transaction
         audit.record(
             conn,
             actor(request, principal),

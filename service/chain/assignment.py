@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from service.chain import stored
 from service.models import SOURCE_COLUMNS, TARGET_COLUMNS
 
 CANDIDATES = 8  # nearest in degrees; ample to contain the geodesic nearest at these latitudes
@@ -239,7 +238,6 @@ def apply(conn: Connection, proposals: list[Proposal]) -> int:
             {"stream": p.stream, "source": p.source_id, "target": p.target_id},
         )
         written += result.rowcount or 0
-    stored.settle(conn)
     return written
 
 
