@@ -18,11 +18,12 @@ synthetic set, then times, 1 warm-up + --runs counted runs each, median (min–m
   chain's coefficients, city / town / station figures);
 - the bare SQL anchor: `SELECT count(*) … WHERE EXISTS (… ST_DWithin(geography) …)` in psql.
 
-Three sittings run in turns, the order rotated every pair (A B, B A, …), so that a change of load
+Four sittings run in turns, the order rotated every pair (A B, B A, …), so that a change of load
 falls on both sides; each pair's ratio and load average is printed with the results: ours in-process
 (villages) with the anchors' geopandas; ours in-process (villages and farms) with the farms anchor;
-ours over HTTP (villages and farms, `sanichain serve` as `make run` runs it) with the farms anchor.
-Then the answers are compared: city figures, and per station and per town those of the farms anchor.
+ours over HTTP (villages and farms, `sanichain serve` as `make run` runs it) with the farms anchor,
+then with the farms anchor reading the coordinates as floats (`--read xy`, its faster form). Then the
+answers are compared: city figures, and per station and per town those of both forms of the anchor.
 """
 
 from __future__ import annotations
@@ -106,8 +107,9 @@ def farms_anchor_params() -> str:
     return json.dumps({"pig_equivalent_per_head": PIG_EQUIVALENT_PER_HEAD, "feeding_days": FEEDING_DAYS})
 
 
-def farms_anchor_run(python: Path, url: str, detail: bool = False) -> dict[str, Any]:
-    cmd = [str(python), str(FARMS_ANCHOR), "--url", url, "--radius", str(DISTANCE_M)]
+def farms_anchor_run(python: Path, url: str, detail: bool = False, read: str = "postgis") -> dict[str, Any]:
+    """The farms anchor, whole process; `read="xy"`: its faster reading (two float columns, no WKB)."""
+    cmd = [str(python), str(FARMS_ANCHOR), "--url", url, "--radius", str(DISTANCE_M), "--read", read]
     cmd += ["--params", farms_anchor_params(), *(["--detail"] if detail else [])]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=1800)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -216,6 +218,15 @@ def measure(server: harness.Server, args: argparse.Namespace, work: Path) -> dic
             lambda: http_get(service.base), lambda: farms_anchor_run(python, url), args.runs
         )
         http_city = http.ours.result
+        harness.say("ours, HTTP (villages and farms), in turns with the farms anchor reading floats (xy)")
+        http_xy = harness.interleaved(
+            lambda: http_get(service.base), lambda: farms_anchor_run(python, url, read="xy"), args.runs
+        )
+    results["pairs_http_farms_xy"] = [p.row() for p in http_xy.pairs]
+    results["ratio_http_farms_xy"] = http_xy.ratios()
+    results["ours_http_farms_xy_sitting"] = http_xy.ours.spread
+    results["geopandas_farms_xy"] = http_xy.anchor.spread
+    results["geopandas_farms_xy_phases"] = http_xy.anchor.result
     results["pairs_http_farms"] = [p.row() for p in http.pairs]
     results["ratio_http_farms"] = http.ratios()
     results["ours_http_farms"] = http.ours.spread
@@ -232,6 +243,7 @@ def measure(server: harness.Server, args: argparse.Namespace, work: Path) -> dic
     full = ours_summary(url, cov.SUBJECTS)
     detail = farms_anchor_run(python, url, detail=True)
     results["answers"] = compare(full, detail, town_ids)
+    results["answers_xy"] = compare(full, farms_anchor_run(python, url, detail=True, read="xy"), town_ids)
     results["answers"]["http_city_same"] = all(_same(http_city[k], full["city"][k]) for k in CITY_KEYS)
     results["city_with_farms"] = {"ours": {k: full["city"][k] for k in CITY_KEYS}, "anchor": detail["city"]}
     return results
@@ -260,17 +272,20 @@ def main() -> int:
         ("sql_anchor", None),
         ("geopandas", None),
         ("geopandas_farms", None),
+        ("ours_http_farms_xy_sitting", "ratio_http_farms_xy"),
+        ("geopandas_farms_xy", None),
     )
     for key, ratio in rows:
         r = results[ratio] if ratio else None
         ratios = f"{r['median']:.3f}× ({r['min']:.3f}–{r['max']:.3f})" if r else ""
         print(f"| {key} | {harness.fmt_s(results[key])} | {ratios} |")
-    for key in ("pairs_in_process_farms", "pairs_http_farms"):
+    for key in ("pairs_in_process_farms", "pairs_http_farms", "pairs_http_farms_xy"):
         print(key)
         for pair in results[key]:
             print(f"  {pair}")
     print(f"served villages: {results['served']}")
     print(f"answers: {results['answers']}")
+    print(f"answers (xy anchor): {results['answers_xy']}")
     print(f"load average before / after: {results['load_before']} / {results['load_after']}")
     print(results["pair_plan"])
     print(results["pair_plan_farms"])
