@@ -107,10 +107,25 @@ class Subject:
     measure: str  # the value summed per facility
     where: str = "true"
     params: dict[str, Any] = field(default_factory=dict)
+    # per-town totals (town_id, <name>_total, <value>_total…) where a cheaper form than summing
+    # `values` over every row exists; None: the plain grouped pass over `source`
+    town_totals: str | None = None
 
     def figure_keys(self) -> list[str]:
         """Total and served keys, in the response's order."""
         return [f"{key}_{part}" for key in (self.name, *self.values) for part in ("total", "served")]
+
+
+# The farms' totals per town: pig equivalents are linear in the head count, so the 1M farms are
+# grouped by town, species and basis first and the coefficients applied to the ~5,000 groups, rather
+# than joined to every farm (0.10–0.13 s instead of 0.18 s on the national set).
+FARM_TOWN_TOTALS = f"""
+    SELECT g.town_id, sum(g.farms) AS farms_total, sum(g.head_count) AS head_count_total,
+           sum({head_on_hand_sql("g")} * k.pig_eq) AS pig_equivalents_total
+    FROM (SELECT town_id, species, head_count_basis, count(*) AS farms, sum(head_count) AS head_count
+          FROM livestock_farms WHERE status = 'operational' GROUP BY 1, 2, 3) g
+    JOIN ({SPECIES_SQL}) k ON k.species = g.species
+    GROUP BY 1"""
 
 
 def subjects() -> dict[str, Subject]:
@@ -130,6 +145,7 @@ def subjects() -> dict[str, Subject]:
             "pig_equivalents",
             "s.status = 'operational'",
             {"species": species_json()},
+            FARM_TOWN_TOTALS,
         ),
     }
 
@@ -341,13 +357,13 @@ def _town_sums(conn: Connection, subject: Subject) -> dict[Any, dict[str, Any]]:
             f", sum({sql if part == 'total' else 's.' + key}) AS {key}_{part}"
             for key, sql in subject.values.items()
         )
-        rows = conn.execute(
-            text(
-                f"SELECT s.town_id, count(*) AS {subject.name}_{part}{values} "
-                f"FROM {source} WHERE {where} GROUP BY 1"
-            ),
-            subject.params,
-        ).mappings()
+        sql = (
+            f"SELECT s.town_id, count(*) AS {subject.name}_{part}{values} "
+            f"FROM {source} WHERE {where} GROUP BY 1"
+        )
+        if part == "total" and subject.town_totals is not None:
+            sql = subject.town_totals
+        rows = conn.execute(text(sql), subject.params).mappings()
         for r in rows:
             sums.setdefault(r["town_id"], {}).update(r)
     return sums
