@@ -70,6 +70,12 @@ def test_every_farm_and_village_within_reach_is_served_and_none_beyond(empty_eng
     city = result["city"]
     assert (city["farms_total"], city["farms_served"]) == (2 * len(AZIMUTHS), len(AZIMUTHS))
     assert city["pig_equivalents_served"] == pytest.approx(sum(served.values()), rel=1e-12)
+    # totals: each served farm has a twin 2 m farther out; the suspended farm counts nowhere
+    assert city["pig_equivalents_total"] == pytest.approx(2 * sum(served.values()), rel=1e-12)
+    assert city["head_count_total"] == 2 * sum(100 + 37 * i for i in range(len(AZIMUTHS)))
+    (town,) = result["towns"]
+    assert (town["farms_total"], town["farms_served"]) == (2 * len(AZIMUTHS), len(AZIMUTHS))
+    assert town["pig_equivalents_total"] == pytest.approx(2 * sum(served.values()), rel=1e-12)
     assert city["villages_served"] == len(AZIMUTHS)
     assert city["population_served"] == sum(10 + i for i in range(len(AZIMUTHS)))
     (station_row,) = result["facilities"]
