@@ -226,22 +226,26 @@ def test_only_the_asked_subjects_are_computed_and_reported(world):
     assert bad.status_code == 400 and "subjects" in bad.json()["detail"]
 
 
-def test_each_facility_probes_the_villages_geography_index_once(world):
-    """The pair query runs facilities outside, the villages' geography GIST index inside (issue 5 speed)."""
+@pytest.mark.parametrize(
+    ("subject", "index"), [("villages", "idx_villages_geom"), ("farms", "idx_livestock_farms_geom")]
+)
+def test_each_facility_probes_the_subjects_lonlat_index_once(world, subject, index):
+    """The pair query runs facilities outside, the subjects' lon/lat GIST index inside (issue 5 and
+    18 speed, D114), then the exact geodesic test."""
     q = cov.CoverageQuery("transfer_stations", 3000)
     facilities, params = cov.facility_source(q)
+    chosen = cov.subjects()[subject]
     with world.connect() as conn, conn.begin():
         conn.execute(text("SET LOCAL enable_seqscan = off"))  # tiny tables: make the plan choice visible
         plan = "\n".join(
             r[0]
             for r in conn.execute(
-                text("EXPLAIN " + cov.pairs_sql(cov.subjects()["villages"], facilities)),
-                {**params, "d": 3000},
+                text("EXPLAIN " + cov.pairs_sql(chosen, facilities)), {**params, **chosen.params, "d": 3000}
             )
         )
     loop = plan.index("Nested Loop")
-    assert plan.index("transfer_stations", loop) < plan.index("ix_villages_geog", loop), plan
-    assert "st_dwithin" in plan
+    assert plan.index("transfer_stations", loop) < plan.index(index, loop), plan
+    assert "_st_dwithin" in plan and "_geog" not in plan
 
 
 def test_the_coverage_layer_parameter_offers_exactly_the_chains_facility_layers():

@@ -107,10 +107,25 @@ class Subject:
     measure: str  # the value summed per facility
     where: str = "true"
     params: dict[str, Any] = field(default_factory=dict)
+    # per-town totals (town_id, <name>_total, <value>_total…) where a cheaper form than summing
+    # `values` over every row exists; None: the plain grouped pass over `source`
+    town_totals: str | None = None
 
     def figure_keys(self) -> list[str]:
         """Total and served keys, in the response's order."""
         return [f"{key}_{part}" for key in (self.name, *self.values) for part in ("total", "served")]
+
+
+# The farms' totals per town: pig equivalents are linear in the head count, so the 1M farms are
+# grouped by town, species and basis first and the coefficients applied to the ~5,000 groups, rather
+# than joined to every farm (0.10–0.13 s instead of 0.18 s on the national set).
+FARM_TOWN_TOTALS = f"""
+    SELECT g.town_id, sum(g.farms) AS farms_total, sum(g.head_count) AS head_count_total,
+           sum({head_on_hand_sql("g")} * k.pig_eq) AS pig_equivalents_total
+    FROM (SELECT town_id, species, head_count_basis, count(*) AS farms, sum(head_count) AS head_count
+          FROM livestock_farms WHERE status = 'operational' GROUP BY 1, 2, 3) g
+    JOIN ({SPECIES_SQL}) k ON k.species = g.species
+    GROUP BY 1"""
 
 
 def subjects() -> dict[str, Subject]:
@@ -130,6 +145,7 @@ def subjects() -> dict[str, Subject]:
             "pig_equivalents",
             "s.status = 'operational'",
             {"species": species_json()},
+            FARM_TOWN_TOTALS,
         ),
     }
 
@@ -207,17 +223,32 @@ def facility_source(q: CoverageQuery) -> tuple[str, dict[str, Any]]:
 PARALLEL_PROBES = ("SET LOCAL min_parallel_table_scan_size = 0", "SET LOCAL parallel_setup_cost = 100")
 
 
+# The box, in degrees, that holds every point within `:d` metres (geodesic) of the facility `f`: a
+# degree of latitude is ≥ 110,574 m (the meridian's smallest, at the equator) and a degree of longitude
+# ≥ 111,319 m × cos(latitude) at every latitude the disc reaches. Near a pole or the antimeridian the box
+# takes every longitude (a superset, so still exact after the geodesic test).
+REACH_DLAT = ":d / 110574.0"
+_DLON = f":d / (111319.0 * cos(radians(abs(ST_Y(f.geom)) + {REACH_DLAT})))"
+REACH_DLON = f"""CASE WHEN abs(ST_Y(f.geom)) + {REACH_DLAT} >= 89.9 OR abs(ST_X(f.geom)) + {_DLON} >= 180
+             THEN 360.0 ELSE {_DLON} END"""
+
+
 def pairs_sql(subject: Subject, facilities: str, asked: bool = True) -> str:
     """Every (facility, subject) pair within `:d` (geodesic, on the WGS84 spheroid), with the values.
 
-    The plan is a nested loop with the facilities outside and an index scan of `ix_<subjects>_geog`
-    inside (`geom::geography && _ST_Expand(facility, d)`, then the exact `ST_DWithin`): the anchor's
-    predicate, so the same answer, with the probes on the small side.
+    The plan is a nested loop with the facilities outside and an index scan of `idx_<subjects>_geom`
+    inside: the planar box of the facility's reach (`REACH_DLON` × `REACH_DLAT` degrees), then the
+    exact geodesic test. `_ST_DWithin` is `ST_DWithin`'s own test (the same C function) without its
+    index support, so that the planner does not probe the geography index instead: that index's
+    geocentric box around a 3 km disc holds ~1.7× the points within reach, this lon/lat box ~1.3×,
+    and a 2-D box is cheaper to test than a 3-D one.
     """
     values = ", ".join(f"{sql} AS {key}" for key, sql in subject.values.items())
     return f"""
         SELECT f.id AS facility_id, s.id AS subject_id, s.town_id, {values}
-        FROM ({facilities}) f JOIN {subject.source} ON ST_DWithin(s.geom::geography, f.geom::geography, :d)
+        FROM ({facilities}) f JOIN {subject.source}
+          ON s.geom && ST_Expand(f.geom, {REACH_DLON}, {REACH_DLAT})
+         AND _ST_DWithin(s.geom::geography, f.geom::geography, :d)
         WHERE {subject.where} AND {"true" if asked else "false"}"""
 
 
@@ -326,13 +357,13 @@ def _town_sums(conn: Connection, subject: Subject) -> dict[Any, dict[str, Any]]:
             f", sum({sql if part == 'total' else 's.' + key}) AS {key}_{part}"
             for key, sql in subject.values.items()
         )
-        rows = conn.execute(
-            text(
-                f"SELECT s.town_id, count(*) AS {subject.name}_{part}{values} "
-                f"FROM {source} WHERE {where} GROUP BY 1"
-            ),
-            subject.params,
-        ).mappings()
+        sql = (
+            f"SELECT s.town_id, count(*) AS {subject.name}_{part}{values} "
+            f"FROM {source} WHERE {where} GROUP BY 1"
+        )
+        if part == "total" and subject.town_totals is not None:
+            sql = subject.town_totals
+        rows = conn.execute(text(sql), subject.params).mappings()
         for r in rows:
             sums.setdefault(r["town_id"], {}).update(r)
     return sums
