@@ -6,19 +6,24 @@
 
 Start to end: a throwaway PostgreSQL cluster (shared_buffers=1GB, work_mem=64MB as the anchors'
 run_anchors.sh; or --server-url, a role with CREATEDB), the national-scale synthetic set loaded with
-`sanichain demo load`, then on the same table `livestock_farms`:
+`sanichain demo load`, then on the same table `livestock_farms`, the service started as `make run` and
+docker compose start it (`sanichain serve`, the default worker count of D111 unless SANICHAIN_WORKERS
+is set) and tipg 1.6.1 as the anchors' run_anchors.sh starts it (`uvicorn tipg.main:app --workers 2`):
 
-  export   the PostGIS floor `psql \\copy (SELECT ST_AsGeoJSON(t.*)::text ...) TO /dev/null`, `ogr2ogr -f
-           GeoJSON`, and the service's `GET /export/livestock_farms.geojson` (curl to /dev/null; peak RSS
-           of the service's worker from /proc VmHWM);
+  export   the service's `GET /export/livestock_farms.geojson` (curl -o a file) in turns with `ogr2ogr
+           -f GeoJSON` (a file), then in turns with the PostGIS floor `psql \\copy (SELECT
+           ST_AsGeoJSON(t.*)::text ...) TO` a file; all three write into the work folder; peak RSS of
+           the service's processes from /proc VmHWM;
   items    `wrk -t2 -c16 --timeout 30s --latency` on `/collections/livestock_farms/items?bbox=...&limit=1000`
-           of the service and of tipg 1.6.1 (both uvicorn, 2 workers, same database);
-  tiles    10 × curl of the z10 tile 851/402 and of z0, service and tipg.
+           of the service and of tipg in turns (same database, both servers up throughout);
+  tiles    10 × curl of the z10 tile 851/402, then of z0, service and tipg in turns.
 
-1 warm-up + --runs counted runs per figure, median (min–max). Needs psql, ogr2ogr, curl, wrk for the items
-(installed with apt-get when missing and root) and tipg in --tipg-venv (created from
-/work/shared/bench-anchors/requirements-tipg.txt when missing). Prints a Markdown table with the ratios;
-JSON to --out. Everything started is stopped at the end, also on Ctrl-C.
+Each comparison is a sitting of `harness.interleaved`: a warm-up of each side, then --runs pairs in
+rotated order (A B, B A, …); every pair's ratio (service ÷ anchor) and load average is printed and
+kept, and the ratio quoted is the median (min–max) of the pairs' ratios. Needs psql, ogr2ogr, curl, wrk
+for the items (installed with apt-get when missing and root) and tipg in --tipg-venv (created from
+/work/shared/bench-anchors/requirements-tipg.txt when missing). Prints Markdown tables; JSON to --out.
+Everything started is stopped at the end, also on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable
@@ -37,20 +44,14 @@ from typing import Any
 
 import harness
 
+from service.config import ServerSettings
 from service.synthetic import national_scale as scale
 
 BBOX = "119.0,35.7,119.8,36.3"  # as the anchors: about 14,800 farms
 Z10 = "10/851/402"
 DB = "layers_out"
-
-
-def timed(cmd: list[str], runs: int) -> dict[str, float]:
-    """Wall time of a whole command: 1 warm-up + `runs`."""
-
-    def run() -> None:
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    return harness.timed(run, runs).spread
+FLOOR_SQL = "SELECT ST_AsGeoJSON(t.*)::text FROM livestock_farms t"
+TILE_CURLS = 10
 
 
 def ensure_tools(parts: set[str], tipg_venv: Path) -> None:
@@ -85,30 +86,32 @@ def worker_peak_mib(pid: int) -> float:
     return max(peaks, default=0.0)
 
 
-def wrk(url: str, seconds: int, runs: int, out_dir: Path, label: str) -> dict[str, Any]:
-    subprocess.run(
-        ["wrk", "-t2", "-c16", "-d5s", "--timeout", "30s", url], check=True, stdout=subprocess.DEVNULL
-    )
-    rates, p99s, p50s, errors = [], [], [], 0
-    for i in range(runs):
-        out = subprocess.run(
-            ["wrk", "-t2", "-c16", f"-d{seconds}s", "--timeout", "30s", "--latency", url],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        (out_dir / f"wrk_{label}_{i + 1}.txt").write_text(out)
-        rates.append(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)))  # type: ignore[union-attr]
-        p50s.append(_latency(out, "50%"))
-        p99s.append(_latency(out, "99%"))
-        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        timeouts = re.search(r"timeout (\d+)", out)
-        errors += (int(bad.group(1)) if bad else 0) + (int(timeouts.group(1)) if timeouts else 0)
+# --- one side of a pair -------------------------------------------------------------------------
+
+
+def written(path: Path, cmd: list[str]) -> int:
+    """Run `cmd`, which writes `path` afresh; the bytes written. Each side removes its previous file
+    first, so neither pays for truncating a larger file than the other."""
+    path.unlink(missing_ok=True)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return path.stat().st_size
+
+
+def wrk_run(url: str, seconds: int, out_file: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--timeout", "30s", "--latency", url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    out_file.write_text(out)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    timeouts = re.search(r"timeout (\d+)", out)
     return {
-        "req_s": harness.spread(rates),
-        "p50_s": harness.spread(p50s),
-        "p99_s": harness.spread(p99s),
-        "errors": errors,
+        "req_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50_s": _latency(out, "50%"),
+        "p99_s": _latency(out, "99%"),
+        "errors": (int(bad.group(1)) if bad else 0) + (int(timeouts.group(1)) if timeouts else 0),
     }
 
 
@@ -117,19 +120,151 @@ def _latency(out: str, pct: str) -> float:
     return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
 
 
-def curl_times(url: str, n: int = 10) -> dict[str, Any]:
-    subprocess.run(["curl", "-fs", "-o", "/dev/null", url], check=True)
+def tile_curls(url: str, out_file: Path) -> dict[str, Any]:
+    """TILE_CURLS × curl of one tile into a file: the median of curl's own time_total, the size."""
     times, size = [], 0
-    for _ in range(n):
+    for _ in range(TILE_CURLS):
         out = subprocess.run(
-            ["curl", "-fs", "-o", "/dev/null", "-w", "%{time_total} %{size_download}", url],
+            ["curl", "-fs", "-o", str(out_file), "-w", "%{time_total} %{size_download}", url],
             check=True,
             capture_output=True,
             text=True,
         ).stdout.split()
         times.append(float(out[0]))
         size = int(out[1])
-    return {"time_s": harness.spread(times), "bytes": size}
+    return {"time_s": statistics.median(times), "bytes": size}
+
+
+# --- sittings -----------------------------------------------------------------------------------
+
+
+def wall_sitting(sitting: harness.Sitting[Any, Any]) -> dict[str, Any]:
+    """A sitting whose figure is each side's wall time."""
+    return {
+        "ours": sitting.ours.spread,
+        "anchor": sitting.anchor.spread,
+        "warmup_s": {"ours": sitting.ours.warmup_s, "anchor": sitting.anchor.warmup_s},
+        "pairs": [p.row() for p in sitting.pairs],
+        "ratio": sitting.ratios(),
+    }
+
+
+def figure_sitting(
+    ours: Callable[[], dict[str, Any]], anchor: Callable[[], dict[str, Any]], runs: int, figure: str
+) -> dict[str, Any]:
+    """A sitting whose figure is what each side reports (`figure` of its dict: wrk's req/s, curl's
+    median time), not the wall time of the call; the pairs' order and load average as `interleaved`."""
+    got_ours: list[dict[str, Any]] = []
+    got_anchor: list[dict[str, Any]] = []
+    sitting = harness.interleaved(lambda: got_ours.append(ours()), lambda: got_anchor.append(anchor()), runs)
+    got_ours, got_anchor = got_ours[1:], got_anchor[1:]  # the first of each was its warm-up
+    pairs = []
+    for pair, o, a in zip(sitting.pairs, got_ours, got_anchor, strict=True):
+        pairs.append(
+            {
+                "ours": o,
+                "anchor": a,
+                "ratio": round(o[figure] / a[figure], 3),
+                "order": pair.row()["order"],
+                "loadavg": pair.loadavg,
+            }
+        )
+    return {
+        "figure": figure,
+        "ours": harness.spread([o[figure] for o in got_ours]),
+        "anchor": harness.spread([a[figure] for a in got_anchor]),
+        "pairs": pairs,
+        "ratio": harness.spread([p["ratio"] for p in pairs]),
+    }
+
+
+def export_sittings(
+    args: argparse.Namespace, work: Path, server: harness.Server, service: harness.Running
+) -> dict[str, Any]:
+    """The service's export in turns with ogr2ogr, then in turns with the floor; all write files."""
+    export_url = f"{service.base}/export/livestock_farms.geojson"
+    ours_file, ogr_file, floor_file = work / "service.geojson", work / "ogr2ogr.geojson", work / "floor.txt"
+    sizes: dict[str, int] = {}
+
+    def ours() -> None:
+        sizes["export"] = written(ours_file, ["curl", "-fs", "-o", str(ours_file), export_url])
+
+    def ogr2ogr() -> None:
+        cmd = ["ogr2ogr", "-f", "GeoJSON", str(ogr_file), f"PG:{server.dsn(DB)}", "livestock_farms"]
+        sizes["ogr2ogr"] = written(ogr_file, cmd)
+
+    def floor() -> None:
+        copy = f"\\copy ({FLOOR_SQL}) TO '{floor_file}'"
+        sizes["floor"] = written(floor_file, ["psql", server.libpq_url(DB), "-qX", "-c", copy])
+
+    harness.say("export: service and ogr2ogr in turns")
+    vs_ogr = wall_sitting(harness.interleaved(ours, ogr2ogr, args.runs))
+    harness.say("export: service and the \\copy floor in turns")
+    vs_floor = wall_sitting(harness.interleaved(ours, floor, args.runs))
+    for f in (ours_file, ogr_file, floor_file):
+        f.unlink(missing_ok=True)
+    return {
+        "export_vs_ogr2ogr": vs_ogr,
+        "export_vs_floor": vs_floor,
+        "export_bytes": sizes["export"],
+        "ogr2ogr_bytes": sizes["ogr2ogr"],
+        "floor_bytes": sizes["floor"],
+        "export_peak_mib": worker_peak_mib(service.pid),
+    }
+
+
+def items_and_tiles(
+    args: argparse.Namespace, work: Path, parts: set[str], ours: str, tipg: str
+) -> dict[str, Any]:
+    """Items under wrk and the two tiles, the service (`ours`) and tipg (`tipg`, its collection URL)
+    in turns."""
+    results: dict[str, Any] = {}
+    count = {"service": 0, "tipg": 0}
+
+    def wrk_side(who: str, url: str) -> Callable[[], dict[str, Any]]:
+        def side() -> dict[str, Any]:
+            label = f"{count[who]}" if count[who] else "warmup"
+            count[who] += 1
+            return wrk_run(url, args.wrk_seconds, work / f"wrk_{who}_{label}.txt")
+
+        return side
+
+    if "items" in parts:
+        harness.say("items under wrk: service and tipg in turns")
+        query = f"items?bbox={BBOX}&limit=1000"
+        results["items"] = figure_sitting(
+            wrk_side("service", f"{ours}/collections/livestock_farms/{query}"),
+            wrk_side("tipg", f"{tipg}/{query}"),
+            args.runs,
+            "req_s",
+        )
+    if "tiles" in parts:
+        for name, tile in (("tile_z10", Z10), ("tile_z0", "0/0/0")):
+            harness.say(f"{name}: service and tipg in turns")
+            results[name] = figure_sitting(
+                functools.partial(
+                    tile_curls, f"{ours}/tiles/livestock_farms/{tile}.mvt", work / "service.mvt"
+                ),
+                functools.partial(tile_curls, f"{tipg}/tiles/WebMercatorQuad/{tile}", work / "tipg.mvt"),
+                args.runs,
+                "time_s",
+            )
+    return results
+
+
+@contextlib.contextmanager
+def tipg_server(args: argparse.Namespace, work: Path, libpq: str, wanted: bool) -> Any:
+    """tipg as run_anchors.sh starts it (uvicorn, 2 workers), its collection URL; None when not wanted."""
+    if not wanted:
+        yield None
+        return
+    env = {**os.environ, "DATABASE_URL": libpq, "TIPG_DB_SCHEMAS": '["public"]'}
+    port = harness.free_port()
+    cmd = [str(Path(args.tipg_venv) / "bin" / "uvicorn"), "tipg.main:app", "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--workers", "2", "--log-level", "warning"]
+    probe = "/collections/public.livestock_farms"
+    with harness.running(cmd, port, env, probe, work / "tipg.log") as tipg:
+        yield tipg.base + probe
 
 
 def run(args: argparse.Namespace, work: Path, server: harness.Server) -> dict[str, Any]:
@@ -149,97 +284,28 @@ def run(args: argparse.Namespace, work: Path, server: harness.Server) -> dict[st
     return measure(args, work, server, farms, in_bbox)
 
 
-def export_anchors(
-    args: argparse.Namespace, work: Path, server: harness.Server, results: dict[str, Any]
-) -> None:
-    harness.say("export anchors: SQL floor and ogr2ogr")
-    results["floor"] = timed(
-        [
-            "psql",
-            server.libpq_url(DB),
-            "-qX",
-            "-c",
-            "\\copy (SELECT ST_AsGeoJSON(t.*)::text FROM livestock_farms t) TO '/dev/null'",
-        ],
-        args.runs,
-    )
-    ogr_out = work / "farms.geojson"
-    results["ogr2ogr"] = timed(
-        [
-            "sh",
-            "-c",
-            f"rm -f {ogr_out} && ogr2ogr -f GeoJSON {ogr_out} PG:'{server.dsn(DB)}' livestock_farms",
-        ],
-        args.runs,
-    )
-    results["ogr2ogr_bytes"] = ogr_out.stat().st_size
-    ogr_out.unlink()
-
-
-def items_and_tiles(
-    args: argparse.Namespace,
-    work: Path,
-    parts: set[str],
-    results: dict[str, Any],
-    who: str,
-    items_url: str,
-    tile_url: Callable[[str], str],
-) -> None:
-    """The items under wrk and the two tiles of one server (ours: "service", or "tipg")."""
-    key = "" if who == "service" else f"{who}_"
-    if "items" in parts:
-        harness.say(f"{who}: items under wrk")
-        results[f"{key}items"] = wrk(items_url, args.wrk_seconds, args.runs, work, who)
-    if "tiles" in parts:
-        harness.say(f"{who}: tiles")
-        results[f"{key}tile_z10"] = curl_times(tile_url(Z10))
-        results[f"{key}tile_z0"] = curl_times(tile_url("0/0/0"))
-
-
 def measure(
     args: argparse.Namespace, work: Path, server: harness.Server, farms: int, in_bbox: int
 ) -> dict[str, Any]:
     libpq = server.libpq_url(DB)
-    results: dict[str, Any] = {"farms": farms, "farms_in_bbox": in_bbox}
     parts = set(args.parts.split(","))
-    if "export" in parts:
-        export_anchors(args, work, server, results)
-    # Two uvicorn workers each, ours and tipg alike.
-    with harness.served(libpq, work / "service.log", workers=2) as service:
-        ours = service.base
+    results: dict[str, Any] = {
+        "farms": farms,
+        "farms_in_bbox": in_bbox,
+        # what `sanichain serve` starts here: SANICHAIN_WORKERS, else half the cores (D111)
+        "service_workers": ServerSettings().worker_count(),
+        "tipg_workers": 2 if parts & {"items", "tiles"} else None,
+    }
+    # Both servers up throughout, so that neither side's turn pays for the other's start.
+    with (
+        harness.served(libpq, work / "service.log") as service,
+        tipg_server(args, work, libpq, bool(parts & {"items", "tiles"})) as tipg,
+    ):
         if "export" in parts:
-            harness.say("service: GeoJSON export of the whole layer")
-            export_url = f"{ours}/export/livestock_farms.geojson"
-            results["export"] = timed(["curl", "-fs", "-o", "/dev/null", export_url], args.runs)
-            results["export_bytes"] = int(
-                subprocess.run(
-                    ["curl", "-fs", "-o", "/dev/null", "-w", "%{size_download}", export_url],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                ).stdout
-            )
-            results["export_peak_mib"] = worker_peak_mib(service.pid)
-        items_and_tiles(
-            args, work, parts, results, "service",
-            f"{ours}/collections/livestock_farms/items?bbox={BBOX}&limit=1000",
-            lambda tile: f"{ours}/tiles/livestock_farms/{tile}.mvt",
-        )  # fmt: skip
+            results.update(export_sittings(args, work, server, service))
+        if tipg is not None:
+            results.update(items_and_tiles(args, work, parts, service.base, tipg))
         results["service_peak_mib"] = worker_peak_mib(service.pid)
-    if not parts & {"items", "tiles"}:
-        return results
-    tipg_env = {**os.environ, "DATABASE_URL": libpq, "TIPG_DB_SCHEMAS": '["public"]'}
-    port_tipg = harness.free_port()
-    tipg_cmd = [str(Path(args.tipg_venv) / "bin" / "uvicorn"), "tipg.main:app", "--host", "127.0.0.1"]
-    tipg_cmd += ["--port", str(port_tipg), "--workers", "2", "--log-level", "warning"]
-    probe = "/collections/public.livestock_farms"
-    with harness.running(tipg_cmd, port_tipg, tipg_env, probe, work / "tipg.log") as tipg:
-        base = tipg.base + probe
-        items_and_tiles(
-            args, work, parts, results, "tipg",
-            f"{base}/items?bbox={BBOX}&limit=1000",
-            lambda tile: f"{base}/tiles/WebMercatorQuad/{tile}",
-        )  # fmt: skip
     return results
 
 
@@ -252,50 +318,95 @@ def machine() -> dict[str, str]:
     }
 
 
-def report(r: dict[str, Any]) -> str:
-    ratio = lambda a, b: f"{a / b:.2f}×"  # noqa: E731
-    fmt = harness.fmt
+# --- report -------------------------------------------------------------------------------------
+
+
+def _x(s: dict[str, float]) -> str:
+    return f"**{s['median']:.2f}×** ({s['min']:.2f}–{s['max']:.2f})"
+
+
+def _ms(s: dict[str, float]) -> str:
+    return harness.fmt(s, "ms", 1000)
+
+
+def summary(r: dict[str, Any]) -> list[str]:
     lines = [
-        f"farms: {r['farms']:,}; in the items bbox {BBOX}: {r['farms_in_bbox']:,}",
+        f"farms: {r['farms']:,}; in the items bbox {BBOX}: {r['farms_in_bbox']:,}; service: "
+        f"`sanichain serve`, {r['service_workers']} worker(s)"
+        + (f"; tipg: {r['tipg_workers']} workers" if r["tipg_workers"] else ""),
         "",
-        "| measure | service | anchor | ratio (service / anchor) | target |",
+        "| measure | service | anchor | service / anchor, pairs' median (min–max) | target |",
         "|---|---|---|---|---|",
     ]
-    if "export" in r:
-        e, f, o = r["export"]["median"], r["floor"]["median"], r["ogr2ogr"]["median"]
+    if "export_vs_ogr2ogr" in r:
+        o, f = r["export_vs_ogr2ogr"], r["export_vs_floor"]
         lines += [
-            f"| GeoJSON export, whole layer (wall) | {fmt(r['export'])} | ogr2ogr {fmt(r['ogr2ogr'])} | "
-            f"{ratio(e, o)} | ≤ 0.5× |",
-            f"| same vs PostGIS floor (`\\copy ST_AsGeoJSON`) | {fmt(r['export'])} | "
-            f"floor {fmt(r['floor'])} | {ratio(e, f)} | ≤ 2× |",
-            f"| export: service peak RSS (worker VmHWM) | {r['export_peak_mib']:.0f} MiB "
-            "| – | – | ≤ 200 MB |",
+            f"| GeoJSON export, whole layer, to a file (wall) | {harness.fmt(o['ours'])}, "
+            f"{r['export_bytes']:,} B | ogr2ogr {harness.fmt(o['anchor'])}, {r['ogr2ogr_bytes']:,} B | "
+            f"{_x(o['ratio'])} | ≤ 0.5× |",
+            f"| same in turns with the PostGIS floor (`\\copy ST_AsGeoJSON` to a file) | "
+            f"{harness.fmt(f['ours'])} | floor {harness.fmt(f['anchor'])}, {r['floor_bytes']:,} B | "
+            f"{_x(f['ratio'])} | ≤ 2× |",
+            f"| export: service peak RSS (VmHWM) | {r['export_peak_mib']:.0f} MiB | – | – | ≤ 200 MB |",
         ]
     if "items" in r:
-        i, t = r["items"], r["tipg_items"]
+        i = r["items"]
+        p99 = harness.spread([p["ours"]["p99_s"] / p["anchor"]["p99_s"] for p in i["pairs"]])
+        p99_of = {
+            side: harness.fmt_s(harness.spread([p[side]["p99_s"] for p in i["pairs"]]))
+            for side in ("ours", "anchor")
+        }
         lines += [
-            f"| items bbox limit=1000, wrk -t2 -c16: req/s | {fmt(i['req_s'], 'req/s')} | tipg "
-            f"{fmt(t['req_s'], 'req/s')} | {ratio(i['req_s']['median'], t['req_s']['median'])} | ≥ 3× |",
-            f"| … p99 latency | {fmt(i['p99_s'], 'ms', 1000)} | tipg {fmt(t['p99_s'], 'ms', 1000)} | "
-            f"{ratio(i['p99_s']['median'], t['p99_s']['median'])} | ≤ 0.5× |",
+            f"| items bbox limit=1000, wrk -t2 -c16: req/s | {harness.fmt(i['ours'], 'req/s')} | tipg "
+            f"{harness.fmt(i['anchor'], 'req/s')} | {_x(i['ratio'])} | ≥ 3× |",
+            f"| … p99 latency | {p99_of['ours']} | tipg {p99_of['anchor']} | {_x(p99)} | ≤ 0.5× |",
         ]
-    if "tile_z10" in r:
-        lines += [
-            f"| tile z10 {Z10} (10 × curl) | {fmt(r['tile_z10']['time_s'], 'ms', 1000)}, "
-            f"{r['tile_z10']['bytes']:,} B "
-            f"| tipg {fmt(r['tipg_tile_z10']['time_s'], 'ms', 1000)}, {r['tipg_tile_z10']['bytes']:,} B | "
-            f"{ratio(r['tile_z10']['time_s']['median'], r['tipg_tile_z10']['time_s']['median'])} | ≤ 1× |",
-            f"| tile z0 (10 × curl) | {fmt(r['tile_z0']['time_s'], 'ms', 1000)}, {r['tile_z0']['bytes']:,} B "
-            f"| tipg {fmt(r['tipg_tile_z0']['time_s'], 'ms', 1000)}, {r['tipg_tile_z0']['bytes']:,} B | "
-            f"{ratio(r['tile_z0']['time_s']['median'], r['tipg_tile_z0']['time_s']['median'])} | ≤ 1× |",
-        ]
+    for name, label in (("tile_z10", f"tile z10 {Z10}"), ("tile_z0", "tile z0")):
+        if name in r:
+            t = r[name]
+            size = {side: t["pairs"][-1][side]["bytes"] if t["pairs"] else 0 for side in ("ours", "anchor")}
+            lines.append(
+                f"| {label} (median of {TILE_CURLS} × curl) | {_ms(t['ours'])}, {size['ours']:,} B | tipg "
+                f"{_ms(t['anchor'])}, {size['anchor']:,} B | {_x(t['ratio'])} | ≤ 1× |"
+            )
     if "items" in r:
-        lines += [
-            "",
-            f"wrk errors (non-2xx + timeouts): service {r['items']['errors']}, "
-            f"tipg {r['tipg_items']['errors']}",
-        ]
-    return "\n".join(lines)
+        errors = {side: sum(p[side]["errors"] for p in r["items"]["pairs"]) for side in ("ours", "anchor")}
+        lines += ["", f"wrk errors (non-2xx + timeouts): service {errors['ours']}, tipg {errors['anchor']}"]
+    return lines
+
+
+def pair_tables(r: dict[str, Any]) -> list[str]:
+    """Every pair of every sitting: its order, both figures, its ratio and the load average."""
+    lines: list[str] = []
+    walls = (("export_vs_ogr2ogr", "export vs ogr2ogr"), ("export_vs_floor", "export vs floor"))
+    for key, title in walls:
+        if key in r:
+            lines += ["", f"{title} (wall):", "", "| pair | order | service | anchor | ratio | loadavg |"]
+            lines.append("|---|---|---|---|---|---|")
+            for n, p in enumerate(r[key]["pairs"], 1):
+                lines.append(
+                    f"| {n} | {p['order']} | {p['ours_s']:.2f} s | {p['anchor_s']:.2f} s | "
+                    f"{p['ratio']:.2f}× | {p['loadavg']} |"
+                )
+    figures = (
+        ("items", "items (wrk req/s)", lambda v: f"{v['req_s']:.1f} req/s, p99 {v['p99_s'] * 1000:.0f} ms"),
+        ("tile_z10", f"tile z10 {Z10} (median curl)", lambda v: f"{v['time_s'] * 1000:.1f} ms"),
+        ("tile_z0", "tile z0 (median curl)", lambda v: f"{v['time_s'] * 1000:.1f} ms"),
+    )
+    for key, title, show in figures:
+        if key in r:
+            lines += ["", f"{title}:", "", "| pair | order | service | tipg | ratio | loadavg |"]
+            lines.append("|---|---|---|---|---|---|")
+            for n, p in enumerate(r[key]["pairs"], 1):
+                lines.append(
+                    f"| {n} | {p['order']} | {show(p['ours'])} | {show(p['anchor'])} | "
+                    f"{p['ratio']:.2f}× | {p['loadavg']} |"
+                )
+    return lines
+
+
+def report(r: dict[str, Any]) -> str:
+    return "\n".join(summary(r) + pair_tables(r))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -304,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data", help="generated dataset directory (made when missing)")
     harness.dataset_options(parser)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="pairs per sitting, after a warm-up of each")
     parser.add_argument("--wrk-seconds", type=int, default=20)
     parser.add_argument("--tipg-venv", default="/tmp/tipg-venv")
     parser.add_argument(
@@ -319,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     ensure_tools(set(args.parts.split(",")), Path(args.tipg_venv))
     harness.stop_on_sigterm()
     out = Path(args.out)
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    load_before = harness.loadavg()
     with harness.workdir("sanichain-bench-lo-") as work:
         try:
             with harness.postgres(work, args.server_url, drop=[DB]) as server:
@@ -328,7 +441,9 @@ def main(argv: list[str] | None = None) -> int:
             for p in [*work.glob("wrk_*.txt"), *work.glob("*.log")]:
                 shutil.copy(p, out.parent / f"{out.stem}-{p.name}")
     results["meta"] = machine()
+    results["meta"]["started"] = started
     results["meta"]["when"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    results["meta"]["loadavg"] = {"before": load_before, "after": harness.loadavg()}
     harness.write_json(out, results)
     print(report(results))
     print(f"\nJSON: {args.out}")
