@@ -31,7 +31,7 @@ from service.chain import (
     integrity,
     integrity_workbook,
     reports,
-    sankey,
+    sankey_apart,
     stored,
 )
 from service.chain.computation import computed, find_town, flow_features, prepare
@@ -252,8 +252,8 @@ def chain_diagram(
         town_row = find_town(conn, town)
         d = diagram.build(conn, stream.value, town_row)
     if format is DiagramFormat.png:
-        return Response(sankey.render(d, "png"), media_type="image/png")
-    svg = sankey.render(d, "svg")
+        return Response(sankey_apart.render(d, "png"), media_type="image/png")
+    svg = sankey_apart.render(d, "svg")
     if format is DiagramFormat.svg:
         return Response(svg, media_type="image/svg+xml")
     return HTMLResponse(reports.diagram_page(d.title, svg, stream.value, town))
