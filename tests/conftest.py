@@ -259,21 +259,28 @@ class OwnCluster:
             self.cluster.start()
 
 
-@pytest.fixture(scope="module")
-def own_cluster() -> Iterator[OwnCluster]:
+@contextmanager
+def throwaway_cluster() -> Iterator[LocalCluster]:
+    """A PostgreSQL cluster of a test module's own (to stop, kill or reconfigure), removed at the end."""
     parent = postgres_reachable_dir()
     cluster = LocalCluster(parent / "pg", free_port(), throwaway=True)
     cluster.start()
     try:
+        yield cluster
+    finally:
+        cluster.destroy()
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def own_cluster() -> Iterator[OwnCluster]:
+    with throwaway_cluster() as cluster:
         url = cluster.ensure_database("sanichain")
         migrate.upgrade(url)
         engine = make_engine(url)
         loader.load(engine, DEMO_DIR)
         engine.dispose()
         yield OwnCluster(cluster, url)
-    finally:
-        cluster.destroy()
-        shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

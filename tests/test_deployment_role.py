@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -19,7 +18,7 @@ import pytest
 
 from service.config import REPO_ROOT
 from service.localdb import LocalCluster
-from tests.conftest import free_port, postgres_reachable_dir
+from tests.conftest import throwaway_cluster
 from tests.service_process import running_service
 
 pytestmark = pytest.mark.slow
@@ -47,10 +46,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    parent = postgres_reachable_dir()
-    cluster = LocalCluster(parent / "pg", free_port(), throwaway=True)
-    cluster.start()
-    try:
+    with throwaway_cluster() as cluster:
         # the role signs in with its password (scram), as in the container; the tests' superuser keeps trust
         hba = cluster.data_dir / "pg_hba.conf"
         hba.write_text("host all sanichain 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
@@ -58,9 +54,6 @@ def server() -> Iterator[Server]:
         with closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
             cur.execute("SELECT pg_reload_conf()")
         yield Server(cluster, url)
-    finally:
-        cluster.destroy()
-        shutil.rmtree(parent, ignore_errors=True)
 
 
 def sanichain(url: str, *args: str) -> subprocess.CompletedProcess[str]:
