@@ -375,19 +375,26 @@ def summary(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _pairs_table(
+    title: str, anchor: str, pairs: list[dict[str, Any]], show: Callable[[Any], str]
+) -> list[str]:
+    lines = ["", f"{title}:", "", f"| pair | order | service | {anchor} | ratio | loadavg |"]
+    lines.append("|---|---|---|---|---|---|")
+    for n, p in enumerate(pairs, 1):
+        lines.append(
+            f"| {n} | {p['order']} | {show(p['ours'])} | {show(p['anchor'])} "
+            f"| {p['ratio']:.2f}× | {p['loadavg']} |"
+        )
+    return lines
+
+
 def pair_tables(r: dict[str, Any]) -> list[str]:
     """Every pair of every sitting: its order, both figures, its ratio and the load average."""
     lines: list[str] = []
-    walls = (("export_vs_ogr2ogr", "export vs ogr2ogr"), ("export_vs_floor", "export vs floor"))
-    for key, title in walls:
+    for key, title in (("export_vs_ogr2ogr", "export vs ogr2ogr"), ("export_vs_floor", "export vs floor")):
         if key in r:
-            lines += ["", f"{title} (wall):", "", "| pair | order | service | anchor | ratio | loadavg |"]
-            lines.append("|---|---|---|---|---|---|")
-            for n, p in enumerate(r[key]["pairs"], 1):
-                lines.append(
-                    f"| {n} | {p['order']} | {p['ours_s']:.2f} s | {p['anchor_s']:.2f} s | "
-                    f"{p['ratio']:.2f}× | {p['loadavg']} |"
-                )
+            walls = [{**p, "ours": p["ours_s"], "anchor": p["anchor_s"]} for p in r[key]["pairs"]]
+            lines += _pairs_table(f"{title} (wall)", "anchor", walls, lambda s: f"{s:.2f} s")
     figures = (
         ("items", "items (wrk req/s)", lambda v: f"{v['req_s']:.1f} req/s, p99 {v['p99_s'] * 1000:.0f} ms"),
         ("tile_z10", f"tile z10 {Z10} (median curl)", lambda v: f"{v['time_s'] * 1000:.1f} ms"),
@@ -395,13 +402,7 @@ def pair_tables(r: dict[str, Any]) -> list[str]:
     )
     for key, title, show in figures:
         if key in r:
-            lines += ["", f"{title}:", "", "| pair | order | service | tipg | ratio | loadavg |"]
-            lines.append("|---|---|---|---|---|---|")
-            for n, p in enumerate(r[key]["pairs"], 1):
-                lines.append(
-                    f"| {n} | {p['order']} | {show(p['ours'])} | {show(p['anchor'])} | "
-                    f"{p['ratio']:.2f}× | {p['loadavg']} |"
-                )
+            lines += _pairs_table(title, "tipg", r[key]["pairs"], show)
     return lines
 
 

@@ -41,32 +41,34 @@ NODE_VIEW = " UNION ALL ".join(
 MOVES = "TG_TABLE_NAME IN ('villages', 'livestock_farms', 'chain_links')"
 SHARE = "to_jsonb({row}) -> 'forwarded_share'"
 
+
+def _note(rows: str, note: str) -> str:
+    """A statement's rows noted one by one, or the whole state marked stale when there are too many."""
+    return f"""
+        IF (SELECT count(*) FROM (SELECT FROM {rows} LIMIT {MANY_ROWS + 1}) s) > {MANY_ROWS} THEN
+            UPDATE chain_state SET stale = true;
+        ELSE
+            {note};
+        END IF;"""
+
+
+def _each(rows: str) -> str:
+    return f"INSERT INTO chain_pending (layer, id, moves) SELECT TG_TABLE_NAME, id, {MOVES} FROM {rows}"
+
+
+CHANGED = f"""INSERT INTO chain_pending (layer, id, moves)
+            SELECT TG_TABLE_NAME, n.id, {MOVES} OR {SHARE.format(row="n")} IS DISTINCT FROM {SHARE.format(row="o")}
+            FROM new_rows n JOIN old_rows o ON o.id = n.id
+            WHERE to_jsonb(n) - {IGNORED} IS DISTINCT FROM to_jsonb(o) - {IGNORED}"""
+
 NOTE_FUNCTION = f"""
 CREATE FUNCTION chain_note_rows() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         UPDATE chain_state SET stale = true;
-    ELSIF TG_OP = 'INSERT' THEN
-        IF (SELECT count(*) FROM (SELECT FROM new_rows LIMIT {MANY_ROWS + 1}) s) > {MANY_ROWS} THEN
-            UPDATE chain_state SET stale = true;
-        ELSE
-            INSERT INTO chain_pending (layer, id, moves) SELECT TG_TABLE_NAME, id, {MOVES} FROM new_rows;
-        END IF;
-    ELSIF TG_OP = 'DELETE' THEN
-        IF (SELECT count(*) FROM (SELECT FROM old_rows LIMIT {MANY_ROWS + 1}) s) > {MANY_ROWS} THEN
-            UPDATE chain_state SET stale = true;
-        ELSE
-            INSERT INTO chain_pending (layer, id, moves) SELECT TG_TABLE_NAME, id, {MOVES} FROM old_rows;
-        END IF;
-    ELSE
-        IF (SELECT count(*) FROM (SELECT FROM new_rows LIMIT {MANY_ROWS + 1}) s) > {MANY_ROWS} THEN
-            UPDATE chain_state SET stale = true;
-        ELSE
-            INSERT INTO chain_pending (layer, id, moves)
-            SELECT TG_TABLE_NAME, n.id, {MOVES} OR {SHARE.format(row="n")} IS DISTINCT FROM {SHARE.format(row="o")}
-            FROM new_rows n JOIN old_rows o ON o.id = n.id
-            WHERE to_jsonb(n) - {IGNORED} IS DISTINCT FROM to_jsonb(o) - {IGNORED};
-        END IF;
+    ELSIF TG_OP = 'INSERT' THEN{_note("new_rows", _each("new_rows"))}
+    ELSIF TG_OP = 'DELETE' THEN{_note("old_rows", _each("old_rows"))}
+    ELSE{_note("new_rows", CHANGED)}
     END IF;
     RETURN NULL;
 END
