@@ -94,17 +94,19 @@ def rebuild(conn: Connection) -> None:
     flows.drop_temporary(conn)
     conn.execute(text(f"TRUNCATE {', '.join(f'public.{table}' for table in STORED_TABLES)}"))
     # Each stored table straight from the full computation's own SQL, analysed before the next reads it.
-    steps = (
-        ("chain_generation", flows.generation_select()),
-        ("chain_link_step", flows.link_step_select()),
-        ("chain_link_flow", flows.LINK_FLOW_SELECT),
-        ("chain_facility", flows.facility_select()),
+    conn.execute(
+        text(f"INSERT INTO public.chain_generation {flows.generation_select()}"),
+        {"species": species_json(), **_generation_parameters(params)},
     )
-    for table, select in steps:
-        conn.execute(
-            text(f"INSERT INTO public.{table} {select}"),
-            {"species": species_json(), **_generation_parameters(params)},
-        )
+    with flows.in_source_order(conn):
+        conn.execute(text(f"INSERT INTO public.chain_link_step {flows.link_step_select()}"))
+    conn.execute(text("ANALYZE public.chain_link_step"))
+    propagation = flows.propagate(conn)  # analyses chain_generation first
+    conn.execute(text(f"INSERT INTO public.chain_link_flow {propagation.link_flow_select}"))
+    facilities = flows.facility_select(by_node=propagation.by_node)
+    conn.execute(text(f"INSERT INTO public.chain_facility {facilities}"))
+    flows.drop_propagation(conn)
+    for table in ("chain_link_flow", "chain_facility"):
         conn.execute(text(f"ANALYZE public.{table}"))
     conn.execute(
         text("UPDATE chain_state SET stale = false, parameters = CAST(:p AS jsonb), computed_at = now()"),
@@ -191,12 +193,16 @@ def _contributions(conn: Connection, sign: int) -> None:
     with _index_walk(conn):
         for statement in SUBSET_SQL.split(";"):
             conn.execute(text(statement))
-    _analyse(conn, "chain_generation", "chain_link_step")
-    conn.execute(text(flows.LINK_FLOW_SQL))
+    _analyse(conn, "chain_link_step")
+    propagation = flows.propagate(conn)  # analyses chain_generation first
     conn.execute(
-        text(f"INSERT INTO chain_delta SELECT link_id, {sign} * flow_t_per_day FROM pg_temp.chain_link_flow")
+        text(
+            f"INSERT INTO chain_delta SELECT link_id, {sign} * flow_t_per_day "
+            f"FROM ({propagation.link_flow_select}) f"
+        )
     )
-    for table in ("chain_link_flow", "chain_link_step", "chain_generation"):
+    flows.drop_propagation(conn)
+    for table in ("chain_link_step", "chain_generation"):
         conn.execute(text(f"DROP TABLE pg_temp.{table}"))
 
 
