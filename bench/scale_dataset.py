@@ -1,22 +1,34 @@
-"""Benchmark of the national-scale dataset path, with anchors measured in the same sitting.
+"""Benchmark of the national-scale dataset path, in turns with its anchors in the same sitting.
 
     .venv/bin/python bench/scale_dataset.py                       # full size: 500k villages, 1M farms
-    .venv/bin/python bench/scale_dataset.py --villages 20000 --farms 40000 --stations 200 --runs 1
+    .venv/bin/python bench/scale_dataset.py --villages 20000 --farms 40000 --stations 200 --runs 2
 
 What it does, start to end:
 
 1. starts a throwaway PostgreSQL cluster on a free port (shared_buffers=1GB, work_mem=64MB, like the
    anchors in /work/shared/bench-anchors), unless --server-url names a server to use instead;
-2. times `sanichain demo generate` (wall, rows/s, output size, peak RSS of the process);
-3. times `sanichain demo load` into a freshly created and migrated database, per table too;
-4. times the anchors on the same farms: `psql \\copy` into plain tables (the SQL floor, then with the
-   constraints, indexes and the foreign key of `livestock_farms` added one by one) and GDAL's
-   `ogr2ogr` CSV import (anchor "d" of run_anchors.sh) of a lon/lat CSV derived from ours.
+2. times `sanichain demo generate` (wall, rows/s, output size, peak RSS of the process): 1 warm-up +
+   --runs runs, median (min–max); it has no anchor;
+3. runs `sanichain demo load` (the command as installed, DATABASE_URL in its environment) into a freshly
+   created and migrated database in turns with each anchor on the same farms, one sitting per anchor:
+     ogr2ogr    GDAL's CSV import of a lon/lat CSV derived from ours (anchor "d" of run_anchors.sh);
+     floor      `psql \\copy` into a plain copy of `livestock_farms` (no constraints, no indexes);
+     same_ddl   `psql \\copy` into a table with `livestock_farms`' full DDL whose GIST indexes are
+                dropped first and built after the COPY (timed): the work the load does for the farms.
+   A sitting is `harness.interleaved`: a warm-up of each side, then --runs pairs in rotated order (ours
+   first, anchor first, …). The figure of ours is the load's farms part (its `copy livestock_farms`
+   progress line to the next one: the COPY and the GIST builds), timestamped as the lines arrive; the
+   whole load's wall time is kept beside it. Each pair's ratio (farms part ÷ anchor) and the load
+   average after it are printed; the ratio quoted is the median (min–max) of the pairs' ratios;
+4. unless --no-ladder: the floor with `livestock_farms`' generated columns, constraints, indexes and
+   foreign key added one by one (anchor runs only, 1 warm-up + --runs each, in blocks: a breakdown of
+   what the DDL costs, not compared with ours pair by pair).
 
-Every timed figure is a whole child process: 1 warm-up + --runs counted runs, median (min–max);
-wall time from a monotonic clock around spawn .. reap, CPU and peak RSS from wait4(). Untimed between
-runs: recreating/migrating the database or table, and a CHECKPOINT. A Markdown table goes to stdout,
-all figures as JSON to --out. The cluster and the temporary files are removed at the end (Ctrl-C too).
+Every timed figure is a whole child process: wall time from a monotonic clock around spawn .. reap, CPU
+and peak RSS from wait4(). Untimed before every run, of either side: recreating (and migrating) the
+database for the load, recreating the table for an anchor (ogr2ogr's dropped), then a CHECKPOINT. Both
+sides write the same farms into the same server. Markdown tables go to stdout, all figures and every
+run as JSON to --out. The cluster and the temporary files are removed at the end (Ctrl-C too).
 """
 
 from __future__ import annotations
@@ -158,33 +170,6 @@ class Measure:
         }
 
 
-def repeat(
-    key: str,
-    label: str,
-    rows: int,
-    cmd: list[str],
-    runs: int,
-    prepare: Callable[[], None],
-    env: dict[str, str] | None = None,
-    cwd: Path | None = None,
-) -> Measure:
-    """1 warm-up + `runs` counted runs of `cmd`, each after an untimed `prepare()`."""
-
-    def one(run_label: str) -> tuple[Run, float]:
-        harness.say(f"{key}: {run_label}")
-        prepare()
-        run = run_timed(cmd, env, cwd)
-        if run.exit != 0:
-            tail = " | ".join(line for _, line in run.marks[-5:])
-            raise harness.BenchError(f"{key}: exit {run.exit}: {tail}")
-        load = os.getloadavg()[0]
-        harness.say(f"{key}: {run.wall_s:.2f} s, peak {run.peak_mib:.0f} MiB, load average {load:.2f}")
-        return run, load
-
-    (warmup, _), counted = harness.repeat(one, runs)
-    return Measure(key, label, rows, [r for r, _ in counted], warmup, cmd, [load for _, load in counted])
-
-
 # --- machine and versions ----------------------------------------------------------------------
 
 
@@ -251,22 +236,9 @@ def bench_generate(args: argparse.Namespace, data: Path, cwd: Path) -> Measure:
         shutil.rmtree(data, ignore_errors=True)
 
     # The row count is known only afterwards: fill it in from the manifest.
-    measure = repeat("generate", "generate (all tables)", 0, cmd, args.runs, fresh_dir, cwd=cwd)
+    measure = repeat(Side("generate", "generate (all tables)", 0, cmd, fresh_dir, cwd=cwd), args.runs)
     measure.rows = sum(scale.read_manifest(data)["counts"].values())
     return measure
-
-
-def bench_load(server: harness.Server, data: Path, runs: int, cwd: Path) -> Measure:
-    env = {**os.environ, "DATABASE_URL": server.url(DATABASE)}
-    rows = sum(scale.read_manifest(data)["counts"].values())
-
-    def fresh_database() -> None:
-        server.recreate(DATABASE)
-        server.checkpoint()
-
-    cmd = [harness.sanichain_cmd(), "demo", "load", "--dir", str(data)]
-    label = "load (all tables, one transaction, + ANALYZE)"
-    return repeat("load", label, rows, cmd, runs, fresh_database, env, cwd)
 
 
 _COPY_MARK = re.compile(r"^copy (\w+) \(")
@@ -291,8 +263,9 @@ def load_phases(run: Run) -> dict[str, float]:
     return phases
 
 
-_GIST_AFTER = f"CREATE INDEX ON {FLOOR_TABLE} USING gist (geom)"
 _CHECKS = "INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS"
+_GIST_AFTER = f"CREATE INDEX ON {FLOOR_TABLE} USING gist (geom)"
+GIST_OF_FARMS = "gist-of-farms"  # FloorVariant.after: livestock_farms' own GIST indexes, built after
 
 
 @dataclass(frozen=True)
@@ -309,8 +282,18 @@ class FloorVariant:
     keys_after: bool = False  # livestock_farms' keys, FKs and indexes, created after the COPY (timed)
 
 
-FLOOR_VARIANTS = (
-    FloorVariant("floor", "COPY floor: plain table, no constraints/indexes", "INCLUDING DEFAULTS"),
+FLOOR = FloorVariant("floor", "COPY floor: plain table, no constraints/indexes", "INCLUDING DEFAULTS")
+# What `demo load` does for the farms: the full DDL, its GIST indexes dropped and built after the COPY.
+SAME_DDL = FloorVariant(
+    "same_ddl",
+    "same DDL as livestock_farms, its GIST built after COPY (= the load's farms work)",
+    "INCLUDING ALL",
+    True,
+    "USING gist",
+    foreign_key=True,
+    after=(GIST_OF_FARMS,),
+)
+LADDER = (
     FloorVariant(
         "floor_gist", "COPY floor + GIST built afterwards", "INCLUDING DEFAULTS", after=(_GIST_AFTER,)
     ),
@@ -356,19 +339,26 @@ def keys_and_indexes_of(server: harness.Server, table: str) -> tuple[str, ...]:
             (table,),
         )
         keys = [f"ALTER TABLE {FLOOR_TABLE} ADD {r[0]}" for r in cur.fetchall()]
+    return (*keys, *indexes_of(server, table))
+
+
+def indexes_of(server: harness.Server, table: str, matching: str = "") -> tuple[str, ...]:
+    """`table`'s indexes that back no constraint (those whose definition contains `matching`), as DDL
+    on the floor table."""
+    with server.cursor(DATABASE) as cur:
         cur.execute(
             "SELECT i.indisunique, pg_get_indexdef(i.indexrelid) FROM pg_index i"
             " WHERE i.indrelid = %s::regclass"
             " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
+            " AND strpos(pg_get_indexdef(i.indexrelid), %s) > 0"
             " ORDER BY i.indexrelid",
-            (table,),
+            (table, matching),
         )
         # pg_get_indexdef: "CREATE [UNIQUE] INDEX name ON table USING method (…)"; keep the part after USING.
-        indexes = [
+        return tuple(
             f"CREATE {'UNIQUE ' if unique else ''}INDEX ON {FLOOR_TABLE} USING {text.split(' USING ', 1)[1]}"
             for unique, text in cur.fetchall()
-        ]
-    return (*keys, *indexes)
+        )
 
 
 def drop_indexes(cur: Any, table: str, matching: str) -> None:
@@ -392,30 +382,6 @@ def generated_columns_of(server: harness.Server, table: str) -> list[str]:
         return [r[0] for r in cur.fetchall()]
 
 
-def bench_floor(
-    server: harness.Server, variant: FloorVariant, csv_path: Path, rows: int, runs: int
-) -> Measure:
-    generated = generated_columns_of(server, FARMS)
-    columns = ", ".join(scale.COLUMNS[FARMS])
-    copy = f"\\copy {FLOOR_TABLE} ({columns}) FROM '{csv_path}' WITH (FORMAT csv, HEADER)"
-    cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", server.dsn(DATABASE), "-c", copy]
-    after = variant.after + (keys_and_indexes_of(server, FARMS) if variant.keys_after else ())
-    for statement in after:
-        cmd += ["-c", statement]
-
-    def fresh_table() -> None:
-        with server.cursor(DATABASE) as cur:
-            for statement in floor_ddl(variant, generated):
-                cur.execute(statement)
-            if variant.drop_indexes:
-                drop_indexes(cur, FLOOR_TABLE, variant.drop_indexes)
-        server.checkpoint()
-
-    measure = repeat(variant.key, variant.label, rows, cmd, runs, fresh_table)
-    measure.extra["table_after_run"] = describe_table(server, FLOOR_TABLE)
-    return measure
-
-
 def describe_table(server: harness.Server, table: str) -> dict[str, list[str]]:
     """What the table had after its last run: index and constraint definitions (for the record)."""
     with server.cursor(DATABASE) as cur:
@@ -430,18 +396,166 @@ def describe_table(server: harness.Server, table: str) -> dict[str, list[str]]:
     return {"indexes": indexes, "constraints": constraints}
 
 
-def bench_ogr2ogr(server: harness.Server, lonlat: Path, rows: int, runs: int) -> Measure:
-    cmd = ["ogr2ogr", "-f", "PostgreSQL", f"PG:{server.dsn(DATABASE)}", str(lonlat)]
-    cmd += ["-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat", "-a_srs", "EPSG:4326"]
-    cmd += ["-nln", IMPORT_TABLE, "-overwrite", "--config", "PG_USE_COPY", "YES"]
-    label = "ogr2ogr CSV import (anchor d: PG_USE_COPY, pk + GIST)"
-    return repeat("ogr2ogr_import", label, rows, cmd, runs, server.checkpoint)
-
-
 def drop_tables(server: harness.Server, *tables: str) -> None:
     with server.cursor(DATABASE) as cur:
         for table in tables:
             cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a command, its untimed reset, and what it writes."""
+
+    key: str
+    label: str
+    rows: int
+    cmd: list[str]
+    prepare: Callable[[], None]
+    env: dict[str, str] | None = None
+    cwd: Path | None = None
+    table: str = ""  # the table it writes, described after the sitting ("" = the whole database)
+
+
+class Schema:
+    """What the anchors need to know of `livestock_farms` in the migrated schema (read once)."""
+
+    def __init__(self, server: harness.Server) -> None:
+        self.generated = generated_columns_of(server, FARMS)
+        self.keys_and_indexes = keys_and_indexes_of(server, FARMS)
+        self.gist = indexes_of(server, FARMS, "USING gist")
+
+
+def floor_side(
+    server: harness.Server, variant: FloorVariant, schema: Schema, csv_path: Path, rows: int
+) -> Side:
+    columns = ", ".join(scale.COLUMNS[FARMS])
+    copy = f"\\copy {FLOOR_TABLE} ({columns}) FROM '{csv_path}' WITH (FORMAT csv, HEADER)"
+    cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", server.dsn(DATABASE), "-c", copy]
+    after: list[str] = []
+    for statement in variant.after:
+        after += schema.gist if statement == GIST_OF_FARMS else [statement]
+    if variant.keys_after:
+        after += schema.keys_and_indexes
+    for statement in after:
+        cmd += ["-c", statement]
+
+    def fresh_table() -> None:
+        with server.cursor(DATABASE) as cur:
+            for statement in floor_ddl(variant, schema.generated):
+                cur.execute(statement)
+            if variant.drop_indexes:
+                drop_indexes(cur, FLOOR_TABLE, variant.drop_indexes)
+        server.checkpoint()
+
+    return Side(variant.key, variant.label, rows, cmd, fresh_table, table=FLOOR_TABLE)
+
+
+def ogr2ogr_side(server: harness.Server, lonlat: Path, rows: int) -> Side:
+    cmd = ["ogr2ogr", "-f", "PostgreSQL", f"PG:{server.dsn(DATABASE)}", str(lonlat)]
+    cmd += ["-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat", "-a_srs", "EPSG:4326"]
+    cmd += ["-nln", IMPORT_TABLE, "-overwrite", "--config", "PG_USE_COPY", "YES"]
+
+    def no_table() -> None:  # -overwrite would drop it inside the timed run: drop it beforehand
+        drop_tables(server, IMPORT_TABLE)
+        server.checkpoint()
+
+    label = "ogr2ogr CSV import (anchor d: PG_USE_COPY, pk + GIST)"
+    return Side("ogr2ogr", label, rows, cmd, no_table, table=IMPORT_TABLE)
+
+
+def load_side(server: harness.Server, data: Path, rows: int, cwd: Path) -> Side:
+    def fresh_database() -> None:
+        server.recreate(DATABASE)
+        server.checkpoint()
+
+    cmd = [harness.sanichain_cmd(), "demo", "load", "--dir", str(data)]
+    env = {**os.environ, "DATABASE_URL": server.url(DATABASE)}
+    label = "sanichain demo load (all tables, one transaction, + ANALYZE)"
+    return Side("load", label, rows, cmd, fresh_database, env, cwd)
+
+
+def run_side(side: Side, run_label: str) -> tuple[Run, float]:
+    """`side` once: its untimed reset, then its command timed; (the run, 1-minute load average after)."""
+    harness.say(f"{side.key}: {run_label}")
+    side.prepare()
+    run = run_timed(side.cmd, side.env, side.cwd)
+    if run.exit != 0:
+        tail = " | ".join(line for _, line in run.marks[-5:])
+        raise harness.BenchError(f"{side.key}: exit {run.exit}: {tail}")
+    load = os.getloadavg()[0]
+    harness.say(f"{side.key}: {run.wall_s:.2f} s, peak {run.peak_mib:.0f} MiB, load average {load:.2f}")
+    return run, load
+
+
+def repeat(side: Side, runs: int) -> Measure:
+    """1 warm-up + `runs` counted runs of `side`, in a block."""
+    (warmup, _), counted = harness.repeat(lambda label: run_side(side, label), runs)
+    measure = Measure(side.key, side.label, side.rows, [r for r, _ in counted], warmup, side.cmd)
+    measure.loadavg = [load for _, load in counted]
+    return measure
+
+
+def farms_part(run: Run) -> float:
+    """The load's farms part: from its `copy livestock_farms` line to the next (COPY + GIST builds)."""
+    return load_phases(run)[FARMS]
+
+
+def sitting(ours: Side, anchor: Side, runs: int, server: harness.Server) -> dict[str, Any]:
+    """Ours and `anchor` in turns (`harness.interleaved`: a warm-up of each, then `runs` pairs in
+    rotated order). The resets happen inside each turn but outside its process's clock, so a pair's
+    figures are the processes' own: the load's farms part (and whole wall) and the anchor's wall."""
+    got_ours: list[tuple[Run, float]] = []
+    got_anchor: list[tuple[Run, float]] = []
+    written: dict[str, list[str]] = {}  # the anchor's table after its last turn (the load drops it)
+
+    def anchor_turn() -> None:
+        got_anchor.append(run_side(anchor, "turn"))
+        if anchor.table:
+            written.update(describe_table(server, anchor.table))
+
+    turns = harness.interleaved(lambda: got_ours.append(run_side(ours, "turn")), anchor_turn, runs)
+    (ours_warmup, _), *ours_runs = got_ours
+    (anchor_warmup, _), *anchor_runs = got_anchor
+    pairs = []
+    for pair, (o, _), (a, _) in zip(turns.pairs, ours_runs, anchor_runs, strict=True):
+        farms = farms_part(o)
+        pairs.append(
+            {
+                "order": pair.row()["order"],
+                "ours_farms_s": round(farms, 3),
+                "ours_load_s": round(o.wall_s, 3),
+                "anchor_s": round(a.wall_s, 3),
+                "ratio": round(farms / a.wall_s, 3) if a.wall_s else None,
+                "loadavg": pair.loadavg,
+            }
+        )
+        harness.say(
+            f"{ours.key} vs {anchor.key}: pair {len(pairs)}: ratio {pairs[-1]['ratio']}, {pair.loadavg}"
+        )
+    ours_measure = Measure(ours.key, ours.label, ours.rows, [o for o, _ in ours_runs], ours_warmup, ours.cmd)
+    ours_measure.loadavg = [load for _, load in ours_runs]
+    anchor_measure = Measure(
+        anchor.key, anchor.label, anchor.rows, [a for a, _ in anchor_runs], anchor_warmup, anchor.cmd
+    )
+    anchor_measure.loadavg = [load for _, load in anchor_runs]
+    if written:
+        anchor_measure.extra["table_after_run"] = written
+    return {
+        "anchor": anchor.key,
+        "label": anchor.label,
+        "ours_farms_s": harness.spread([p["ours_farms_s"] for p in pairs]),
+        "ours_load_s": harness.spread([p["ours_load_s"] for p in pairs]),
+        "anchor_s": harness.spread([p["anchor_s"] for p in pairs]),
+        "ratio": harness.spread([p["ratio"] for p in pairs]),
+        "warmup_s": {
+            "ours_farms": farms_part(ours_warmup),
+            "ours_load": ours_warmup.wall_s,
+            "anchor": anchor_warmup.wall_s,
+        },
+        "pairs": pairs,
+        "load_phases": [load_phases(o) for o, _ in ours_runs],
+        "measures": {"ours": ours_measure.summary(), "anchor": anchor_measure.summary()},
+    }
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -455,34 +569,100 @@ def fmt_rate(rows: int, seconds: float) -> str:
     return f"{rows / seconds:,.0f}" if seconds > 0 and rows else "–"
 
 
-def table_rows(
-    measures: list[Measure], phases: dict[str, dict[str, float]], counts: dict[str, int]
+def pooled_phases(sittings: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Each phase of the load over every counted load run of every sitting: median (min–max)."""
+    runs = [phases for s in sittings for phases in s["load_phases"]]
+    return {name: harness.spread([p[name] for p in runs]) for name in runs[0]} if runs else {}
+
+
+def summary_rows(
+    generate: dict[str, Any], sittings: list[dict[str, Any]], counts: dict[str, int]
 ) -> list[str]:
-    lines = [
-        "| measure | rows | wall s, median (min–max) | rows/s | peak RSS MiB | CPU s (process) | load avg |"
-    ]
-    lines.append("|---|---:|---|---:|---:|---:|---:|")
-    for m in measures:
-        wall = m.stat("wall_s")
-        cpu = statistics.median(r.user_s + r.sys_s for r in m.runs)
-        rate = fmt_rate(m.rows, wall["median"])
-        lines.append(
-            f"| {m.label} | {m.rows:,} | {fmt_spread(wall)} | {rate} "
-            f"| {m.stat('peak_mib')['median']:.0f} | {cpu:.2f} | {statistics.median(m.loadavg):.1f} |"
+    """Generate, then each sitting's medians and its pairs' ratio; then the load's phases, pooled."""
+    lines = ["| measure | rows | wall s, median (min–max) | rows/s | peak RSS MiB | CPU s (process) |"]
+    lines.append("|---|---:|---|---:|---:|---:|")
+
+    def row(m: dict[str, Any], label: str = "") -> str:
+        return (
+            f"| {label or m['label']} | {m['rows']:,} | {fmt_spread(m['wall_s'])} "
+            f"| {fmt_rate(m['rows'], m['wall_s']['median'])} | {m['peak_mib']['median']:.0f} "
+            f"| {m['cpu_s']['median']:.2f} |"
         )
-        if m.key == "load":
-            for name, s in phases.items():
-                rows = counts.get(name, 0)
-                label = f"copy {name}" if name in counts else name
-                rate = fmt_rate(rows, s["median"]) if rows else "–"
-                lines.append(f"| &nbsp;&nbsp;load: {label} | {rows:,} | {fmt_spread(s)} | {rate} | | | |")
+
+    lines.append(row(generate))
+    for s in sittings:
+        ours, anchor = s["measures"]["ours"], s["measures"]["anchor"]
+        farms = counts.get(FARMS, 0)
+        lines.append(f"| **in turns with {s['anchor']}** | | | | | |")
+        lines.append(row(ours, "&nbsp;&nbsp;" + ours["label"]))
+        lines.append(
+            f"| &nbsp;&nbsp;load: farms part (COPY + GIST builds) | {farms:,} "
+            f"| {fmt_spread(s['ours_farms_s'])} | {fmt_rate(farms, s['ours_farms_s']['median'])} | | |"
+        )
+        lines.append(row(anchor, "&nbsp;&nbsp;" + anchor["label"]))
+        lines.append(
+            f"| &nbsp;&nbsp;**farms part ÷ {s['anchor']}, pairs' median (min–max)** | "
+            f"| {fmt_spread(s['ratio'])} | | | |"
+        )
+    phases = pooled_phases(sittings)
+    if phases:
+        lines += ["", "The load's phases over all its counted runs (every sitting):", ""]
+        lines += ["| phase | rows | s, median (min–max) | rows/s |", "|---|---:|---|---:|"]
+        for name, s in phases.items():
+            rows = counts.get(name, 0)
+            label = f"copy {name}" if name in counts else name
+            lines.append(f"| {label} | {rows:,} | {fmt_spread(s)} | {fmt_rate(rows, s['median'])} |")
+    return lines
+
+
+def pair_rows(s: dict[str, Any]) -> list[str]:
+    lines = [f"Load in turns with {s['label']}:", ""]
+    lines.append(
+        f"| pair | order | ours: farms part s | ours: whole load s | {s['anchor']} s "
+        "| ratio (farms ÷ anchor) | load average |"
+    )
+    lines.append("|---:|---|---:|---:|---:|---:|---|")
+    for n, p in enumerate(s["pairs"], 1):
+        lines.append(
+            f"| {n} | {p['order']} | {p['ours_farms_s']:.2f} | {p['ours_load_s']:.2f} | {p['anchor_s']:.2f} "
+            f"| {p['ratio']:.2f} | {p['loadavg']} |"
+        )
+    r = s["ratio"]
+    lines.append(f"| | | | | | **{r['median']:.2f}** ({r['min']:.2f}–{r['max']:.2f}) median | |")
+    return lines
+
+
+def ladder_rows(ladder: list[dict[str, Any]]) -> list[str]:
+    if not ladder:
+        return []
+    lines = ["The DDL step by step (psql \\copy of the farms, anchor runs only, in blocks):", ""]
+    lines += ["| measure | rows | wall s, median (min–max) | rows/s | load avg |", "|---|---:|---|---:|---:|"]
+    for m in ladder:
+        lines.append(
+            f"| {m['label']} | {m['rows']:,} | {fmt_spread(m['wall_s'])} "
+            f"| {fmt_rate(m['rows'], m['wall_s']['median'])} | {statistics.median(m['loadavg_1m']):.1f} |"
+        )
+    return lines
+
+
+def report(results: dict[str, Any]) -> list[str]:
+    lines = summary_rows(results["generate"], results["sittings"], results["counts"])
+    for s in results["sittings"]:
+        lines += ["", *pair_rows(s)]
+    if results["ladder"]:
+        lines += ["", *ladder_rows(results["ladder"])]
     return lines
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     harness.dataset_options(ap)
-    ap.add_argument("--runs", type=int, default=3, help="counted runs per figure, after 1 warm-up")
+    ap.add_argument(
+        "--runs", type=int, default=3, help="pairs per sitting (and counted runs per block), after 1 warm-up"
+    )
+    ap.add_argument(
+        "--no-ladder", action="store_true", help="skip the floor's DDL step by step (anchor runs only)"
+    )
     harness.server_option(ap, DATABASE)
     ap.add_argument("--out", type=Path, default=None, help="JSON results (default /tmp/sanichain-bench/…)")
     args = ap.parse_args(argv)
@@ -495,35 +675,51 @@ def run_all(args: argparse.Namespace, work: Path, server: harness.Server) -> dic
     data = work / "data"
     generate = bench_generate(args, data, work)
     counts: dict[str, int] = scale.read_manifest(data)["counts"]
-    load = bench_load(server, data, args.runs, work)
     source = source_meta(server)
-    per_run = [load_phases(r) for r in load.runs]
-    phases = {name: harness.spread([p[name] for p in per_run]) for name in per_run[0]}
-    sizes = {
-        "generated_bytes": dir_bytes(data),
-        "farms_csv_bytes": (data / f"{FARMS}.csv").stat().st_size,
-        "database_bytes_after_load": server.one(DATABASE, f"SELECT pg_database_size('{DATABASE}')"),
-        "farms_table_bytes": server.one(DATABASE, f"SELECT pg_total_relation_size('{FARMS}')"),
-    }
+    schema = Schema(server)  # the migrated schema, still empty
     harness.say("writing the lon/lat CSV for ogr2ogr (untimed)")
     lonlat = work / "farms_lonlat.csv"
     farms = write_lonlat_csv(data / f"{FARMS}.csv", lonlat)
-    sizes["farms_lonlat_csv_bytes"] = lonlat.stat().st_size
-    anchors = [bench_floor(server, v, data / f"{FARMS}.csv", farms, args.runs) for v in FLOOR_VARIANTS]
-    anchors.append(bench_ogr2ogr(server, lonlat, farms, args.runs))
-    drop_tables(server, FLOOR_TABLE, IMPORT_TABLE)
-    measures = [generate, load, *anchors]
-    return {
+    ours = load_side(server, data, sum(counts.values()), work)
+    anchors = [
+        ogr2ogr_side(server, lonlat, farms),
+        floor_side(server, FLOOR, schema, data / f"{FARMS}.csv", farms),
+        floor_side(server, SAME_DDL, schema, data / f"{FARMS}.csv", farms),
+    ]
+    sittings = []
+    for anchor in anchors:
+        harness.say(f"sitting: load in turns with {anchor.key}, {args.runs} pairs after a warm-up of each")
+        sittings.append(sitting(ours, anchor, args.runs, server))
+        drop_tables(server, FLOOR_TABLE, IMPORT_TABLE)
+    # The database holds the last load: its size, and the ladder's LIKE and FK need it.
+    sizes = {
+        "generated_bytes": dir_bytes(data),
+        "farms_csv_bytes": (data / f"{FARMS}.csv").stat().st_size,
+        "farms_lonlat_csv_bytes": lonlat.stat().st_size,
+        "database_bytes_after_load": server.one(DATABASE, f"SELECT pg_database_size('{DATABASE}')"),
+        "farms_table_bytes": server.one(DATABASE, f"SELECT pg_total_relation_size('{FARMS}')"),
+    }
+    ladder = []
+    if not args.no_ladder:
+        for variant in LADDER:
+            measure = repeat(floor_side(server, variant, schema, data / f"{FARMS}.csv", farms), args.runs)
+            measure.extra["table_after_run"] = describe_table(server, FLOOR_TABLE)
+            ladder.append(measure.summary())
+        drop_tables(server, FLOOR_TABLE)
+    results = {
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": machine_meta(server),
         "source": source,
         "counts": counts,
         "sizes": sizes,
-        "measures": [m.summary() for m in measures],
-        "load_phases": phases,
-        "table": table_rows(measures, phases, counts),
+        "generate": generate.summary(),
+        "sittings": sittings,
+        "load_phases": pooled_phases(sittings),
+        "ladder": ladder,
     }
+    results["table"] = report(results)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
