@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
 
-from service.chain import flows, integrity
+from service.chain import flows, integrity, stored
 from tests.conftest import demo_copy_engine
 
 
@@ -136,3 +137,34 @@ def test_a_chain_without_a_cycle_leaves_no_cycle_candidates(demo: Engine) -> Non
         assert not integrity._cycle_candidates(conn)
         assert not [f for f in integrity.check(conn) if f.rule == "cycle"]
         conn.rollback()
+
+
+def _catalogue(conn: Connection) -> list[tuple[str, str]]:
+    return [
+        (r[0], r[1])
+        for r in conn.execute(
+            text(
+                "SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+                "AND tablename = ANY(:tables) ORDER BY 1, 2"
+            ),
+            {"tables": list(stored.STORED_TABLES)},
+        )
+    ]
+
+
+def test_a_rebuild_builds_the_stored_tables_keys_and_indexes_again(demo: Engine) -> None:
+    with demo.connect() as conn:
+        before = _catalogue(conn)
+        conn.rollback()
+    assert len(before) >= 6  # four keys, the steps' two indexes
+    with demo.begin() as conn:
+        stored._lock(conn)
+        stored.rebuild(conn)
+    with demo.connect() as conn:
+        assert _catalogue(conn) == before
+        links = conn.execute(text("SELECT count(*) FROM chain_links")).scalar_one()
+        assert conn.execute(text("SELECT count(*) FROM public.chain_link_flow")).scalar_one() == links
+        assert conn.execute(text("SELECT count(*) FROM public.chain_link_step")).scalar_one() == links
+        duplicate = text("INSERT INTO public.chain_link_flow SELECT * FROM public.chain_link_flow LIMIT 1")
+        with pytest.raises(IntegrityError):  # the key is enforced again
+            conn.execute(duplicate)
