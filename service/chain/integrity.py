@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from service.chain import flows
 from service.chain.parameters import ALLOWED_SKIPS, SOURCE_LAYERS, STAGES, ChainParameters
 from service.models import END_LAYERS
 from service.models.base import sql_in
@@ -432,6 +433,7 @@ def _plain(value: Any) -> Any:
 def check(conn: Connection, params: ChainParameters | None = None) -> list[Finding]:
     """All findings, errors first. `flows.compute()` must have run in this transaction."""
     params = params or ChainParameters()
+    flows.roomy_hashes(conn)  # the rules hash whole layers too
     findings = [
         *_source_unconnected(conn),
         *_no_downstream(conn),
