@@ -168,3 +168,18 @@ def test_a_rebuild_builds_the_stored_tables_keys_and_indexes_again(demo: Engine)
         duplicate = text("INSERT INTO public.chain_link_flow SELECT * FROM public.chain_link_flow LIMIT 1")
         with pytest.raises(IntegrityError):  # the key is enforced again
             conn.execute(duplicate)
+
+
+@pytest.mark.parametrize(("before", "after"), [("4MB", "128MB"), ("64MB", "128MB"), ("1GB", "1GB")])
+def test_the_whole_chain_gets_roomy_hashes_without_lowering_a_bigger_setting(
+    demo: Engine, before: str, after: str
+) -> None:
+    with demo.connect() as conn:
+        conn.execute(text(f"SET work_mem = '{before}'"))
+        conn.commit()
+        with conn.begin():
+            flows.roomy_hashes(conn)
+            assert conn.execute(text("SHOW work_mem")).scalar_one() == after
+        assert conn.execute(text("SHOW work_mem")).scalar_one() == before  # for its transaction only
+        conn.execute(text("RESET work_mem"))
+        conn.commit()
