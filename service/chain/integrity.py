@@ -275,13 +275,19 @@ def _inactive_targets(conn: Connection) -> list[Finding]:
     rows = _rows(
         conn,
         f"""
-        SELECT {NODE_COLUMNS}, n.status, l.stream, count(*) AS links, sum(f.flow_t_per_day) AS t_per_day
-        FROM chain_links l
-        JOIN chain_node n ON n.layer = l.target_layer AND n.id = l.target_id
-        JOIN chain_link_flow f ON f.link_id = l.id
+        WITH idle AS MATERIALIZED (
+            SELECT l.target_layer AS layer, l.target_id AS id, l.stream,
+                   count(*) AS links, sum(f.flow_t_per_day) AS t_per_day
+            FROM chain_facility c
+            JOIN chain_link_step l ON l.target_layer = c.layer AND l.target_id = c.id
+            JOIN chain_link_flow f ON f.link_id = l.id
+            WHERE c.status <> 'operational'
+            GROUP BY l.target_id, l.target_layer, l.stream
+        )
+        SELECT {NODE_COLUMNS}, n.status, i.stream, i.links, i.t_per_day
+        FROM idle i
+        {NODE_OF.format(row="i")}
         LEFT JOIN towns t ON t.id = n.town_id
-        WHERE n.status <> 'operational'
-        GROUP BY n.layer, n.id, n.code, n.name, t.code, n.status, l.stream
         ORDER BY n.layer, n.code
         """,
     )
