@@ -146,6 +146,13 @@ def write(conn: Connection, layer: str, actor: audit.Actor, import_ref: dict[str
 
 def created_ranges(conn: Connection) -> list[list[int]]:
     """The planned creates' ids as [first, last] ranges (one when no other session took ids meanwhile)."""
+    first, last, count = conn.execute(
+        text(f"SELECT min(new_id), max(new_id), count(*) FROM {PLAN} WHERE op = 'create'")
+    ).one()
+    if count == 0:
+        return []
+    if last - first + 1 == count:  # the ids are distinct: one range (no sort of the ids to find it)
+        return [[int(first), int(last)]]
     found = conn.execute(
         text(
             f"""SELECT min(new_id), max(new_id)
