@@ -627,3 +627,19 @@ def test_the_report_lists_up_to_its_cap_and_counts_and_writes_every_rejected_row
     report.write_rejected_csv(out)
     assert len(list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))) == 11
     report.discard()
+
+
+@pytest.mark.parametrize(
+    ("ids", "ranges"),
+    [([], []), ([5, 6, 7], [[5, 7]]), ([5, 6, 7, 10, 11, 13], [[5, 7], [10, 11], [13, 13]])],
+)
+def test_the_created_ids_are_named_as_ranges_however_many_runs(demo_engine: Engine, ids, ranges):
+    from service.importing import writes
+
+    with demo_engine.connect() as conn, conn.begin() as transaction:
+        conn.execute(text(f"CREATE TEMP TABLE {writes.PLAN} (op text, new_id bigint) ON COMMIT DROP"))
+        conn.execute(text(f"INSERT INTO {writes.PLAN} VALUES ('unchanged', NULL), ('update', NULL)"))
+        for i in reversed(ids):
+            conn.execute(text(f"INSERT INTO {writes.PLAN} VALUES ('create', :i)"), {"i": i})
+        assert writes.created_ranges(conn) == ranges
+        transaction.rollback()

@@ -1,10 +1,11 @@
 """Coverage: which villages and farms have a facility of a layer within a distance, in PostGIS.
 
 A village or farm is served when a facility of the layer (with the chosen statuses and kind) lies within
-`distance_m` of it: geodesically on the WGS84 spheroid (`ST_DWithin` on geography, answered by the
-`geom::geography` GIST indexes), or along the road network (`distance_mode="road"`, pgRouting, see
-`road_reach`). `prepare()` (run by `computation.compute`, the package's entry point) fills temporary
-tables and views in the caller's transaction, private to this package:
+`distance_m` of it: geodesically on the WGS84 spheroid (`ST_DWithin`'s test on geography, the candidates
+found through the subjects' lon/lat GIST index, see `pairs_sql`), or along the road network
+(`distance_mode="road"`, pgRouting, see `road_reach`). `prepare()` (run by `computation.compute`, the
+package's entry point) fills temporary tables and views in the caller's transaction, private to this
+package:
 
 - `cov_facility` (id, code, name, town_id, geom, hypothetical): the facilities considered
 - `cov_village_pair` / `cov_farm_pair` (facility_id, subject_id, town_id, values…): every pair within
@@ -153,7 +154,7 @@ def subjects() -> dict[str, Subject]:
 def prepare(conn: Connection, q: CoverageQuery) -> float:
     """Fill the cov_* temporary tables and views; returns the distance used.
 
-    Driven by the facilities: each one probes the subjects' geography GIST index once (5,000 probes on
+    Driven by the facilities: each one probes the subjects' lon/lat GIST index once (5,000 probes on
     the national set, rather than one probe of the facilities' index per village: 500,000). Only the
     pairs within reach and the served subjects are stored; every total is a grouped pass over them or
     over the subject table alone. Subjects not in `q.subjects` get empty tables and views.

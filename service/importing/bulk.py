@@ -56,7 +56,9 @@ NUMBER_DIGITS = (9, 6)
 DEGREE_DIGITS = (3, 12)
 DIGITS = "0123456789"
 # The facilities' code format (fields.CODE_PATTERNS) as characters allowed and characters not first.
-CODE_CHARACTERS = ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-", "_.-")
+# translate() looks each character of a cell up in the allowed ones from the start: digits and capitals
+# first (a code is mostly those) took about a third off the conversion of 200,000 rows (D120).
+CODE_CHARACTERS = ("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_.abcdefghijklmnopqrstuvwxyz", "_.-")
 
 
 def usable(opened: object) -> bool:

@@ -70,11 +70,7 @@ def facts(conn: Connection, layer: str, upsert: bool) -> None:
     the city. The staged table is analysed first: the planner knows nothing of a fresh temp table."""
     conn.execute(text(f"ANALYZE {ROWS}"))
     has_town = catalogue.layer(layer).has_town
-    town = (
-        "(SELECT t.id FROM towns t WHERE ST_Covers(t.geom, s.geom) ORDER BY t.id LIMIT 1)"
-        if has_town
-        else "NULL::bigint"
-    )
+    town = "(SELECT min(t.id) FROM towns t WHERE ST_Covers(t.geom, s.geom))" if has_town else "NULL::bigint"
     match = f"LEFT JOIN {layer} l ON l.code = s.code" if upsert else ""
     target = "l.id" if upsert else "NULL::bigint"
     conn.execute(

@@ -55,16 +55,22 @@ def plan(conn: Connection, layer: str) -> Counts:
     sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": layer}).scalar_one()
     conn.execute(
         text(
-            # new ids follow the rows' order in the file, however the rows were staged
+            # New ids follow the rows' order in the file, however the rows were staged. A row that
+            # matches no stored feature is a create without reading its staged values; only the rows
+            # that match one are joined to theirs and to the feature. The rows are sorted narrow.
             f"""CREATE TEMP TABLE {PLAN} ON COMMIT DROP AS
                 SELECT n, target_id, town_id, op,
                        CASE WHEN op = 'create' THEN nextval(CAST(:sequence AS regclass)) END AS new_id
-                FROM (SELECT f.n, f.target_id, f.town_id,
-                             CASE WHEN f.target_id IS NULL THEN 'create'
-                                  WHEN {" OR ".join(differs)} THEN 'update' ELSE 'unchanged' END AS op
-                      FROM {FACTS} f JOIN {ROWS} s USING (n) LEFT JOIN {layer} l ON l.id = f.target_id
-                      WHERE NOT EXISTS (SELECT 1 FROM {PROBLEMS} p WHERE p.n = f.n AND p.rejects)
-                      ORDER BY f.n) planned"""
+                FROM (SELECT d.n, d.target_id, d.town_id, d.op
+                      FROM (SELECT n, target_id, town_id, CAST('create' AS text) AS op
+                            FROM {FACTS} WHERE target_id IS NULL
+                            UNION ALL
+                            SELECT f.n, f.target_id, f.town_id,
+                                   CASE WHEN {" OR ".join(differs)} THEN 'update' ELSE 'unchanged' END
+                            FROM {FACTS} f JOIN {ROWS} s USING (n) LEFT JOIN {layer} l ON l.id = f.target_id
+                            WHERE f.target_id IS NOT NULL) d
+                      WHERE NOT EXISTS (SELECT 1 FROM {PROBLEMS} p WHERE p.n = d.n AND p.rejects)
+                      ORDER BY d.n) planned"""
         ),
         {"sequence": sequence},
     )
@@ -140,6 +146,13 @@ def write(conn: Connection, layer: str, actor: audit.Actor, import_ref: dict[str
 
 def created_ranges(conn: Connection) -> list[list[int]]:
     """The planned creates' ids as [first, last] ranges (one when no other session took ids meanwhile)."""
+    first, last, count = conn.execute(
+        text(f"SELECT min(new_id), max(new_id), count(*) FROM {PLAN} WHERE op = 'create'")
+    ).one()
+    if count == 0:
+        return []
+    if last - first + 1 == count:  # the ids are distinct: one range (no sort of the ids to find it)
+        return [[int(first), int(last)]]
     found = conn.execute(
         text(
             f"""SELECT min(new_id), max(new_id)
