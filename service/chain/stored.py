@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, text
@@ -212,16 +212,11 @@ SELECT s.* FROM public.chain_link_step s JOIN down ON s.source_layer = down.laye
 """
 
 
-@contextmanager
-def _index_walk(conn: Connection) -> Iterator[None]:
+def _index_walk(conn: Connection) -> AbstractContextManager[None]:
     """Hash joins off for a walk: the planner cannot know a recursion reaches a few thousand nodes, and
     hashed the whole steps table on every level (3.4 s for a manure centre on national data, against
     a few ms by their index)."""
-    for setting in ("enable_hashjoin", "enable_mergejoin"):
-        conn.execute(text(f"SET LOCAL {setting} = off"))
-    yield
-    for setting in ("enable_hashjoin", "enable_mergejoin"):
-        conn.execute(text(f"RESET {setting}"))
+    return flows.planner_without(conn, "hashjoin", "mergejoin")
 
 
 def _analyse(conn: Connection, *tables: str) -> None:
