@@ -36,13 +36,24 @@ class DatabaseNotConfigured(RuntimeError):
     """No DATABASE_URL: the caller must start the local cluster or give one."""
 
 
+# Room for a whole-chain computation's temporary tables in the backend's own memory (D121). The server's
+# default of 8 MB writes them out page by page as they fill; national flows + integrity took 1-2 s
+# longer so. A backend takes this memory only as its temporary tables grow (the demo city's chain
+# needs a few MB) and keeps what it took until the connection closes.
+TEMP_BUFFERS = "-c temp_buffers=1GB"
+
+
 def make_engine(url: str, connect_timeout_s: int = 5, pool_size: int = 5, max_overflow: int = 10) -> Engine:
     return create_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": connect_timeout_s, "application_name": "sanichain"},
+        connect_args={
+            "connect_timeout": connect_timeout_s,
+            "application_name": "sanichain",
+            "options": TEMP_BUFFERS,
+        },
     )
 
 
@@ -87,6 +98,8 @@ def class_engines(url: URL | str, runtime: RuntimeSettings, connect_timeout_s: i
             f"-c statement_timeout={int(timeout_s * 1000)} "
             f"-c idle_in_transaction_session_timeout={int(runtime.idle_in_transaction_timeout_s * 1000)}"
         )
+        if kind is RequestClass.analysis:  # the chain, coverage and planning make temporary tables
+            options += f" {TEMP_BUFFERS}"
         engine = create_engine(
             url,
             pool_size=pool,

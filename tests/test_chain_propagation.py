@@ -99,6 +99,37 @@ def test_node_by_node_flows_equal_the_path_recursion_on_a_branching_chain(demo: 
         conn.rollback()
 
 
+def test_the_first_hops_become_link_flows_with_the_stored_tables_columns(demo: Engine) -> None:
+    """The temporary chain_link_flow is the first-hop table renamed, its target columns dropped (D121):
+    readers see the stored table's columns, in its order, and every link once."""
+    with demo.connect() as conn, conn.begin():
+        flows.compute(conn)
+        ours = conn.execute(text("SELECT * FROM pg_temp.chain_link_flow LIMIT 0")).keys()
+        stored_columns = conn.execute(text("SELECT * FROM public.chain_link_flow LIMIT 0")).keys()
+        assert list(ours) == list(stored_columns) == ["link_id", "stream", "flow_t_per_day"]
+        counts = conn.execute(
+            text("SELECT count(*), count(DISTINCT link_id) FROM pg_temp.chain_link_flow")
+        ).one()
+        links = conn.execute(text("SELECT count(*) FROM chain_links")).scalar_one()
+        assert tuple(counts) == (links, links)
+        assert conn.execute(text("SELECT to_regclass('pg_temp.chain_first_hop')")).scalar_one() is None
+        conn.rollback()
+
+
+def test_the_out_degree_window_reads_only_the_covering_source_index(demo: Engine) -> None:
+    """Migration 0015's index holds every column the steps read, already grouped by source and
+    stream: an index-only scan with no sort (D121). (Whether it then skips the table's pages depends
+    on how recently they were vacuumed, not on the plan.)"""
+    with demo.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE chain_links"))
+    with demo.connect() as conn, conn.begin(), flows.in_source_order(conn):
+        plan = "\n".join(
+            row[0] for row in conn.execute(text(f"EXPLAIN (ANALYZE, COSTS OFF) {flows.link_step_select()}"))
+        )
+        assert "Index Only Scan using ix_chain_links_source on chain_links" in plan, plan
+        assert "Sort" not in plan, plan
+
+
 def test_a_cycle_is_carried_by_the_path_recursion_and_reported(demo: Engine) -> None:
     with demo.connect() as conn, conn.begin():
         station, point = conn.execute(
@@ -171,15 +202,20 @@ def test_a_rebuild_builds_the_stored_tables_keys_and_indexes_again(demo: Engine)
 
 
 @pytest.mark.parametrize(("before", "after"), [("4MB", "128MB"), ("64MB", "128MB"), ("1GB", "1GB")])
-def test_the_whole_chain_gets_roomy_hashes_without_lowering_a_bigger_setting(
+def test_the_whole_chain_gets_roomy_hashes_and_no_jit_without_lowering_a_bigger_setting(
     demo: Engine, before: str, after: str
 ) -> None:
     with demo.connect() as conn:
         conn.execute(text(f"SET work_mem = '{before}'"))
+        conn.execute(text("SET jit = on"))
+        jit_before = conn.execute(text("SHOW jit")).scalar_one()
         conn.commit()
         with conn.begin():
-            flows.roomy_hashes(conn)
+            flows.whole_chain_settings(conn)
             assert conn.execute(text("SHOW work_mem")).scalar_one() == after
+            assert conn.execute(text("SHOW jit")).scalar_one() == "off"
         assert conn.execute(text("SHOW work_mem")).scalar_one() == before  # for its transaction only
+        assert conn.execute(text("SHOW jit")).scalar_one() == jit_before
         conn.execute(text("RESET work_mem"))
+        conn.execute(text("RESET jit"))
         conn.commit()

@@ -62,7 +62,9 @@ def test_a_full_interactive_pool_is_a_quick_503_with_retry_after(demo_engine):
         assert client.get("/collections/villages/items", params={"limit": 1}).status_code == 200
 
 
-def test_each_request_class_connects_with_its_own_statement_timeout(demo_engine):
+def test_each_request_class_connects_with_its_own_statement_timeout_and_analysis_with_room_for_temp_tables(
+    demo_engine,
+):
     runtime = RuntimeSettings(
         statement_timeout_interactive_s=7, statement_timeout_export_s=70, statement_timeout_analysis_s=42
     )
@@ -72,14 +74,15 @@ def test_each_request_class_connects_with_its_own_statement_timeout(demo_engine)
         for kind in RequestClass:
             with app.state.engines.of(kind).connect() as conn:
                 found[kind.value] = conn.exec_driver_sql(
-                    "SELECT current_setting('statement_timeout'), current_setting('application_name')"
+                    "SELECT current_setting('statement_timeout'), current_setting('application_name'), "
+                    "current_setting('temp_buffers')"
                 ).one()
     finally:
         app.state.engines.dispose()
-    assert found == {
-        "interactive": ("7s", "sanichain-interactive"),
-        "export": ("70s", "sanichain-export"),
-        "analysis": ("42s", "sanichain-analysis"),
+    assert found == {  # the whole chain's temporary tables stay in memory on analysis connections (D121)
+        "interactive": ("7s", "sanichain-interactive", "8MB"),
+        "export": ("70s", "sanichain-export", "8MB"),
+        "analysis": ("42s", "sanichain-analysis", "1GB"),
     }
 
 

@@ -167,12 +167,22 @@ SELECT stream, layer, id, sum(amount) AS amount FROM chain_arrival GROUP BY id, 
 """
 
 # A facility's links share what reached it over every level; the first hops are already done.
-LINK_FLOW_BY_NODE_SELECT = """
-SELECT link_id, stream, amount AS flow_t_per_day FROM chain_first_hop
-UNION ALL
+ONWARD_FLOW_SELECT = """
 SELECT l.id, l.stream, coalesce(i.amount * l.share / l.n, 0)
 FROM chain_onward l
 LEFT JOIN chain_inflow i ON i.stream = l.stream AND i.layer = l.source_layer AND i.id = l.source_id
+"""
+LINK_FLOW_BY_NODE_SELECT = f"""
+SELECT link_id, stream, amount AS flow_t_per_day FROM chain_first_hop
+UNION ALL {ONWARD_FLOW_SELECT}"""
+
+# The temporary chain_link_flow made from the first hops in place, without copying their 1.85 million
+# rows on national data (1.1-1.4 s): dropping a column only marks it dropped (D121).
+FIRST_HOPS_AS_LINK_FLOW_SQL = f"""
+ALTER TABLE chain_first_hop RENAME TO chain_link_flow;
+ALTER TABLE chain_link_flow RENAME COLUMN amount TO flow_t_per_day;
+ALTER TABLE chain_link_flow DROP COLUMN target_layer, DROP COLUMN target_id;
+INSERT INTO chain_link_flow {ONWARD_FLOW_SELECT}
 """
 
 PROPAGATION_TABLES = ("chain_first_hop", "chain_arrival", "chain_onward", "chain_inflow")
@@ -280,11 +290,16 @@ def drop_temporary(conn: Connection) -> None:
 WHOLE_CHAIN_WORK_MEM_KB = 128 * 1024
 
 
-def roomy_hashes(conn: Connection) -> None:
-    """At least 128 MB of work_mem for the rest of the caller's transaction. The whole chain's joins
-    hash every source (1.85 million on national data, about 150 MB with PostgreSQL's default
-    hash_mem_multiplier of 2); with less they spill to disk in batches (the first hop: 4.6 s at
-    64 MB, 3.6 s at 128 MB). A setting the server already has above that is left alone."""
+def whole_chain_settings(conn: Connection) -> None:
+    """Planner settings for the rest of the caller's transaction, for statements over every link.
+
+    - At least 128 MB of work_mem. The whole chain's joins hash every source (1.85 million on
+      national data, about 150 MB with PostgreSQL's default hash_mem_multiplier of 2); with less they
+      spill to disk in batches (the first hop: 4.6 s at 64 MB, 3.6 s at 128 MB). A setting the server
+      already has above that is left alone.
+    - No JIT compilation. Each statement reads every link once, so compiling its expressions costs
+      more than it saves: integrity took 5.1–5.3 s without, 6.6–6.7 s with (D121).
+    """
     conn.execute(
         text(
             "SELECT set_config('work_mem', :kb || 'kB', true) FROM pg_settings "
@@ -292,6 +307,7 @@ def roomy_hashes(conn: Connection) -> None:
         ),
         {"kb": WHOLE_CHAIN_WORK_MEM_KB},
     )
+    conn.execute(text("SET LOCAL jit = off"))
 
 
 def _private_copies(conn: Connection) -> bool:
@@ -305,7 +321,7 @@ def compute(conn: Connection, params: ChainParameters | None = None) -> None:
     """Fill the chain_* temporary tables for the whole inventory (caller holds a transaction)."""
     params = params or ChainParameters()
     drop_temporary(conn)
-    roomy_hashes(conn)
+    whole_chain_settings(conn)
     if _private_copies(conn):  # the public view names the real tables, not a scenario's copies
         for statement in NODE_SQL.split(";"):
             conn.execute(text(statement))
@@ -322,7 +338,12 @@ def compute(conn: Connection, params: ChainParameters | None = None) -> None:
         conn.execute(text(f"CREATE TEMP TABLE chain_link_step ON COMMIT DROP AS {link_step_select()}"))
     conn.execute(text("ANALYZE chain_link_step"))
     propagation = propagate(conn)
-    conn.execute(text(f"CREATE TEMP TABLE chain_link_flow ON COMMIT DROP AS {propagation.link_flow_select}"))
+    if propagation.by_node:
+        for statement in FIRST_HOPS_AS_LINK_FLOW_SQL.split(";"):
+            conn.execute(text(statement))
+    else:
+        link_flows = propagation.link_flow_select
+        conn.execute(text(f"CREATE TEMP TABLE chain_link_flow ON COMMIT DROP AS {link_flows}"))
     facilities = facility_select(by_node=propagation.by_node)
     conn.execute(text(f"CREATE TEMP TABLE chain_facility ON COMMIT DROP AS {facilities}"))
     drop_propagation(conn)

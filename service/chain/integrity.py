@@ -441,7 +441,7 @@ def _plain(value: Any) -> Any:
 def check(conn: Connection, params: ChainParameters | None = None) -> list[Finding]:
     """All findings, errors first. `flows.compute()` must have run in this transaction."""
     params = params or ChainParameters()
-    flows.roomy_hashes(conn)  # the rules hash whole layers too
+    flows.whole_chain_settings(conn)  # the rules hash whole layers too
     findings = [
         *_source_unconnected(conn),
         *_no_downstream(conn),

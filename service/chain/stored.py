@@ -126,7 +126,7 @@ def rebuild(conn: Connection) -> None:
     conn.execute(text("SELECT FROM chain_state FOR UPDATE"))
     conn.execute(text("DELETE FROM chain_pending"))  # notes committed later stay for the next settle
     flows.drop_temporary(conn)
-    flows.roomy_hashes(conn)
+    flows.whole_chain_settings(conn)
     conn.execute(text(f"TRUNCATE {', '.join(f'public.{table}' for table in STORED_TABLES)}"))
     with _indexes_built_after(conn):
         _fill(conn, params)

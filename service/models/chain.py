@@ -62,7 +62,14 @@ class ChainLink(Timestamped, Versioned, Base):
             unique=True,
         ),
         Index("ix_chain_links_target", "target_layer", "target_id"),
-        Index("ix_chain_links_source", "source_layer", "source_id"),  # the stored chain's refresh (D113)
+        # the stored chain's refresh (D113); covering, for the full computation's out-degree window (D121)
+        Index(
+            "ix_chain_links_source",
+            "source_layer",
+            "source_id",
+            "stream",
+            postgresql_include=["id", "target_layer", "target_id"],
+        ),
     )
 
     id: Mapped[int] = identity_pk()
