@@ -116,17 +116,17 @@ def test_the_first_hops_become_link_flows_with_the_stored_tables_columns(demo: E
         conn.rollback()
 
 
-def test_the_out_degree_window_reads_only_the_covering_source_index(demo: Engine) -> None:
-    """Migration 0015's index holds every column the steps read, already grouped by source and
-    stream: an index-only scan with no sort (D121). (Whether it then skips the table's pages depends
-    on how recently they were vacuumed, not on the plan.)"""
+def test_the_out_degree_window_reads_only_the_covering_unique_index(demo: Engine) -> None:
+    """Since migration 0015 the unique index on (stream, source, target) holds every column the steps
+    read, already grouped by stream and source: an index-only scan with no sort (D121). Whether it
+    then skips the table's pages depends on how recently they were vacuumed, not on the plan."""
     with demo.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE chain_links"))
     with demo.connect() as conn, conn.begin(), flows.in_source_order(conn):
         plan = "\n".join(
             row[0] for row in conn.execute(text(f"EXPLAIN (ANALYZE, COSTS OFF) {flows.link_step_select()}"))
         )
-        assert "Index Only Scan using ix_chain_links_source on chain_links" in plan, plan
+        assert "Index Only Scan using uq_chain_links_stream_source_target on chain_links" in plan, plan
         assert "Sort" not in plan, plan
 
 

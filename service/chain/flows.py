@@ -78,7 +78,7 @@ def link_step_select(sources: str | None = None) -> str:
     links = _among(sources, "l.source_layer", "l.source_id")
     return f"""
 SELECT l.id, l.stream, l.source_layer, l.source_id, l.target_layer, l.target_id,
-       count(*) OVER (PARTITION BY l.source_layer, l.source_id, l.stream)::float8 AS n,
+       count(*) OVER (PARTITION BY l.stream, l.source_layer, l.source_id)::float8 AS n,
        CASE WHEN l.source_layer = 'manure_centers'
             THEN coalesce((SELECT mc.forwarded_share FROM manure_centers mc WHERE mc.id = l.source_id), 1)
             ELSE 1 END::float8 AS share
@@ -98,9 +98,10 @@ def planner_without(conn: Connection, *methods: str) -> Iterator[None]:
 
 
 def in_source_order(conn: Connection) -> AbstractContextManager[None]:
-    """Read chain_links along its source index for the out-degree window: rows come grouped by source
-    and only each source's few links are sorted by stream (2.0 s on national data, against 5–7 s for
-    a sort of the whole table, which the planner prefers by its cost guess)."""
+    """Read chain_links along its unique index on (stream, source, target) for the out-degree window,
+    which holds every column the window reads (migration 0015): an index-only scan that comes grouped
+    as the window needs it, 0.5 s on national data, against 5–7 s for a sort of the whole table, which
+    the planner prefers by its cost guess (D119, D121)."""
     return planner_without(conn, "seqscan")
 
 

@@ -60,16 +60,10 @@ class ChainLink(Timestamped, Versioned, Base):
             "target_layer",
             "target_id",
             unique=True,
+            postgresql_include=["id"],  # covers the full computation's out-degree window (D121)
         ),
         Index("ix_chain_links_target", "target_layer", "target_id"),
-        # the stored chain's refresh (D113); covering, for the full computation's out-degree window (D121)
-        Index(
-            "ix_chain_links_source",
-            "source_layer",
-            "source_id",
-            "stream",
-            postgresql_include=["id", "target_layer", "target_id"],
-        ),
+        Index("ix_chain_links_source", "source_layer", "source_id"),  # the stored chain's refresh (D113)
     )
 
     id: Mapped[int] = identity_pk()
