@@ -253,8 +253,8 @@ def explain(engine: Engine, params: ChainParameters, statements: list[Statement]
         flows.compute(conn, params)
         for s in statements:
             temp = re.match(r"flows: (chain_\w+)$", s.label)
-            if temp:  # re-create the temporary table under EXPLAIN
-                conn.execute(text(f"DROP TABLE pg_temp.{temp.group(1)}"))
+            if temp:  # re-create the temporary table under EXPLAIN (the first hops' is renamed: D121)
+                conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{temp.group(1)}"))
             dbapi = conn.connection.dbapi_connection
             assert dbapi is not None
             cur = dbapi.cursor()
