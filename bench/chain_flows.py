@@ -88,6 +88,7 @@ def wait_idle(enabled: bool, limit_s: float = 1800) -> list[str]:
 _TEMP_TABLE = re.compile(
     r"CREATE TEMP TABLE (\w+)|(ANALYZE|DROP TABLE IF EXISTS) pg_temp\.(\w+)|CREATE INDEX"
 )
+_INSERT = re.compile(r"^\s*INSERT INTO (\w+)")
 
 
 def _label(statement: str) -> str:
@@ -106,7 +107,10 @@ def _label(statement: str) -> str:
         m = _TEMP_TABLE.search(statement)
         if m and m.group(1):
             return f"flows: {m.group(1)}"
-        return "flows: ANALYZE/DROP/INDEX"
+        inserted = _INSERT.match(statement)
+        if inserted:  # the levels' arrivals, the facilities' links added to the first hops (D121)
+            return f"flows: {inserted.group(1)} (insert)"
+        return "flows: ANALYZE/DROP/ALTER/INDEX"
     if module == "integrity" and len(frames) >= 2:
         return f"integrity: {frames[-2][1].lstrip('_')}"  # the rule function `check` called
     return f"{module}: {frames[0][1]}"

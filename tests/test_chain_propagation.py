@@ -122,7 +122,7 @@ def test_the_out_degree_window_reads_only_the_covering_unique_index(demo: Engine
     then skips the table's pages depends on how recently they were vacuumed, not on the plan."""
     with demo.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE chain_links"))
-    with demo.connect() as conn, conn.begin(), flows.in_source_order(conn):
+    with demo.connect() as conn, conn.begin(), flows.in_window_order(conn):
         plan = "\n".join(
             row[0] for row in conn.execute(text(f"EXPLAIN (ANALYZE, COSTS OFF) {flows.link_step_select()}"))
         )

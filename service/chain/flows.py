@@ -83,7 +83,7 @@ SELECT l.id, l.stream, l.source_layer, l.source_id, l.target_layer, l.target_id,
             THEN coalesce((SELECT mc.forwarded_share FROM manure_centers mc WHERE mc.id = l.source_id), 1)
             ELSE 1 END::float8 AS share
 FROM chain_links l
-WHERE {links}"""  # the share as a subquery, not a join: a join would lose the source order (in_source_order)
+WHERE {links}"""  # the share as a subquery, not a join: a join would lose the index order (in_window_order)
 
 
 @contextmanager
@@ -97,7 +97,7 @@ def planner_without(conn: Connection, *methods: str) -> Iterator[None]:
         conn.execute(text(f"RESET enable_{method}"))
 
 
-def in_source_order(conn: Connection) -> AbstractContextManager[None]:
+def in_window_order(conn: Connection) -> AbstractContextManager[None]:
     """Read chain_links along its unique index on (stream, source, target) for the out-degree window,
     which holds every column the window reads (migration 0015): an index-only scan that comes grouped
     as the window needs it, 0.5 s on national data, against 5–7 s for a sort of the whole table, which
@@ -335,7 +335,7 @@ def compute(conn: Connection, params: ChainParameters | None = None) -> None:
             "excreta": params.excreta_kg_per_person_day,
         },
     )
-    with in_source_order(conn):
+    with in_window_order(conn):
         conn.execute(text(f"CREATE TEMP TABLE chain_link_step ON COMMIT DROP AS {link_step_select()}"))
     conn.execute(text("ANALYZE chain_link_step"))
     propagation = propagate(conn)

@@ -145,7 +145,7 @@ def _fill(conn: Connection, params: ChainParameters) -> None:
         text(f"INSERT INTO public.chain_generation {flows.generation_select()}"),
         {"species": species_json(), **_generation_parameters(params)},
     )
-    with flows.in_source_order(conn):
+    with flows.in_window_order(conn):
         conn.execute(text(f"INSERT INTO public.chain_link_step {flows.link_step_select()}"))
     conn.execute(text("ANALYZE public.chain_link_step"))
     propagation = flows.propagate(conn)  # analyses chain_generation first
