@@ -241,3 +241,55 @@ def test_assignment_reports_sources_with_no_facility_to_attach_to(world):
     assert [(u.source_code, u.reason) for u in unassigned] == [
         ("V3", "no operational collection_points to attach to")
     ]
+
+
+def test_what_the_whole_computation_sets_aside_equals_what_the_rules_look_for(world):
+    """flows.compute() leaves the unconnected sources, the unfed facilities and the stuck streams in
+    tables of their own (D122); the rules' own queries, which the stored chain uses, must agree."""
+
+    def messy(conn: Connection) -> None:
+        conn.execute(text("DELETE FROM chain_links WHERE source_transfer_station_id = 1"))
+        s2 = worlds.facility(conn, "transfer_stations", "S2", AT["S1"], name="空站", capacity=10)
+        plant = conn.execute(text("SELECT id FROM treatment_plants WHERE code = 'P1'")).scalar_one()
+        worlds.link(conn, "domestic_waste", ("transfer_stations", s2), ("treatment_plants", plant))  # P1 fed
+        conn.execute(text("UPDATE livestock_farms SET status = 'closed' WHERE code = 'F1'"))  # linked, no t
+        conn.execute(  # V2's sludge: unlinked, but it generates nothing either
+            text(
+                "DELETE FROM chain_links WHERE stream = 'fecal_sludge' "
+                "AND source_village_id = (SELECT id FROM villages WHERE code = 'V2')"
+            )
+        )
+        conn.execute(text("UPDATE villages SET toilets_rebuilt = 0 WHERE code = 'V2'"))
+
+    with world.connect() as conn, conn.begin():
+        messy(conn)
+        flows.compute(conn)
+        set_aside = integrity.check(conn)
+        for table in ("chain_unconnected", "chain_unfed", "chain_stuck"):
+            conn.execute(text(f"DROP TABLE pg_temp.{table}"))
+        sought = integrity.check(conn)
+        conn.rollback()
+    assert set_aside == sought
+    assert rules(set_aside) == {
+        "source_unconnected": {"V3"},
+        "no_downstream": {"S1"},
+        "facility_unfed": {"S2", "CP3"},  # P1 is fed, if with nothing: S2 has no inflow to pass on
+    }
+    unconnected = next(f for f in set_aside if f.rule == "source_unconnected")
+    assert unconnected.numbers["t_per_day"] == pytest.approx(WASTE["V3"])
+
+
+def test_stage_rules_follow_from_the_kind_of_link_alone():
+    waste = "domestic_waste"
+    assert integrity._stage_rule(waste, "villages", "collection_points") is None
+    assert integrity._stage_rule(waste, "villages", "transfer_stations") == "stage_skip"
+    assert integrity._stage_rule("manure", "livestock_farms", "biogas_centers") is None  # allowed skip
+    assert integrity._stage_rule(waste, "transfer_stations", "collection_points") == "stage_reverse"
+    assert integrity._stage_rule(waste, "collection_points", "manure_centers") == "wrong_stream"
+
+
+def test_a_cycle_is_only_looked_for_when_a_link_goes_back_because_every_layer_has_one_stage():
+    assert integrity.CYCLE_NEEDS_A_BACKWARD_LINK  # each layer has the same stage in all its streams
+    # Were a layer earlier in one stream and later in another, forward links alone could close a loop.
+    crossed = {"a": {"x": 0, "y": 1}, "b": {"y": 0, "x": 1}}
+    assert not integrity._layers_ranked_alike(crossed)
