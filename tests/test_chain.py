@@ -293,3 +293,18 @@ def test_a_cycle_is_only_looked_for_when_a_link_goes_back_because_every_layer_ha
     # Were a layer earlier in one stream and later in another, forward links alone could close a loop.
     crossed = {"a": {"x": 0, "y": 1}, "b": {"y": 0, "x": 1}}
     assert not integrity._layers_ranked_alike(crossed)
+
+
+def test_the_computations_tables_are_analysed_and_the_statistics_target_comes_back(world):
+    with world.connect() as conn, conn.begin():
+        conn.execute(text("SET LOCAL default_statistics_target = 123"))
+        flows.compute(conn)
+        assert conn.execute(text("SHOW default_statistics_target")).scalar_one() == "123"
+        analysed = conn.execute(
+            text(
+                "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.oid = pg_my_temp_schema() AND c.relkind = 'r' AND c.reltuples > 0"
+            )
+        ).scalars()
+        assert {"chain_link_step", "chain_link_flow", "chain_facility"} <= set(analysed)
+        conn.rollback()

@@ -164,9 +164,7 @@ CREATE TEMP TABLE chain_arrival ON COMMIT DROP AS
 SELECT 1 AS level, stream, target_layer AS layer, target_id AS id, sum(amount) AS amount
 FROM chain_first_hop GROUP BY target_id, target_layer, stream;
 CREATE TEMP TABLE chain_onward ON COMMIT DROP AS
-SELECT * FROM chain_link_step WHERE source_layer NOT IN {SOURCE_LAYERS_SQL};
-ANALYZE chain_arrival;
-ANALYZE chain_onward
+SELECT * FROM chain_link_step WHERE source_layer NOT IN {SOURCE_LAYERS_SQL}
 """
 
 # What arrived at each facility on the last level moves one link on, summed where it lands.
@@ -242,6 +240,20 @@ class Propagation:
     by_node: bool
 
 
+# Statistics of the computation's own temporary tables from a sample of 3,000 rows instead of 30,000:
+# the planner needs their sizes and their few streams and layers, which the small sample gives as
+# well, in 0.1 s instead of 0.8 s on national data (D122). Stored tables keep the server's default.
+TEMPORARY_STATISTICS_TARGET = 10
+
+
+def analyse_temporary(conn: Connection, *tables: str) -> None:
+    prior = conn.execute(text("SHOW default_statistics_target")).scalar_one()
+    conn.execute(text(f"SET LOCAL default_statistics_target = {TEMPORARY_STATISTICS_TARGET}"))
+    for table in tables:
+        conn.execute(text(f"ANALYZE pg_temp.{table}"))
+    conn.execute(text("SELECT set_config('default_statistics_target', :prior, true)"), {"prior": prior})
+
+
 def propagate(conn: Connection, find_unconnected: bool = False) -> Propagation:
     """Carry the tonnes of `chain_generation` along `chain_link_step` (temporary or stored, as the
     search path finds them) into `chain_inflow`, one level a statement. Links that still carry
@@ -253,13 +265,14 @@ def propagate(conn: Connection, find_unconnected: bool = False) -> Propagation:
     first_hop = FIRST_HOP_FINDING_UNCONNECTED_SQL if find_unconnected else FIRST_HOP_SQL
     for statement in (*first_hop.split(";"), *ARRIVAL_SQL.split(";")):
         conn.execute(text(statement))
+    analyse_temporary(conn, "chain_arrival", "chain_onward")
     for level in range(2, MAX_DEPTH + 3):
         moved = conn.execute(text(NEXT_LEVEL_SQL), {"level": level}).rowcount
         if moved == 0:
             conn.execute(text(INFLOW_SQL))
-            conn.execute(text("ANALYZE chain_inflow"))
+            analyse_temporary(conn, "chain_inflow")
             return Propagation(LINK_FLOW_BY_NODE_SELECT, by_node=True)
-        conn.execute(text("ANALYZE chain_arrival"))
+        analyse_temporary(conn, "chain_arrival")
     drop_propagation(conn)
     return Propagation(LINK_FLOW_SELECT, by_node=False)
 
@@ -392,7 +405,7 @@ def compute(conn: Connection, params: ChainParameters | None = None) -> None:
     )
     with in_window_order(conn):
         conn.execute(text(f"CREATE TEMP TABLE chain_link_step ON COMMIT DROP AS {link_step_select()}"))
-    conn.execute(text("ANALYZE chain_link_step"))
+    analyse_temporary(conn, "chain_link_step")
     propagation = propagate(conn, find_unconnected=True)
     if propagation.by_node:
         for statement in FIRST_HOPS_AS_LINK_FLOW_SQL.split(";"):
@@ -406,8 +419,7 @@ def compute(conn: Connection, params: ChainParameters | None = None) -> None:
         conn.execute(text(UNFED_SQL))
         conn.execute(text(STUCK_SQL))
     drop_propagation(conn)
-    for table in ("chain_link_flow", "chain_facility"):
-        conn.execute(text(f"ANALYZE pg_temp.{table}"))
+    analyse_temporary(conn, "chain_link_flow", "chain_facility")
 
 
 @dataclass(frozen=True)
