@@ -100,6 +100,9 @@ def sign_in(chromium: Any, service: str, name: str, next_path: str) -> tuple[Any
     page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
     browser.sign_in(page, service, name, next_path, tap=True)
     page.wait_for_function(READY, timeout=30_000)
+    # The map is drawn before its editing script's `/auth/me` answers; a test that moves on at once
+    # would abort that request and count it as a failure.
+    page.wait_for_load_state("networkidle")
     return context, page, problems
 
 
