@@ -334,11 +334,15 @@ def _capacity(conn: Connection, warning_ratio: float) -> list[Finding]:
     rows = _rows(
         conn,
         f"""
+        WITH loaded AS MATERIALIZED (
+            SELECT f.layer, f.id, f.capacity, f.capacity_unit, f.inflow_t_per_day, f.utilisation
+            FROM chain_facility f
+            WHERE f.inflow_t_per_day > 0 AND (f.capacity IS NULL OR f.capacity = 0 OR f.utilisation > :ratio)
+        )
         SELECT {NODE_COLUMNS}, f.capacity, f.capacity_unit, f.inflow_t_per_day, f.utilisation
-        FROM chain_facility f
-        JOIN chain_node n ON n.layer = f.layer AND n.id = f.id
+        FROM loaded f
+        {NODE_OF.format(row="f")}
         LEFT JOIN towns t ON t.id = n.town_id
-        WHERE f.inflow_t_per_day > 0 AND (f.capacity IS NULL OR f.capacity = 0 OR f.utilisation > :ratio)
         ORDER BY n.layer, n.code
         """,
         ratio=warning_ratio,
