@@ -308,3 +308,26 @@ def test_the_computations_tables_are_analysed_and_the_statistics_target_comes_ba
         ).scalars()
         assert {"chain_link_step", "chain_link_flow", "chain_facility"} <= set(analysed)
         conn.rollback()
+
+
+def test_no_line_is_longer_on_the_ellipsoid_than_its_degrees_times_the_bound(world):
+    """The long-link rule skips the geodesic length of links whose planar length in degrees already
+    keeps them within the limit; that needs this bound to hold everywhere, poles and equator too."""
+    lines = [
+        "LINESTRING(119 36, 119.03 36.02)",  # Zhucheng, a typical village link
+        "LINESTRING(0 -0.5, 0 0.5)",  # along the equator's meridian
+        "LINESTRING(-0.5 0, 0.5 0)",  # along the equator
+        "LINESTRING(10 89.0, 10 89.9)",  # a meridian near the pole, where a degree is longest
+        "LINESTRING(100 -60, 101 -60.5, 102 -61)",  # several segments
+    ]
+    with world.connect() as conn:
+        for wkt in lines:
+            planar, geodesic = conn.execute(
+                text(
+                    "SELECT ST_Length(g), ST_Length(g::geography) "
+                    "FROM (SELECT ST_GeomFromText(:wkt, 4326) AS g) x"
+                ),
+                {"wkt": wkt},
+            ).one()
+            assert geodesic <= planar * integrity.METRES_PER_DEGREE_AT_MOST, wkt
+            assert geodesic >= planar * integrity.METRES_PER_DEGREE_AT_MOST * 0.5, wkt  # not a loose bound

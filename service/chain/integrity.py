@@ -393,6 +393,13 @@ def _capacity(conn: Connection, warning_ratio: float) -> list[Finding]:
     return findings
 
 
+# No line on the WGS 84 ellipsoid is longer than this many metres per degree of its lon/lat length:
+# a degree of latitude is at most 111,694 m (at the poles), a degree of longitude at most 111,320 m
+# (at the equator). So a link whose planar length times this is within the limit is within it on
+# the ellipsoid too, and only the few others need the geodesic length (D122).
+METRES_PER_DEGREE_AT_MOST = 111_700
+
+
 def _long_links(conn: Connection, max_village_collection_m: float) -> list[Finding]:
     rows = _rows(
         conn,
@@ -404,6 +411,7 @@ def _long_links(conn: Connection, max_village_collection_m: float) -> list[Findi
         JOIN chain_node tn ON tn.layer = l.target_layer AND tn.id = l.target_id
         LEFT JOIN towns t ON t.id = n.town_id
         WHERE l.source_layer = 'villages' AND l.target_layer = 'collection_points'
+          AND ST_Length(l.geom) * {METRES_PER_DEGREE_AT_MOST} > :limit
           AND ST_Length(l.geom::geography) > :limit
         ORDER BY l.id
         """,
