@@ -207,7 +207,7 @@ INSERT INTO chain_link_flow {ONWARD_FLOW_SELECT}
 # in `chain_inflow` (the first hops' targets all are, with 0 where nothing came) or an onward link's
 # target. Two anti joins of 0.5 million rows each on national data, instead of one against every
 # link's target, 2.36 million (D122).
-UNFED_SQL = """
+UNFED_SET_ASIDE_SQL = """
 CREATE TEMP TABLE chain_unfed ON COMMIT DROP AS
 SELECT f.layer, f.id FROM chain_facility f
 WHERE f.status = 'operational'
@@ -218,7 +218,7 @@ WHERE f.status = 'operational'
 # What reaches a facility that passes its stream on (not an end of the chain, not a manure centre
 # keeping it all) and that has no onward link of that stream: from the levels' own tables, without
 # reading every link again (D122).
-STUCK_SQL = f"""
+STUCK_SET_ASIDE_SQL = f"""
 CREATE TEMP TABLE chain_stuck ON COMMIT DROP AS
 SELECT i.layer, i.id, i.stream, i.amount AS t_per_day
 FROM chain_inflow i
@@ -416,8 +416,8 @@ def compute(conn: Connection, params: ChainParameters | None = None) -> None:
     facilities = facility_select(by_node=propagation.by_node)
     conn.execute(text(f"CREATE TEMP TABLE chain_facility ON COMMIT DROP AS {facilities}"))
     if propagation.by_node:
-        conn.execute(text(UNFED_SQL))
-        conn.execute(text(STUCK_SQL))
+        conn.execute(text(UNFED_SET_ASIDE_SQL))
+        conn.execute(text(STUCK_SET_ASIDE_SQL))
     drop_propagation(conn)
     analyse_temporary(conn, "chain_link_flow", "chain_facility")
 

@@ -64,7 +64,7 @@ def _rows(conn: Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(text(sql), params).mappings()]
 
 
-UNCONNECTED_SQL = """
+UNCONNECTED_SOUGHT_SQL = """
 SELECT g.layer, g.id, g.stream, g.t_per_day FROM chain_generation g
 WHERE g.t_per_day > 0 AND NOT EXISTS (
     SELECT 1 FROM chain_link_step l
@@ -72,7 +72,7 @@ WHERE g.t_per_day > 0 AND NOT EXISTS (
       AND l.source_layer IN ('villages', 'livestock_farms'))"""
 
 
-STUCK_SQL = f"""
+STUCK_SOUGHT_SQL = f"""
 SELECT f.layer, f.id, s.key AS stream, s.value::float8 AS t_per_day
 FROM chain_facility f
 CROSS JOIN LATERAL jsonb_each_text(f.inflow_by_stream) s
@@ -82,7 +82,7 @@ WHERE NOT {sql_in("f.layer", END_LAYERS)}
   AND NOT EXISTS (SELECT 1 FROM chain_link_step l
                   WHERE l.stream = s.key AND l.source_layer = f.layer AND l.source_id = f.id
                     AND l.source_layer NOT IN ('villages', 'livestock_farms'))"""
-UNFED_SQL = """
+UNFED_SOUGHT_SQL = """
 SELECT f.layer, f.id FROM chain_facility f
 WHERE f.status = 'operational' AND NOT EXISTS (
     SELECT 1 FROM chain_link_step l WHERE l.target_layer = f.layer AND l.target_id = f.id)"""
@@ -99,7 +99,7 @@ def _source_unconnected(conn: Connection) -> list[Finding]:
     rows = _rows(
         conn,
         f"""
-        WITH gone AS MATERIALIZED ({_found_or_sought(conn, "chain_unconnected", UNCONNECTED_SQL)}
+        WITH gone AS MATERIALIZED ({_found_or_sought(conn, "chain_unconnected", UNCONNECTED_SOUGHT_SQL)}
         )
         SELECT {NODE_COLUMNS}, g.stream, g.t_per_day
         FROM gone g
@@ -125,7 +125,7 @@ def _no_downstream(conn: Connection) -> list[Finding]:
     rows = _rows(
         conn,
         f"""
-        WITH stuck AS MATERIALIZED ({_found_or_sought(conn, "chain_stuck", STUCK_SQL)}
+        WITH stuck AS MATERIALIZED ({_found_or_sought(conn, "chain_stuck", STUCK_SOUGHT_SQL)}
         )
         SELECT {NODE_COLUMNS}, f.stream, f.t_per_day
         FROM stuck f
@@ -438,7 +438,7 @@ def _unfed(conn: Connection) -> list[Finding]:
     rows = _rows(
         conn,
         f"""
-        WITH unfed AS MATERIALIZED ({_found_or_sought(conn, "chain_unfed", UNFED_SQL)}
+        WITH unfed AS MATERIALIZED ({_found_or_sought(conn, "chain_unfed", UNFED_SOUGHT_SQL)}
         )
         SELECT {NODE_COLUMNS}
         FROM unfed f
