@@ -245,7 +245,7 @@ def test_assignment_reports_sources_with_no_facility_to_attach_to(world):
 
 def test_what_the_whole_computation_sets_aside_equals_what_the_rules_look_for(world):
     """flows.compute() leaves the unconnected sources, the unfed facilities and the stuck streams in
-    tables of their own (D122); the rules' own queries, which the stored chain uses, must agree."""
+    tables of their own (D122, D123); the rules' own queries, which the stored chain uses, must agree."""
 
     def messy(conn: Connection) -> None:
         conn.execute(text("DELETE FROM chain_links WHERE source_transfer_station_id = 1"))
@@ -260,6 +260,16 @@ def test_what_the_whole_computation_sets_aside_equals_what_the_rules_look_for(wo
             )
         )
         conn.execute(text("UPDATE villages SET toilets_rebuilt = 0 WHERE code = 'V2'"))
+        # Neither stuck nor unfed: a point that receives nothing from its empty village (a row of 0
+        # in the inflow, no link onward), and a centre that keeps all it receives (D123).
+        v0 = worlds.village(conn, "V0", AT["V1"], 0, 0)
+        cp0 = worlds.facility(conn, "collection_points", "CP0", AT["CP1"], name="空点", village_id=v0)
+        worlds.link(conn, "domestic_waste", ("villages", v0), ("collection_points", cp0))
+        m2 = worlds.facility(
+            conn, "manure_centers", "M2", AT["M1"], name="自用中心", capacity=100, forwarded_share=0
+        )
+        f3 = worlds.farm(conn, "F3", AT["F1"], "pig", 100, name="三号猪场")
+        worlds.link(conn, "manure", ("livestock_farms", f3), ("manure_centers", m2))
 
     with world.connect() as conn, conn.begin():
         messy(conn)
@@ -277,6 +287,36 @@ def test_what_the_whole_computation_sets_aside_equals_what_the_rules_look_for(wo
     }
     unconnected = next(f for f in set_aside if f.rule == "source_unconnected")
     assert unconnected.numbers["t_per_day"] == pytest.approx(WASTE["V3"])
+
+
+def test_link_steps_read_kind_by_kind_are_every_link_with_its_out_degree_and_share(world):
+    """The whole chain reads its steps in fifteen ranges of (stream, source layer) (D123); the same
+    rows, out-degrees and shares as one window over all links, links of unusual kinds included."""
+    with world.connect() as conn, conn.begin():
+        ids = {
+            code: conn.execute(text(f"SELECT id FROM {layer} WHERE code = :c"), {"c": code}).scalar_one()
+            for layer, code in (
+                ("villages", "V1"),
+                ("manure_centers", "M1"),
+                ("collection_points", "CP1"),
+                ("treatment_plants", "P1"),
+            )
+        }
+        worlds.link(conn, "manure", ("villages", ids["V1"]), ("manure_centers", ids["M1"]))  # wrong stream
+        worlds.link(
+            conn, "domestic_waste", ("collection_points", ids["CP1"]), ("treatment_plants", ids["P1"])
+        )
+        conn.execute(text("CREATE TEMP TABLE every_node ON COMMIT DROP AS SELECT layer, id FROM chain_node"))
+        by_kind = conn.execute(text(f"{flows.link_step_select()} ORDER BY 1")).all()
+        one_window = conn.execute(text(f"{flows.link_step_select('every_node')} ORDER BY 1")).all()
+        links = conn.execute(text("SELECT count(*) FROM chain_links")).scalar_one()
+        conn.rollback()
+    assert by_kind == one_window and len(by_kind) == links == 13
+    shares = {(r.stream, r.source_layer): r.share for r in by_kind if r.source_layer == "manure_centers"}
+    assert shares == {("fecal_sludge", "manure_centers"): 0.5, ("manure", "manure_centers"): 0.5}
+    degree = {(r.stream, r.source_layer, r.source_id): r.n for r in by_kind}
+    assert degree[("domestic_waste", "collection_points", ids["CP1"])] == 2  # to S1 and to P1
+    assert degree[("manure", "villages", ids["V1"])] == degree[("domestic_waste", "villages", ids["V1"])] == 1
 
 
 def test_stage_rules_follow_from_the_kind_of_link_alone():

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, text
 
 from service.chain.livestock import FARM_MEASURES_CTE, species_json
 from service.chain.parameters import ChainParameters
-from service.models import END_LAYERS, FACILITY_LAYERS, STREAMS
+from service.models import END_LAYERS, FACILITY_LAYERS, SOURCE_COLUMNS, STREAMS
 from service.models.base import sql_in
 
 MAX_DEPTH = 16  # far more stages than any chain has; a safety net besides the path check
@@ -72,18 +72,38 @@ FROM farm
 GENERATION_SQL = f"CREATE TEMP TABLE chain_generation ON COMMIT DROP AS {generation_select()}"
 
 
+LINK_SOURCE_LAYERS = tuple(dict.fromkeys(SOURCE_COLUMNS.values()))  # what a link can leave (its check)
+FORWARDED_SHARE = "coalesce((SELECT mc.forwarded_share FROM manure_centers mc WHERE mc.id = l.source_id), 1)"
+
+
 def link_step_select(sources: str | None = None) -> str:
     """Each link with its source's out-degree (even split) and the share its source passes on;
     `sources` names a table of (layer, id): only the links leaving those nodes (all of each one's)."""
+    if sources is None:
+        return _link_steps_by_kind()
     links = _among(sources, "l.source_layer", "l.source_id")
     return f"""
 SELECT l.id, l.stream, l.source_layer, l.source_id, l.target_layer, l.target_id,
        count(*) OVER (PARTITION BY l.stream, l.source_layer, l.source_id)::float8 AS n,
-       CASE WHEN l.source_layer = 'manure_centers'
-            THEN coalesce((SELECT mc.forwarded_share FROM manure_centers mc WHERE mc.id = l.source_id), 1)
-            ELSE 1 END::float8 AS share
+       CASE WHEN l.source_layer = 'manure_centers' THEN {FORWARDED_SHARE} ELSE 1 END::float8 AS share
 FROM chain_links l
 WHERE {links}"""  # the share as a subquery, not a join: a join would lose the index order (in_window_order)
+
+
+def _link_steps_by_kind() -> str:
+    """Every link's step, one stream and source layer at a time: each is a range of the unique index,
+    read in order, its out-degree counted over the source id alone, and only a manure centre's links
+    look their share up. 0.3-0.4 s less than one window over all links on national data, where every
+    row paid for the layer test (D123). The streams' and layers' checks on chain_links make the
+    fifteen ranges all of it."""
+    return "\nUNION ALL\n".join(
+        f"""SELECT l.id, l.stream, l.source_layer, l.source_id, l.target_layer, l.target_id,
+       count(*) OVER (PARTITION BY l.source_id)::float8 AS n,
+       {FORWARDED_SHARE if layer == "manure_centers" else "1"}::float8 AS share
+FROM chain_links l WHERE l.stream = '{stream}' AND l.source_layer = '{layer}'"""
+        for stream in STREAMS
+        for layer in LINK_SOURCE_LAYERS
+    )
 
 
 @contextmanager
@@ -143,26 +163,22 @@ LEFT JOIN chain_generation g ON g.stream = l.stream AND g.layer = l.source_layer
 WHERE l.source_layer IN {SOURCE_LAYERS_SQL}
 """
 # The same join, full: a source that generates something and has no link of that stream comes out
-# too, as a row without a link id that names the source in the target columns. Those rows then move
-# to `chain_unconnected`, which the integrity rule `source_unconnected` reads instead of matching
-# every source against every link a second time (1.3 s on national data; D122).
-FIRST_HOP_FINDING_UNCONNECTED_SQL = f"""
+# too, as a row without a link id that names the source in the target columns. The levels pass those
+# rows by; at the end they move to `chain_unconnected` (`SET_ASIDE_SQL`), which the integrity rule
+# `source_unconnected` reads instead of matching every source against every link a second time
+# (1.3 s on national data; D122).
+FIRST_HOP_WITH_UNLINKED_SOURCES_SQL = f"""
 CREATE TEMP TABLE chain_first_hop ON COMMIT DROP AS
 SELECT l.id AS link_id, coalesce(l.stream, g.stream) AS stream,
        coalesce(l.target_layer, g.layer) AS target_layer, coalesce(l.target_id, g.id) AS target_id,
        CASE WHEN l.id IS NULL THEN g.t_per_day ELSE coalesce(g.t_per_day * l.share / l.n, 0) END AS amount
 FROM (SELECT * FROM chain_link_step WHERE source_layer IN {SOURCE_LAYERS_SQL}) l
-FULL JOIN chain_generation g ON g.stream = l.stream AND g.layer = l.source_layer AND g.id = l.source_id;
-CREATE TEMP TABLE chain_unconnected (stream text, layer text, id bigint, t_per_day float8) ON COMMIT DROP;
-WITH gone AS (
-    DELETE FROM chain_first_hop WHERE link_id IS NULL RETURNING stream, target_layer, target_id, amount
-)
-INSERT INTO chain_unconnected SELECT * FROM gone WHERE amount > 0
+FULL JOIN chain_generation g ON g.stream = l.stream AND g.layer = l.source_layer AND g.id = l.source_id
 """
 ARRIVAL_SQL = f"""
 CREATE TEMP TABLE chain_arrival ON COMMIT DROP AS
 SELECT 1 AS level, stream, target_layer AS layer, target_id AS id, sum(amount) AS amount
-FROM chain_first_hop GROUP BY target_id, target_layer, stream;
+FROM chain_first_hop WHERE link_id IS NOT NULL GROUP BY target_id, target_layer, stream;
 CREATE TEMP TABLE chain_onward ON COMMIT DROP AS
 SELECT * FROM chain_link_step WHERE source_layer NOT IN {SOURCE_LAYERS_SQL}
 """
@@ -195,37 +211,57 @@ SELECT link_id, stream, amount AS flow_t_per_day FROM chain_first_hop
 UNION ALL {ONWARD_FLOW_SELECT}"""
 
 # The temporary chain_link_flow made from the first hops in place, without copying their 1.85 million
-# rows on national data (1.1-1.4 s): dropping a column only marks it dropped (D121).
-FIRST_HOPS_AS_LINK_FLOW_SQL = f"""
+# rows on national data (1.1-1.4 s): dropping a column only marks it dropped (D121). The facilities'
+# links join what reached their source fully: what reached a facility with no link of that stream
+# onward comes out as a row without a link id that names the facility, as the unlinked sources
+# did in the first hop. `SET_ASIDE_SQL` then moves both kinds of row out (D123).
+FIRST_HOPS_AS_LINK_FLOW_SQL = """
 ALTER TABLE chain_first_hop RENAME TO chain_link_flow;
 ALTER TABLE chain_link_flow RENAME COLUMN amount TO flow_t_per_day;
-ALTER TABLE chain_link_flow DROP COLUMN target_layer, DROP COLUMN target_id;
-INSERT INTO chain_link_flow {ONWARD_FLOW_SELECT}
+INSERT INTO chain_link_flow (link_id, stream, target_layer, target_id, flow_t_per_day)
+SELECT l.id, coalesce(l.stream, i.stream),
+       CASE WHEN l.id IS NULL THEN i.layer END, CASE WHEN l.id IS NULL THEN i.id END,
+       CASE WHEN l.id IS NULL THEN i.amount ELSE coalesce(i.amount * l.share / l.n, 0) END
+FROM chain_onward l
+FULL JOIN chain_inflow i ON i.stream = l.stream AND i.layer = l.source_layer AND i.id = l.source_id
 """
 
-# The operational facilities no link feeds, from what the levels left: every link's target is either
-# in `chain_inflow` (the first hops' targets all are, with 0 where nothing came) or an onward link's
-# target. Two anti joins of 0.5 million rows each on national data, instead of one against every
-# link's target, 2.36 million (D122).
+# The rows without a link move out of chain_link_flow in one pass: a source's that generates
+# something to `chain_unconnected` (rule `source_unconnected`), and a facility's that passes its
+# stream on (not an end of the chain, not a manure centre keeping it all) and received some of it
+# to `chain_stuck` (rule `no_downstream`). One scan of the link flows instead of two anti joins
+# over the links (0.5-0.6 s on national data; D123).
+SET_ASIDE_SQL = f"""
+CREATE TEMP TABLE chain_unconnected (stream text, layer text, id bigint, t_per_day float8) ON COMMIT DROP;
+CREATE TEMP TABLE chain_stuck (layer text, id bigint, stream text, t_per_day float8) ON COMMIT DROP;
+WITH gone AS (
+    DELETE FROM chain_link_flow WHERE link_id IS NULL
+    RETURNING stream, target_layer AS layer, target_id AS id, flow_t_per_day AS t_per_day
+), unconnected AS (
+    INSERT INTO chain_unconnected
+    SELECT stream, layer, id, t_per_day FROM gone WHERE layer IN {SOURCE_LAYERS_SQL} AND t_per_day > 0
+)
+INSERT INTO chain_stuck
+SELECT g.layer, g.id, g.stream, g.t_per_day
+FROM gone g LEFT JOIN manure_centers mc ON g.layer = 'manure_centers' AND mc.id = g.id
+WHERE g.layer NOT IN {SOURCE_LAYERS_SQL} AND NOT {sql_in("g.layer", END_LAYERS)}
+  AND g.t_per_day > 0 AND coalesce(mc.forwarded_share, 1) > 0;
+ALTER TABLE chain_link_flow DROP COLUMN target_layer, DROP COLUMN target_id
+"""
+
+# The operational facilities no link feeds. Every link's target is either in `chain_inflow` (the
+# first hops' targets all are, with 0 where nothing came) or an onward link's target. Only the
+# facilities nothing reached can be unfed: the few of them are checked against those two sets,
+# which are read once each against the few, not hashed whole (0.5 s to 0.1 s nationally; D123).
 UNFED_SET_ASIDE_SQL = """
 CREATE TEMP TABLE chain_unfed ON COMMIT DROP AS
-SELECT f.layer, f.id FROM chain_facility f
-WHERE f.status = 'operational'
-  AND NOT EXISTS (SELECT 1 FROM chain_inflow i WHERE i.layer = f.layer AND i.id = f.id)
-  AND NOT EXISTS (SELECT 1 FROM chain_onward l WHERE l.target_layer = f.layer AND l.target_id = f.id)
-"""
-
-# What reaches a facility that passes its stream on (not an end of the chain, not a manure centre
-# keeping it all) and that has no onward link of that stream: from the levels' own tables, without
-# reading every link again (D122).
-STUCK_SET_ASIDE_SQL = f"""
-CREATE TEMP TABLE chain_stuck ON COMMIT DROP AS
-SELECT i.layer, i.id, i.stream, i.amount AS t_per_day
-FROM chain_inflow i
-LEFT JOIN manure_centers mc ON i.layer = 'manure_centers' AND mc.id = i.id
-WHERE NOT {sql_in("i.layer", END_LAYERS)} AND i.amount > 0 AND coalesce(mc.forwarded_share, 1) > 0
-  AND NOT EXISTS (SELECT 1 FROM chain_onward l
-                  WHERE l.stream = i.stream AND l.source_layer = i.layer AND l.source_id = i.id)
+WITH unreached AS MATERIALIZED (
+    SELECT layer, id FROM chain_facility WHERE status = 'operational' AND inflow_t_per_day = 0
+)
+SELECT layer, id FROM unreached
+EXCEPT SELECT layer, id FROM chain_inflow WHERE (layer, id) IN (SELECT layer, id FROM unreached)
+EXCEPT SELECT target_layer, target_id FROM chain_onward
+       WHERE (target_layer, target_id) IN (SELECT layer, id FROM unreached)
 """
 
 PROPAGATION_TABLES = ("chain_first_hop", "chain_arrival", "chain_onward", "chain_inflow")
@@ -254,16 +290,17 @@ def analyse_temporary(conn: Connection, *tables: str) -> None:
     conn.execute(text("SELECT set_config('default_statistics_target', :prior, true)"), {"prior": prior})
 
 
-def propagate(conn: Connection, find_unconnected: bool = False) -> Propagation:
+def propagate(conn: Connection, with_unlinked_sources: bool = False) -> Propagation:
     """Carry the tonnes of `chain_generation` along `chain_link_step` (temporary or stored, as the
     search path finds them) into `chain_inflow`, one level a statement. Links that still carry
     something after MAX_DEPTH + 1 levels form a cycle (or a chain longer than any real one): then the
-    recursion over paths is the answer, as it is where those links were written. `find_unconnected`
-    (the whole chain only) also leaves the sources without a link in `chain_unconnected`."""
+    recursion over paths is the answer, as it is where those links were written.
+    `with_unlinked_sources` (the whole chain only) also leaves in `chain_first_hop` a row without a
+    link id for each source that has no link of a stream it generates."""
     drop_propagation(conn)
     conn.execute(text("ANALYZE chain_generation"))
-    first_hop = FIRST_HOP_FINDING_UNCONNECTED_SQL if find_unconnected else FIRST_HOP_SQL
-    for statement in (*first_hop.split(";"), *ARRIVAL_SQL.split(";")):
+    first_hop = FIRST_HOP_WITH_UNLINKED_SOURCES_SQL if with_unlinked_sources else FIRST_HOP_SQL
+    for statement in (first_hop, *ARRIVAL_SQL.split(";")):
         conn.execute(text(statement))
     analyse_temporary(conn, "chain_arrival", "chain_onward")
     for level in range(2, MAX_DEPTH + 3):
@@ -406,9 +443,9 @@ def compute(conn: Connection, params: ChainParameters | None = None) -> None:
     with in_window_order(conn):
         conn.execute(text(f"CREATE TEMP TABLE chain_link_step ON COMMIT DROP AS {link_step_select()}"))
     analyse_temporary(conn, "chain_link_step")
-    propagation = propagate(conn, find_unconnected=True)
+    propagation = propagate(conn, with_unlinked_sources=True)
     if propagation.by_node:
-        for statement in FIRST_HOPS_AS_LINK_FLOW_SQL.split(";"):
+        for statement in (*FIRST_HOPS_AS_LINK_FLOW_SQL.split(";"), *SET_ASIDE_SQL.split(";")):
             conn.execute(text(statement))
     else:
         link_flows = propagation.link_flow_select
@@ -417,7 +454,6 @@ def compute(conn: Connection, params: ChainParameters | None = None) -> None:
     conn.execute(text(f"CREATE TEMP TABLE chain_facility ON COMMIT DROP AS {facilities}"))
     if propagation.by_node:
         conn.execute(text(UNFED_SET_ASIDE_SQL))
-        conn.execute(text(STUCK_SET_ASIDE_SQL))
     drop_propagation(conn)
     analyse_temporary(conn, "chain_link_flow", "chain_facility")
 
