@@ -110,7 +110,7 @@ def _label(statement: str) -> str:
         inserted = _INSERT.match(statement)
         if inserted:  # the levels' arrivals, the facilities' links added to the first hops (D121)
             return f"flows: {inserted.group(1)} (insert)"
-        return "flows: ANALYZE/DROP/ALTER/INDEX"
+        return "flows: ANALYZE/DROP/ALTER/INDEX/VIEW"
     if module == "integrity" and len(frames) >= 2:
         return f"integrity: {frames[-2][1].lstrip('_')}"  # the rule function `check` called
     return f"{module}: {frames[0][1]}"
@@ -257,8 +257,11 @@ def explain(engine: Engine, params: ChainParameters, statements: list[Statement]
         flows.compute(conn, params)
         for s in statements:
             temp = re.match(r"flows: (chain_\w+)$", s.label)
-            if temp:  # re-create the temporary table under EXPLAIN (the first hops' is renamed: D121)
-                conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{temp.group(1)}"))
+            # A temporary table is made again under EXPLAIN, then put back as it was with the views
+            # over it (D123) that dropping it takes along.
+            saved = conn.begin_nested() if temp else None
+            if temp:
+                conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{temp.group(1)} CASCADE"))
             dbapi = conn.connection.dbapi_connection
             assert dbapi is not None
             cur = dbapi.cursor()
@@ -267,6 +270,8 @@ def explain(engine: Engine, params: ChainParameters, statements: list[Statement]
                 plans[s.label] = "\n".join(r[0] for r in cur.fetchall())
             finally:
                 cur.close()
+                if saved is not None:
+                    saved.rollback()
         conn.rollback()
     return plans
 

@@ -80,7 +80,7 @@ def link_step_select(sources: str | None = None) -> str:
     """Each link with its source's out-degree (even split) and the share its source passes on;
     `sources` names a table of (layer, id): only the links leaving those nodes (all of each one's)."""
     if sources is None:
-        return _link_steps_by_kind()
+        return link_steps_by_kind(LINK_SOURCE_LAYERS)
     links = _among(sources, "l.source_layer", "l.source_id")
     return f"""
 SELECT l.id, l.stream, l.source_layer, l.source_id, l.target_layer, l.target_id,
@@ -90,19 +90,19 @@ FROM chain_links l
 WHERE {links}"""  # the share as a subquery, not a join: a join would lose the index order (in_window_order)
 
 
-def _link_steps_by_kind() -> str:
-    """Every link's step, one stream and source layer at a time: each is a range of the unique index,
-    read in order, its out-degree counted over the source id alone, and only a manure centre's links
-    look their share up. 0.3-0.4 s less than one window over all links on national data, where every
-    row paid for the layer test (D123). The streams' and layers' checks on chain_links make the
-    fifteen ranges all of it."""
+def link_steps_by_kind(layers: tuple[str, ...]) -> str:
+    """The steps of every link leaving `layers`, one stream and source layer at a time: each is a
+    range of the unique index, read in order, its out-degree counted over the source id alone, and
+    only a manure centre's links look their share up. 0.3-0.4 s less than one window over all links
+    on national data, where every row paid for the layer test (D123). The checks on chain_links'
+    streams and sources make the fifteen ranges of all layers every link."""
     return "\nUNION ALL\n".join(
         f"""SELECT l.id, l.stream, l.source_layer, l.source_id, l.target_layer, l.target_id,
        count(*) OVER (PARTITION BY l.source_id)::float8 AS n,
        {FORWARDED_SHARE if layer == "manure_centers" else "1"}::float8 AS share
 FROM chain_links l WHERE l.stream = '{stream}' AND l.source_layer = '{layer}'"""
         for stream in STREAMS
-        for layer in LINK_SOURCE_LAYERS
+        for layer in layers
     )
 
 
@@ -150,7 +150,8 @@ FROM chain_link_step l LEFT JOIN (
 GROUP BY l.id, l.stream
 """
 
-SOURCE_LAYERS_SQL = "('villages', 'livestock_farms')"  # never a link's target (ck_chain_links_one_target)
+GENERATING_LAYERS = ("villages", "livestock_farms")  # never a link's target (ck_chain_links_one_target)
+SOURCE_LAYERS_SQL = "(" + ", ".join(f"'{layer}'" for layer in GENERATING_LAYERS) + ")"
 
 # Node by node (D119). The first hop: each link leaving a village or farm takes its share of what that
 # source generates (0 for a source that generates nothing: a closed farm's link still gets its row).
@@ -162,38 +163,33 @@ FROM chain_link_step l
 LEFT JOIN chain_generation g ON g.stream = l.stream AND g.layer = l.source_layer AND g.id = l.source_id
 WHERE l.source_layer IN {SOURCE_LAYERS_SQL}
 """
-# The same join, full: a source that generates something and has no link of that stream comes out
-# too, as a row without a link id that names the source in the target columns. The levels pass those
-# rows by; at the end they move to `chain_unconnected` (`SET_ASIDE_SQL`), which the integrity rule
-# `source_unconnected` reads instead of matching every source against every link a second time
-# (1.3 s on national data; D122).
-FIRST_HOP_WITH_UNLINKED_SOURCES_SQL = f"""
-CREATE TEMP TABLE chain_first_hop ON COMMIT DROP AS
-SELECT l.id AS link_id, coalesce(l.stream, g.stream) AS stream,
-       coalesce(l.target_layer, g.layer) AS target_layer, coalesce(l.target_id, g.id) AS target_id,
-       CASE WHEN l.id IS NULL THEN g.t_per_day ELSE coalesce(g.t_per_day * l.share / l.n, 0) END AS amount
-FROM (SELECT * FROM chain_link_step WHERE source_layer IN {SOURCE_LAYERS_SQL}) l
-FULL JOIN chain_generation g ON g.stream = l.stream AND g.layer = l.source_layer AND g.id = l.source_id
-"""
-ARRIVAL_SQL = f"""
-CREATE TEMP TABLE chain_arrival ON COMMIT DROP AS
-SELECT 1 AS level, stream, target_layer AS layer, target_id AS id, sum(amount) AS amount
-FROM chain_first_hop WHERE link_id IS NOT NULL GROUP BY target_id, target_layer, stream;
+ONWARD_SQL = f"""
 CREATE TEMP TABLE chain_onward ON COMMIT DROP AS
 SELECT * FROM chain_link_step WHERE source_layer NOT IN {SOURCE_LAYERS_SQL}
 """
 
+
+def _arrival_sql(first_hop: str) -> str:
+    """Level 1: what the first hops bring, summed where they land (rows without a link are the
+    whole chain's unlinked sources, set aside later)."""
+    return f"""
+CREATE TEMP TABLE chain_arrival ON COMMIT DROP AS
+SELECT 1 AS level, stream, target_layer AS layer, target_id AS id, sum(amount) AS amount
+FROM {first_hop} WHERE link_id IS NOT NULL GROUP BY target_id, target_layer, stream"""
+
+
 # What arrived at each facility on the last level moves one link on, summed where it lands.
 # Integer columns lead every GROUP BY: a sort then rarely compares text, which under a
 # libc collation such as C.UTF-8 costs a strcoll() each time (0.9 s for 500,000 facilities).
-NEXT_LEVEL_SQL = """
+def _next_level_sql(onward: str) -> str:
+    return f"""
 INSERT INTO chain_arrival
 SELECT :level, l.stream, l.target_layer, l.target_id, sum(a.amount * l.share / l.n)
 FROM chain_arrival a
-JOIN chain_onward l ON l.stream = a.stream AND l.source_layer = a.layer AND l.source_id = a.id
+JOIN {onward} l ON l.stream = a.stream AND l.source_layer = a.layer AND l.source_id = a.id
 WHERE a.level = :level - 1
-GROUP BY l.target_id, l.target_layer, l.stream
-"""
+GROUP BY l.target_id, l.target_layer, l.stream"""
+
 
 INFLOW_SQL = """
 CREATE TEMP TABLE chain_inflow ON COMMIT DROP AS
@@ -209,60 +205,6 @@ LEFT JOIN chain_inflow i ON i.stream = l.stream AND i.layer = l.source_layer AND
 LINK_FLOW_BY_NODE_SELECT = f"""
 SELECT link_id, stream, amount AS flow_t_per_day FROM chain_first_hop
 UNION ALL {ONWARD_FLOW_SELECT}"""
-
-# The temporary chain_link_flow made from the first hops in place, without copying their 1.85 million
-# rows on national data (1.1-1.4 s): dropping a column only marks it dropped (D121). The facilities'
-# links join what reached their source fully: what reached a facility with no link of that stream
-# onward comes out as a row without a link id that names the facility, as the unlinked sources
-# did in the first hop. `SET_ASIDE_SQL` then moves both kinds of row out (D123).
-FIRST_HOPS_AS_LINK_FLOW_SQL = """
-ALTER TABLE chain_first_hop RENAME TO chain_link_flow;
-ALTER TABLE chain_link_flow RENAME COLUMN amount TO flow_t_per_day;
-INSERT INTO chain_link_flow (link_id, stream, target_layer, target_id, flow_t_per_day)
-SELECT l.id, coalesce(l.stream, i.stream),
-       CASE WHEN l.id IS NULL THEN i.layer END, CASE WHEN l.id IS NULL THEN i.id END,
-       CASE WHEN l.id IS NULL THEN i.amount ELSE coalesce(i.amount * l.share / l.n, 0) END
-FROM chain_onward l
-FULL JOIN chain_inflow i ON i.stream = l.stream AND i.layer = l.source_layer AND i.id = l.source_id
-"""
-
-# The rows without a link move out of chain_link_flow in one pass: a source's that generates
-# something to `chain_unconnected` (rule `source_unconnected`), and a facility's that passes its
-# stream on (not an end of the chain, not a manure centre keeping it all) and received some of it
-# to `chain_stuck` (rule `no_downstream`). One scan of the link flows instead of two anti joins
-# over the links (0.5-0.6 s on national data; D123).
-SET_ASIDE_SQL = f"""
-CREATE TEMP TABLE chain_unconnected (stream text, layer text, id bigint, t_per_day float8) ON COMMIT DROP;
-CREATE TEMP TABLE chain_stuck (layer text, id bigint, stream text, t_per_day float8) ON COMMIT DROP;
-WITH gone AS (
-    DELETE FROM chain_link_flow WHERE link_id IS NULL
-    RETURNING stream, target_layer AS layer, target_id AS id, flow_t_per_day AS t_per_day
-), unconnected AS (
-    INSERT INTO chain_unconnected
-    SELECT stream, layer, id, t_per_day FROM gone WHERE layer IN {SOURCE_LAYERS_SQL} AND t_per_day > 0
-)
-INSERT INTO chain_stuck
-SELECT g.layer, g.id, g.stream, g.t_per_day
-FROM gone g LEFT JOIN manure_centers mc ON g.layer = 'manure_centers' AND mc.id = g.id
-WHERE g.layer NOT IN {SOURCE_LAYERS_SQL} AND NOT {sql_in("g.layer", END_LAYERS)}
-  AND g.t_per_day > 0 AND coalesce(mc.forwarded_share, 1) > 0;
-ALTER TABLE chain_link_flow DROP COLUMN target_layer, DROP COLUMN target_id
-"""
-
-# The operational facilities no link feeds. Every link's target is either in `chain_inflow` (the
-# first hops' targets all are, with 0 where nothing came) or an onward link's target. Only the
-# facilities nothing reached can be unfed: the few of them are checked against those two sets,
-# which are read once each against the few, not hashed whole (0.5 s to 0.1 s nationally; D123).
-UNFED_SET_ASIDE_SQL = """
-CREATE TEMP TABLE chain_unfed ON COMMIT DROP AS
-WITH unreached AS MATERIALIZED (
-    SELECT layer, id FROM chain_facility WHERE status = 'operational' AND inflow_t_per_day = 0
-)
-SELECT layer, id FROM unreached
-EXCEPT SELECT layer, id FROM chain_inflow WHERE (layer, id) IN (SELECT layer, id FROM unreached)
-EXCEPT SELECT target_layer, target_id FROM chain_onward
-       WHERE (target_layer, target_id) IN (SELECT layer, id FROM unreached)
-"""
 
 PROPAGATION_TABLES = ("chain_first_hop", "chain_arrival", "chain_onward", "chain_inflow")
 
@@ -290,21 +232,26 @@ def analyse_temporary(conn: Connection, *tables: str) -> None:
     conn.execute(text("SELECT set_config('default_statistics_target', :prior, true)"), {"prior": prior})
 
 
-def propagate(conn: Connection, with_unlinked_sources: bool = False) -> Propagation:
+def propagate(conn: Connection) -> Propagation:
     """Carry the tonnes of `chain_generation` along `chain_link_step` (temporary or stored, as the
     search path finds them) into `chain_inflow`, one level a statement. Links that still carry
     something after MAX_DEPTH + 1 levels form a cycle (or a chain longer than any real one): then the
-    recursion over paths is the answer, as it is where those links were written.
-    `with_unlinked_sources` (the whole chain only) also leaves in `chain_first_hop` a row without a
-    link id for each source that has no link of a stream it generates."""
+    recursion over paths is the answer, as it is where those links were written."""
     drop_propagation(conn)
     conn.execute(text("ANALYZE chain_generation"))
-    first_hop = FIRST_HOP_WITH_UNLINKED_SOURCES_SQL if with_unlinked_sources else FIRST_HOP_SQL
-    for statement in (first_hop, *ARRIVAL_SQL.split(";")):
-        conn.execute(text(statement))
-    analyse_temporary(conn, "chain_arrival", "chain_onward")
+    conn.execute(text(FIRST_HOP_SQL))
+    conn.execute(text(ONWARD_SQL))
+    return carry(conn, "chain_first_hop", "chain_onward")
+
+
+def carry(conn: Connection, first_hop: str, onward: str) -> Propagation:
+    """The levels after the first hop: `first_hop` holds each source link's amount and target,
+    `onward` the steps of the links leaving facilities."""
+    conn.execute(text(_arrival_sql(first_hop)))
+    analyse_temporary(conn, "chain_arrival", onward)
+    next_level = _next_level_sql(onward)
     for level in range(2, MAX_DEPTH + 3):
-        moved = conn.execute(text(NEXT_LEVEL_SQL), {"level": level}).rowcount
+        moved = conn.execute(text(next_level), {"level": level}).rowcount
         if moved == 0:
             conn.execute(text(INFLOW_SQL))
             analyse_temporary(conn, "chain_inflow")
@@ -374,23 +321,115 @@ CREATE TEMP TABLE chain_node ON COMMIT DROP AS {_node_union()};
 CREATE INDEX ON chain_node (layer, id)
 """
 
-TEMP_TABLES = (
+
+# The whole chain (D123). Its first hop is made with the source links' steps, in one pass over their
+# index ranges: each link leaving a village or farm takes its share of what its source generates,
+# and the join is full, so a source that generates something and has no link of that stream comes
+# out too, as a row without a link id. The facilities' links have steps of their own;
+# `chain_link_step` and `chain_link_flow` are views over the two parts, with the columns of the
+# stored tables. The steps of the 1.85 million source links on national data are then written once,
+# not once as steps and once as first hops (about 0.6 s).
+def _source_hop_sql() -> str:
+    return f"""
+CREATE TEMP TABLE chain_source_hop ON COMMIT DROP AS
+SELECT l.id AS link_id, coalesce(l.stream, g.stream) AS stream,
+       coalesce(l.source_layer, g.layer) AS source_layer, coalesce(l.source_id, g.id) AS source_id,
+       l.target_layer, l.target_id, l.n, l.share,
+       CASE WHEN l.id IS NULL THEN g.t_per_day ELSE coalesce(g.t_per_day * l.share / l.n, 0) END AS amount
+FROM ({link_steps_by_kind(GENERATING_LAYERS)}) l
+FULL JOIN chain_generation g ON g.stream = l.stream AND g.layer = l.source_layer AND g.id = l.source_id"""
+
+
+FACILITY_STEP_SQL = f"""
+CREATE TEMP TABLE chain_facility_step ON COMMIT DROP AS
+{link_steps_by_kind(tuple(layer for layer in LINK_SOURCE_LAYERS if layer not in GENERATING_LAYERS))}"""
+
+LINK_STEP_VIEW_SQL = """
+CREATE TEMP VIEW chain_link_step AS
+SELECT link_id AS id, stream, source_layer, source_id, target_layer, target_id, n, share
+FROM chain_source_hop WHERE link_id IS NOT NULL
+UNION ALL
+SELECT id, stream, source_layer, source_id, target_layer, target_id, n, share FROM chain_facility_step"""
+
+# The facilities' links join what reached their source fully: what reached a facility with no link
+# of that stream onward comes out as a row without a link id that names the facility.
+ONWARD_FLOW_SQL = """
+CREATE TEMP TABLE chain_onward_flow ON COMMIT DROP AS
+SELECT l.id AS link_id, coalesce(l.stream, i.stream) AS stream,
+       CASE WHEN l.id IS NULL THEN i.amount ELSE coalesce(i.amount * l.share / l.n, 0) END AS flow_t_per_day,
+       CASE WHEN l.id IS NULL THEN i.layer END AS layer, CASE WHEN l.id IS NULL THEN i.id END AS id
+FROM chain_facility_step l
+FULL JOIN chain_inflow i ON i.stream = l.stream AND i.layer = l.source_layer AND i.id = l.source_id"""
+
+LINK_FLOW_VIEW_SQL = """
+CREATE TEMP VIEW chain_link_flow AS
+SELECT link_id, stream, amount AS flow_t_per_day FROM chain_source_hop WHERE link_id IS NOT NULL
+UNION ALL
+SELECT link_id, stream, flow_t_per_day FROM chain_onward_flow"""
+
+# The rows without a link, set aside for the rules that look for them (D122, D123): a source's that
+# generates something to `chain_unconnected` (rule `source_unconnected`), and a facility's that
+# passes its stream on (not an end of the chain, not a manure centre keeping it all) and received
+# some of it to `chain_stuck` (rule `no_downstream`). Instead of anti joins over every link (1.3 s
+# and 0.5-0.6 s on national data).
+SET_ASIDE_SQL = f"""
+CREATE TEMP TABLE chain_unconnected ON COMMIT DROP AS
+SELECT stream, source_layer AS layer, source_id AS id, amount AS t_per_day
+FROM chain_source_hop WHERE link_id IS NULL AND amount > 0;
+CREATE TEMP TABLE chain_stuck (layer text, id bigint, stream text, t_per_day float8) ON COMMIT DROP;
+WITH gone AS (
+    DELETE FROM chain_onward_flow WHERE link_id IS NULL RETURNING layer, id, stream, flow_t_per_day
+)
+INSERT INTO chain_stuck
+SELECT g.layer, g.id, g.stream, g.flow_t_per_day
+FROM gone g LEFT JOIN manure_centers mc ON g.layer = 'manure_centers' AND mc.id = g.id
+WHERE NOT {sql_in("g.layer", END_LAYERS)} AND g.flow_t_per_day > 0 AND coalesce(mc.forwarded_share, 1) > 0
+"""
+
+# The operational facilities no link feeds. Every link's target is either in `chain_inflow` (the
+# first hops' targets all are, with 0 where nothing came) or a facility link's target. Only the
+# facilities nothing reached can be unfed: the few of them are checked against those two sets,
+# which are read once each against the few, not hashed whole (0.5 s to 0.1 s nationally; D123).
+UNFED_SET_ASIDE_SQL = """
+CREATE TEMP TABLE chain_unfed ON COMMIT DROP AS
+WITH unreached AS MATERIALIZED (
+    SELECT layer, id FROM chain_facility WHERE status = 'operational' AND inflow_t_per_day = 0
+)
+SELECT layer, id FROM unreached
+EXCEPT SELECT layer, id FROM chain_inflow WHERE (layer, id) IN (SELECT layer, id FROM unreached)
+EXCEPT SELECT target_layer, target_id FROM chain_facility_step
+       WHERE (target_layer, target_id) IN (SELECT layer, id FROM unreached)
+"""
+
+TEMP_TABLES = (  # and views: chain_link_step, and chain_link_flow where the levels ended
     "chain_node",
     "chain_generation",
+    "chain_source_hop",
+    "chain_facility_step",
     "chain_link_step",
     "chain_unconnected",
+    "chain_onward_flow",
     "chain_link_flow",
     "chain_facility",
     "chain_unfed",
     "chain_stuck",
 )
 
+TEMPORARY_KINDS_SQL = """
+SELECT relname, relkind FROM pg_class
+WHERE relnamespace = pg_my_temp_schema() AND relname = ANY(CAST(:names AS text[]))"""
+
 
 def drop_temporary(conn: Connection) -> None:
-    """Drop this transaction's chain_* temporary tables, if any, so the stored ones show again."""
+    """Drop this transaction's chain_* temporary tables and views, if any, so the stored ones show
+    again."""
     drop_propagation(conn)
-    for table in reversed(TEMP_TABLES):
-        conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{table}"))
+    found = conn.execute(text(TEMPORARY_KINDS_SQL), {"names": list(TEMP_TABLES)}).all()
+    views = [f"pg_temp.{name}" for name, kind in found if kind == "v"]
+    tables = [f"pg_temp.{name}" for name, kind in found if kind != "v"]
+    for kind, names in (("VIEW", views), ("TABLE", tables)):  # the views first: they depend on tables
+        if names:
+            conn.execute(text(f"DROP {kind} {', '.join(names)}"))
 
 
 WHOLE_CHAIN_WORK_MEM_KB = 128 * 1024
@@ -440,22 +479,27 @@ def compute(conn: Connection, params: ChainParameters | None = None) -> None:
             "excreta": params.excreta_kg_per_person_day,
         },
     )
+    conn.execute(text("ANALYZE chain_generation"))
     with in_window_order(conn):
-        conn.execute(text(f"CREATE TEMP TABLE chain_link_step ON COMMIT DROP AS {link_step_select()}"))
-    analyse_temporary(conn, "chain_link_step")
-    propagation = propagate(conn, with_unlinked_sources=True)
+        conn.execute(text(_source_hop_sql()))
+        conn.execute(text(FACILITY_STEP_SQL))
+    conn.execute(text(LINK_STEP_VIEW_SQL))
+    drop_propagation(conn)
+    propagation = carry(conn, "chain_source_hop", "chain_facility_step")
     if propagation.by_node:
-        for statement in (*FIRST_HOPS_AS_LINK_FLOW_SQL.split(";"), *SET_ASIDE_SQL.split(";")):
+        for statement in (ONWARD_FLOW_SQL, LINK_FLOW_VIEW_SQL, *SET_ASIDE_SQL.split(";")):
             conn.execute(text(statement))
-    else:
+        flow_tables: tuple[str, ...] = ("chain_source_hop", "chain_onward_flow")
+    else:  # a cycle: the recursion over paths, over the view of every step
         link_flows = propagation.link_flow_select
         conn.execute(text(f"CREATE TEMP TABLE chain_link_flow ON COMMIT DROP AS {link_flows}"))
+        flow_tables = ("chain_link_flow",)
     facilities = facility_select(by_node=propagation.by_node)
     conn.execute(text(f"CREATE TEMP TABLE chain_facility ON COMMIT DROP AS {facilities}"))
     if propagation.by_node:
         conn.execute(text(UNFED_SET_ASIDE_SQL))
     drop_propagation(conn)
-    analyse_temporary(conn, "chain_link_flow", "chain_facility")
+    analyse_temporary(conn, *flow_tables, "chain_facility")
 
 
 @dataclass(frozen=True)
