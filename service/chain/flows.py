@@ -1,15 +1,16 @@
 """Flow computation in PostGIS: what every source generates and where it goes, in tonnes per day.
 
-`compute()` fills three temporary tables inside the caller's transaction, which the integrity report,
-the indicators and the diagrams then read without recomputing:
+`compute()` fills temporary tables inside the caller's transaction, which the integrity report,
+the indicators and the diagrams then read without recomputing, under the stored tables' names:
 
 - `chain_generation` (stream, layer, id, town_id, t_per_day[, pig_equivalents, wastewater_m3_per_day])
-- `chain_link_flow`  (link_id, stream, flow_t_per_day)
+- `chain_link_step`  (id, stream, source and target, n, share; a view over two tables: D123)
+- `chain_link_flow`  (link_id, stream, flow_t_per_day; a view too, unless the links form a cycle)
 - `chain_facility`   (layer, id, code, name, status, capacity, town_id, inflow_t_per_day, utilisation)
 
 Propagation: a source's generation is split evenly over its outgoing links of that stream; a facility
 passes its inflow on to its downstream links (manure centres only their `forwarded_share`).
-`propagate()` carries the tonnes node by node, one stage a statement: what arrives at each facility
+`propagate()` and `carry()` move the tonnes node by node, one stage a statement: what arrives at each facility
 is summed before it moves on, so the work grows with the facilities, not with the paths (D119).
 A cycle never lets that end; then the recursion over paths (`LINK_FLOW_SELECT`) answers instead: it
 carries a path of link ids and never follows a link twice, so a cycle in the data is reported by
