@@ -270,12 +270,15 @@ def test_what_the_whole_computation_sets_aside_equals_what_the_rules_look_for(wo
         )
         f3 = worlds.farm(conn, "F3", AT["F1"], "pig", 100, name="三号猪场")
         worlds.link(conn, "manure", ("livestock_farms", f3), ("manure_centers", m2))
+        # a kind of link that breaks a stage rule, from a source (the kinds are set aside too: D123)
+        v1 = conn.execute(text("SELECT id FROM villages WHERE code = 'V1'")).scalar_one()
+        worlds.link(conn, "manure", ("villages", v1), ("manure_centers", m2))
 
     with world.connect() as conn, conn.begin():
         messy(conn)
         flows.compute(conn)
         set_aside = integrity.check(conn)
-        for table in ("chain_unconnected", "chain_unfed", "chain_stuck"):
+        for table in ("chain_unconnected", "chain_unfed", "chain_stuck", "chain_link_kind"):
             conn.execute(text(f"DROP TABLE pg_temp.{table}"))
         sought = integrity.check(conn)
         conn.rollback()
@@ -284,6 +287,7 @@ def test_what_the_whole_computation_sets_aside_equals_what_the_rules_look_for(wo
         "source_unconnected": {"V3"},
         "no_downstream": {"S1"},
         "facility_unfed": {"S2", "CP3"},  # P1 is fed, if with nothing: S2 has no inflow to pass on
+        "wrong_stream": {"V1"},
     }
     unconnected = next(f for f in set_aside if f.rule == "source_unconnected")
     assert unconnected.numbers["t_per_day"] == pytest.approx(WASTE["V3"])

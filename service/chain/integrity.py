@@ -188,7 +188,7 @@ def _stage_message(rule: str, arrow: str, stream: str, source_stage: int, target
 
 
 def _stage_rules(conn: Connection) -> list[Finding]:
-    kinds = conn.execute(text(LINK_KINDS_SQL)).all()
+    kinds = conn.execute(text(_found_or_sought(conn, "chain_link_kind", LINK_KINDS_SQL))).all()
     broken = [
         {"stream": s, "source_layer": a, "target_layer": b} for s, a, b in kinds if _stage_rule(s, a, b)
     ]
