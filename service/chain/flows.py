@@ -44,30 +44,38 @@ def _among(nodes: str | None, layer: str, id_column: str) -> str:
     return f"({layer}, {id_column}) IN (SELECT layer, id FROM {nodes})"
 
 
-def generation_select(sources: str | None = None) -> str:
-    """What each source generates. `sources` names a table of (layer, id) to narrow them to, so the
-    stored chain refreshes the few an edit touched with the same arithmetic as the full computation."""
+def generation_parts(sources: str | None = None) -> dict[tuple[str, str], str]:
+    """What each source generates, by (stream, layer): a SELECT of (stream, layer, id, town_id,
+    t_per_day, pig_equivalents, wastewater_m3_per_day). `sources` names a table of (layer, id) to
+    narrow them to, so the stored chain refreshes the few an edit touched with the same arithmetic
+    as the full computation. Bind :waste_rate, :excreta and :species (`species_json()`)."""
     villages = _among(sources, "'villages'", "v.id")
     farms = _among(sources, "'livestock_farms'", "id")
-    return f"""
-WITH {FARM_MEASURES_CTE}, farm AS (
-    SELECT * FROM farm_measure WHERE status = 'operational' AND {farms}
-)
+    return {
+        ("domestic_waste", "villages"): f"""
 SELECT 'domestic_waste'::text AS stream, 'villages'::text AS layer, v.id, v.town_id,
        v.population * coalesce(v.waste_rate_kg_per_person_day, :waste_rate)::float8 / 1000.0 AS t_per_day,
        NULL::float8 AS pig_equivalents, NULL::float8 AS wastewater_m3_per_day
-FROM villages v WHERE {villages}
-UNION ALL
-SELECT 'fecal_sludge', 'villages', v.id, v.town_id,
+FROM villages v WHERE {villages}""",
+        ("fecal_sludge", "villages"): f"""
+SELECT 'fecal_sludge'::text AS stream, 'villages'::text AS layer, v.id, v.town_id,
        CASE WHEN v.households > 0
-            THEN v.toilets_rebuilt * (v.population::float8 / v.households) * :excreta / 1000.0 ELSE 0 END,
-       NULL, NULL
-FROM villages v WHERE {villages}
-UNION ALL
-SELECT 'manure', 'livestock_farms', id, town_id, head_on_hand * manure_kg / 1000.0,
-       head_on_hand * pig_eq, head_on_hand * wastewater_l / 1000.0
-FROM farm
-"""
+            THEN v.toilets_rebuilt * (v.population::float8 / v.households) * :excreta / 1000.0
+            ELSE 0 END AS t_per_day,
+       NULL::float8 AS pig_equivalents, NULL::float8 AS wastewater_m3_per_day
+FROM villages v WHERE {villages}""",
+        ("manure", "livestock_farms"): f"""
+WITH {FARM_MEASURES_CTE}
+SELECT 'manure'::text AS stream, 'livestock_farms'::text AS layer, id, town_id,
+       head_on_hand * manure_kg / 1000.0 AS t_per_day, head_on_hand * pig_eq AS pig_equivalents,
+       head_on_hand * wastewater_l / 1000.0 AS wastewater_m3_per_day
+FROM farm_measure WHERE status = 'operational' AND {farms}""",
+    }
+
+
+def generation_select(sources: str | None = None) -> str:
+    """What each source generates, every stream (see `generation_parts`)."""
+    return "\nUNION ALL\n".join(f"({part})" for part in generation_parts(sources).values())
 
 
 GENERATION_SQL = f"CREATE TEMP TABLE chain_generation ON COMMIT DROP AS {generation_select()}"
@@ -92,19 +100,22 @@ WHERE {links}"""  # the share as a subquery, not a join: a join would lose the i
 
 
 def link_steps_by_kind(layers: tuple[str, ...]) -> str:
-    """The steps of every link leaving `layers`, one stream and source layer at a time: each is a
-    range of the unique index, read in order, its out-degree counted over the source id alone, and
-    only a manure centre's links look their share up. 0.3-0.4 s less than one window over all links
-    on national data, where every row paid for the layer test (D123). The checks on chain_links'
-    streams and sources make the fifteen ranges of all layers every link."""
-    return "\nUNION ALL\n".join(
-        f"""SELECT l.id, l.stream, l.source_layer, l.source_id, l.target_layer, l.target_id,
-       count(*) OVER (PARTITION BY l.source_id)::float8 AS n,
-       {FORWARDED_SHARE if layer == "manure_centers" else "1"}::float8 AS share
+    """The steps of every link leaving `layers`, one stream and source layer at a time (see
+    `link_steps_of`). The checks on chain_links' streams and sources make the fifteen ranges of all
+    layers every link."""
+    return "\nUNION ALL\n".join(link_steps_of(stream, layer) for stream in STREAMS for layer in layers)
+
+
+def link_steps_of(stream: str, layer: str) -> str:
+    """The steps of the links of `stream` leaving `layer`: a range of the unique index, read in
+    order, the out-degree counted over the source id alone, and only a manure centre's links look
+    their share up. 0.3-0.4 s less than one window over all links on national data, where every row
+    paid for the layer test (D123)."""
+    share = FORWARDED_SHARE if layer == "manure_centers" else "1"
+    return f"""
+SELECT l.id, l.stream, l.source_layer, l.source_id, l.target_layer, l.target_id,
+       count(*) OVER (PARTITION BY l.source_id)::float8 AS n, {share}::float8 AS share
 FROM chain_links l WHERE l.stream = '{stream}' AND l.source_layer = '{layer}'"""
-        for stream in STREAMS
-        for layer in layers
-    )
 
 
 @contextmanager
@@ -334,14 +345,33 @@ CREATE INDEX ON chain_node (layer, id)
 # stored tables. The steps of the 1.85 million source links on national data are then written once,
 # not once as steps and once as first hops (about 0.6 s).
 def _source_hop_sql() -> str:
+    generated = generation_parts()
+    hops = (
+        _source_hop(stream, layer, generated.get((stream, layer)))
+        for stream in STREAMS
+        for layer in GENERATING_LAYERS
+    )
+    return "CREATE TEMP TABLE chain_source_hop ON COMMIT DROP AS\n" + "\nUNION ALL\n".join(hops)
+
+
+def _source_hop(stream: str, layer: str, generated: str | None) -> str:
+    """One range of source links joined by source id to what those sources generate of the stream,
+    computed again from their table with `generation_parts`' arithmetic: a join on an integer key,
+    the villages' or farms' rows read in id order as the range is, against a hash of all of
+    `chain_generation` on (stream, layer, id) (D123). A stream its layer does not generate (a link
+    of the wrong stream) carries nothing."""
+    steps = link_steps_of(stream, layer)
+    if generated is None:
+        return f"""
+SELECT l.id AS link_id, l.stream, l.source_layer, l.source_id, l.target_layer, l.target_id, l.n, l.share,
+       0::float8 AS amount
+FROM ({steps}) l"""
     return f"""
-CREATE TEMP TABLE chain_source_hop ON COMMIT DROP AS
-SELECT l.id AS link_id, coalesce(l.stream, g.stream) AS stream,
-       coalesce(l.source_layer, g.layer) AS source_layer, coalesce(l.source_id, g.id) AS source_id,
-       l.target_layer, l.target_id, l.n, l.share,
+SELECT l.id AS link_id, '{stream}'::text AS stream, '{layer}'::text AS source_layer,
+       coalesce(l.source_id, g.id) AS source_id, l.target_layer, l.target_id, l.n, l.share,
        CASE WHEN l.id IS NULL THEN g.t_per_day ELSE coalesce(g.t_per_day * l.share / l.n, 0) END AS amount
-FROM ({link_steps_by_kind(GENERATING_LAYERS)}) l
-FULL JOIN chain_generation g ON g.stream = l.stream AND g.layer = l.source_layer AND g.id = l.source_id"""
+FROM ({steps}) l
+FULL JOIN ({generated}) g ON g.id = l.source_id"""
 
 
 FACILITY_STEP_SQL = f"""
@@ -484,17 +514,15 @@ def compute(conn: Connection, params: ChainParameters | None = None) -> None:
         for statement in NODE_SQL.split(";"):
             conn.execute(text(statement))
         conn.execute(text("ANALYZE chain_node"))
-    conn.execute(
-        text(GENERATION_SQL),
-        {
-            "species": species_json(),
-            "waste_rate": params.waste_kg_per_person_day,
-            "excreta": params.excreta_kg_per_person_day,
-        },
-    )
+    coefficients = {
+        "species": species_json(),
+        "waste_rate": params.waste_kg_per_person_day,
+        "excreta": params.excreta_kg_per_person_day,
+    }
+    conn.execute(text(GENERATION_SQL), coefficients)
     analyse_temporary(conn, "chain_generation")
     with in_window_order(conn):
-        conn.execute(text(_source_hop_sql()))
+        conn.execute(text(_source_hop_sql()), coefficients)
         conn.execute(text(FACILITY_STEP_SQL))
     conn.execute(text(LINK_STEP_VIEW_SQL))
     drop_propagation(conn)
