@@ -183,10 +183,10 @@ SELECT * FROM chain_link_step WHERE source_layer NOT IN {SOURCE_LAYERS_SQL}
 
 def _arrival_sql(first_hop: str) -> str:
     """Level 1: what the first hops bring, summed where they land (rows without a link are the
-    whole chain's unlinked sources, set aside later). Kept apart by the layer they come from, which
-    splits no row but where a facility takes one stream from villages and farms both: the levels
-    then sum both rows, and the kinds of link there are come from these 0.5 million rows instead
-    of all 1.85 million source links on national data (`LINK_KINDS_SET_ASIDE_SQL`)."""
+    whole chain's unlinked sources, set aside later). Kept apart by the layer they come from: a
+    facility that takes one stream from villages and farms both gets two rows, which the next level
+    sums. The kinds of link there are then come from these 0.5 million rows instead of all 1.85
+    million source links on national data (`LINK_KINDS_SET_ASIDE_SQL`)."""
     return f"""
 CREATE TEMP TABLE chain_arrival ON COMMIT DROP AS
 SELECT 1 AS level, stream, target_layer AS layer, target_id AS id, sum(amount) AS amount, source_layer
@@ -357,7 +357,7 @@ def _source_hop_sql() -> str:
 def _source_hop(stream: str, layer: str, generated: str | None) -> str:
     """One range of source links joined by source id to what those sources generate of the stream,
     computed again from their table with `generation_parts`' arithmetic: a join on an integer key,
-    the villages' or farms' rows read in id order as the range is, against a hash of all of
+    the villages' or farms' rows read in id order as the range is, instead of a hash of all of
     `chain_generation` on (stream, layer, id) (D123). A stream its layer does not generate (a link
     of the wrong stream) carries nothing."""
     steps = link_steps_of(stream, layer)
@@ -458,7 +458,7 @@ TEMP_TABLES = (  # and views: chain_link_step, and chain_link_flow where the lev
     "chain_link_kind",
 )
 
-TEMPORARY_KINDS_SQL = """
+TEMPORARY_RELATIONS_SQL = """
 SELECT relname, relkind FROM pg_class
 WHERE relnamespace = pg_my_temp_schema() AND relname = ANY(CAST(:names AS text[]))"""
 
@@ -467,7 +467,7 @@ def drop_temporary(conn: Connection) -> None:
     """Drop this transaction's chain_* temporary tables and views, if any, so the stored ones show
     again."""
     drop_propagation(conn)
-    found = conn.execute(text(TEMPORARY_KINDS_SQL), {"names": list(TEMP_TABLES)}).all()
+    found = conn.execute(text(TEMPORARY_RELATIONS_SQL), {"names": list(TEMP_TABLES)}).all()
     views = [f"pg_temp.{name}" for name, kind in found if kind == "v"]
     tables = [f"pg_temp.{name}" for name, kind in found if kind != "v"]
     for kind, names in (("VIEW", views), ("TABLE", tables)):  # the views first: they depend on tables
@@ -525,7 +525,6 @@ def compute(conn: Connection, params: ChainParameters | None = None) -> None:
         conn.execute(text(_source_hop_sql()), coefficients)
         conn.execute(text(FACILITY_STEP_SQL))
     conn.execute(text(LINK_STEP_VIEW_SQL))
-    drop_propagation(conn)
     propagation = carry(conn, "chain_source_hop", "chain_facility_step")
     if propagation.by_node:
         for statement in (
