@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from service.chain.livestock import FARM_MEASURES_CTE, species_json
+from service.chain.livestock import FARM_MEASURE_SELECT
 from service.chain.parameters import ChainParameters
 from service.models import END_LAYERS, FACILITY_LAYERS, SOURCE_COLUMNS, STREAMS
 from service.models.base import sql_in
@@ -44,41 +44,57 @@ def _among(nodes: str | None, layer: str, id_column: str) -> str:
     return f"({layer}, {id_column}) IN (SELECT layer, id FROM {nodes})"
 
 
-def generation_parts(sources: str | None = None) -> dict[tuple[str, str], str]:
+BOUND_RATES = (":waste_rate", ":excreta")
+
+
+def generation_parts(
+    sources: str | None = None, rates: tuple[str, str] = BOUND_RATES
+) -> dict[tuple[str, str], str]:
     """What each source generates, by (stream, layer): a SELECT of (stream, layer, id, town_id,
     t_per_day, pig_equivalents, wastewater_m3_per_day). `sources` names a table of (layer, id) to
     narrow them to, so the stored chain refreshes the few an edit touched with the same arithmetic
-    as the full computation. Bind :waste_rate, :excreta and :species (`species_json()`)."""
+    as the full computation. `rates` are the SQL of the waste and excreta rates per person (kg/day):
+    bind :waste_rate and :excreta by default."""
+    waste_rate, excreta = rates
     villages = _among(sources, "'villages'", "v.id")
     farms = _among(sources, "'livestock_farms'", "id")
     return {
         ("domestic_waste", "villages"): f"""
 SELECT 'domestic_waste'::text AS stream, 'villages'::text AS layer, v.id, v.town_id,
-       v.population * coalesce(v.waste_rate_kg_per_person_day, :waste_rate)::float8 / 1000.0 AS t_per_day,
+       v.population * coalesce(v.waste_rate_kg_per_person_day, {waste_rate})::float8 / 1000.0 AS t_per_day,
        NULL::float8 AS pig_equivalents, NULL::float8 AS wastewater_m3_per_day
 FROM villages v WHERE {villages}""",
         ("fecal_sludge", "villages"): f"""
 SELECT 'fecal_sludge'::text AS stream, 'villages'::text AS layer, v.id, v.town_id,
        CASE WHEN v.households > 0
-            THEN v.toilets_rebuilt * (v.population::float8 / v.households) * :excreta / 1000.0
+            THEN v.toilets_rebuilt * (v.population::float8 / v.households) * {excreta} / 1000.0
             ELSE 0 END AS t_per_day,
        NULL::float8 AS pig_equivalents, NULL::float8 AS wastewater_m3_per_day
 FROM villages v WHERE {villages}""",
         ("manure", "livestock_farms"): f"""
-WITH {FARM_MEASURES_CTE}
 SELECT 'manure'::text AS stream, 'livestock_farms'::text AS layer, id, town_id,
        head_on_hand * manure_kg / 1000.0 AS t_per_day, head_on_hand * pig_eq AS pig_equivalents,
        head_on_hand * wastewater_l / 1000.0 AS wastewater_m3_per_day
-FROM farm_measure WHERE status = 'operational' AND {farms}""",
+FROM ({FARM_MEASURE_SELECT}) farm_measure WHERE status = 'operational' AND {farms}""",
     }
 
 
-def generation_select(sources: str | None = None) -> str:
+def generation_select(sources: str | None = None, rates: tuple[str, str] = BOUND_RATES) -> str:
     """What each source generates, every stream (see `generation_parts`)."""
-    return "\nUNION ALL\n".join(f"({part})" for part in generation_parts(sources).values())
+    return "\nUNION ALL\n".join(f"({part})" for part in generation_parts(sources, rates).values())
 
 
-GENERATION_SQL = f"CREATE TEMP TABLE chain_generation ON COMMIT DROP AS {generation_select()}"
+# The whole chain's generation is a view, computed where it is read (the totals, the indicators,
+# the diagram): the first hop computes what each source generates itself (`_source_hop`), and
+# nothing in flows or integrity reads it again, so a table of 2 million rows was written for
+# nobody on national data (1.1-1.4 s, D124). Its rates come from a table of this transaction,
+# which also takes the view with it when the transaction ends.
+RATES_SQL = """
+CREATE TEMP TABLE chain_rates ON COMMIT DROP AS
+SELECT CAST(:waste_rate AS float8) AS waste_rate, CAST(:excreta AS float8) AS excreta"""
+GENERATION_VIEW_SQL = "CREATE TEMP VIEW chain_generation AS " + generation_select(
+    rates=("(SELECT waste_rate FROM chain_rates)", "(SELECT excreta FROM chain_rates)")
+)
 
 
 LINK_SOURCE_LAYERS = tuple(dict.fromkeys(SOURCE_COLUMNS.values()))  # what a link can leave (its check)
@@ -443,8 +459,9 @@ SELECT stream, source_layer, layer AS target_layer FROM chain_arrival WHERE leve
 UNION
 SELECT stream, source_layer, target_layer FROM chain_facility_step"""
 
-TEMP_TABLES = (  # and views: chain_link_step, and chain_link_flow where the levels ended
+TEMP_TABLES = (  # and views: chain_generation, chain_link_step, chain_link_flow where the levels ended
     "chain_node",
+    "chain_rates",
     "chain_generation",
     "chain_source_hop",
     "chain_facility_step",
@@ -515,12 +532,11 @@ def compute(conn: Connection, params: ChainParameters | None = None) -> None:
             conn.execute(text(statement))
         conn.execute(text("ANALYZE chain_node"))
     coefficients = {
-        "species": species_json(),
         "waste_rate": params.waste_kg_per_person_day,
         "excreta": params.excreta_kg_per_person_day,
     }
-    conn.execute(text(GENERATION_SQL), coefficients)
-    analyse_temporary(conn, "chain_generation")
+    conn.execute(text(RATES_SQL), coefficients)
+    conn.execute(text(GENERATION_VIEW_SQL))
     with in_window_order(conn):
         conn.execute(text(_source_hop_sql()), coefficients)
         conn.execute(text(FACILITY_STEP_SQL))

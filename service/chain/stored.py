@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, text
 
 from service.chain import flows
-from service.chain.livestock import species_json
 from service.chain.parameters import ChainParameters
 from service.vocabulary import FACILITY_LAYERS
 
@@ -143,7 +142,7 @@ def _fill(conn: Connection, params: ChainParameters) -> None:
     statement reads it."""
     conn.execute(
         text(f"INSERT INTO public.chain_generation {flows.generation_select()}"),
-        {"species": species_json(), **_generation_parameters(params)},
+        _generation_parameters(params),
     )
     with flows.in_window_order(conn):
         conn.execute(text(f"INSERT INTO public.chain_link_step {flows.link_step_select()}"))
@@ -258,7 +257,7 @@ def _refresh_steps_and_generation(conn: Connection, params: ChainParameters) -> 
     )
     conn.execute(
         text(f"INSERT INTO public.chain_generation {flows.generation_select('chain_touched')}"),
-        {"species": species_json(), **_generation_parameters(params)},
+        _generation_parameters(params),
     )
 
 

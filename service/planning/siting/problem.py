@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
-from service.chain.livestock import FARM_MEASURES_CTE, species_json
+from service.chain.livestock import FARM_MEASURES_CTE
 from service.chain.parameters import ChainParameters
 from service.coverage.gaps import utm_srid
 from service.planning.siting.query import ProblemTooLarge, SitingError, SitingQuery, TooManyPairs
@@ -194,7 +194,7 @@ DEMAND_SQL = {
 
 def _load_demand(conn: Connection, q: SitingQuery, params: ChainParameters) -> None:
     sql = DEMAND_SQL["farms" if q.is_manure else "villages"]
-    conn.execute(text(sql), {"waste_rate": params.waste_kg_per_person_day, "species": species_json()})
+    conn.execute(text(sql), {"waste_rate": params.waste_kg_per_person_day})
     conn.execute(
         text("ALTER TABLE siting_demand ADD COLUMN covered_by_existing boolean NOT NULL DEFAULT false")
     )
