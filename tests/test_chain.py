@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from service.chain import assignment, flows, indicators, integrity
+from service.chain import assignment, flows, indicators, integrity, livestock
 from service.chain.parameters import ChainParameters
 from tests import worlds
 
@@ -354,6 +354,42 @@ def test_the_computations_tables_are_analysed_and_the_statistics_target_comes_ba
         tables = {"chain_source_hop", "chain_facility_step", "chain_onward_flow", "chain_facility"}
         assert tables <= set(analysed)
         conn.rollback()
+
+
+def test_the_whole_chain_leaves_nothing_behind_once_its_transaction_commits(world):
+    """The whole chain's generation is a view (D124): it must go with the transaction like the
+    tables, or the pooled connection's next request would read it instead of the stored chain."""
+    with world.connect() as conn:
+        with conn.begin():
+            flows.compute(conn, ChainParameters(waste_kg_per_person_day=1.2))
+            names = {"names": ["chain_generation"]}
+            kinds = dict(conn.execute(text(flows.TEMPORARY_RELATIONS_SQL), names).all())
+            assert kinds == {"chain_generation": "v"}
+            generated = conn.execute(text("SELECT sum(t_per_day) FROM chain_generation")).scalar_one()
+            assert generated > 0
+        temporary = "SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema()"
+        left = conn.execute(text(f"{temporary} AND relname ~ '^chain'")).all()
+        assert left == []
+        found = conn.execute(text("SELECT to_regclass('chain_generation')::text")).scalar_one()
+        assert found == "chain_generation"  # the stored table, not a temporary one
+
+
+def test_farm_coefficients_written_per_species_equal_the_species_table_joined(world):
+    """`FARM_MEASURE_SELECT` writes each species' coefficients into the SQL instead of joining the
+    species table (D124): every species, both head-count bases, equal to the bit."""
+    joined = f"""
+        SELECT f.id, f.town_id, f.status, f.head_count, k.manure_kg, k.wastewater_l, k.pig_eq,
+               {livestock.head_on_hand_sql()} AS head_on_hand
+        FROM livestock_farms f JOIN ({livestock.SPECIES_SQL}) k ON k.species = f.species"""
+    with world.connect() as conn, conn.begin():
+        for n, species in enumerate(livestock.MANURE_KG_PER_HEAD_DAY):
+            worlds.farm(conn, f"FS{n}", (119.4 + n / 100, 36.0), species, 1000 + 37 * n)
+        written = conn.execute(text(f"{livestock.FARM_MEASURE_SELECT} ORDER BY 1")).all()
+        expected = conn.execute(text(f"{joined} ORDER BY 1"), {"species": livestock.species_json()}).all()
+        bases = set(conn.execute(text("SELECT DISTINCT head_count_basis FROM livestock_farms")).scalars())
+        conn.rollback()
+    assert bases == {"sold_per_year", "on_hand"}
+    assert len(written) == 8 and written == expected
 
 
 def test_no_line_is_longer_on_the_ellipsoid_than_its_degrees_times_the_bound(world):
