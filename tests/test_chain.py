@@ -350,8 +350,14 @@ def test_the_computations_tables_are_analysed_and_the_statistics_target_comes_ba
                 "WHERE n.oid = pg_my_temp_schema() AND c.relkind = 'r' AND c.reltuples > 0"
             )
         ).scalars()
-        # the steps and flows are views over these (D123)
-        tables = {"chain_source_hop", "chain_facility_step", "chain_onward_flow", "chain_facility"}
+        # the steps, flows and facilities are views over these (D123, D124)
+        tables = {
+            "chain_source_hop",
+            "chain_facility_step",
+            "chain_onward_flow",
+            "chain_facility_load",
+            "chain_facility_inflow",
+        }
         assert tables <= set(analysed)
         conn.rollback()
 
@@ -372,6 +378,30 @@ def test_the_whole_chain_leaves_nothing_behind_once_its_transaction_commits(worl
         assert left == []
         found = conn.execute(text("SELECT to_regclass('chain_generation')::text")).scalar_one()
         assert found == "chain_generation"  # the stored table, not a temporary one
+
+
+def test_the_facilities_view_adds_each_streams_inflow_as_the_links_flows_sum_it(world):
+    """The whole chain's `chain_facility` is a view adding the inflow by stream as JSON (D124): the
+    same rows, in the stored table's columns, as summing every link's flow per facility and stream,
+    a facility fed two streams (M1) and one fed nothing (CP3, its village unlinked) included."""
+    with world.connect() as conn, conn.begin():
+        flows.compute(conn)
+        viewed = conn.execute(text("SELECT * FROM chain_facility ORDER BY layer, id")).mappings().all()
+        summed = conn.execute(text(f"{flows.facility_select()} ORDER BY layer, id")).mappings().all()
+        conn.rollback()
+    columns = list(viewed[0].keys())
+    assert columns == list(summed[0].keys())
+    assert columns[-3:] == ["inflow_t_per_day", "inflow_by_stream", "utilisation"]
+    assert [(r["layer"], r["id"]) for r in viewed] == [(r["layer"], r["id"]) for r in summed]
+    for ours, theirs in zip(viewed, summed, strict=True):
+        assert ours["inflow_by_stream"] == pytest.approx(theirs["inflow_by_stream"])
+        assert ours["inflow_t_per_day"] == pytest.approx(theirs["inflow_t_per_day"])
+        assert ours["code"] == theirs["code"] and ours["utilisation"] == pytest.approx(theirs["utilisation"])
+    by_code = {r["code"]: r for r in viewed}
+    assert by_code["M1"]["inflow_by_stream"] == pytest.approx(
+        {"fecal_sludge": SLUDGE["V1"] + SLUDGE["V2"], "manure": MANURE["F1"]}
+    )
+    assert by_code["CP3"]["inflow_by_stream"] == {} and by_code["CP3"]["inflow_t_per_day"] == 0
 
 
 def test_farm_coefficients_written_per_species_equal_the_species_table_joined(world):

@@ -3,10 +3,12 @@
 `compute()` fills temporary tables inside the caller's transaction, which the integrity report,
 the indicators and the diagrams then read without recomputing, under the stored tables' names:
 
-- `chain_generation` (stream, layer, id, town_id, t_per_day[, pig_equivalents, wastewater_m3_per_day])
+- `chain_generation` (stream, layer, id, town_id, t_per_day[, pig_equivalents, wastewater_m3_per_day];
+  a view, computed where it is read: D124)
 - `chain_link_step`  (id, stream, source and target, n, share; a view over two tables: D123)
 - `chain_link_flow`  (link_id, stream, flow_t_per_day; a view too, unless the links form a cycle)
-- `chain_facility`   (layer, id, code, name, status, capacity, town_id, inflow_t_per_day, utilisation)
+- `chain_facility`   (layer, id, code, name, status, capacity, town_id, inflow_t_per_day,
+  inflow_by_stream, utilisation; a view adding the JSON by stream to a table, unless a cycle: D124)
 
 Propagation: a source's generation is split evenly over its outgoing links of that stream; a facility
 passes its inflow on to its downstream links (manure centres only their `forwarded_share`).
@@ -459,6 +461,27 @@ SELECT stream, source_layer, layer AS target_layer FROM chain_arrival WHERE leve
 UNION
 SELECT stream, source_layer, target_layer FROM chain_facility_step"""
 
+# Each facility with its inflow and utilisation, and a view that adds the inflow by stream as JSON
+# from `chain_inflow`: only a reader that asks for it builds it (national flows and integrity never
+# do; 0.4 s for 500,000 facilities, D124). A reader that does not is left with the table alone,
+# because the joined side is one row per facility and PostgreSQL then drops the join.
+FACILITY_LOAD_SQL = f"""
+CREATE TEMP TABLE chain_facility_load ON COMMIT DROP AS
+SELECT fac.*, coalesce(i.inflow, 0) AS inflow_t_per_day,
+       CASE WHEN fac.capacity > 0 THEN coalesce(i.inflow, 0) / fac.capacity END AS utilisation
+FROM ({_facility_union()}) fac
+LEFT JOIN (SELECT layer, id, sum(amount) AS inflow FROM chain_inflow GROUP BY id, layer) i
+       ON i.layer = fac.layer AND i.id = fac.id"""
+FACILITY_VIEW_SQL = """
+CREATE TEMP VIEW chain_facility AS
+SELECT f.layer, f.id, f.code, f.name, f.status, f.capacity, f.capacity_unit, f.town_id, f.inflow_t_per_day,
+       coalesce(s.by_stream, '{}'::jsonb) AS inflow_by_stream, f.utilisation
+FROM chain_facility_load f
+LEFT JOIN (
+    SELECT layer, id, jsonb_object_agg(stream, amount) FILTER (WHERE amount <> 0) AS by_stream
+    FROM chain_inflow GROUP BY id, layer
+) s ON s.layer = f.layer AND s.id = f.id"""
+
 TEMP_TABLES = (  # and views: chain_generation, chain_link_step, chain_link_flow where the levels ended
     "chain_node",
     "chain_rates",
@@ -470,6 +493,8 @@ TEMP_TABLES = (  # and views: chain_generation, chain_link_step, chain_link_flow
     "chain_onward_flow",
     "chain_link_flow",
     "chain_facility",
+    "chain_facility_load",
+    "chain_facility_inflow",
     "chain_unfed",
     "chain_stuck",
     "chain_link_kind",
@@ -483,8 +508,8 @@ WHERE relnamespace = pg_my_temp_schema() AND relname = ANY(CAST(:names AS text[]
 def drop_temporary(conn: Connection) -> None:
     """Drop this transaction's chain_* temporary tables and views, if any, so the stored ones show
     again."""
-    drop_propagation(conn)
-    found = conn.execute(text(TEMPORARY_RELATIONS_SQL), {"names": list(TEMP_TABLES)}).all()
+    names = [*TEMP_TABLES, *PROPAGATION_TABLES]
+    found = conn.execute(text(TEMPORARY_RELATIONS_SQL), {"names": names}).all()
     views = [f"pg_temp.{name}" for name, kind in found if kind == "v"]
     tables = [f"pg_temp.{name}" for name, kind in found if kind != "v"]
     for kind, names in (("VIEW", views), ("TABLE", tables)):  # the views first: they depend on tables
@@ -555,12 +580,19 @@ def compute(conn: Connection, params: ChainParameters | None = None) -> None:
         link_flows = propagation.link_flow_select
         conn.execute(text(f"CREATE TEMP TABLE chain_link_flow ON COMMIT DROP AS {link_flows}"))
         flow_tables = ("chain_link_flow",)
-    facilities = facility_select(by_node=propagation.by_node)
-    conn.execute(text(f"CREATE TEMP TABLE chain_facility ON COMMIT DROP AS {facilities}"))
     if propagation.by_node:
-        conn.execute(text(UNFED_SET_ASIDE_SQL))
-    drop_propagation(conn)
-    analyse_temporary(conn, *flow_tables, "chain_facility")
+        for statement in (FACILITY_LOAD_SQL, FACILITY_VIEW_SQL, UNFED_SET_ASIDE_SQL):
+            conn.execute(text(statement))
+        # The levels go; the inflow stays for the view, under a name of its own, so that a
+        # propagation later in the transaction (the stored chain's) makes its own chain_inflow.
+        conn.execute(text("DROP TABLE pg_temp.chain_arrival"))
+        conn.execute(text("ALTER TABLE pg_temp.chain_inflow RENAME TO chain_facility_inflow"))
+        flow_tables += ("chain_facility_load", "chain_facility_inflow")
+    else:
+        facilities = facility_select()
+        conn.execute(text(f"CREATE TEMP TABLE chain_facility ON COMMIT DROP AS {facilities}"))
+        flow_tables += ("chain_facility",)
+    analyse_temporary(conn, *flow_tables)
 
 
 @dataclass(frozen=True)
