@@ -25,6 +25,7 @@ removed at the end (Ctrl-C too).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import math
@@ -250,6 +251,11 @@ def our_totals(engine: Engine, params: ChainParameters) -> dict[str, Any]:
     }
 
 
+# The tables flows.compute() makes with the planner's sequential scans off (`flows.in_window_order`):
+# explained without that setting, their plan would not be the one that ran.
+WINDOW_ORDERED = ("chain_source_hop", "chain_facility_step")
+
+
 def explain(engine: Engine, params: ChainParameters, statements: list[Statement]) -> dict[str, str]:
     """EXPLAIN (ANALYZE, BUFFERS) of the given statements, after a fresh flows.compute (untimed)."""
     plans: dict[str, str] = {}
@@ -265,8 +271,10 @@ def explain(engine: Engine, params: ChainParameters, statements: list[Statement]
             dbapi = conn.connection.dbapi_connection
             assert dbapi is not None
             cur = dbapi.cursor()
+            ordered = temp is not None and temp.group(1) in WINDOW_ORDERED
             try:
-                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + s.statement, s.parameters)
+                with flows.in_window_order(conn) if ordered else contextlib.nullcontext():
+                    cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + s.statement, s.parameters)
                 plans[s.label] = "\n".join(r[0] for r in cur.fetchall())
             finally:
                 cur.close()
