@@ -307,6 +307,15 @@ def _facility_union() -> str:
     )
 
 
+# A facility's inflow of every stream as JSON, from rows of (stream, `flow`), and its utilisation
+# from its summed inflow: the same expressions for the stored table and the whole chain's view.
+def _by_stream(flow: str) -> str:
+    return f"jsonb_object_agg(stream, {flow}) FILTER (WHERE {flow} <> 0)"
+
+
+UTILISATION = "CASE WHEN fac.capacity > 0 THEN coalesce(i.inflow, 0) / fac.capacity END"
+
+
 def facility_select(facilities: str | None = None, by_node: bool = False) -> str:
     """Each facility with its inflow and utilisation; `facilities` names a table of (layer, id) to
     narrow them to. The inflow is summed over the links' flows (`chain_link_flow`), or read from
@@ -325,13 +334,11 @@ def facility_select(facilities: str | None = None, by_node: bool = False) -> str
     return f"""
 WITH per_stream AS ({per_stream}
 ), inflow AS (
-    SELECT layer, id, sum(flow) AS inflow,
-           jsonb_object_agg(stream, flow) FILTER (WHERE flow <> 0) AS by_stream
+    SELECT layer, id, sum(flow) AS inflow, {_by_stream("flow")} AS by_stream
     FROM per_stream GROUP BY id, layer
 )
 SELECT fac.*, coalesce(i.inflow, 0) AS inflow_t_per_day,
-       coalesce(i.by_stream, '{{}}'::jsonb) AS inflow_by_stream,
-       CASE WHEN fac.capacity > 0 THEN coalesce(i.inflow, 0) / fac.capacity END AS utilisation
+       coalesce(i.by_stream, '{{}}'::jsonb) AS inflow_by_stream, {UTILISATION} AS utilisation
 FROM ({_facility_union()}) fac
 LEFT JOIN inflow i ON i.layer = fac.layer AND i.id = fac.id
 WHERE {kept}"""
@@ -467,19 +474,17 @@ SELECT stream, source_layer, target_layer FROM chain_facility_step"""
 # because the joined side is one row per facility and PostgreSQL then drops the join.
 FACILITY_LOAD_SQL = f"""
 CREATE TEMP TABLE chain_facility_load ON COMMIT DROP AS
-SELECT fac.*, coalesce(i.inflow, 0) AS inflow_t_per_day,
-       CASE WHEN fac.capacity > 0 THEN coalesce(i.inflow, 0) / fac.capacity END AS utilisation
+SELECT fac.*, coalesce(i.inflow, 0) AS inflow_t_per_day, {UTILISATION} AS utilisation
 FROM ({_facility_union()}) fac
 LEFT JOIN (SELECT layer, id, sum(amount) AS inflow FROM chain_inflow GROUP BY id, layer) i
        ON i.layer = fac.layer AND i.id = fac.id"""
-FACILITY_VIEW_SQL = """
+FACILITY_VIEW_SQL = f"""
 CREATE TEMP VIEW chain_facility AS
 SELECT f.layer, f.id, f.code, f.name, f.status, f.capacity, f.capacity_unit, f.town_id, f.inflow_t_per_day,
-       coalesce(s.by_stream, '{}'::jsonb) AS inflow_by_stream, f.utilisation
+       coalesce(s.by_stream, '{{}}'::jsonb) AS inflow_by_stream, f.utilisation
 FROM chain_facility_load f
 LEFT JOIN (
-    SELECT layer, id, jsonb_object_agg(stream, amount) FILTER (WHERE amount <> 0) AS by_stream
-    FROM chain_inflow GROUP BY id, layer
+    SELECT layer, id, {_by_stream("amount")} AS by_stream FROM chain_inflow GROUP BY id, layer
 ) s ON s.layer = f.layer AND s.id = f.id"""
 
 TEMP_TABLES = (  # and views: chain_generation, chain_link_step, chain_link_flow where the levels ended

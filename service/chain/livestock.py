@@ -39,11 +39,12 @@ SPECIES_SQL = """SELECT * FROM json_to_recordset(CAST(:species AS json))
         AS k(species text, manure_kg float8, wastewater_l float8, pig_eq float8, feeding_days float8)"""
 
 
-def head_on_hand_sql(farm: str = "f", species: str = "k") -> str:
-    """Animals on hand of a farm row `farm` joined to its species coefficients `species`."""
+def head_on_hand_sql(farm: str = "f", feeding_days: str = "k.feeding_days") -> str:
+    """Animals on hand of a farm row `farm`, given the SQL of its feeding days (by default the
+    column of its species row `k`)."""
     return (
         f"CASE WHEN {farm}.head_count_basis = 'sold_per_year' "
-        f"THEN {farm}.head_count * {species}.feeding_days / 365.0 ELSE {farm}.head_count END"
+        f"THEN {farm}.head_count * {feeding_days} / 365.0 ELSE {farm}.head_count END"
     )
 
 
@@ -63,8 +64,7 @@ FARM_MEASURE_SELECT = f"""
 SELECT f.id, f.town_id, f.status, f.head_count, {per_species(MANURE_KG_PER_HEAD_DAY)} AS manure_kg,
        {per_species(WASTEWATER_L_PER_HEAD_DAY)} AS wastewater_l,
        {per_species(PIG_EQUIVALENT_PER_HEAD)} AS pig_eq,
-       CASE WHEN f.head_count_basis = 'sold_per_year'
-            THEN f.head_count * {per_species(FEEDING_DAYS)} / 365.0 ELSE f.head_count END AS head_on_hand
+       {head_on_hand_sql("f", per_species(FEEDING_DAYS))} AS head_on_hand
 FROM livestock_farms f WHERE f.species IN ({KNOWN_SPECIES})"""
 
 FARM_MEASURES_CTE = f"farm_measure AS ({FARM_MEASURE_SELECT})"
