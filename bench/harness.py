@@ -195,6 +195,28 @@ def postgres(
         cluster.destroy()
 
 
+# Linux keeps a process's peak RSS across exec, so a child forked from this (large) interpreter would
+# report at least our own size. A minimal launcher (python -I -S, about 8 MiB) spawns the command and
+# reports wait4()'s figures for it; its own start-up is outside the timed span.
+_LAUNCHER = """
+import json, os, sys, time
+result, cmd = sys.argv[1], sys.argv[2:]
+t0 = time.monotonic()
+pid = os.posix_spawnp(cmd[0], cmd, os.environ)
+_, status, ru = os.wait4(pid, 0)
+t1 = time.monotonic()
+with open(result, "w") as fh:
+    json.dump({"t0": t0, "wall_s": t1 - t0, "user_s": ru.ru_utime, "sys_s": ru.ru_stime,
+               "peak_kib": ru.ru_maxrss, "exit": os.waitstatus_to_exitcode(status)}, fh)
+"""
+
+
+def launcher(result: Path, cmd: Sequence[str]) -> list[str]:
+    """The command line that runs `cmd` under the launcher, which writes its figures (JSON: t0, wall_s,
+    user_s, sys_s, peak_kib, exit) to `result`."""
+    return [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(result), *cmd]
+
+
 # --- the service and the anchors' servers -------------------------------------------------------
 
 

@@ -82,26 +82,10 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-# Linux keeps a process's peak RSS across exec, so a child forked from this (large) interpreter would
-# report at least our own size. A minimal launcher (python -I -S, about 8 MiB) spawns the command and
-# reports wait4()'s figures for it; its own start-up is outside the timed span.
-_LAUNCHER = """
-import json, os, sys, time
-result, cmd = sys.argv[1], sys.argv[2:]
-t0 = time.monotonic()
-pid = os.posix_spawnp(cmd[0], cmd, os.environ)
-_, status, ru = os.wait4(pid, 0)
-t1 = time.monotonic()
-with open(result, "w") as fh:
-    json.dump({"t0": t0, "wall_s": t1 - t0, "user_s": ru.ru_utime, "sys_s": ru.ru_stime,
-               "peak_kib": ru.ru_maxrss, "exit": os.waitstatus_to_exitcode(status)}, fh)
-"""
-
-
 def run_timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
     """Run `cmd` in its own session; time it and timestamp each stderr line as it arrives."""
     with tempfile.NamedTemporaryFile(prefix="sanichain-bench-run-", suffix=".json") as result:
-        launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, result.name, *cmd]
+        launcher = harness.launcher(Path(result.name), cmd)
         proc = subprocess.Popen(
             launcher,
             stdin=subprocess.DEVNULL,
