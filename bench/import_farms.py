@@ -135,9 +135,10 @@ def prepare_floor(server: harness.Server, work: Path) -> list[str]:
                           ORDER BY feature_id) TO STDOUT WITH (FORMAT binary)""",
                 out,
             )
-    with server.cursor(DEMO) as cur:
-        cur.execute(writes._REBUILDABLE.replace(":t", "%(t)s"), {"t": "livestock_farms"})
-        indexes = cur.fetchall()
+    engine = make_engine(server.url(DEMO))
+    with engine.connect() as conn:
+        indexes = writes.rebuildable_indexes(conn, "livestock_farms")
+    engine.dispose()
     drop, build = [], []
     for index_name, index_def, constraint_name, constraint_def in indexes:
         if constraint_name is not None:

@@ -182,6 +182,12 @@ _REBUILDABLE = """
     ORDER BY ic.relname"""
 
 
+def rebuildable_indexes(conn: Connection, layer: str) -> list[Any]:
+    """The layer's indexes a bulk of creates drops and builds again: (index_name, index_def,
+    constraint_name, constraint_def), the constraint's fields NULL for a plain index."""
+    return list(conn.execute(text(_REBUILDABLE), {"t": layer}).all())
+
+
 @contextlib.contextmanager
 def _indexes_rebuilt_if_bulk(conn: Connection, layer: str) -> Iterator[None]:
     creates = conn.execute(text(f"SELECT count(*) FROM {PLAN} WHERE op = 'create'")).scalar_one()
@@ -191,7 +197,7 @@ def _indexes_rebuilt_if_bulk(conn: Connection, layer: str) -> Iterator[None]:
     if creates < BULK_CREATES or creates < stored:
         yield
         return
-    found = conn.execute(text(_REBUILDABLE), {"t": layer}).all()
+    found = rebuildable_indexes(conn, layer)
     for index in found:
         if index.constraint_name is not None:
             conn.execute(text(f"ALTER TABLE {layer} DROP CONSTRAINT {index.constraint_name}"))
